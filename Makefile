@@ -1,0 +1,63 @@
+# slo-harness — the user's interface. `make help` lists the targets (from their `## ` comments).
+# Every target depends on `install`, so each works on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+PYTHON3 ?= python3
+
+APP_PORT    ?= 5000
+LOCUST_PORT ?= 8089
+SCENARIO    ?= steady
+USERS       ?= 10
+DURATION    ?= 60s
+WORKERS     ?= 2
+KIND        ?= latency
+ARGS        ?=
+SPEC        ?= slo/slos.yaml
+RUN         ?=
+EXPERIMENT  ?= slo/experiments/demo.yaml
+PYTEST_ARGS ?=
+export APP_PORT LOCUST_PORT
+
+.PHONY: help install setup test test-reliability lint app fault fault-clear bench bench-app \
+        stack stack-down stack-status load load-headless load-distributed slo-check rules \
+        alert-check demo bench-load bench-slo clean
+
+help: ## show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, wrk) with apt
+	$(PY) -m stack setup
+
+test: install ## run the whole test suite (unit + integration against real binaries)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff over the code
+	$(VENV)/bin/ruff check .
+
+app: install ## run the target app under gunicorn in the foreground on APP_PORT
+	$(PY) -m target_app serve
+
+fault: install ## set a fault: make fault KIND=latency ARGS="--delay-ms 300 --ttl 120"
+	$(PY) -m target_app.faults set $(KIND) $(ARGS)
+
+fault-clear: install ## clear every active fault
+	$(PY) -m target_app.faults clear
+
+bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
+	$(PY) -m loadtests.bench.app_overhead
+
+clean: ## remove caches (keeps .venv, .stack and reports)
+	rm -rf .pytest_cache .ruff_cache .hypothesis

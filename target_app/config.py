@@ -1,0 +1,67 @@
+"""App configuration: defaults, plus the one place that reads the environment (at start-up).
+
+`create_app(config)` never reads the environment itself (flaskr style); `wsgi.py` and the
+gunicorn config call `config_from_env()` when a server starts.
+"""
+
+import os
+
+from target_app.errors import HarnessError
+
+# Fine-grained around 50 ms - 2 s, and containing every latency threshold of slo/slos.yaml
+# (tests/test_slo_spec checks that), so "fraction of requests under the threshold" is exact.
+DEFAULT_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
+    0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
+)
+
+DEFAULTS = {
+    "APP_VERSION": "0.1.0",
+    # "Simulated processing": every app page waits a uniform random time in this range (ms).
+    "BASELINE_DELAY_MS": (5, 50),
+    "LATENCY_BUCKETS": DEFAULT_BUCKETS,
+    # Without a token the admin API is closed (403 telling how to enable it).
+    "FAULT_ADMIN_TOKEN": None,
+    # Admin request bodies are small JSON documents; anything larger is refused with 413.
+    "MAX_CONTENT_LENGTH": 16 * 1024,
+    # Turn the RED instrumentation off (benchmark baseline only; /metrics stays up).
+    "INSTRUMENTATION": True,
+}
+
+
+def _parse_range(name: str, raw: str) -> tuple[int, int]:
+    """Parse "5-50" (or "0") into a (low, high) millisecond range."""
+    try:
+        parts = [int(p) for p in raw.split("-")]
+    except ValueError as err:
+        raise HarnessError(f"{name}: expected 'LOW-HIGH' milliseconds, e.g. '5-50' (got {raw!r})") from err
+    low, high = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    if len(parts) > 2 or low < 0 or high < low or high > 10_000:
+        raise HarnessError(f"{name}: expected 0 <= LOW <= HIGH <= 10000 ms (got {raw!r})")
+    return low, high
+
+
+def _parse_buckets(raw: str) -> tuple[float, ...]:
+    """Parse a comma-separated list of bucket boundaries in seconds."""
+    try:
+        values = sorted({float(v) for v in raw.split(",") if v.strip()})
+    except ValueError as err:
+        raise HarnessError(f"APP_LATENCY_BUCKETS: expected seconds like '0.1,0.3,1' (got {raw!r})") from err
+    if not values or values[0] <= 0:
+        raise HarnessError(f"APP_LATENCY_BUCKETS: needs positive boundaries (got {raw!r})")
+    return tuple(values)
+
+
+def config_from_env(environ=None) -> dict:
+    """Build the app config from environment variables (called once, at server start)."""
+    env = os.environ if environ is None else environ
+    config = {}
+    if env.get("FAULT_ADMIN_TOKEN"):
+        config["FAULT_ADMIN_TOKEN"] = env["FAULT_ADMIN_TOKEN"]
+    if "APP_BASELINE_DELAY_MS" in env:
+        config["BASELINE_DELAY_MS"] = _parse_range("APP_BASELINE_DELAY_MS", env["APP_BASELINE_DELAY_MS"])
+    if "APP_LATENCY_BUCKETS" in env:
+        config["LATENCY_BUCKETS"] = _parse_buckets(env["APP_LATENCY_BUCKETS"])
+    if env.get("APP_INSTRUMENTATION", "1").lower() in ("0", "false", "off", "no"):
+        config["INSTRUMENTATION"] = False
+    return config

@@ -1,0 +1,1 @@
+"""Fault injection: model (validated specs), registry (TTL), inject (request hook), CLI."""

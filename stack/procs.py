@@ -1,0 +1,145 @@
+"""Process plumbing shared by the native launcher and the test fixtures.
+
+Each child runs in its own session (process group), with stdout/stderr in a log file, so it can
+be stopped as a whole and never outlives the caller by accident.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass
+class Proc:
+    """A child process started by spawn()."""
+
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """The child's pid (also its process-group id)."""
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the child's log (for error messages)."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the child's process group, then SIGKILL after `timeout` seconds."""
+        stop_pid(self.popen.pid, timeout, popen=self.popen)
+
+
+def spawn(name: str, cmd: list[str], log_path: Path, env: dict | None = None,
+          cwd: str | os.PathLike | None = None) -> Proc:
+    """Start `cmd` in a new session with output appended to `log_path`."""
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        popen = subprocess.Popen(  # noqa: S603 - argv lists built by the harness
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+        )
+    return Proc(name, popen, log_path)
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists (zombies count as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return False
+    return True
+
+
+def stop_pid(pid: int, timeout: float = 10.0, popen: subprocess.Popen | None = None) -> None:
+    """Terminate the process group led by `pid` (SIGTERM, then SIGKILL)."""
+    def gone() -> bool:
+        if popen is not None:
+            return popen.poll() is not None
+        return not pid_alive(pid)
+
+    for sig, wait in ((signal.SIGCONT, 0), (signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        if gone():
+            break
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not gone():
+            time.sleep(0.05)
+    if popen is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(timeout=1)
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1, proc: Proc | None = None):
+    """Poll `predicate` until it returns a truthy value; raise TimeoutError naming `what`.
+
+    When `proc` is given and dies meanwhile, fail at once with the tail of its log.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and not proc.alive():
+            raise TimeoutError(f"{proc.name} exited (code {proc.popen.returncode}) before "
+                               f"{what}; log tail:\n{proc.log_tail()}")
+        if time.monotonic() >= deadline:
+            tail = f"; log tail:\n{proc.log_tail()}" if proc is not None else ""
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{tail}")
+        time.sleep(interval)
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when GET url answers 2xx."""
+    try:
+        return requests.get(url, timeout=timeout).ok
+    except requests.RequestException:
+        return False
+
+
+def find_binary(*names: str) -> str | None:
+    """The first of `names` found on PATH (e.g. prometheus-alertmanager, alertmanager)."""
+    import shutil
+
+    return next((path for name in names if (path := shutil.which(name))), None)

@@ -8,6 +8,8 @@
 The token is sent in the Authorization header only; it never appears in errors or repr().
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
 

@@ -1,0 +1,1 @@
+"""load: Locust users, shapes, chaos schedule, web UI chaos tab, run records."""

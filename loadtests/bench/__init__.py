@@ -1,0 +1,1 @@
+"""Benchmarks (make bench-*): results go to reports/bench/*.json, never timed assertions."""

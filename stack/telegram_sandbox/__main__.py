@@ -1,0 +1,60 @@
+"""`python -m stack.telegram_sandbox`: run the sandbox under gunicorn in the foreground.
+
+    python -m stack.telegram_sandbox --port 8081 --data .stack/telegram/messages.jsonl
+
+Options override TELEGRAM_SANDBOX_PORT / _HOST / _DATA (defaults 8081, 127.0.0.1,
+.stack/telegram/messages.jsonl). Other settings: TELEGRAM_SANDBOX_FAULT (JSON, as
+PUT /sandbox/faults), TELEGRAM_SANDBOX_RATE_LIMIT ("N/S"), TELEGRAM_SANDBOX_CHATS,
+TELEGRAM_SANDBOX_THREADS, TELEGRAM_SANDBOX_LOG_LEVEL.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from stack.telegram_sandbox.config import DEFAULT_DATA_PATH, DEFAULT_PORT
+
+CONF = Path(__file__).with_name("gunicorn.conf.py")
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number (got {raw!r})") from err
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected 1..65535 (got {port})")
+    return port
+
+
+def parse_args(argv=None, environ=None) -> argparse.Namespace:
+    """The command line, with defaults from the environment."""
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(
+        prog="python -m stack.telegram_sandbox",
+        description="Run the Telegram Bot API sandbox under gunicorn (foreground).")
+    parser.add_argument("--port", type=_port,
+                        default=_port(env.get("TELEGRAM_SANDBOX_PORT") or str(DEFAULT_PORT)),
+                        help="TCP port (env TELEGRAM_SANDBOX_PORT, default %(default)s)")
+    parser.add_argument("--host", default=env.get("TELEGRAM_SANDBOX_HOST") or "127.0.0.1",
+                        help="address to bind (env TELEGRAM_SANDBOX_HOST, default %(default)s)")
+    parser.add_argument("--data", default=env.get("TELEGRAM_SANDBOX_DATA") or DEFAULT_DATA_PATH,
+                        help="JSON-lines message file (env TELEGRAM_SANDBOX_DATA, "
+                             "default %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Exec gunicorn with the sandbox's config file and the chosen port/host/data."""
+    args = parse_args(argv)
+    env = {**os.environ, "TELEGRAM_SANDBOX_PORT": str(args.port),
+           "TELEGRAM_SANDBOX_HOST": args.host,
+           "TELEGRAM_SANDBOX_DATA": str(Path(args.data).absolute())}
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(CONF)]
+    os.execve(sys.executable, cmd, env)  # noqa: S606 - replaces this process, fixed argv
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

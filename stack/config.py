@@ -1,0 +1,197 @@
+"""Stack settings: read once from the environment (at the edge), validated, then frozen.
+
+    settings = StackSettings.from_env()                      # os.environ
+    settings = StackSettings.from_env({"STACK_DIR": tmp, "APP_PORT": "18080", ...})
+
+Environment (DESIGN.md): APP_PORT 5000, PROMETHEUS_PORT 9090, ALERTMANAGER_PORT 9093,
+GRAFANA_PORT 3000, TELEGRAM_SANDBOX_PORT 8081, LOCUST_PORT 8089; STACK_DIR (.stack);
+STACK_MODE auto|native|compose (auto: compose when a Docker engine answers); SLO_PROFILE
+standard|fast (which generated SLO rule file Prometheus loads); STACK_EXTRA_RULES (more rule
+files, separated by ':'); APP_BASELINE_DELAY_MS (5-50); TELEGRAM_BOT_TOKEN + TELEGRAM_CHAT_ID
+(both set: real Telegram; neither: the sandbox), TELEGRAM_API_URL (https://api.telegram.org).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from stack.errors import StackConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+STACK_PACKAGE = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+
+# part -> (environment variable, default port); the order is the start order.
+PORT_VARS = {
+    "telegram-sandbox": ("TELEGRAM_SANDBOX_PORT", 8081),
+    "app": ("APP_PORT", 5000),
+    "alertmanager": ("ALERTMANAGER_PORT", 9093),
+    "prometheus": ("PROMETHEUS_PORT", 9090),
+    "grafana": ("GRAFANA_PORT", 3000),
+    "locust": ("LOCUST_PORT", 8089),
+}
+SLO_PROFILES = ("standard", "fast")
+STACK_MODES = ("auto", "native", "compose")
+TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+# The sandbox's chat: a supergroup-shaped id, like the ones real alert chats have.
+SANDBOX_CHAT_ID = -1001234567890
+
+BOT_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,64}$")
+CHAT_ID_RE = re.compile(r"^-?\d{1,20}$")
+
+
+def _port(environ, var: str, default: int) -> int:
+    raw = environ.get(var)
+    if raw in (None, ""):
+        return default
+    try:
+        port = int(raw)
+    except ValueError as err:
+        raise StackConfigError(f"{var}: expected a port number 1-65535 (got {raw!r})") from err
+    if not 1 <= port <= 65535:
+        raise StackConfigError(f"{var}: expected a port number 1-65535 (got {port})")
+    return port
+
+
+def _choice(environ, var: str, choices: tuple[str, ...]) -> str:
+    value = (environ.get(var) or choices[0]).strip().lower()
+    if value not in choices:
+        raise StackConfigError(f"{var}: expected one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def check_api_url(var: str, url: str) -> str:
+    """`url` without a trailing slash, if it is an http(s) base URL (no path, query or user)."""
+    parts = urlsplit(url)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query
+            or parts.fragment or parts.username or parts.path not in ("", "/")):
+        raise StackConfigError(f"{var}: expected a base URL like https://api.telegram.org "
+                               f"(scheme http or https, no path, query or credentials)")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class TelegramTarget:
+    """Where Alertmanager (and Grafana) deliver: the real Bot API or the sandbox."""
+
+    mode: str                      # "telegram" or "sandbox"
+    api_url: str
+    chat_id: int
+    bot_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the launcher needs, validated. Build it with from_env()."""
+
+    stack_dir: Path
+    ports: dict[str, int]
+    mode: str = "auto"
+    slo_profile: str = "standard"
+    extra_rules: tuple[Path, ...] = ()
+    app_baseline_delay_ms: str = "5-50"
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_chat_id: int | None = None
+    telegram_api_url: str = TELEGRAM_API_DEFAULT
+    fault_admin_token: str | None = field(default=None, repr=False)
+    host: str = HOST
+
+    @classmethod
+    def from_env(cls, environ=None) -> StackSettings:
+        """Read and validate the settings; errors name the variable and never echo a token."""
+        env = os.environ if environ is None else environ
+        stack_dir = Path(env.get("STACK_DIR") or REPO / ".stack").resolve()
+        ports = {part: _port(env, var, default) for part, (var, default) in PORT_VARS.items()}
+        seen: dict[int, str] = {}
+        for part, port in ports.items():
+            if port in seen:
+                raise StackConfigError(
+                    f"{PORT_VARS[part][0]} and {PORT_VARS[seen[port]][0]} are both {port}: "
+                    f"give each part its own port")
+            seen[port] = part
+        extra = tuple(Path(p).resolve() for p in (env.get("STACK_EXTRA_RULES") or "").split(":")
+                      if p.strip())
+        for path in extra:
+            if not path.is_file():
+                raise StackConfigError(f"STACK_EXTRA_RULES: {path} is not a file")
+        token = env.get("TELEGRAM_BOT_TOKEN") or None
+        chat = env.get("TELEGRAM_CHAT_ID") or None
+        if bool(token) != bool(chat):
+            raise StackConfigError(
+                "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID: set both for real Telegram, or neither "
+                "to use the stack's Telegram sandbox")
+        if token and not BOT_TOKEN_RE.match(token):
+            raise StackConfigError("TELEGRAM_BOT_TOKEN: not a bot token (expected "
+                                   "'<digits>:<secret>' as @BotFather gives it)")
+        if chat and not CHAT_ID_RE.match(chat):
+            raise StackConfigError(
+                "TELEGRAM_CHAT_ID: Alertmanager 0.25 needs a numeric chat id such as "
+                "-1001234567890 (ask @RawDataBot or getUpdates for it), not a @username")
+        api_url = check_api_url("TELEGRAM_API_URL",
+                                env.get("TELEGRAM_API_URL") or TELEGRAM_API_DEFAULT)
+        return cls(
+            stack_dir=stack_dir,
+            ports=ports,
+            mode=_choice(env, "STACK_MODE", STACK_MODES),
+            slo_profile=_choice(env, "SLO_PROFILE", SLO_PROFILES),
+            extra_rules=extra,
+            app_baseline_delay_ms=env.get("APP_BASELINE_DELAY_MS") or "5-50",
+            telegram_bot_token=token,
+            telegram_chat_id=int(chat) if chat else None,
+            telegram_api_url=api_url,
+            fault_admin_token=env.get("FAULT_ADMIN_TOKEN") or None,
+        )
+
+    def url(self, part: str) -> str:
+        """http://127.0.0.1:<port> of a part."""
+        return f"http://{self.host}:{self.ports[part]}"
+
+    def address(self, part: str) -> str:
+        """127.0.0.1:<port> of a part (a Prometheus target)."""
+        return f"{self.host}:{self.ports[part]}"
+
+    def telegram(self, sandbox_token: str, sandbox_url: str | None = None) -> TelegramTarget:
+        """Real Telegram when the bot token and chat id are set, else the sandbox."""
+        if self.telegram_bot_token and self.telegram_chat_id is not None:
+            return TelegramTarget("telegram", self.telegram_api_url, self.telegram_chat_id,
+                                  self.telegram_bot_token)
+        return TelegramTarget("sandbox", sandbox_url or self.url("telegram-sandbox"),
+                              SANDBOX_CHAT_ID, sandbox_token)
+
+    @property
+    def paths(self) -> StackPaths:
+        """The run directory's layout."""
+        return StackPaths(self.stack_dir)
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    """Where the native stack keeps its state (all under the git-ignored run directory)."""
+
+    root: Path
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / "env"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def log(self, part: str) -> Path:
+        return self.logs / f"{part}.log"
+
+    def part_dir(self, part: str) -> Path:
+        return self.root / part

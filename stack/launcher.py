@@ -1,0 +1,437 @@
+"""Start, inspect and stop the stack — natively (local processes) or with docker compose.
+
+Library use (the experiment runner, test fixtures):
+
+    info = ensure_stack()                 # up unless already up; returns URLs and the token
+    restart_part("app")                   # e.g. after an infra fault killed it
+    stop_stack()                          # stops exactly what ensure_stack started
+
+Natively the run directory (.stack/, or STACK_DIR) holds the rendered configs, logs, state.json
+(pids + start times) and env (tokens, ports, URLs; mode 600). Parts start in order sandbox, app,
+Alertmanager, Prometheus, Grafana (when installed) and stop in reverse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack import compose
+from stack.config import PORT_VARS, StackSettings, TelegramTarget
+from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
+from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
+from stack.parts import (
+    GRAFANA_HINT,
+    INSTALL_HINT,
+    PartSpec,
+    build_parts,
+    grafana_binary,
+    ready_check,
+)
+from stack.procs import find_binary, port_in_use, spawn, stop_pid, wait_until
+from stack.render import (
+    ALERTMANAGER_TEMPLATE,
+    TELEGRAM_TEMPLATE,
+    native_prometheus_config,
+    render_alertmanager,
+    render_links,
+)
+from stack.state import (
+    PartRecord,
+    StackState,
+    group_has_live_members,
+    load_state,
+    locked,
+    record_for,
+    save_state,
+)
+
+READY_TIMEOUT_S = 45.0
+Report = Callable[[str], None]
+
+# Popen objects of the children this process started, so stopping them also reaps them.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+def _quiet(_message: str) -> None:
+    """The default reporter of library calls: say nothing."""
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    """One part as `status` sees it."""
+
+    name: str
+    pid: int | None
+    alive: bool
+    ready: bool
+    url: str
+    log: str
+
+
+@dataclass
+class StackInfo:
+    """What ensure_stack() started (or found running)."""
+
+    mode: str
+    already_running: bool
+    urls: dict[str, str]
+    env: dict[str, str] = field(repr=False)
+    telegram_mode: str = "sandbox"
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fault_admin_token(self) -> str:
+        """The app's admin token (also in .stack/env)."""
+        return self.env["FAULT_ADMIN_TOKEN"]
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+def write_alertmanager_dir(out_file: Path | str, telegram: TelegramTarget,
+                           grafana_url: str | None) -> None:
+    """alertmanager.yml (mode 600) + telegram.tmpl + links.tmpl, side by side in one directory."""
+    out_file = Path(out_file)
+    text = render_alertmanager(ALERTMANAGER_TEMPLATE.read_text(encoding="utf-8"), telegram)
+    write_private(out_file, text)
+    shutil.copyfile(TELEGRAM_TEMPLATE, out_file.parent / "telegram.tmpl")
+    (out_file.parent / "links.tmpl").write_text(render_links(grafana_url), encoding="utf-8")
+
+
+def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
+               telegram_mode: str, grafana: bool) -> dict[str, str]:
+    pairs = dict(secrets)
+    pairs["STACK_MODE"] = mode
+    pairs["SLO_PROFILE"] = settings.slo_profile
+    pairs["TELEGRAM_MODE"] = telegram_mode
+    for part, (var, _default) in PORT_VARS.items():
+        pairs[var] = str(settings.ports[part])
+    pairs["APP_URL"] = settings.url("app")
+    pairs["PROMETHEUS_URL"] = settings.url("prometheus")
+    pairs["ALERTMANAGER_URL"] = settings.url("alertmanager")
+    pairs["TELEGRAM_SANDBOX_URL"] = settings.url("telegram-sandbox")
+    if grafana:
+        pairs["GRAFANA_URL"] = settings.url("grafana")
+    return pairs
+
+
+def _prepare(settings: StackSettings, mode: str, grafana: bool) -> tuple[dict[str, str], list[str],
+                                                                          str]:
+    """Secrets + .stack/env; natively also the Prometheus and Alertmanager configs (compose.yaml
+    renders Alertmanager's in its alertmanager-config job). Returns (env, warnings, telegram mode).
+    """
+    paths = settings.paths
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    overrides = {"FAULT_ADMIN_TOKEN": settings.fault_admin_token or ""}
+    secrets = resolve_secrets(read_env_file(paths.root), overrides)
+    telegram = settings.telegram(secrets["TELEGRAM_SANDBOX_TOKEN"])
+    pairs = _env_pairs(settings, secrets, mode, telegram.mode, grafana)
+    write_private(paths.env_file, render_env_file(pairs))
+    if mode == "compose":
+        return pairs, [], telegram.mode
+    write_alertmanager_dir(paths.part_dir("alertmanager") / "alertmanager.yml", telegram,
+                           settings.url("grafana") if grafana else None)
+    text, warnings = native_prometheus_config(settings)
+    write_private(paths.part_dir("prometheus") / "prometheus.yml", text)
+    return pairs, warnings, telegram.mode
+
+
+# -- processes --------------------------------------------------------------------------------
+
+def _binaries() -> dict[str, str]:
+    found = {"prometheus": find_binary("prometheus"),
+             "alertmanager": find_binary("prometheus-alertmanager", "alertmanager")}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise MissingBinaryError(f"{' and '.join(missing)} not found on PATH: {INSTALL_HINT}")
+    return found
+
+
+def _specs(settings: StackSettings, env: dict[str, str]) -> list[PartSpec]:
+    return build_parts(settings, env, _binaries(), grafana_binary())
+
+
+def _start(spec: PartSpec, settings: StackSettings) -> PartRecord:
+    if spec.name == "grafana":
+        for sub in ("data", "logs", "plugins"):
+            (settings.paths.part_dir("grafana") / sub).mkdir(parents=True, exist_ok=True)
+    proc = spawn(spec.name, spec.cmd, settings.paths.log(spec.name), env=spec.env)
+    _CHILDREN[proc.pid] = proc.popen
+    return record_for(spec.name, proc.pid, spec.url, settings.paths.log(spec.name))
+
+
+def _log_tail(record: PartRecord, lines: int = 25) -> str:
+    try:
+        with open(record.log, encoding="utf-8", errors="replace") as handle:
+            return "\n".join(handle.read().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _wait_ready(spec: PartSpec, record: PartRecord, timeout: float) -> None:
+    def ready() -> bool:
+        if not record.leader_alive():
+            raise PartFailedError(f"{spec.title} exited during start-up; "
+                                  f"{record.log} ends with:\n{_log_tail(record)}")
+        return spec.ready()
+
+    try:
+        wait_until(ready, timeout, spec.ready_what, interval=0.2)
+    except TimeoutError as err:
+        raise PartFailedError(f"{spec.title} was not ready after {timeout:.0f}s (waiting for "
+                              f"{spec.ready_what}); {record.log} ends with:\n"
+                              f"{_log_tail(record)}") from err
+
+
+def _reap() -> None:
+    """Collect the exit status of our children that ended (however they were stopped)."""
+    for pid, popen in list(_CHILDREN.items()):
+        if popen.poll() is not None:
+            del _CHILDREN[pid]
+
+
+def _stop_record(record: PartRecord, timeout: float = 10.0) -> bool:
+    """Stop a recorded part's process group if it is still ours. True when something was."""
+    popen = _CHILDREN.pop(record.pid, None)
+    if not record.is_ours():
+        if popen is not None:
+            popen.poll()
+        return False
+    if record.leader_alive():
+        stop_pid(record.pid, timeout, popen=popen)
+    elif popen is not None:
+        popen.poll()  # reap a leader that already exited
+    # Children that outlived their leader keep the group alive: stop them too.
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        if not group_has_live_members(record.pid):
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(record.pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and group_has_live_members(record.pid):
+            time.sleep(0.05)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(record.pid, os.WNOHANG)  # reap the leader when it was our child
+    return True
+
+
+def _check_ports(specs: list[PartSpec], settings: StackSettings) -> None:
+    for spec in specs:
+        port = settings.ports[spec.name]
+        if port_in_use(port, settings.host):
+            raise PortInUseError(
+                f"port {port} ({spec.port_var}) is taken by a process the stack did not start: "
+                f"stop it, or choose another port, e.g. `{spec.port_var}={_suggest(port)} "
+                f"make stack`")
+
+
+def _suggest(port: int) -> int:
+    return port + 10000 if port + 10000 <= 65535 else port - 1000
+
+
+# -- the API --------------------------------------------------------------------------------
+
+def choose_mode(settings: StackSettings) -> str:
+    """native or compose: STACK_MODE, or (auto) compose when a Docker engine answers."""
+    if settings.mode != "auto":
+        return settings.mode
+    return "compose" if compose.docker_engine_answers() else "native"
+
+
+def _info(settings: StackSettings, state: StackState, already: bool,
+          warnings: list[str] | None = None, skipped: list[str] | None = None) -> StackInfo:
+    urls = {p.name: p.url for p in state.parts}
+    if state.mode == "compose":
+        urls = {part: settings.url(part) for part in PORT_VARS if part != "locust"}
+    return StackInfo(mode=state.mode, already_running=already, urls=urls,
+                     env=read_env_file(settings.paths.root), telegram_mode=state.telegram_mode,
+                     warnings=warnings or [], skipped=skipped or [])
+
+
+def _drift(settings: StackSettings, state: StackState) -> list[str]:
+    """How the running stack differs from what `settings` ask for (it is kept as it is)."""
+    notes = []
+    if state.ports != settings.ports:
+        changed = [PORT_VARS[part][0] for part, port in settings.ports.items()
+                   if state.ports.get(part) != port]
+        notes.append(f"the running stack uses other ports ({', '.join(changed)})")
+    if state.slo_profile != settings.slo_profile:
+        notes.append(f"the running stack loads SLO profile {state.slo_profile}, "
+                     f"not {settings.slo_profile}")
+    return [f"{n}: `python -m stack down` first to change it" for n in notes]
+
+
+def ensure_stack(settings: StackSettings | None = None, *, report: Report = _quiet,
+                 timeout: float = READY_TIMEOUT_S) -> StackInfo:
+    """Bring the stack up unless it already is; restart parts of a native stack that died.
+
+    Raises MissingBinaryError, PortInUseError, PartFailedError (after stopping what it
+    started), StackConfigError.
+    """
+    settings = settings or StackSettings.from_env()
+    paths = settings.paths
+    with locked(paths.lock_file):
+        state = load_state(paths.state_file)
+        if state is not None and state.mode == "compose":
+            return _info(settings, state, already=True, warnings=_drift(settings, state))
+        if state is not None:
+            alive = [r for r in state.parts if r.leader_alive()]
+            if alive and len(alive) == len(state.parts):
+                return _info(settings, state, already=True, warnings=_drift(settings, state))
+            if alive and state.ports != settings.ports:
+                raise StackError(f"part of a stack started with other ports is still running "
+                                 f"from {paths.root}: `python -m stack down` first")
+        mode = choose_mode(settings)
+        if mode == "compose":
+            return _compose_up(settings, report)
+        return _native_up(settings, state, report, timeout)
+
+
+def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
+    _env, _warnings, telegram_mode = _prepare(settings, "compose", grafana=True)
+    report("Docker engine found: starting compose.yaml (docker compose up -d --wait)")
+    compose.compose_up(settings.paths.env_file)
+    state = StackState(mode="compose", ports=dict(settings.ports),
+                       slo_profile=settings.slo_profile, telegram_mode=telegram_mode)
+    save_state(settings.paths.state_file, state)
+    return _info(settings, state, already=False)
+
+
+def _native_up(settings: StackSettings, previous: StackState | None, report: Report,
+               timeout: float) -> StackInfo:
+    paths = settings.paths
+    grafana = grafana_binary()
+    skipped = [] if grafana else [f"grafana-server is not installed: Grafana skipped. "
+                                  f"{GRAFANA_HINT}"]
+    binaries = _binaries()
+    env, warnings, telegram_mode = _prepare(settings, "native", grafana=grafana is not None)
+    specs = build_parts(settings, env, binaries, grafana)
+    state = StackState(mode="native", ports=dict(settings.ports),
+                       slo_profile=settings.slo_profile, telegram_mode=telegram_mode)
+    kept = {r.name: r for r in (previous.parts if previous else []) if r.leader_alive()}
+    for record in (previous.parts if previous else []):
+        if record.name not in kept:
+            _stop_record(record)  # leftovers of a part whose leader died
+    to_start = [s for s in specs if s.name not in kept]
+    _check_ports(to_start, settings)
+    started: list[PartRecord] = []
+    try:
+        for spec in specs:
+            if spec.name in kept:
+                state.replace_part(kept[spec.name])
+                continue
+            report(f"starting {spec.title} on {spec.url}")
+            record = _start(spec, settings)
+            started.append(record)
+            state.replace_part(record)
+            save_state(paths.state_file, state)
+        for spec in specs:
+            _wait_ready(spec, state.part(spec.name), timeout)
+            report(f"{spec.title} ready")
+    except BaseException:
+        for record in reversed(started):
+            _stop_record(record)
+            state.drop_part(record.name)
+        if state.parts:
+            save_state(paths.state_file, state)
+        else:
+            paths.state_file.unlink(missing_ok=True)
+        raise
+    save_state(paths.state_file, state)
+    return _info(settings, state, already=False, warnings=warnings, skipped=skipped)
+
+
+def stop_stack(settings: StackSettings | None = None, *, report: Report = _quiet) -> list[str]:
+    """Stop exactly what the launcher started (reverse order); returns the parts stopped."""
+    settings = settings or StackSettings.from_env()
+    paths = settings.paths
+    with locked(paths.lock_file):
+        state = load_state(paths.state_file)
+        if state is None:
+            return []
+        stopped = []
+        if state.mode == "compose":
+            report("stopping the compose stack (docker compose down)")
+            compose.compose_down(paths.env_file)
+            stopped.append("compose")
+        for record in reversed(state.parts):
+            if _stop_record(record):
+                report(f"stopped {record.name} (pid {record.pid})")
+                stopped.append(record.name)
+        paths.state_file.unlink(missing_ok=True)
+        return stopped
+
+
+def stop_part(name: str, settings: StackSettings | None = None) -> bool:
+    """Stop one part of a running native stack (kept in state.json, so up/restart revive it)."""
+    settings = settings or StackSettings.from_env()
+    with locked(settings.paths.lock_file):
+        state = _native_state(settings)
+        record = state.part(name)
+        if record is None:
+            raise StackError(f"{name}: not a part of the running stack "
+                             f"({', '.join(p.name for p in state.parts)})")
+        return _stop_record(record)
+
+
+def restart_part(name: str, settings: StackSettings | None = None, *,
+                 timeout: float = READY_TIMEOUT_S) -> PartRecord:
+    """Stop (if running) and start one part of the native stack again; waits until ready."""
+    settings = settings or StackSettings.from_env()
+    paths = settings.paths
+    with locked(paths.lock_file):
+        state = _native_state(settings)
+        env = read_env_file(paths.root)
+        spec = next((s for s in _specs(settings, env) if s.name == name), None)
+        if spec is None:
+            raise StackError(f"{name}: unknown part (telegram-sandbox, app, alertmanager, "
+                             f"prometheus, grafana)")
+        if (old := state.part(name)) is not None:
+            _stop_record(old)
+        _check_ports([spec], settings)
+        record = _start(spec, settings)
+        state.replace_part(record)
+        save_state(paths.state_file, state)
+        _wait_ready(spec, record, timeout)
+        return record
+
+
+def _native_state(settings: StackSettings) -> StackState:
+    state = load_state(settings.paths.state_file)
+    if state is None or state.mode != "native":
+        raise StackError(f"no native stack is running from {settings.paths.root}: "
+                         f"`python -m stack up` first")
+    return state
+
+
+def stack_status(settings: StackSettings | None = None) -> tuple[StackState | None,
+                                                                   list[PartStatus]]:
+    """The recorded state and each part's liveness and readiness (no lock: read-only)."""
+    settings = settings or StackSettings.from_env()
+    _reap()
+    state = load_state(settings.paths.state_file)
+    if state is None:
+        return None, []
+    if state.mode == "compose":
+        statuses = []
+        for svc in compose.compose_services(settings.paths.env_file):
+            running = svc.get("State") == "running"
+            statuses.append(PartStatus(name=svc.get("Service", "?"), pid=None, alive=running,
+                                       ready=running and svc.get("Health") in ("", "healthy"),
+                                       url="", log="docker compose logs"))
+        return state, statuses
+    statuses = []
+    for record in state.parts:
+        alive = record.leader_alive()
+        statuses.append(PartStatus(name=record.name, pid=record.pid, alive=alive,
+                                   ready=alive and ready_check(record.name, record.url)(),
+                                   url=record.url, log=record.log))
+    return state, statuses

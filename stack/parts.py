@@ -1,0 +1,183 @@
+"""The parts of the native stack: how each is started and how we know it is ready.
+
+`build_parts()` turns settings + secrets + the binaries found into one `PartSpec` per part, in
+start order (sandbox, app, Alertmanager, Prometheus, Grafana). Secrets travel in the child's
+environment or in mode-600 files, never in argv (argv is public in `ps`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from stack.config import PORT_VARS, StackSettings
+from stack.grafana.env import grafana_env
+from stack.grafana.exprs import DASHBOARDS_DIR
+from stack.procs import find_binary, http_ok
+
+# --rules.alert.resend-delay: see the comment block in stack/prometheus/prometheus.yml.
+RESEND_DELAY = "5s"
+GRAFANA_HOMES = (Path("/usr/share/grafana"), Path("/usr/local/share/grafana"))
+INSTALL_HINT = "run `make setup` (apt-get install prometheus prometheus-alertmanager)"
+GRAFANA_HINT = ("Grafana is not packaged by Debian: install it from Grafana's apt repository "
+                "(https://grafana.com/docs/grafana/latest/setup-grafana/installation/debian/) "
+                "or run the whole stack with Docker (`docker compose up -d`)")
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """How to start one part and how to tell it is ready."""
+
+    name: str
+    title: str
+    cmd: list[str]
+    url: str
+    ready: Callable[[], bool]
+    ready_what: str
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    links: dict[str, str] = field(default_factory=dict)   # extra URLs worth printing
+
+    @property
+    def port_var(self) -> str:
+        """The environment variable that sets this part's port."""
+        return PORT_VARS[self.name][0]
+
+
+def _target_up(prometheus_url: str, job: str) -> bool:
+    """True when Prometheus's active target of `job` reports health "up"."""
+    try:
+        resp = requests.get(f"{prometheus_url}/api/v1/targets", params={"state": "active"},
+                            timeout=2)
+        targets = resp.json()["data"]["activeTargets"]
+    except (requests.RequestException, ValueError, KeyError):
+        return False
+    return any(t["labels"].get("job") == job and t.get("health") == "up" for t in targets)
+
+
+def prometheus_ready(url: str) -> bool:
+    """Prometheus answers /-/ready and scrapes the app successfully (up == 1)."""
+    return http_ok(url + "/-/ready") and _target_up(url, "portfolio-app")
+
+
+# part -> path that answers 2xx once the part serves (Prometheus: see prometheus_ready).
+READY_PATHS = {
+    "telegram-sandbox": "/health",
+    "app": "/health",
+    "alertmanager": "/-/ready",
+    "prometheus": "/-/ready",
+    "grafana": "/api/health",
+}
+
+
+def ready_check(name: str, url: str) -> Callable[[], bool]:
+    """A no-argument readiness probe for part `name` served at `url`."""
+    if name == "prometheus":
+        return lambda: prometheus_ready(url)
+    return lambda: http_ok(url + READY_PATHS[name])
+
+
+def grafana_binary() -> tuple[str, list[str]] | None:
+    """(path, argv prefix) of an installed Grafana server, or None."""
+    if path := find_binary("grafana"):
+        return path, [path, "server"]
+    if path := find_binary("grafana-server"):
+        return path, [path]
+    return None
+
+
+def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict[str, str],
+                grafana: tuple[str, list[str]] | None) -> list[PartSpec]:
+    """The part specs, in start order. `binaries` maps prometheus/alertmanager to paths."""
+    paths = settings.paths
+    py = sys.executable
+    url = settings.url
+    redact = [py, "-m", "stack.redact", "--"]
+    parts = [
+        PartSpec(
+            name="telegram-sandbox", title="Telegram sandbox",
+            cmd=[py, "-m", "stack.telegram_sandbox", "--host", settings.host,
+                 "--port", str(settings.ports["telegram-sandbox"]),
+                 "--data", str(paths.part_dir("telegram-sandbox") / "messages.jsonl")],
+            url=url("telegram-sandbox"),
+            ready=ready_check("telegram-sandbox", url("telegram-sandbox")),
+            ready_what="the Telegram sandbox's /health",
+            links={"messages": url("telegram-sandbox") + "/sandbox/messages"},
+        ),
+        PartSpec(
+            name="app", title="Target app",
+            cmd=[py, "-m", "target_app", "serve"],
+            env={"APP_HOST": settings.host, "APP_PORT": str(settings.ports["app"]),
+                 "FAULT_ADMIN_TOKEN": secrets["FAULT_ADMIN_TOKEN"],
+                 "APP_BASELINE_DELAY_MS": settings.app_baseline_delay_ms},
+            url=url("app"),
+            ready=ready_check("app", url("app")),
+            ready_what="the app's /health",
+            links={"metrics": url("app") + "/metrics"},
+        ),
+        PartSpec(
+            name="alertmanager", title="Alertmanager",
+            cmd=[*redact, binaries["alertmanager"],
+                 f"--config.file={paths.part_dir('alertmanager') / 'alertmanager.yml'}",
+                 f"--storage.path={paths.part_dir('alertmanager') / 'data'}",
+                 f"--web.listen-address={settings.address('alertmanager')}",
+                 f"--web.external-url={url('alertmanager')}",
+                 # no gossip: clustering would also bind 0.0.0.0:9094 and wait for peers
+                 "--cluster.listen-address=",
+                 "--log.level=info"],
+            url=url("alertmanager"),
+            ready=ready_check("alertmanager", url("alertmanager")),
+            ready_what="Alertmanager's /-/ready",
+        ),
+        PartSpec(
+            name="prometheus", title="Prometheus",
+            cmd=[binaries["prometheus"],
+                 f"--config.file={paths.part_dir('prometheus') / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={paths.part_dir('prometheus') / 'data'}",
+                 f"--web.listen-address={settings.address('prometheus')}",
+                 f"--web.external-url={url('prometheus')}",
+                 f"--rules.alert.resend-delay={RESEND_DELAY}",
+                 "--log.level=info"],
+            url=url("prometheus"),
+            ready=ready_check("prometheus", url("prometheus")),
+            ready_what='Prometheus to scrape the app (up{job="portfolio-app"} == 1)',
+            links={"alerts": url("prometheus") + "/alerts",
+                   "targets": url("prometheus") + "/targets"},
+        ),
+    ]
+    if grafana is not None:
+        home = next((h for h in GRAFANA_HOMES if h.is_dir()), None)
+        grafana_dir = paths.part_dir("grafana")
+        parts.append(PartSpec(
+            name="grafana", title="Grafana",
+            cmd=[*redact, *grafana[1], *([f"--homepath={home}"] if home else [])],
+            env={
+                # the provisioning's variables (datasource URL, dashboards dir, contact points)
+                **grafana_env(url("prometheus"), url("alertmanager"),
+                              telegram_bot_token=settings.telegram_bot_token,
+                              telegram_chat_id=(str(settings.telegram_chat_id)
+                                                if settings.telegram_chat_id is not None
+                                                else None)),
+                "GF_SERVER_HTTP_ADDR": settings.host,
+                "GF_SERVER_HTTP_PORT": str(settings.ports["grafana"]),
+                "GF_SERVER_ROOT_URL": url("grafana") + "/",
+                "GF_PATHS_DATA": str(grafana_dir / "data"),
+                "GF_PATHS_LOGS": str(grafana_dir / "logs"),
+                "GF_PATHS_PLUGINS": str(grafana_dir / "plugins"),
+                "GF_SECURITY_ADMIN_USER": "admin",
+                "GF_SECURITY_ADMIN_PASSWORD": secrets["GRAFANA_ADMIN_PASSWORD"],
+                "GF_USERS_ALLOW_SIGN_UP": "false",
+                "GF_AUTH_ANONYMOUS_ENABLED": "false",
+                "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+                "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
+                "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH": str(DASHBOARDS_DIR / "portfolio.json"),
+            },
+            url=url("grafana"),
+            ready=ready_check("grafana", url("grafana")),
+            ready_what="Grafana's /api/health",
+        ))
+    return parts

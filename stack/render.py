@@ -1,0 +1,129 @@
+"""Config rendering: pure functions from (source text, settings) to config text.
+
+The committed sources are stack/prometheus/prometheus.yml (the compose config, with the comments
+that explain it) and stack/alertmanager/alertmanager.yml.tmpl + telegram.tmpl. Rendering never
+reads the environment; the launcher and `python -m stack render-*` write the results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+
+from stack.config import BOT_TOKEN_RE, STACK_PACKAGE, StackSettings, TelegramTarget, check_api_url
+from stack.errors import StackConfigError
+
+PROMETHEUS_SOURCE = STACK_PACKAGE / "prometheus" / "prometheus.yml"
+RULES_DIR = STACK_PACKAGE / "prometheus" / "rules"
+ALERTMANAGER_TEMPLATE = STACK_PACKAGE / "alertmanager" / "alertmanager.yml.tmpl"
+TELEGRAM_TEMPLATE = STACK_PACKAGE / "alertmanager" / "telegram.tmpl"
+
+# Prometheus job -> stack part whose port it scrapes (every job in prometheus.yml must be here).
+JOB_PARTS = {
+    "portfolio-app": "app",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+    "telegram-sandbox": "telegram-sandbox",
+    "locust": "locust",
+}
+GENERATED_RULE_PREFIX = "slo-"
+
+HEADER = ("# Rendered by `python -m stack` from {source}; do not edit (the comments that explain\n"
+          "# every setting are in the source). Re-rendered at each start.\n")
+
+
+def render_prometheus(source_text: str, targets: Mapping[str, str], alertmanager: str,
+                      rule_files: Iterable[str | Path], source_name: str = "prometheus.yml") -> str:
+    """The Prometheus config with each job's targets, the Alertmanager and rule files replaced.
+
+    `targets` maps job name -> "host:port". A job of the source without a target is an error, so
+    a job added to prometheus.yml cannot silently keep its compose address in native runs.
+    """
+    config = yaml.safe_load(source_text)
+    for job in config.get("scrape_configs", []):
+        name = job["job_name"]
+        if name not in targets:
+            raise StackConfigError(f"{source_name}: scrape_configs job {name!r} has no native "
+                                   f"target: add it to stack.render.JOB_PARTS")
+        job["static_configs"] = [{"targets": [targets[name]]}]
+    config["rule_files"] = [str(path) for path in rule_files]
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    return HEADER.format(source=source_name) + body
+
+
+def select_rule_files(rule_names: Iterable[str], profile: str) -> list[str]:
+    """Hand-written rule files (every *.yml not starting with 'slo-') plus slo-<profile>.yml.
+
+    Only one generated profile is loaded: standard and fast define the same alert names.
+    """
+    names = sorted(set(rule_names))
+    chosen = [n for n in names if not n.startswith(GENERATED_RULE_PREFIX)]
+    wanted = f"{GENERATED_RULE_PREFIX}{profile}.yml"
+    if wanted in names:
+        chosen.append(wanted)
+    return chosen
+
+
+def native_prometheus_config(settings: StackSettings, rules_dir: Path = RULES_DIR,
+                             source: Path = PROMETHEUS_SOURCE) -> tuple[str, list[str]]:
+    """(config text, warnings) for a native run: 127.0.0.1 targets, absolute rule paths."""
+    names = [p.name for p in rules_dir.glob("*.yml")]
+    chosen = select_rule_files(names, settings.slo_profile)
+    warnings = []
+    wanted = f"{GENERATED_RULE_PREFIX}{settings.slo_profile}.yml"
+    if wanted not in chosen:
+        warnings.append(f"{rules_dir / wanted} not found: SLO alerts are off until "
+                        f"`make rules` generates it (SLO_PROFILE={settings.slo_profile})")
+    rule_files = [rules_dir / n for n in chosen] + list(settings.extra_rules)
+    targets = {job: settings.address(part) for job, part in JOB_PARTS.items()}
+    text = render_prometheus(source.read_text(encoding="utf-8"), targets,
+                             settings.address("alertmanager"), rule_files,
+                             source_name="stack/prometheus/prometheus.yml")
+    return text, warnings
+
+
+def yaml_scalar(value: str | int) -> str:
+    """A YAML-safe scalar (JSON strings are valid YAML double-quoted strings)."""
+    return json.dumps(value)
+
+
+def render_alertmanager(template_text: str, telegram: TelegramTarget) -> str:
+    """The Alertmanager config: the template's ${api_url}, ${bot_token}, ${chat_id} filled in.
+
+    Values are validated and quoted, so no setting can inject YAML.
+    """
+    if not BOT_TOKEN_RE.match(telegram.bot_token):
+        raise StackConfigError("bot token: expected '<digits>:<secret>' (TELEGRAM_BOT_TOKEN or "
+                               "the generated TELEGRAM_SANDBOX_TOKEN in .stack/env)")
+    if not isinstance(telegram.chat_id, int):
+        raise StackConfigError("TELEGRAM_CHAT_ID: must be a number")
+    api_url = check_api_url("TELEGRAM_API_URL", telegram.api_url)
+    try:
+        return string.Template(template_text).substitute(
+            api_url=yaml_scalar(api_url), bot_token=yaml_scalar(telegram.bot_token),
+            chat_id=str(telegram.chat_id))
+    except (KeyError, ValueError) as err:
+        raise StackConfigError(f"alertmanager.yml.tmpl: bad placeholder {err}; only ${{api_url}}, "
+                               f"${{bot_token}} and ${{chat_id}} exist") from err
+
+
+def render_links(grafana_url: str | None) -> str:
+    """links.tmpl: the "slo.grafana_link" template telegram.tmpl calls with a dashboard path.
+
+    Empty when the stack has no Grafana, so messages carry no dead link.
+    """
+    head = ('{{/* Rendered by `python -m stack`: links for telegram.tmpl. */}}\n'
+            '{{ define "slo.grafana_link" }}')
+    if not grafana_url:
+        return head + "{{ end }}\n"
+    base = check_api_url("GRAFANA_URL", grafana_url)
+    if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+", base):
+        raise StackConfigError(f"GRAFANA_URL: expected http(s)://host[:port] (got {base!r})")
+    return (head + '{{ with . }} · <a href="{{ if match "^https?://" . }}{{ . }}{{ else }}'
+            + base + '{{ . }}{{ end }}">Grafana</a>{{ end }}{{ end }}\n')

@@ -1,0 +1,164 @@
+"""What the launcher started (.stack/state.json), and whether a recorded process is still ours.
+
+A pid alone is not an identity: after a crash or a reboot the number can belong to anything.
+Each record also keeps the process's start time (clock ticks since boot, /proc/<pid>/stat field
+22) and the boot id; `down` only signals a process whose pid, start time and boot match.
+Every part runs as the leader of its own process group, so stopping the group stops its
+children too (gunicorn's worker, the log redactor's child).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from stack.errors import StackError
+from stack.files import write_private
+from stack.procs import pid_alive
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux), or None elsewhere."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None when unknown/gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return int(fields[19])  # field 22 overall; fields here start at field 3 (state)
+
+
+def group_exists(pgid: int) -> bool:
+    """True while any process of the group is alive."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def group_has_live_members(pgid: int) -> bool:
+    """True when a non-zombie process of group `pgid` exists (Linux /proc scan)."""
+    for stat in _proc_stats():
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+def _proc_stats() -> Iterator[str]:
+    """The text of every /proc/<pid>/stat readable now."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry.name}/stat") as handle:
+                    yield handle.read()
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """One started process: enough to find it again, and to be sure it is the same one."""
+
+    name: str
+    pid: int
+    start_time: int | None
+    boot_id: str | None
+    url: str
+    log: str
+
+    def is_ours(self) -> bool:
+        """True while the recorded pid, or its process group, is still what we started.
+
+        A pid with the recorded start time (and boot) is ours, even as a zombie. A pid that is
+        gone while its process group lives (an orphaned child) is ours too: Linux never reuses
+        a pid as long as a process group with that id exists.
+        """
+        if self.boot_id is not None and self.boot_id != boot_id():
+            return False
+        start = process_start_time(self.pid)
+        if start is not None:
+            return start == self.start_time
+        return group_exists(self.pid)
+
+    def leader_alive(self) -> bool:
+        """True when the recorded leader process itself runs (same start time)."""
+        return pid_alive(self.pid) and process_start_time(self.pid) == self.start_time
+
+
+@dataclass
+class StackState:
+    """The content of state.json."""
+
+    mode: str                                  # "native" or "compose"
+    started_at: float = field(default_factory=time.time)
+    ports: dict[str, int] = field(default_factory=dict)
+    slo_profile: str = "standard"
+    telegram_mode: str = "sandbox"
+    parts: list[PartRecord] = field(default_factory=list)
+
+    def part(self, name: str) -> PartRecord | None:
+        """The record of one part, if started."""
+        return next((p for p in self.parts if p.name == name), None)
+
+    def replace_part(self, record: PartRecord) -> None:
+        """Add or replace a part's record (keeping start order)."""
+        for i, existing in enumerate(self.parts):
+            if existing.name == record.name:
+                self.parts[i] = record
+                return
+        self.parts.append(record)
+
+    def drop_part(self, name: str) -> None:
+        """Forget a part."""
+        self.parts = [p for p in self.parts if p.name != name]
+
+
+def load_state(path: Path) -> StackState | None:
+    """The recorded state, or None when nothing was started (or the file is unreadable)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise StackError(f"{path}: unreadable ({type(err).__name__}); check what runs with "
+                         f"`ps` and remove the file once nothing of the stack is left") from err
+    parts = [PartRecord(**p) for p in raw.pop("parts", [])]
+    return StackState(**raw, parts=parts)
+
+
+def save_state(path: Path, state: StackState) -> None:
+    """Write state.json (mode 600, atomically)."""
+    write_private(path, json.dumps(asdict(state), indent=2) + "\n")
+
+
+def record_for(name: str, pid: int, url: str, log: Path) -> PartRecord:
+    """A record for a process just started."""
+    return PartRecord(name=name, pid=pid, start_time=process_start_time(pid), boot_id=boot_id(),
+                      url=url, log=str(log))
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (two `up`s at once must not race)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,67 @@
+"""state.json: `down` stops only processes whose identity (pid + start time + boot) matches."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from stack import launcher
+from stack.config import StackSettings
+from stack.errors import StackError
+from stack.state import (
+    PartRecord,
+    StackState,
+    boot_id,
+    load_state,
+    process_start_time,
+    record_for,
+    save_state,
+)
+
+
+def test_a_recycled_pid_is_not_ours_and_down_leaves_it_alone(tmp_path):
+    me = os.getpid()
+    impostor = PartRecord("app", me, process_start_time(me) + 1, boot_id(), "http://x", "log")
+    assert not impostor.is_ours()
+    settings = StackSettings.from_env({"STACK_DIR": str(tmp_path)})
+    save_state(settings.paths.state_file, StackState(mode="native", parts=[impostor]))
+    assert launcher.stop_stack(settings) == []          # and we are still here to assert it
+    assert not settings.paths.state_file.exists()
+
+
+def test_a_record_from_another_boot_is_not_ours():
+    me = os.getpid()
+    old = PartRecord("app", me, process_start_time(me), "another-boot", "http://x", "log")
+    assert not old.is_ours()
+    assert PartRecord("app", me, process_start_time(me), boot_id(), "u", "l").is_ours()
+
+
+def test_a_started_process_is_ours_until_it_exits():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                             start_new_session=True)
+    try:
+        record = record_for("x", child.pid, "http://x", "x.log")
+        assert record.is_ours() and record.leader_alive()
+    finally:
+        child.kill()
+        child.wait()
+    assert not record.is_ours() and not record.leader_alive()
+
+
+def test_state_round_trips_through_a_private_file(tmp_path):
+    path = tmp_path / "state.json"
+    state = StackState(mode="native", ports={"app": 1}, parts=[
+        PartRecord("app", 123, 456, "b", "http://127.0.0.1:1", "/l/app.log")])
+    save_state(path, state)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_state(path) == state
+    assert load_state(tmp_path / "absent.json") is None
+
+
+def test_an_unreadable_state_file_names_the_file_and_the_fix(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text("{not json")
+    with pytest.raises(StackError, match=r"state\.json: unreadable .* remove the file"):
+        load_state(path)

@@ -20,11 +20,12 @@ SPEC        ?= slo/slos.yaml
 RUN         ?=
 EXPERIMENT  ?= slo/experiments/demo.yaml
 PYTEST_ARGS ?=
+PART        ?=
 export APP_PORT LOCUST_PORT
 
 .PHONY: help install setup test test-reliability lint app fault fault-clear bench bench-app \
         stack stack-down stack-status load load-headless load-distributed slo-check rules \
-        alert-check demo bench-load bench-slo clean
+        alert-check demo bench-load bench-slo clean stack-logs telegram-sandbox
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -58,6 +59,21 @@ fault-clear: install ## clear every active fault
 
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
 	$(PY) -m loadtests.bench.app_overhead
+
+stack: install ## bring the stack up (docker compose if a Docker engine answers, else native processes) and print URLs
+	$(PY) -m stack up
+
+stack-down: install ## stop exactly what `make stack` started
+	$(PY) -m stack down
+
+stack-status: install ## show each part of the stack (exit 0 up, 1 degraded, 3 not running)
+	$(PY) -m stack status
+
+stack-logs: install ## tail the stack's logs: make stack-logs PART=prometheus
+	$(PY) -m stack logs $(PART)
+
+telegram-sandbox: install ## run the Telegram Bot API sandbox alone, in the foreground
+	$(PY) -m stack.telegram_sandbox
 
 clean: ## remove caches (keeps .venv, .stack and reports)
 	rm -rf .pytest_cache .ruff_cache .hypothesis

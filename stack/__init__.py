@@ -1,1 +1,1 @@
-"""observe: Prometheus, Alertmanager, Grafana provisioning, the Telegram sandbox, and the native launcher."""
+"""observe: Prometheus, Alertmanager, Grafana provisioning, the Telegram sandbox, the launcher."""

@@ -1,0 +1,1 @@
+"""One module per `slo` subcommand: HELP, add_arguments(parser), run(args, console) -> int."""

@@ -1,0 +1,85 @@
+"""`slo rules`: write the files generated from the spec, or check that they are up to date.
+
+    slo rules                       # writes stack/prometheus/rules/slo-{standard,fast}.yml,
+                                    # stack/grafana/provisioning/alerting/slo-rules.yaml and
+                                    # stack/grafana/dashboards/slo.json
+    slo rules --check               # exit 1 when a committed file differs from the spec
+"""
+
+import difflib
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from slo.burnrate import PROFILES
+from slo.generate import DEFAULT_OUT_DIR, generated_files
+from slo.rules import unreachable_rows
+from slo.spec import load_spec
+
+HELP = "generate Prometheus rules and Grafana alerts/dashboard from the spec (--check: drift)"
+DEFAULT_SPEC = "slo/slos.yaml"
+DIFF_LINES = 40
+
+
+def add_arguments(parser) -> None:
+    """Register the options of `slo rules`."""
+    parser.add_argument("--spec", default=DEFAULT_SPEC, help="spec file (default %(default)s)")
+    parser.add_argument("--out-dir", default=DEFAULT_OUT_DIR,
+                        help="directory the generated paths are relative to (default %(default)s)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when a committed file differs from the spec")
+
+
+def source_name(spec_path: str) -> str:
+    """The spec path as named in generated headers: relative to the working directory."""
+    path = Path(spec_path)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return path.as_posix()
+    return Path(os.path.normpath(path)).as_posix()
+
+
+def _diff(old: str, new: str, name: str) -> str:
+    lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"committed/{name}",
+                                      f"generated/{name}", lineterm="", n=1))
+    more = len(lines) - DIFF_LINES
+    return "\n".join(lines[:DIFF_LINES]) + (f"\n... {more} more diff lines" if more > 0 else "")
+
+
+def run(args, console: Console) -> int:
+    """Generate (or --check) every file; 0 ok, 1 drift found by --check."""
+    spec = load_spec(args.spec)
+    files = generated_files(spec, source_name(args.spec))
+    out_dir = Path(args.out_dir)
+    table = Table(title=f"slo rules from {args.spec} ({len(spec.slos)} SLOs)")
+    table.add_column("file")
+    table.add_column("status")
+    drifted = []
+    for rel, text in files.items():
+        path = out_dir / rel
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            table.add_row(str(path), "[green]up to date[/]")
+        elif args.check:
+            drifted.append((path, current, text))
+            table.add_row(str(path), "[red]missing[/]" if current is None else "[red]differs[/]")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            table.add_row(str(path), "[yellow]written[/]")
+    console.print(table)
+    for profile in PROFILES.values():
+        for warning in unreachable_rows(spec, profile):
+            console.print(f"[yellow]warning ({profile.name}):[/] {warning}")
+    if drifted:
+        for path, current, text in drifted:
+            if current is not None:
+                console.print(_diff(current, text, path.name), markup=False, highlight=False)
+        console.print(f"[red]{len(drifted)} generated file(s) differ from {args.spec}[/]: run "
+                      "`make rules` (or `slo rules`) and commit the result")
+        return 1
+    return 0

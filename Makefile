@@ -11,8 +11,9 @@ PYTHON3 ?= python3
 APP_PORT    ?= 5000
 LOCUST_PORT ?= 8089
 SCENARIO    ?= steady
-USERS       ?= 10
-DURATION    ?= 60s
+USERS       ?=
+DURATION    ?=
+SCHEDULE    ?=
 WORKERS     ?= 2
 KIND        ?= latency
 ARGS        ?=
@@ -22,6 +23,7 @@ EXPERIMENT  ?= slo/experiments/demo.yaml
 PYTEST_ARGS ?=
 PART        ?=
 export APP_PORT LOCUST_PORT
+LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) $(if $(SCHEDULE),--chaos-schedule $(SCHEDULE))
 
 .PHONY: help install setup test test-reliability lint app fault fault-clear bench bench-app \
         stack stack-down stack-status load load-headless load-distributed slo-check rules \
@@ -74,6 +76,18 @@ stack-logs: install ## tail the stack's logs: make stack-logs PART=prometheus
 
 telegram-sandbox: install ## run the Telegram Bot API sandbox alone, in the foreground
 	$(PY) -m stack.telegram_sandbox
+
+load: install ## Locust web UI with the Chaos tab on LOCUST_PORT, against the app on APP_PORT
+	$(PY) -m loadtests web
+
+load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file]
+	$(PY) -m loadtests headless $(LOAD_ARGS)
+
+load-distributed: install ## Locust master + WORKERS local workers running SCENARIO unattended
+	$(PY) -m loadtests distributed --workers $(WORKERS) $(LOAD_ARGS)
+
+bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
+	$(PY) -m loadtests.bench.load_capacity
 
 clean: ## remove caches (keeps .venv, .stack and reports)
 	rm -rf .pytest_cache .ruff_cache .hypothesis

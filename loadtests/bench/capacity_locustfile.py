@@ -1,0 +1,23 @@
+"""Users for `make bench-load`: hammer /health with no wait, one class per HTTP client."""
+
+from locust import FastHttpUser, HttpUser, constant, task
+
+
+class FastHealth(FastHttpUser):
+    """geventhttpclient-based client."""
+
+    wait_time = constant(0)
+
+    @task
+    def health(self):
+        self.client.get("/health")
+
+
+class RequestsHealth(HttpUser):
+    """requests-based client."""
+
+    wait_time = constant(0)
+
+    @task
+    def health(self):
+        self.client.get("/health")

@@ -1,0 +1,26 @@
+"""The load tests' errors: subclasses of the harness's root error, one per kind of bad input.
+
+Each message names the option or file field and the fix; none carries a secret.
+"""
+
+from target_app.errors import HarnessError
+
+
+class LoadTestError(HarnessError):
+    """A load test could not be prepared or run."""
+
+
+class ScenarioError(LoadTestError):
+    """An unknown scenario, or scenario parameters that do not fit together."""
+
+
+class ScheduleError(LoadTestError):
+    """A chaos schedule file that cannot be applied as written."""
+
+
+class TargetError(LoadTestError):
+    """The target app is unreachable, or refuses the admin token the chaos schedule needs."""
+
+
+class RecordError(LoadTestError):
+    """A run record that cannot be read."""

@@ -22,6 +22,7 @@ RUN         ?=
 EXPERIMENT  ?= slo/experiments/demo.yaml
 PYTEST_ARGS ?=
 PART        ?=
+CHECK_ARGS  ?=
 export APP_PORT LOCUST_PORT
 LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) $(if $(SCHEDULE),--chaos-schedule $(SCHEDULE))
 
@@ -88,6 +89,12 @@ load-distributed: install ## Locust master + WORKERS local workers running SCENA
 
 bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
 	$(PY) -m loadtests.bench.load_capacity
+
+slo-check: install ## CI gate: judge the SLOs over the latest run (RUN=reports/<id>/run.json); exit 0 met, 1 violated, 2 no eval
+	$(PY) -m slo.cli check --spec $(SPEC) $(if $(RUN),--run $(RUN)) $(CHECK_ARGS)
+
+rules: install ## generate Prometheus rules + Grafana SLO alerts/dashboard from SPEC (commit them)
+	$(PY) -m slo.cli rules --spec $(SPEC)
 
 clean: ## remove caches (keeps .venv, .stack and reports)
 	rm -rf .pytest_cache .ruff_cache .hypothesis

@@ -1,5 +1,6 @@
 """The `slo` command: one CLI, one module per subcommand (slo/commands/<name>.py).
 
+    slo check [--run reports/<id>/run.json | --last 5m | --start T --end T] [--json|--junit|--markdown F]
     slo rules [--spec slo/slos.yaml] [--out-dir stack] [--check]
 
 A subcommand module has HELP (one line), add_arguments(parser) and run(args, console) -> exit
@@ -17,6 +18,7 @@ from target_app.errors import HarnessError
 
 # name -> module; `check`, `verify-alerts` and `run` join this list as they are written.
 COMMANDS = {
+    "check": "slo.commands.check",
     "rules": "slo.commands.rules",
 }
 EXIT_ERROR = 2

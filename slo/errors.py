@@ -38,3 +38,7 @@ class PrometheusError(HarnessError):
 
 class NoDataError(HarnessError):
     """A query answered, but without samples (or NaN): the SLO cannot be judged."""
+
+
+class WindowError(HarnessError, ValueError):
+    """The time window to judge is missing or invalid (bad --start/--end/--last, no run)."""

@@ -77,39 +77,49 @@ def _need(*names: str) -> str:
     return path
 
 
+def launch_prometheus(workdir: Path, targets: dict, rule_files=(), scrape_interval="1s",
+                      evaluation_interval="1s", alertmanager: str | None = None,
+                      extra_args=()) -> Server:
+    """Start a real Prometheus in `workdir` scraping `targets` ({job: ["127.0.0.1:port"]})."""
+    binary = _need("prometheus")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": scrape_interval,
+                   "evaluation_interval": evaluation_interval},
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": list(hosts)}]}
+            for job, hosts in targets.items()
+        ],
+        "rule_files": [str(Path(r).resolve()) for r in rule_files],
+    }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [
+            {"targets": [alertmanager.removeprefix("http://")]}]}]}
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = spawn("prometheus", [
+        binary, f"--config.file={config_path}", f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *extra_args,
+    ], workdir / "prometheus.log")
+    url = f"http://127.0.0.1:{port}"
+    server = Server(url=url, port=port, proc=proc, config_path=config_path, workdir=workdir)
+    try:
+        wait_until(lambda: http_ok(url + "/-/ready"), 30, "Prometheus /-/ready", proc=proc)
+    except TimeoutError:
+        proc.stop()
+        raise
+    return server
+
+
 @pytest.fixture
 def start_prometheus(tmp_path):
     """Factory: a real Prometheus scraping `targets` ({job: ["127.0.0.1:port", ...]})."""
     started: list[Server] = []
 
-    def start(targets: dict, rule_files=(), scrape_interval="1s", evaluation_interval="1s",
-              alertmanager: str | None = None, extra_args=()) -> Server:
-        binary = _need("prometheus")
-        workdir = tmp_path / f"prometheus{len(started)}"
-        workdir.mkdir()
-        port = free_port()
-        config = {
-            "global": {"scrape_interval": scrape_interval,
-                       "evaluation_interval": evaluation_interval},
-            "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": list(hosts)}]}
-                for job, hosts in targets.items()
-            ],
-            "rule_files": [str(Path(r).resolve()) for r in rule_files],
-        }
-        if alertmanager:
-            config["alerting"] = {"alertmanagers": [{"static_configs": [
-                {"targets": [alertmanager.removeprefix("http://")]}]}]}
-        config_path = workdir / "prometheus.yml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        proc = spawn("prometheus", [
-            binary, f"--config.file={config_path}", f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *extra_args,
-        ], workdir / "prometheus.log")
-        url = f"http://127.0.0.1:{port}"
-        server = Server(url=url, port=port, proc=proc, config_path=config_path, workdir=workdir)
+    def start(targets: dict, **kwargs) -> Server:
+        server = launch_prometheus(tmp_path / f"prometheus{len(started)}", targets, **kwargs)
         started.append(server)
-        wait_until(lambda: http_ok(url + "/-/ready"), 30, "Prometheus /-/ready", proc=proc)
         return server
 
     yield start

@@ -1,0 +1,120 @@
+"""`slo check`: the CI gate. Judge every SLO of the spec over a window against Prometheus.
+
+    slo check                                   # the latest run record under reports/
+    slo check --run reports/<id>/run.json       # that run's window
+    slo check --last 5m | --start T --end T     # an explicit window
+    slo check --step 30s --slices 90%           # must hold in >= 90% of 30 s slices
+    slo check --baseline prev.json --max-regression 10%
+    slo check --json out.json --junit junit.xml --markdown pr.md
+
+Exit codes: 0 every SLO met (warnings allowed unless --strict), 1 at least one violated,
+2 could not evaluate (Prometheus unreachable after bounded retries, bad spec, no data).
+"""
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from slo import outputs
+from slo.checker import baseline_values, evaluate
+from slo.errors import WindowError
+from slo.prom import Prometheus, resolve_prometheus_url
+from slo.spec import load_spec
+from slo.units import parse_duration
+from slo.window import Window
+
+HELP = "judge the SLOs over a run/window against Prometheus (exit 0 met, 1 violated, 2 no eval)"
+DEFAULT_SPEC = "slo/slos.yaml"
+# Prometheus scrapes every 5 s: wait this long after a window's end so the last scrape that
+# belongs to the window has happened before judging it.
+SETTLE_S = 6.0
+
+
+def _percent(flag: str, text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise WindowError(f"{flag}: expected a percentage like 10% (got {text!r})") from None
+    if not 0 <= value <= 1:
+        raise WindowError(f"{flag}: must be between 0% and 100% (got {text!r})")
+    return value
+
+
+def add_arguments(parser) -> None:
+    """Register the options of `slo check`."""
+    parser.add_argument("--spec", default=DEFAULT_SPEC, help="spec file (default %(default)s)")
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument("--run", help="run record (reports/<id>/run.json or its folder)")
+    window.add_argument("--last", help="the window ending now, e.g. 5m")
+    window.add_argument("--start", help="window start (ISO-8601 or unix seconds); needs --end")
+    parser.add_argument("--end", help="window end (with --start)")
+    parser.add_argument("--prometheus", help="Prometheus URL (default PROMETHEUS_URL, "
+                        ".stack/env, or http://127.0.0.1:$PROMETHEUS_PORT)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per query try")
+    parser.add_argument("--retries", type=int, default=3, help="tries per query")
+    parser.add_argument("--slo", action="append", default=[], help="only this SLO (repeatable)")
+    parser.add_argument("--step", help="sliding windows: judge each slice of this length")
+    parser.add_argument("--slices", default="100%",
+                        help="with --step: share of slices that must hold (default 100%%)")
+    parser.add_argument("--baseline", help="a previous --json result to compare against")
+    parser.add_argument("--max-regression", default="10%",
+                        help="with --baseline: allowed relative regression (default 10%%)")
+    parser.add_argument("--strict", action="store_true", help="a warning fails the check")
+    parser.add_argument("--json", help="write the result as JSON ('-' for stdout)")
+    parser.add_argument("--junit", help="write JUnit XML (one testcase per SLO)")
+    parser.add_argument("--markdown", help="write a Markdown table (for a PR comment)")
+    parser.add_argument("--no-settle", action="store_true",
+                        help="do not wait for the scrape after the window's end")
+
+
+def resolve_window(args) -> Window:
+    """The window from --run / --last / --start+--end, or the latest run record."""
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise WindowError("--start and --end go together")
+        return Window.from_range(args.start, args.end)
+    if args.last:
+        return Window.from_last(args.last, time.time())
+    if args.run:
+        return Window.from_run(args.run)
+    from loadtests.record import find_latest, reports_dir
+
+    latest = find_latest()
+    if latest is None:
+        raise WindowError(f"no run record under {reports_dir()}/: run a load test first "
+                          f"(make load-headless) or give --run, --last or --start/--end")
+    return Window.from_run(latest)
+
+
+def run(args, console: Console) -> int:
+    """Evaluate and print; return the gate's exit code."""
+    spec = load_spec(args.spec)
+    window = resolve_window(args)
+    step_s = parse_duration(args.step) if args.step else None
+    if step_s is not None and step_s > window.seconds:
+        raise WindowError(f"--step {args.step} is longer than the window ({window.seconds}s)")
+    baseline = None
+    if args.baseline:
+        try:
+            baseline = baseline_values(json.loads(Path(args.baseline).read_text()))
+        except (OSError, ValueError) as err:
+            raise WindowError(f"--baseline {args.baseline}: cannot read a check result: "
+                              f"{err}") from None
+    wait = window.end + SETTLE_S - time.time()
+    if not args.no_settle and 0 < wait <= SETTLE_S:
+        time.sleep(wait)
+    prom = Prometheus(resolve_prometheus_url(args.prometheus), timeout=args.timeout,
+                      attempts=args.retries)
+    result = evaluate(spec, prom, window, step_s=step_s,
+                      slice_fraction=_percent("--slices", args.slices), baseline=baseline,
+                      max_regression=_percent("--max-regression", args.max_regression),
+                      strict=args.strict, only=tuple(args.slo))
+    if args.json != "-":
+        outputs.print_table(result, console)
+    for path, render in ((args.json, outputs.to_json), (args.junit, outputs.to_junit),
+                         (args.markdown, outputs.to_markdown)):
+        if path:
+            outputs.write(path, render(result), console)
+    return result.exit_code

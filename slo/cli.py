@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        command.set_defaults(handler=module.run)
     return parser
 
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
     try:
-        return args.run(args, console)
+        return args.handler(args, console)
     except HarnessError as err:
         errors.print(f"[bold red]error:[/] {err}", markup=True, soft_wrap=True)
         return EXIT_ERROR

@@ -96,5 +96,8 @@ slo-check: install ## CI gate: judge the SLOs over the latest run (RUN=reports/<
 rules: install ## generate Prometheus rules + Grafana SLO alerts/dashboard from SPEC (commit them)
 	$(PY) -m slo.cli rules --spec $(SPEC)
 
+bench-slo: install ## benchmark: slo check wall time (default spec, 100 SLOs) and p95 accuracy (reports/bench/slo.json)
+	$(PY) -m loadtests.bench.slo_check
+
 clean: ## remove caches (keeps .venv, .stack and reports)
 	rm -rf .pytest_cache .ruff_cache .hypothesis

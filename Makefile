@@ -23,6 +23,8 @@ EXPERIMENT  ?= slo/experiments/demo.yaml
 PYTEST_ARGS ?=
 PART        ?=
 CHECK_ARGS  ?=
+KEEP        ?=
+BENCH_ARGS  ?=
 export APP_PORT LOCUST_PORT
 LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) $(if $(SCHEDULE),--chaos-schedule $(SCHEDULE))
 
@@ -45,8 +47,11 @@ install: $(STAMP) ## create .venv and install the project with its dev tools
 setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, wrk) with apt
 	$(PY) -m stack setup
 
-test: install ## run the whole test suite (unit + integration against real binaries)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install ## the test suite: unit + integration against real binaries + the reliability tests that fit CI
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-reliability: install ## the whole reliability suite, soak included (~6 min)
+	$(PY) -m pytest -m reliability $(PYTEST_ARGS)
 
 lint: install ## ruff over the code
 	$(VENV)/bin/ruff check .
@@ -98,6 +103,15 @@ rules: install ## generate Prometheus rules + Grafana SLO alerts/dashboard from 
 
 bench-slo: install ## benchmark: slo check wall time (default spec, 100 SLOs) and p95 accuracy (reports/bench/slo.json)
 	$(PY) -m loadtests.bench.slo_check
+
+demo: setup ## the closed loop (~5 min): fast-alert stack, load, faults, SLO verdicts, alerts, Telegram; prints the report path
+	SLO_PROFILE=$${SLO_PROFILE:-fast} $(PY) -m slo.cli run $(EXPERIMENT) $(if $(KEEP),--keep)
+
+alert-check: install ## alert rules' states, then a test alert proven delivered to Telegram (firing and resolved, timed)
+	$(PY) -m slo.cli verify-alerts && $(PY) -m slo.cli verify-alerts --send-test
+
+bench: install ## every benchmark (app, load, slo check, detection) -> reports/bench/summary.json + table; BENCH_ARGS=--quick
+	$(PY) -m loadtests.bench.all $(BENCH_ARGS)
 
 clean: ## remove caches (keeps .venv, .stack and reports)
 	rm -rf .pytest_cache .ruff_cache .hypothesis

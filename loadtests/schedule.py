@@ -37,12 +37,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from loadtests.errors import ScheduleError
+from loadtests.scenarios import MAX_DURATION_S
 from loadtests.timespan import format_duration, parse_duration
 from target_app.errors import FaultValidationError
 from target_app.faults.model import KINDS, MAX_TTL_S, FaultSpec, parse_fault
 
 TTL_MARGIN_S = 30
 MAX_STEPS = 100
+MAX_BYTES = 256 * 1024
 
 
 class Step(BaseModel):
@@ -69,6 +71,9 @@ class Step(BaseModel):
         if value < 0:
             raise ValueError(f"must be >= 0, counted from the start of the test "
                              f"(got {format_duration(value)})")
+        if value > MAX_DURATION_S:
+            raise ValueError(f"must be within the longest load test, "
+                             f"{format_duration(MAX_DURATION_S)} (got {value:g}s)")
         return value
 
     @field_validator("for_")
@@ -76,6 +81,9 @@ class Step(BaseModel):
     def _positive(cls, value: float | None) -> float | None:
         if value is not None and value <= 0:
             raise ValueError(f"must be > 0 (got {format_duration(value)})")
+        if value is not None and value > MAX_DURATION_S:
+            raise ValueError(f"must be within the longest load test, "
+                             f"{format_duration(MAX_DURATION_S)} (got {value:g}s)")
         return value
 
     @field_validator("set")
@@ -244,20 +252,56 @@ def compile_steps(steps: list[Step], source: str = "schedule") -> Schedule:
     return Schedule(source=source, windows=tuple(windows), actions=tuple(ordered))
 
 
+class _NoDuplicateKeys(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # a list or mapping as a key
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain string", key_node.start_mark) from None
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first + 1}); each key "
+                                f"may appear once in a step", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_schedule(path: str | Path) -> Schedule:
     """Read, validate and compile a schedule file; ScheduleError naming the file and step."""
     path = Path(path)
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as err:
         raise ScheduleError(f"{name}: cannot read the chaos schedule: "
                             f"{err.strerror or type(err).__name__}") from err
+    if len(data) > MAX_BYTES:
+        raise ScheduleError(f"{name}: the file is larger than {MAX_BYTES // 1024} KiB; a chaos "
+                            f"schedule is at most {MAX_STEPS} short steps")
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ScheduleError(f"{name}: not valid UTF-8 (byte 0x{data[err.start]:02x} at offset "
+                            f"{err.start}); save the file as UTF-8") from None
+    try:
+        raw = yaml.load(text, Loader=_NoDuplicateKeys)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "syntax error"
         raise ScheduleError(f"{name}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ScheduleError(f"{name}: not valid YAML: nested too deeply; a schedule is a list "
+                            f"of flat steps") from None
+    except (ValueError, OverflowError) as err:  # a 5000-digit number, a bad !!timestamp date
+        reason = ("a number has more than 4300 digits" if "digits" in str(err)
+                  else str(err)[:200])
+        raise ScheduleError(f"{name}: invalid YAML value: {reason}; write plain numbers, "
+                            f"durations and strings") from None
     return compile_steps(parse_steps(raw, name), name)

@@ -20,6 +20,8 @@ from target_app.errors import HarnessError
 COMMANDS = {
     "check": "slo.commands.check",
     "rules": "slo.commands.rules",
+    "run": "slo.commands.run",
+    "verify-alerts": "slo.commands.verify_alerts",
 }
 EXIT_ERROR = 2
 

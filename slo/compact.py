@@ -42,7 +42,7 @@ class Compact:
 
 def _ratio(num: float, unit: str | None, text: str) -> float:
     if unit == "%":
-        value = num / 100.0
+        value = round(num / 100.0, 12)  # as slo.spec does for *_percent: no float noise
     elif unit is None:
         value = num
     else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
@@ -29,10 +30,16 @@ def resolve_prometheus_url(explicit: str | None = None, environ=None) -> str:
 
 def _reason(err: Exception | None) -> str:
     """A short reason: the exception type, plus the message of non-connection errors."""
-    if isinstance(err, requests.Timeout):
+    # With urllib3 retries at 0, a read timeout arrives as a ConnectionError wrapping
+    # MaxRetryError(reason=ReadTimeoutError): look at the cause before calling it "refused".
+    cause = getattr(err.args[0], "reason", None) if err is not None and err.args else None
+    if isinstance(err, requests.Timeout) or isinstance(cause, urllib3.exceptions.TimeoutError):
         return "timed out"
     if isinstance(err, requests.ConnectionError):
         return "connection refused or reset"
+    if isinstance(err, KeyError | TypeError | ValueError | IndexError | AttributeError):
+        return ("the answer is not a Prometheus API response (is the URL Prometheus's, "
+                "not another service's?)")
     return f"{type(err).__name__}: {str(err)[:200]}"
 
 
@@ -68,6 +75,8 @@ class Prometheus:
                 last = err
             except requests.RequestException as err:
                 last = err  # the URL with the query is in str(err): too long to repeat
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+                last = err  # 200 with JSON of another shape: not Prometheus (or a broken proxy)
             if attempt + 1 < self.attempts:
                 time.sleep(0.5 * 2**attempt)
         raise PrometheusError(
@@ -77,19 +86,18 @@ class Prometheus:
 
     def query(self, expr: str, at: float) -> list[Sample]:
         """Instant query evaluated at unix time `at`."""
-        result = self._call("a query", self._api.custom_query, expr,
-                            params={"time": f"{at:.3f}"})
-        return [Sample(r.get("metric", {}), float(r["value"][1])) for r in result]
+        return self._call("a query", lambda: [
+            Sample(r.get("metric", {}), float(r["value"][1]))
+            for r in self._api.custom_query(expr, params={"time": f"{at:.3f}"})])
 
     def query_range(self, expr: str, start: float, end: float, step_s: int) -> list[dict]:
         """Range query; returns [{"metric": {...}, "values": [(t, float), ...]}, ...]."""
-        result = self._call(
-            "a range query", self._api.custom_query_range, expr,
-            start_time=datetime.fromtimestamp(start, UTC),
-            end_time=datetime.fromtimestamp(end, UTC), step=f"{int(step_s)}s")
-        return [{"metric": r.get("metric", {}),
-                 "values": [(float(t), float(v)) for t, v in r.get("values", [])]}
-                for r in result]
+        return self._call("a range query", lambda: [
+            {"metric": r.get("metric", {}),
+             "values": [(float(t), float(v)) for t, v in r.get("values", [])]}
+            for r in self._api.custom_query_range(
+                expr, start_time=datetime.fromtimestamp(start, UTC),
+                end_time=datetime.fromtimestamp(end, UTC), step=f"{int(step_s)}s")])
 
     def scalar(self, expr: str, at: float) -> float | None:
         """The single value of an instant query, or None for no samples / NaN."""

@@ -13,6 +13,7 @@ naming the field and changes nothing.
 import hmac
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from target_app.errors import FaultValidationError
 from target_app.faults.model import KINDS, parse_fault
@@ -47,10 +48,33 @@ def require_token():
     return None
 
 
+@bp.before_request
+def refuse_oversized_chunked_body():
+    """Refuse a body over MAX_CONTENT_LENGTH that came without a Content-Length (chunked).
+
+    Werkzeug refuses a too-large Content-Length at once, but reads a chunked body only up to
+    the limit and silently stops there: the cut-off prefix would be judged as if it were the
+    whole body. Runs after require_token, so an unauthenticated body is never read.
+    """
+    if request.content_length is None and request.method in ("PUT", "POST", "PATCH"):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return None
+
+
 @bp.errorhandler(FaultValidationError)
 def invalid(err: FaultValidationError):
     """400 naming the field; nothing was changed."""
     return jsonify(error=str(err), field=err.field), 400
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_err: RequestEntityTooLarge):
+    """413 in the API's JSON shape (Flask's own page is HTML), saying what the limit is."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return jsonify(error=f"body: larger than {limit} bytes; a fault is a small JSON object",
+                   field="body"), 413
 
 
 @bp.get("/faults")
@@ -74,7 +98,8 @@ def set_fault(kind: str):
 def clear_fault(kind: str):
     """Switch one kind off (idempotent)."""
     if kind not in KINDS:
-        raise FaultValidationError("kind", f"unknown fault kind {kind!r}; use one of {sorted(KINDS)}")
+        raise FaultValidationError("kind",
+                                   f"unknown fault kind {kind!r}; use one of {sorted(KINDS)}")
     return _state(cleared=_registry().clear(kind))
 
 

@@ -16,8 +16,8 @@ Config is passed in, never read from the environment here (see config.config_fro
 
 import logging
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from stack.telegram_sandbox import botapi, control, metrics
 from stack.telegram_sandbox.botapi import BOT_RULE, Sandbox
@@ -58,10 +58,23 @@ def create_app(config: dict | None = None) -> Flask:
 
     install(app.logger)  # app.logger is the LOGGER_NAME logger every module logs to
     metrics.init_app(app, box)
+    app.before_request(_refuse_oversized_chunked_body)
     botapi.init_app(app)
     control.init_app(app)
     _init_errors(app)
     return app
+
+
+def _refuse_oversized_chunked_body() -> None:
+    """Refuse a body over MAX_CONTENT_LENGTH that came without a Content-Length (chunked).
+
+    Werkzeug refuses a too-large Content-Length at once, but reads a chunked body only up to
+    the limit and silently stops there: the cut-off prefix would be handled as the whole body.
+    """
+    if request.content_length is None and request.method in ("PUT", "POST", "PATCH"):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
 
 
 def _is_bot_call() -> bool:

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -55,8 +56,21 @@ def sandbox() -> Sandbox:
     return current_app.extensions["telegram_sandbox"]
 
 
+def _require_utf8(raw: bytes) -> None:
+    """Telegram refuses parameters whose (percent-decoded) bytes are not UTF-8.
+
+    Werkzeug would decode them with replacement characters, so the message would be stored
+    with text the sender never wrote.
+    """
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BotApiError(400, "Bad Request: strings must be encoded in UTF-8") from None
+
+
 def request_params() -> tuple[dict[str, str], str]:
     """The call's parameters as strings, and their transport (query/form/multipart/json)."""
+    _require_utf8(request.query_string)
     params = dict(request.args.items())
     transport = "query"
     if request.mimetype == "application/json":
@@ -72,6 +86,8 @@ def request_params() -> tuple[dict[str, str], str]:
                 params.setdefault(key, text)
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         transport = "multipart" if request.mimetype == "multipart/form-data" else "form"
+        if transport == "form":
+            _require_utf8(request.get_data(cache=True))
         for key, value in request.form.items():
             params.setdefault(key, value)
     return params, transport

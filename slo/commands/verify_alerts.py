@@ -1,0 +1,114 @@
+"""`slo verify-alerts`: the alert rules' states, and proof that alerts reach Telegram.
+
+    slo verify-alerts                                   # every rule and its state
+    slo verify-alerts --send-test                       # synthetic alert -> Alertmanager ->
+                                                        # Telegram; firing and resolved, timed
+    slo verify-alerts --alert ErrorBudgetBurn --label slo=error-ratio --expect firing --within 60s
+
+Exit codes: 0 as expected (delivered / in the expected state); 1 not delivered, not in the
+expected state in time, or no such rule; 2 could not check (Prometheus or Alertmanager down).
+"""
+
+import time
+
+from rich.table import Table
+
+from slo.alerts import AlertSelector, AlertTracker
+from slo.units import parse_duration
+from slo.verify import Endpoints, rule_states, send_test, wait_for
+
+HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
+DEFAULT_SERVICE = "portfolio-app"
+
+
+def _duration(text: str) -> int:
+    try:
+        return int(text) if text.isdigit() else parse_duration(text)
+    except ValueError as err:
+        raise SystemExit(f"slo verify-alerts: --within: {err}") from None
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"slo verify-alerts: --label expects NAME=VALUE (got {text!r})")
+    return key.strip(), value.strip()
+
+
+def add_arguments(parser) -> None:
+    """Register the options of `slo verify-alerts`."""
+    parser.add_argument("--send-test", action="store_true",
+                        help="post a synthetic alert to Alertmanager and prove Telegram delivery")
+    parser.add_argument("--no-resolve", action="store_true",
+                        help="with --send-test: do not wait for the resolved message")
+    parser.add_argument("--alert", default=None, help="alert name to wait for")
+    parser.add_argument("--label", action="append", default=[], type=_label,
+                        metavar="NAME=VALUE", help="label matcher for --alert (repeatable)")
+    parser.add_argument("--expect", choices=("firing", "resolved"), default="firing",
+                        help="state --alert must reach (default firing)")
+    parser.add_argument("--within", default="60s", type=_duration,
+                        help="time limit for --send-test and --alert (default 60s)")
+    parser.add_argument("--service", default=DEFAULT_SERVICE,
+                        help="service label of the test alert (default %(default)s)")
+
+
+def _show_rules(console, tracker: AlertTracker) -> int:
+    table = Table(title="alerting rules", title_justify="left")
+    for column in ("source", "alert", "labels", "for", "state", "active", "since", "health"):
+        table.add_column(column)
+    states = []
+    for source, rules in tracker.timeline.rules.items():
+        from slo.alerts import Snapshot
+
+        snapshot = Snapshot(0, rules, tuple(a for a in tracker.timeline.current.values()
+                                            if a.source == source), source)
+        states += rule_states(snapshot)
+    colours = {"firing": "bold red", "pending": "yellow", "inactive": "green"}
+    for s in states:
+        labels = ",".join(f"{k}={v}" for k, v in s.labels.items()
+                          if k in ("slo", "severity", "long", "short"))
+        since = time.strftime("%H:%M:%S", time.localtime(s.since)) if s.since else "-"
+        table.add_row(s.source, s.name, labels, f"{s.for_s:g}s",
+                      f"[{colours.get(s.state, '')}]{s.state}[/]", str(s.active), since,
+                      s.health if s.health == "ok" else f"[red]{s.health}: {s.last_error}[/]")
+    console.print(table)
+    firing = sum(1 for s in states if s.state == "firing")
+    broken = [s for s in states if s.health not in ("ok", "unknown")]
+    console.print(f"{len(states)} rules, {firing} firing, {len(broken)} unhealthy")
+    return 1 if broken else 0
+
+
+def run(args, console) -> int:
+    """Show the rules, or send a test alert, or wait for an alert's state."""
+    endpoints = Endpoints.from_env()
+    tracker = AlertTracker(endpoints.sources())
+    if args.send_test:
+        console.print(f"posting a test alert to Alertmanager at {endpoints.alertmanager} "
+                      f"(Telegram: {endpoints.telegram_mode})", highlight=False)
+        result = send_test(endpoints, args.service, args.within, resolve=not args.no_resolve)
+        colour = "green" if result.ok else "red"
+        console.print(f"[{colour}]{'DELIVERED' if result.ok else 'NOT DELIVERED'}[/] "
+                      f"{result.detail}", soft_wrap=True)
+        if result.notify_s is not None:
+            console.print(f"time-to-notify: {result.notify_s:.1f}s"
+                          + (f"; resolved: {result.resolved_notify_s:.1f}s"
+                             if result.resolved_notify_s is not None else ""))
+        return 0 if result.ok else 1
+    if args.alert:
+        selector = AlertSelector.of(args.alert, dict(args.label))
+        console.print(f"waiting up to {args.within}s for {selector} to be {args.expect}",
+                      highlight=False)
+        result = wait_for(tracker, selector, args.expect, args.within)
+        colour = "green" if result.ok else "red"
+        took = f" after {result.took_s:.1f}s" if result.took_s is not None else ""
+        console.print(f"[{colour}]{'OK' if result.ok else 'FAILED'}[/] {result.detail}{took}",
+                      soft_wrap=True)
+        return 0 if result.ok else 1
+    tracker.poll_once()
+    if "prometheus" in tracker.last_errors:
+        from slo.errors import PrometheusError
+
+        raise PrometheusError(tracker.last_errors["prometheus"])
+    for source, error in tracker.last_errors.items():
+        console.print(f"[yellow]warning:[/] {source}: {error}", soft_wrap=True)
+    return _show_rules(console, tracker)

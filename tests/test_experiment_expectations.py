@@ -1,0 +1,172 @@
+"""Judging expectations from observations (no servers): SLO verdicts, alert states, Telegram
+messages and counters — each failure with a reason a person can act on."""
+
+import yaml
+
+from slo.alerts import AlertTimeline, Transition
+from slo.delivery import CounterDelta, notices
+from slo.expectations import (
+    PhaseWindow,
+    SloVerdict,
+    TelegramEvidence,
+    alert_outcome,
+    slo_outcome,
+    telegram_outcome,
+)
+from slo.experiment import parse_experiment
+
+T0 = 1_800_000_000.0
+EXPERIMENT = parse_experiment(yaml.safe_dump({
+    "version": "slo-harness/v1", "kind": "Experiment", "name": "unit",
+    "phases": [
+        {"name": "baseline", "duration": "20s", "expect": {"alerts": [
+            {"alert": "ErrorBudgetBurn", "labels": {"slo": "error-ratio"},
+             "state": "not_firing"}]}},
+        {"name": "outage", "duration": "30s",
+         "fault": {"kind": "error", "params": {"probability": 1.0}},
+         "expect": {"alerts": [{"alert": "ErrorBudgetBurn", "labels": {"slo": "error-ratio"},
+                                "state": "firing", "within": "20s"}],
+                    "telegram": [{"alert": "ErrorBudgetBurn", "labels": {"slo": "error-ratio"},
+                                  "status": "firing", "within": "25s"}]}},
+        {"name": "recovery", "duration": "40s",
+         "expect": {"alerts": [{"alert": "ErrorBudgetBurn", "labels": {"slo": "error-ratio"},
+                                "state": "resolved", "within": "30s"}],
+                    "telegram": [{"alert": "ErrorBudgetBurn", "labels": {"slo": "error-ratio"},
+                                  "status": "resolved", "within": "30s"}]}},
+    ]}), "exp.yaml")
+LABELS = (("alertname", "ErrorBudgetBurn"), ("long", "1m"), ("severity", "page"),
+          ("slo", "error-ratio"))
+END = T0 + 95
+
+
+def windows() -> list[PhaseWindow]:
+    out = []
+    for phase in EXPERIMENT.phases:
+        window = PhaseWindow(phase, T0 + phase.start_s, T0 + phase.end_s, completed=True)
+        if phase.fault:
+            window.fault_start, window.fault_end = window.start, window.end
+        out.append(window)
+    return out
+
+
+def timeline(*events) -> AlertTimeline:
+    return AlertTimeline(transitions=[Transition(T0 + at, "prometheus", "ErrorBudgetBurn",
+                                                 LABELS, state) for at, state in events])
+
+
+STORY = timeline((32, "pending"), (32, "firing"), (70, "resolved"))
+
+
+def outcome(index, kind, story=STORY, run_end=END):
+    w = windows()
+    phase = w[index].phase
+    expectation = (phase.alerts if kind == "alert" else phase.telegram)[0]
+    return alert_outcome(w, index, expectation, story, run_end, True)
+
+
+def test_met_accepts_a_warning_and_violated_needs_a_violation():
+    w = windows()[0]
+    assert slo_outcome(w, "e", "met", SloVerdict("e", "warn", 0.006, "ratio <= 1%")).passed
+    assert not slo_outcome(w, "e", "violated", SloVerdict("e", "met", 0.0)).passed
+    failed = slo_outcome(w, "e", "met", SloVerdict("e", "violated", 1.0, "ratio <= 1%", "ratio",
+                                                   "100.00%"))
+    assert "SLO 'e' was violated in phase 'baseline'" in failed.reason
+
+
+def test_no_data_fails_both_ways():
+    w = windows()[1]
+    for expected in ("met", "violated"):
+        result = slo_outcome(w, "e", expected, SloVerdict("e", "no_data"))
+        assert result.status == "failed" and "no data" in result.reason
+
+
+def test_an_unfinished_phase_is_skipped_not_judged():
+    w = windows()[1]
+    w.completed = False
+    assert slo_outcome(w, "e", "met", None).status == "skipped"
+
+
+def test_a_quiet_baseline_holds_and_a_paging_baseline_fails_with_the_moment():
+    assert outcome(0, "alert").passed
+    noisy = timeline((5, "pending"), (5, "firing"))
+    result = outcome(0, "alert", noisy)
+    assert result.status == "failed"
+    assert "fired during phase 'baseline' (+5.0s" in result.reason
+    assert "a healthy phase must not page" in result.reason
+
+
+def test_firing_within_the_limit_measures_from_the_fault_start():
+    result = outcome(1, "alert")
+    assert result.passed and result.measured_s == 12.0 and result.observed == "fired after 12.0s"
+
+
+def test_firing_too_late_fails_and_tells_what_the_alert_did():
+    late = timeline((30, "pending"), (45, "firing"))
+    result = outcome(1, "alert", late)
+    assert result.status == "failed"
+    assert "did not fire within 20s of the fault's start" in result.reason
+    assert "pending at +10.0s" in result.reason
+
+
+def test_resolution_counts_from_the_end_of_the_fault():
+    result = outcome(2, "alert")
+    assert result.passed and result.measured_s == 20.0
+
+
+def test_an_alert_still_firing_at_the_deadline_fails():
+    stuck = timeline((32, "pending"), (32, "firing"))
+    result = outcome(2, "alert", stuck)
+    assert result.status == "failed" and "still pending or firing 30s after" in result.reason
+
+
+def test_a_deadline_after_the_end_of_an_interrupted_run_is_skipped():
+    stuck = timeline((32, "pending"), (32, "firing"))
+    assert outcome(2, "alert", stuck, run_end=T0 + 60).status == "skipped"
+
+
+def test_an_unknown_rule_fails_with_a_pointer_to_verify_alerts():
+    w = windows()
+    result = alert_outcome(w, 1, w[1].phase.alerts[0], STORY, END, rules_known=False)
+    assert result.status == "failed" and "slo verify-alerts" in result.reason
+
+
+def sandbox(*messages):
+    found = notices([{"message_id": i, "received_at": T0 + at, "text":
+                      f"{'🔥' if s == 'FIRING' else '✅'} {s} ErrorBudgetBurn\n"
+                      f"severity page · SLO error-ratio · service portfolio-app\n"}
+                     for i, (at, s) in enumerate(messages, start=1)])
+    return TelegramEvidence("sandbox", tuple(found),
+                            lambda a, b: CounterDelta(0, 0, None, 0))
+
+
+def telegram(index, evidence):
+    w = windows()
+    return telegram_outcome(w, index, w[index].phase.telegram[0], evidence, END)
+
+
+def test_sandbox_messages_prove_firing_and_resolved_delivery():
+    evidence = sandbox((37, "FIRING"), (75, "RESOLVED"))
+    firing, resolved = telegram(1, evidence), telegram(2, evidence)
+    assert firing.passed and firing.measured_s == 17.0 and firing.details["message_id"] == 1
+    assert resolved.passed and resolved.measured_s == 25.0
+
+
+def test_a_missing_message_is_not_delivered_with_alertmanager_hints():
+    evidence = TelegramEvidence("sandbox", (), lambda a, b: CounterDelta(0, 3, None, 12))
+    result = telegram(1, evidence)
+    assert result.status == "failed" and result.observed == "not delivered"
+    assert result.reason.startswith("not delivered: no FIRING message for "
+                                    'ErrorBudgetBurn{slo="error-ratio"} reached the Telegram '
+                                    "sandbox within 25s of the fault's start")
+    assert "did not answer 12 of our polls" in result.reason
+    assert "3 telegram notifications failed for good" in result.reason
+
+
+def test_real_telegram_is_judged_by_alertmanagers_counters():
+    delivered = TelegramEvidence("telegram", (), lambda a, b: CounterDelta(1, 0, a + 6.5, 0))
+    result = telegram(1, delivered)
+    assert result.passed and result.measured_s == 6.5 and "counter +1" in result.observed
+    failing = TelegramEvidence("telegram", (), lambda a, b: CounterDelta(0, 2, None, 0))
+    result = telegram(1, failing)
+    assert result.status == "failed"
+    assert "did not rise without failures (2 failed)" in result.reason

@@ -1,0 +1,260 @@
+"""`slo run` end to end against the real native stack (Prometheus, Alertmanager, the Telegram
+sandbox, the app, Locust) on free ports, in a temporary STACK_DIR and REPORTS_DIR.
+
+One stack serves the whole module: the first run starts it (`--keep`), the others find it
+running, and the fixture stops it at the end. The tests run in file order, each leaving the
+state the next one needs (the smoke run ends with its page alerts resolved).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from slo.delivery import notices, parse_counters
+from stack.config import StackSettings
+from stack.launcher import restart_part, stop_part
+from stack.procs import free_port, wait_until
+from stack.telegram_sandbox.client import SandboxClient
+from target_app.client import FaultClient, read_stack_env
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = REPO / "slo" / "experiments" / "smoke.yaml"
+APP_DOWN = REPO / "slo" / "experiments" / "app-down.yaml"
+SPEC = REPO / "slo" / "slos.yaml"
+PORT_VARS = ("APP_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT",
+             "TELEGRAM_SANDBOX_PORT", "LOCUST_PORT")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """Environment of a native stack on free ports (fast profile); stopped after the module."""
+    base = tmp_path_factory.mktemp("experiments")
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE",
+                                    "GRAFANA_", "PROMETHEUS_URL", "ALERTMANAGER_URL", "APP_URL",
+                                    "REPORTS_DIR"))
+               and k not in PORT_VARS}
+    environ.update({var: str(free_port()) for var in PORT_VARS})
+    environ.update({"STACK_DIR": str(base / "stack"), "STACK_MODE": "native",
+                    "SLO_PROFILE": "fast", "REPORTS_DIR": str(base / "reports"),
+                    "PYTHONPATH": str(REPO), "COLUMNS": "200"})
+    yield environ
+    subprocess.run([sys.executable, "-m", "stack", "down"], env=environ, cwd=REPO,
+                   capture_output=True, check=False, timeout=60)
+
+
+def slo(env, *args, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "slo.cli", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, check=False, timeout=timeout)
+
+
+def start_slo(env, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "slo.cli", *args], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def experiment(tmp_path, name, phases) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"version": "slo-harness/v1", "kind": "Experiment",
+                                    "name": name, "spec": str(SPEC), "load": {"users": 8,
+                                    "spawn_rate": 8}, "phases": phases}))
+    return path
+
+
+def summary(env, run_id) -> dict:
+    return json.loads((Path(env["REPORTS_DIR"]) / run_id / "summary.json").read_text())
+
+
+def stack_env(env) -> dict:
+    return read_stack_env(env["STACK_DIR"])
+
+
+def faults(env) -> list:
+    stack = stack_env(env)
+    return FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"]).list()
+
+
+def by_phase(result: dict) -> dict:
+    out: dict = {}
+    for item in result["expectations"]:
+        out.setdefault(item["phase"], []).append(item)
+    return out
+
+
+OUTAGE = {"kind": "error", "params": {"probability": 1.0, "status": 503}}
+PAGE = {"slo": "error-ratio", "severity": "page"}
+
+
+def test_an_alert_that_does_not_exist_fails_at_once_with_a_readable_reason(env, tmp_path):
+    path = experiment(tmp_path, "typo", [{"name": "only", "duration": "20s", "expect": {
+        "alerts": [{"alert": "ErrorBudgetBrun", "state": "not_firing"}]}}])
+    started = time.monotonic()
+    run = slo(env, "run", str(path), "--keep", "--run-id", "typo", "--no-live")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "no alerting rule ErrorBudgetBrun is loaded in Prometheus" in run.stdout
+    assert "ErrorBudgetBurn" in run.stdout  # the loaded names are listed, so the typo shows
+    result = summary(env, "typo")
+    assert result["status"] == "failed" and result["exit_code"] == 1
+    assert not (Path(env["REPORTS_DIR"]) / "typo" / "locust").exists()  # no load was sent
+    assert time.monotonic() - started < 120  # the stack's start-up, then no phase at all
+
+
+def test_the_smoke_experiment_closes_the_loop_from_fault_to_telegram_and_back(env):
+    run = slo(env, "run", str(SMOKE), "--keep", "--run-id", "smoke", "--no-live")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    result = summary(env, "smoke")
+    phases = {p["name"]: p for p in result["phases"]}
+    verdicts = {p: {v["name"]: v["status"] for v in phases[p]["slos"]} for p in phases}
+    assert verdicts["baseline"]["error-ratio"] == "met"
+    assert verdicts["outage"]["error-ratio"] == "violated"
+    expectations = by_phase(result)
+    assert all(e["status"] == "passed" for e in result["expectations"])
+    baseline_alert = next(e for e in expectations["baseline"] if e["kind"] == "alert")
+    assert baseline_alert["observed"] == "did not fire"
+    fired = next(e for e in expectations["outage"] if e["kind"] == "alert")
+    assert 0 < fired["measured_s"] <= 30
+    # The sandbox holds the firing and the resolved message for the error-ratio page alert.
+    stack = stack_env(env)
+    start = phases["outage"]["fault"]["start"]
+    held = notices(SandboxClient(stack["TELEGRAM_SANDBOX_URL"]).messages(since=start))
+    mine = [(n.status, n.labels.get("severity")) for n in held
+            if n.labels.get("slo") == "error-ratio"]
+    assert ("firing", "page") in mine and ("resolved", "page") in mine
+    assert faults(env) == []
+    assert result["rollback"]["ok"] and result["rollback"]["faults_left"] == []
+    # Timings beside the theory, for the page row that watches 1m/20s.
+    row = next(a for a in result["alerts"] if a["labels"].get("slo") == "error-ratio"
+               and a["labels"].get("long") == "1m")
+    assert row["fire_s"] is not None and row["notify_s"] >= row["fire_s"]
+    assert row["theory"]["basis"] == "burn-rate" and row["resolve_s"] is not None
+    run_dir = Path(env["REPORTS_DIR"]) / "smoke"
+    for name in ("summary.json", "junit.xml", "report.md", "report.html",
+                 "locust/run.json", "locust/locust_stats.csv", "locust/report.html"):
+        assert (run_dir / name).is_file(), name
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")  # noqa: S314
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("8", "0", "0")
+    assert (run_dir / "report.html").read_text().count("data:image/png;base64,") == 3
+
+
+def test_verify_alerts_lists_rules_waits_for_a_state_and_proves_delivery(env):
+    listing = slo(env, "verify-alerts")
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    assert "ErrorBudgetBurn" in listing.stdout and "PortfolioAppDown" in listing.stdout
+    resolved = slo(env, "verify-alerts", "--alert", "ErrorBudgetBurn", "--label",
+                   "slo=error-ratio", "--label", "severity=page", "--expect", "resolved",
+                   "--within", "15s")
+    assert resolved.returncode == 0, resolved.stdout
+    missing = slo(env, "verify-alerts", "--alert", "NoSuchAlert", "--within", "5s")
+    assert missing.returncode == 1 and "no alerting rule NoSuchAlert" in missing.stdout
+    sent = slo(env, "verify-alerts", "--send-test", "--within", "40s")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "DELIVERED" in sent.stdout and "read back from the Telegram sandbox" in sent.stdout
+    assert "time-to-notify:" in sent.stdout and "resolved:" in sent.stdout
+
+
+def telegram_request_failures(env) -> float:
+    """Failed telegram requests of Alertmanager, retried or not."""
+    text = requests.get(stack_env(env)["ALERTMANAGER_URL"] + "/metrics", timeout=5).text
+    return parse_counters(text)[2]
+
+
+def test_a_sandbox_answering_429_for_a_while_still_gets_the_alert_after_retries(env, tmp_path):
+    sandbox = SandboxClient(stack_env(env)["TELEGRAM_SANDBOX_URL"])
+    failed_before = telegram_request_failures(env)
+    sandbox.set_fault("429", count=3, retry_after=1, methods=["sendMessage"])
+    try:
+        path = experiment(tmp_path, "flood", [{"name": "outage", "duration": "25s",
+                                               "fault": OUTAGE, "expect": {"telegram": [
+            {"alert": "ErrorBudgetBurn", "labels": PAGE, "status": "firing", "within": "25s"}]}}])
+        run = slo(env, "run", str(path), "--keep", "--run-id", "flood", "--no-live")
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        assert sandbox.fault() is None  # every 429 was served...
+        assert telegram_request_failures(env) >= failed_before + 3  # ...and Alertmanager retried
+    finally:
+        sandbox.clear_fault()
+    (delivered,) = summary(env, "flood")["expectations"]
+    assert delivered["status"] == "passed" and delivered["measured_s"] <= 25
+    assert delivered["details"]["failed_requests"] >= 1
+
+
+def test_alertmanager_stopped_mid_run_is_not_delivered_and_the_fault_is_still_rolled_back(
+        env, tmp_path):
+    path = experiment(tmp_path, "no-am", [
+        {"name": "outage", "duration": "20s", "fault": OUTAGE, "expect": {"telegram": [
+            {"alert": "ErrorBudgetBurn", "labels": PAGE, "status": "firing", "within": "20s"}]}}])
+    settings = StackSettings.from_env(env)
+    proc = start_slo(env, "run", str(path), "--keep", "--run-id", "no-am", "--no-live")
+    try:
+        wait_until(lambda: faults(env), 90, "the experiment's fault to be on")
+        assert stop_part("alertmanager", settings)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        restart_part("alertmanager", settings)
+    assert proc.returncode == 1, out[-4000:]
+    (outcome,) = summary(env, "no-am")["expectations"]
+    assert outcome["status"] == "failed" and outcome["observed"] == "not delivered"
+    assert outcome["reason"].startswith("not delivered: no FIRING message")
+    assert "Alertmanager did not answer" in outcome["reason"]
+    assert faults(env) == []
+
+
+def test_ctrl_c_mid_fault_clears_the_fault_and_writes_a_partial_report(env, tmp_path):
+    path = experiment(tmp_path, "interrupted", [
+        {"name": "calm", "duration": "5s"},
+        {"name": "outage", "duration": "60s", "fault": OUTAGE}])
+    proc = start_slo(env, "run", str(path), "--keep", "--run-id", "interrupted", "--no-live")
+    try:
+        wait_until(lambda: faults(env), 90, "the experiment's fault to be on")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, out[-4000:]
+    assert faults(env) == []
+    result = summary(env, "interrupted")
+    assert result["status"] == "interrupted"
+    assert "interrupted by SIGINT (Ctrl-C) during phase 'outage'" in result["reason"]
+    assert any(step.startswith("clear every fault: ok") for step in result["rollback"]["steps"])
+    phases = {p["name"]: p for p in result["phases"]}
+    assert phases["calm"]["completed"] and not phases["outage"]["completed"]
+    assert phases["outage"]["fault"]["end"] is not None  # the fault's window ends at rollback
+    run_dir = Path(env["REPORTS_DIR"]) / "interrupted"
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")  # noqa: S314
+    assert suite.get("errors") == "1"
+    assert (run_dir / "report.html").is_file()
+
+
+def test_a_paused_app_is_resumed_after_its_window(env, tmp_path):
+    path = experiment(tmp_path, "paused", [
+        {"name": "paused", "duration": "10s", "fault": {"kind": "pause", "for": "6s"},
+         "expect": {"alerts": [{"alert": "PortfolioAppDown", "state": "not_firing"}]}}])
+    run = slo(env, "run", str(path), "--keep", "--run-id", "paused", "--no-live")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    fault = summary(env, "paused")["phases"][0]["fault"]
+    assert 5.5 <= fault["end_offset_s"] - fault["start_offset_s"] <= 8
+    assert requests.get(stack_env(env)["APP_URL"] + "/health", timeout=5).ok
+
+
+@pytest.mark.slow
+def test_a_killed_app_pages_through_telegram_and_resolves_after_the_restart(env, request):
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("about 110 s: run with `pytest -m slow`")
+    run = slo(env, "run", str(APP_DOWN), "--keep", "--run-id", "app-down", "--no-live")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    result = summary(env, "app-down")
+    row = next(a for a in result["alerts"] if a["alert"] == "PortfolioAppDown")
+    assert row["theory"]["basis"] == "for" and row["fire_s"] >= 30
+    assert requests.get(stack_env(env)["APP_URL"] + "/health", timeout=5).ok

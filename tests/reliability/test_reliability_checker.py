@@ -130,6 +130,7 @@ def wait_scraped(prom_url: str, seconds: float = 2.5) -> None:
     assert prom_value(prom_url, 'up{job="portfolio-app"}') == 1.0
 
 
+@pytest.mark.slow  # ~20 s each: runs in make test-reliability, not in the CI budget
 def test_prometheus_restarted_while_checks_run_gives_the_right_verdict_or_exit_2_never_met(
         app_and_prometheus, respawn, tmp_path):
     app, prom = app_and_prometheus
@@ -184,6 +185,7 @@ def test_prometheus_restarted_while_checks_run_gives_the_right_verdict_or_exit_2
     assert empty.verdict("error-ratio")["status"] == "no_data"
 
 
+@pytest.mark.slow  # ~20 s each: runs in make test-reliability, not in the CI budget
 def test_a_window_with_an_app_restart_counts_the_requests_on_both_sides_of_the_counter_reset(
         app_and_prometheus, respawn, tmp_path):
     app, prom = app_and_prometheus

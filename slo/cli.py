@@ -1,6 +1,6 @@
 """The `slo` command: one CLI, one module per subcommand (slo/commands/<name>.py).
 
-    slo check [--run reports/<id>/run.json | --last 5m | --start T --end T] [--json|--junit|--markdown F]
+    slo check [--run reports/<id>/run.json | --last 5m | --start T --end T] [--json F]
     slo rules [--spec slo/slos.yaml] [--out-dir stack] [--check]
 
 A subcommand module has HELP (one line), add_arguments(parser) and run(args, console) -> exit

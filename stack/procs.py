@@ -111,7 +111,8 @@ def stop_pid(pid: int, timeout: float = 10.0, popen: subprocess.Popen | None = N
             popen.wait(timeout=1)
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.1, proc: Proc | None = None):
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1,
+               proc: Proc | None = None):
     """Poll `predicate` until it returns a truthy value; raise TimeoutError naming `what`.
 
     When `proc` is given and dies meanwhile, fail at once with the tail of its log.

@@ -36,7 +36,8 @@ def read_stack_env(stack_dir: str | os.PathLike | None = None) -> dict[str, str]
 def resolve_token(environ=None) -> str | None:
     """FAULT_ADMIN_TOKEN from the environment, else from .stack/env, else None."""
     env = os.environ if environ is None else environ
-    return env.get("FAULT_ADMIN_TOKEN") or read_stack_env(env.get("STACK_DIR")).get("FAULT_ADMIN_TOKEN")
+    stack_env = read_stack_env(env.get("STACK_DIR"))
+    return env.get("FAULT_ADMIN_TOKEN") or stack_env.get("FAULT_ADMIN_TOKEN")
 
 
 def resolve_app_url(environ=None) -> str:
@@ -55,7 +56,7 @@ class FaultClient:
         self._session = requests.Session()
 
     @classmethod
-    def from_env(cls, timeout: float = 5.0) -> "FaultClient":
+    def from_env(cls, timeout: float = 5.0) -> FaultClient:
         """A client for the app named by the environment (see resolve_app_url/resolve_token)."""
         return cls(resolve_app_url(), resolve_token(), timeout=timeout)
 
@@ -103,4 +104,5 @@ class FaultClient:
             resp.raise_for_status()
             return resp.json()
         except (requests.RequestException, ValueError) as err:
-            raise FaultError(f"app at {self.base_url} is not healthy: {type(err).__name__}") from err
+            raise FaultError(f"app at {self.base_url} is not healthy: "
+                             f"{type(err).__name__}") from err

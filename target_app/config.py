@@ -34,7 +34,8 @@ def _parse_range(name: str, raw: str) -> tuple[int, int]:
     try:
         parts = [int(p) for p in raw.split("-")]
     except ValueError as err:
-        raise HarnessError(f"{name}: expected 'LOW-HIGH' milliseconds, e.g. '5-50' (got {raw!r})") from err
+        raise HarnessError(f"{name}: expected 'LOW-HIGH' milliseconds, e.g. '5-50' "
+                           f"(got {raw!r})") from err
     low, high = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
     if len(parts) > 2 or low < 0 or high < low or high > 10_000:
         raise HarnessError(f"{name}: expected 0 <= LOW <= HIGH <= 10000 ms (got {raw!r})")
@@ -46,7 +47,8 @@ def _parse_buckets(raw: str) -> tuple[float, ...]:
     try:
         values = sorted({float(v) for v in raw.split(",") if v.strip()})
     except ValueError as err:
-        raise HarnessError(f"APP_LATENCY_BUCKETS: expected seconds like '0.1,0.3,1' (got {raw!r})") from err
+        raise HarnessError(f"APP_LATENCY_BUCKETS: expected seconds like '0.1,0.3,1' "
+                           f"(got {raw!r})") from err
     if not values or values[0] <= 0:
         raise HarnessError(f"APP_LATENCY_BUCKETS: needs positive boundaries (got {raw!r})")
     return tuple(values)
@@ -59,7 +61,8 @@ def config_from_env(environ=None) -> dict:
     if env.get("FAULT_ADMIN_TOKEN"):
         config["FAULT_ADMIN_TOKEN"] = env["FAULT_ADMIN_TOKEN"]
     if "APP_BASELINE_DELAY_MS" in env:
-        config["BASELINE_DELAY_MS"] = _parse_range("APP_BASELINE_DELAY_MS", env["APP_BASELINE_DELAY_MS"])
+        config["BASELINE_DELAY_MS"] = _parse_range("APP_BASELINE_DELAY_MS",
+                                                   env["APP_BASELINE_DELAY_MS"])
     if "APP_LATENCY_BUCKETS" in env:
         config["LATENCY_BUCKETS"] = _parse_buckets(env["APP_LATENCY_BUCKETS"])
     if env.get("APP_INSTRUMENTATION", "1").lower() in ("0", "false", "off", "no"):

@@ -21,6 +21,7 @@ def test_prometheus_fixture_scrapes_the_real_app(app_server, start_prometheus):
 
 def test_alertmanager_fixture_answers_ready(start_alertmanager):
     am = start_alertmanager("route: {receiver: none}\nreceivers: [{name: none}]\n")
-    assert requests.get(am.url + "/api/v2/status", timeout=2).json()["cluster"]["status"] == "disabled"
+    status = requests.get(am.url + "/api/v2/status", timeout=2).json()
+    assert status["cluster"]["status"] == "disabled"
     am.proc.stop()
     assert not am.proc.alive()

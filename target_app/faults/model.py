@@ -96,7 +96,8 @@ def _describe(error: dict) -> tuple[str, str]:
 def parse_fault(kind: str, body) -> FaultSpec:
     """Validate a fault request body for `kind`; raise FaultValidationError naming the field."""
     if kind not in KINDS:
-        raise FaultValidationError("kind", f"unknown fault kind {kind!r}; use one of {sorted(KINDS)}")
+        raise FaultValidationError("kind",
+                                   f"unknown fault kind {kind!r}; use one of {sorted(KINDS)}")
     if not isinstance(body, dict):
         raise FaultValidationError("body", "must be a JSON object, e.g. {\"delay_ms\": 300}")
     if "kind" in body and body["kind"] != kind:

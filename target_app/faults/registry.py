@@ -71,7 +71,7 @@ class FaultRegistry:
     def clear(self, kind: str | None = None) -> list[str]:
         """Switch off one kind, or every fault when kind is None; return the kinds cleared."""
         with self._lock:
-            kinds = list(self._faults) if kind is None else [k for k in (kind,) if k in self._faults]
+            kinds = list(self._faults) if kind is None else [kind] if kind in self._faults else []
             for k in kinds:
                 del self._faults[k]
         for k in kinds:

@@ -17,6 +17,12 @@ from stack.procs import Proc, find_binary, free_port, http_ok, spawn, wait_until
 REPO = Path(__file__).resolve().parent.parent
 
 
+def fake_bot_token(bot_id: int = 123456789, first: str = "AA", last: str = "67") -> str:
+    """A well-formed but obviously fake Telegram bot token (id:35 chars), built at run time so
+    no token-shaped secret is committed. Masks as f"{bot_id}:{first}…{last}"."""
+    return f"{bot_id}:{first}{'x' * 31}{last}"
+
+
 @dataclass
 class Server:
     """A started server: base URL, port, process, and (for the app) its admin token."""

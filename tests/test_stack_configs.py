@@ -36,10 +36,11 @@ from stack.render import (
     select_rule_files,
 )
 from stack.setup import plan_setup
+from tests.conftest import fake_bot_token
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN_SHAPE = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
-REAL_TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+REAL_TOKEN = fake_bot_token(987654321, "AA", "w1")
 
 
 def tool(name: str) -> str:

@@ -25,9 +25,10 @@ from stack.telegram_sandbox.logmask import mask_token, mask_tokens_in
 from stack.telegram_sandbox.model import make_token
 from stack.telegram_sandbox.render import render_message
 from stack.telegram_sandbox.store import MessageStore
+from tests.conftest import fake_bot_token
 
-TOKEN = "123456789:AAFakeSandboxTokenForTests_01234567"
-OTHER_TOKEN = "987654321:BBFakeSandboxTokenForTests_76543210"
+TOKEN = fake_bot_token(123456789, "AA", "67")
+OTHER_TOKEN = fake_bot_token(987654321, "BB", "10")
 SECRET = TOKEN.split(":")[1]
 CHAT = "-1001234567890"
 ROOT = Path(__file__).resolve().parents[1]

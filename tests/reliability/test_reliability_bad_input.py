@@ -34,6 +34,7 @@ from stack.telegram_sandbox import create_app as sandbox_app
 from target_app import create_app
 from target_app.errors import FaultValidationError
 from target_app.faults.model import KINDS, parse_fault
+from tests.conftest import fake_bot_token
 
 pytestmark = pytest.mark.reliability
 
@@ -43,7 +44,7 @@ EXPERIMENT = (REPO / "slo" / "experiments" / "smoke.yaml").read_bytes()
 SCHEDULE = (REPO / "loadtests" / "schedules" / "latency-then-errors.yaml").read_bytes()
 TOKEN = "reliability-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-BOT = "123456789:AAFakeSandboxTokenForTests_01234567"
+BOT = fake_bot_token()
 CHAT = "-1001234567890"
 BIG_INT = b"1" * 5000
 NOT_UTF8 = b"\xff\xfe"

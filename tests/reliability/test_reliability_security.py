@@ -29,6 +29,7 @@ from stack.procs import free_port, wait_until
 from stack.state import load_state
 from stack.telegram_sandbox.client import SandboxClient
 from target_app.client import FaultClient, read_stack_env
+from tests.conftest import fake_bot_token
 from tests.reliability.support import REPO, spawn_app, spawn_sandbox
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
@@ -90,7 +91,7 @@ def test_a_ten_megabyte_body_is_refused_by_the_admin_api_and_the_sandbox(shared_
     port = free_port()
     respawn(spawn_sandbox(port, tmp_path / "sandbox" / "messages.jsonl", tmp_path / "sb.log"))
     sandbox = f"http://127.0.0.1:{port}"
-    bot = "123456789:AAFakeSandboxTokenForTests_01234567"
+    bot = fake_bot_token()
     size = 10 * 1024 * 1024
     targets = [
         ("PUT", app.url + "/admin/faults/latency", {"Authorization": f"Bearer {app.token}"}),

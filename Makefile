@@ -66,7 +66,7 @@ fault-clear: install ## clear every active fault
 	$(PY) -m target_app.faults clear
 
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
-	$(PY) -m loadtests.bench.app_overhead
+	$(PY) -m bench.app_overhead
 
 stack: install ## bring the stack up (docker compose if a Docker engine answers, else native processes) and print URLs
 	$(PY) -m stack up
@@ -93,7 +93,7 @@ load-distributed: install ## Locust master + WORKERS local workers running SCENA
 	$(PY) -m loadtests distributed --workers $(WORKERS) $(LOAD_ARGS)
 
 bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
-	$(PY) -m loadtests.bench.load_capacity
+	$(PY) -m bench.load_capacity
 
 slo-check: install ## CI gate: judge the SLOs over the latest run (RUN=reports/<id>/run.json); exit 0 met, 1 violated, 2 no eval
 	$(PY) -m slo.cli check --spec $(SPEC) $(if $(RUN),--run $(RUN)) $(CHECK_ARGS)
@@ -102,7 +102,7 @@ rules: install ## generate Prometheus rules + Grafana SLO alerts/dashboard from 
 	$(PY) -m slo.cli rules --spec $(SPEC)
 
 bench-slo: install ## benchmark: slo check wall time (default spec, 100 SLOs) and p95 accuracy (reports/bench/slo.json)
-	$(PY) -m loadtests.bench.slo_check
+	$(PY) -m bench.slo_check
 
 demo: setup ## the closed loop (~5 min): fast-alert stack, load, faults, SLO verdicts, alerts, Telegram; prints the report path
 	SLO_PROFILE=$${SLO_PROFILE:-fast} $(PY) -m slo.cli run $(EXPERIMENT) $(if $(KEEP),--keep)
@@ -111,7 +111,7 @@ alert-check: install ## alert rules' states, then a test alert proven delivered 
 	$(PY) -m slo.cli verify-alerts && $(PY) -m slo.cli verify-alerts --send-test
 
 bench: install ## every benchmark (app, load, slo check, detection) -> reports/bench/summary.json + table; BENCH_ARGS=--quick
-	$(PY) -m loadtests.bench.all $(BENCH_ARGS)
+	$(PY) -m bench.all $(BENCH_ARGS)
 
 clean: ## remove caches (keeps .venv, .stack and reports)
 	rm -rf .pytest_cache .ruff_cache .hypothesis

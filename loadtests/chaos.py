@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from harness.errors import FaultError
+from harness.faults.model import FaultSpec
 from loadtests.record import FaultWindow
 from loadtests.schedule import Action, Schedule
-from target_app.errors import FaultError
-from target_app.faults.model import FaultSpec
 
 log = logging.getLogger("loadtests.chaos")
 

@@ -30,13 +30,13 @@ import sys
 import time
 from pathlib import Path
 
+from harness.stackenv import resolve_app_url, resolve_token
 from loadtests.errors import LoadTestError
 from loadtests.preflight import check_target
 from loadtests.record import load_record, new_run_id, reports_dir
 from loadtests.scenarios import SCENARIOS, LoadPlan, build_plan
 from loadtests.schedule import load_schedule
 from stack.procs import free_port, port_in_use, stop_pid
-from target_app.client import resolve_app_url, resolve_token
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 20

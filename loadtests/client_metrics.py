@@ -27,7 +27,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
-from target_app.config import DEFAULT_BUCKETS
+from harness.buckets import DEFAULT_BUCKETS
 
 REPORT_KEY = "slo_harness_client_metrics"
 

@@ -3,7 +3,7 @@
 Each message names the option or file field and the fix; none carries a secret.
 """
 
-from target_app.errors import HarnessError
+from harness.errors import HarnessError, InputError
 
 
 class LoadTestError(HarnessError):
@@ -14,8 +14,8 @@ class ScenarioError(LoadTestError):
     """An unknown scenario, or scenario parameters that do not fit together."""
 
 
-class ScheduleError(LoadTestError):
-    """A chaos schedule file that cannot be applied as written."""
+class ScheduleError(InputError, LoadTestError):
+    """A chaos schedule file that cannot be applied as written (`<file>: <step>: <why>`)."""
 
 
 class TargetError(LoadTestError):

@@ -29,6 +29,8 @@ from locust import log as locust_log
 from locust.runners import MasterRunner, WorkerRunner
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from harness.faults.client import FaultClient
+from harness.stackenv import resolve_app_url, resolve_token
 from loadtests import webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
@@ -38,7 +40,6 @@ from loadtests.preflight import check_target
 from loadtests.recorder import Recorder
 from loadtests.scenarios import LoadPlan
 from loadtests.schedule import Schedule, load_schedule
-from target_app.client import FaultClient, resolve_app_url, resolve_token
 
 log = logging.getLogger("loadtests")
 

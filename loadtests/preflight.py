@@ -4,9 +4,9 @@ Pure requests code (no Locust), shared by the CLI (before it starts Locust) and 
 (when Locust is started directly).
 """
 
+from harness.errors import FaultError
+from harness.faults.client import FaultClient
 from loadtests.errors import TargetError
-from target_app.client import FaultClient
-from target_app.errors import FaultError
 
 TIMEOUT_S = 3.0
 

@@ -22,8 +22,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.durations import format_duration, parse_duration
 from loadtests.errors import ScenarioError
-from loadtests.timespan import format_duration, parse_duration
 
 MAX_USERS = 10_000
 MAX_SPAWN_RATE = 1_000.0

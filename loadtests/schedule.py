@@ -17,7 +17,7 @@ A schedule is a YAML list of steps; times count from the start of the test:
 Rules, each with its own error message naming the file and step:
 - `at` is a duration >= 0 ("90", "90s", "1m30s"); `for` is a duration > 0.
 - A step has exactly one of `set` and `clear`; `params` and `for` belong to `set` steps.
-- `params` are the fault's fields (target_app/faults/model.py), validated here with the app's own
+- `params` are the fault's fields (harness/faults/model.py), validated here with the shared
   parser; `ttl_s` is not allowed there: the schedule sets it to the window plus a margin, so a
   fault switches itself off even when the load generator is killed.
 - A `set` ends at `at + for` or at the next `clear` of its kind, whichever comes first, and
@@ -33,18 +33,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness import validation
+from harness.durations import format_duration, parse_duration
+from harness.errors import FaultValidationError, Problem
+from harness.faults.model import KINDS, MAX_TTL_S, TTL_MARGIN_S, FaultSpec, parse_fault
+from harness.inputs import read_input
+from harness.yamlsafe import load_documents
 from loadtests.errors import ScheduleError
 from loadtests.scenarios import MAX_DURATION_S
-from loadtests.timespan import format_duration, parse_duration
-from target_app.errors import FaultValidationError
-from target_app.faults.model import KINDS, MAX_TTL_S, FaultSpec, parse_fault
 
-TTL_MARGIN_S = 30
 MAX_STEPS = 100
 MAX_BYTES = 256 * 1024
+EXAMPLE = "loadtests/schedules/latency-then-errors.yaml"
 
 
 class Step(BaseModel):
@@ -156,40 +158,36 @@ class Schedule:
         return max((a.at_s for a in self.actions), default=0.0)
 
 
-def _where(source: str, index: int, loc: tuple = ()) -> str:
-    field = ".".join("for" if p == "for_" else str(p) for p in loc)
-    return f"{source}: steps[{index}]" + (f".{field}" if field else "")
+def _where(index: int, loc: tuple = ()) -> str:
+    """steps[2].params.delay_ms"""
+    return validation.field_path(("steps", index, *("for" if p == "for_" else p for p in loc)))
 
 
-def _pydantic_message(error: dict) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown field; a step has at, set/clear, params, for"
-    if error["type"] == "missing":
-        return "required field is missing"
-    return error["msg"].removeprefix("Value error, ")
+def _problem(source: str, index: int, loc: tuple, message: str) -> ScheduleError:
+    return ScheduleError(source, Problem(_where(index, loc), message))
 
 
 def parse_steps(raw, source: str = "schedule") -> list[Step]:
     """Validate the YAML document's shape and each step on its own."""
     if not isinstance(raw, list):
-        raise ScheduleError(f"{source}: expected a list of steps, e.g. "
-                            f"'- {{at: 30s, set: latency, params: {{delay_ms: 400}}, for: 60s}}' "
-                            f"(got {type(raw).__name__})")
+        raise ScheduleError(source, "expected a list of steps, e.g. "
+                                    "'- {at: 30s, set: latency, params: {delay_ms: 400}, "
+                                    f"for: 60s}}' (got {type(raw).__name__})")
     if not raw:
-        raise ScheduleError(f"{source}: the schedule has no steps")
+        raise ScheduleError(source, "the schedule has no steps")
     if len(raw) > MAX_STEPS:
-        raise ScheduleError(f"{source}: at most {MAX_STEPS} steps (got {len(raw)})")
+        raise ScheduleError(source, f"at most {MAX_STEPS} steps (got {len(raw)})")
     steps = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise ScheduleError(f"{_where(source, i)}: expected a mapping like "
-                                f"'{{at: 30s, set: latency, ...}}' (got {item!r})")
+            raise _problem(source, i, (), "expected a mapping like '{at: 30s, set: latency, "
+                                          f"...}}' (got {validation.got(item)})")
         try:
             steps.append(Step.model_validate(item))
         except ValidationError as err:
             first = err.errors()[0]
-            raise ScheduleError(f"{_where(source, i, first['loc'])}: "
-                                f"{_pydantic_message(first)}") from None
+            raise _problem(source, i, tuple(first["loc"]),
+                           validation.describe(first, Step)) from None
     return steps
 
 
@@ -209,24 +207,23 @@ def compile_steps(steps: list[Step], source: str = "schedule") -> Schedule:
             continue
         end = _window_end(steps, i)
         if end is None:
-            raise ScheduleError(f"{_where(source, i)}: a `set: {step.set}` step needs "
-                                f"`for: <duration>` or a later `clear: {step.set}` step "
-                                f"(no fault may outlive its window)")
+            raise _problem(source, i, (), f"a `set: {step.set}` step needs `for: <duration>` "
+                                          f"or a later `clear: {step.set}` step (no fault may "
+                                          f"outlive its window)")
         params = dict(step.params or {})
         if "ttl_s" in params:
-            raise ScheduleError(f"{_where(source, i, ('params', 'ttl_s'))}: set by the schedule "
-                                f"(window + {TTL_MARGIN_S}s margin); remove it")
+            raise _problem(source, i, ("params", "ttl_s"),
+                           f"set by the schedule (window + {TTL_MARGIN_S}s margin); remove it")
         ttl = math.ceil(end - step.at) + TTL_MARGIN_S
         if ttl > MAX_TTL_S:
-            raise ScheduleError(f"{_where(source, i)}: the window {format_duration(step.at)}-"
-                                f"{format_duration(end)} plus the {TTL_MARGIN_S}s safety margin "
-                                f"exceeds the app's maximum TTL of {MAX_TTL_S}s; split it into "
-                                f"back-to-back windows")
+            raise _problem(source, i, (), f"the window {format_duration(step.at)}-"
+                                          f"{format_duration(end)} plus the {TTL_MARGIN_S}s "
+                                          f"safety margin exceeds the maximum fault TTL of "
+                                          f"{MAX_TTL_S}s; split it into back-to-back windows")
         try:
             spec = parse_fault(step.set, {**params, "ttl_s": ttl})
         except FaultValidationError as err:
-            raise ScheduleError(f"{_where(source, i, ('params', err.field))}: "
-                                f"{err.message}") from None
+            raise _problem(source, i, ("params", err.field), err.message) from None
         windows.append(Window(step.set, step.at, end, spec, i))
 
     by_kind: dict[str, list[Window]] = {}
@@ -236,8 +233,8 @@ def compile_steps(steps: list[Step], source: str = "schedule") -> Schedule:
         group.sort(key=lambda w: w.start_s)
         for prev, nxt in zip(group, group[1:], strict=False):
             if nxt.start_s < prev.end_s:
-                raise ScheduleError(
-                    f"{source}: steps[{prev.step}] and steps[{nxt.step}]: {kind} windows overlap "
+                raise ScheduleError(source,
+                    f"steps[{prev.step}] and steps[{nxt.step}]: {kind} windows overlap "
                     f"({format_duration(prev.start_s)}-{format_duration(prev.end_s)} and "
                     f"{format_duration(nxt.start_s)}-{format_duration(nxt.end_s)}); start the "
                     f"second at or after {format_duration(prev.end_s)}")
@@ -252,56 +249,14 @@ def compile_steps(steps: list[Step], source: str = "schedule") -> Schedule:
     return Schedule(source=source, windows=tuple(windows), actions=tuple(ordered))
 
 
-class _NoDuplicateKeys(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.get(key)
-            except TypeError:  # a list or mapping as a key
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key must be a plain string", key_node.start_mark) from None
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {first + 1}); each key "
-                                f"may appear once in a step", key_node.start_mark)
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_schedule(path: str | Path) -> Schedule:
     """Read, validate and compile a schedule file; ScheduleError naming the file and step."""
-    path = Path(path)
     name = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ScheduleError(f"{name}: cannot read the chaos schedule: "
-                            f"{err.strerror or type(err).__name__}") from err
-    if len(data) > MAX_BYTES:
-        raise ScheduleError(f"{name}: the file is larger than {MAX_BYTES // 1024} KiB; a chaos "
-                            f"schedule is at most {MAX_STEPS} short steps")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ScheduleError(f"{name}: not valid UTF-8 (byte 0x{data[err.start]:02x} at offset "
-                            f"{err.start}); save the file as UTF-8") from None
-    try:
-        raw = yaml.load(text, Loader=_NoDuplicateKeys)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise ScheduleError(f"{name}: not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise ScheduleError(f"{name}: not valid YAML: nested too deeply; a schedule is a list "
-                            f"of flat steps") from None
-    except (ValueError, OverflowError) as err:  # a 5000-digit number, a bad !!timestamp date
-        reason = ("a number has more than 4300 digits" if "digits" in str(err)
-                  else str(err)[:200])
-        raise ScheduleError(f"{name}: invalid YAML value: {reason}; write plain numbers, "
-                            f"durations and strings") from None
-    return compile_steps(parse_steps(raw, name), name)
+    data = read_input(path, what="chaos schedule", error=ScheduleError, max_bytes=MAX_BYTES,
+                      missing_hint=f"pass the path of a chaos schedule, e.g. {EXAMPLE}")
+    docs = load_documents(data, name, what="chaos schedule", error=ScheduleError,
+                          max_bytes=MAX_BYTES, example=EXAMPLE)
+    if len(docs) != 1:
+        raise ScheduleError(name, f"holds {len(docs)} YAML documents; a chaos schedule is one "
+                                  "list of steps")
+    return compile_steps(parse_steps(docs[0], name), name)

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from target_app.errors import FaultError, FaultValidationError
-from target_app.faults.model import parse_fault
+from harness.errors import FaultError, FaultValidationError
+from harness.faults.model import parse_fault
 
 log = logging.getLogger("loadtests.webui")
 

@@ -14,7 +14,7 @@ import sys
 
 from rich.console import Console
 
-from target_app.errors import HarnessError
+from harness.errors import HarnessError
 
 # name -> module; `check`, `verify-alerts` and `run` join this list as they are written.
 COMMANDS = {

@@ -29,13 +29,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.errors import HarnessError
 from stack import compose, launcher
 from stack.config import StackSettings
 from stack.errors import PartFailedError, StackError
 from stack.files import read_env_file, sandbox_bot_token
 from stack.render import PROMETHEUS_SOURCE, RULES_DIR, native_prometheus_config, select_rule_files
 from stack.setup import plan_setup, run_setup
-from target_app.errors import HarnessError
 
 EXIT_NOT_RUNNING = 3
 TITLES = {"telegram-sandbox": "Telegram sandbox", "app": "Target app",

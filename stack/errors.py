@@ -1,6 +1,6 @@
 """Errors of the stack launcher. Messages name the setting (env var, file) and the fix."""
 
-from target_app.errors import HarnessError
+from harness.errors import HarnessError
 
 
 class StackError(HarnessError):

@@ -15,8 +15,8 @@ import hmac
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from target_app.errors import FaultValidationError
-from target_app.faults.model import KINDS, parse_fault
+from harness.errors import FaultValidationError
+from harness.faults.model import KINDS, parse_fault
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -6,14 +6,8 @@ gunicorn config call `config_from_env()` when a server starts.
 
 import os
 
-from target_app.errors import HarnessError
-
-# Fine-grained around 50 ms - 2 s, and containing every latency threshold of slo/slos.yaml
-# (tests/test_slo_spec checks that), so "fraction of requests under the threshold" is exact.
-DEFAULT_BUCKETS = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
-    0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
-)
+from harness.buckets import DEFAULT_BUCKETS
+from harness.errors import HarnessError
 
 DEFAULTS = {
     "APP_VERSION": "0.1.0",

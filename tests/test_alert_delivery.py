@@ -4,7 +4,7 @@ in real-Telegram mode."""
 
 import pytest
 
-from slo.delivery import (
+from slo.live.delivery import (
     CounterSample,
     Notice,
     counter_delta,

@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from slo.alerts import (
+from slo.live.alerts import (
     AlertSelector,
     AlertSourceError,
     AlertTimeline,
     AlertTracker,
     Snapshot,
     parse_rules,
-    parse_time,
 )
+from slo.units import parse_rfc3339
 
 T0 = 1_800_000_000.0
 
@@ -49,10 +49,10 @@ def payload(*rules, interval=5):
 
 
 def test_parse_time_reads_rfc3339_with_nanoseconds_and_the_zero_time():
-    assert parse_time("2027-01-15T08:00:00.123456789Z") == pytest.approx(
+    assert parse_rfc3339("2027-01-15T08:00:00.123456789Z") == pytest.approx(
         datetime(2027, 1, 15, 8, 0, 0, 123456, tzinfo=UTC).timestamp())
-    assert parse_time("0001-01-01T00:00:00Z") is None
-    assert parse_time(None) is None
+    assert parse_rfc3339("0001-01-01T00:00:00Z") is None
+    assert parse_rfc3339(None) is None
 
 
 def test_prometheus_rules_become_rules_and_active_alerts():

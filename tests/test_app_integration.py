@@ -10,8 +10,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from target_app.client import FaultClient
-from target_app.errors import FaultError
+from harness.errors import FaultError
+from harness.faults.client import FaultClient
 
 pytestmark = pytest.mark.integration
 

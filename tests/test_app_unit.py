@@ -2,9 +2,9 @@
 
 import pytest
 
+from harness.errors import HarnessError
 from target_app import create_app
 from target_app.config import config_from_env
-from target_app.errors import HarnessError
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

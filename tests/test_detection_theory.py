@@ -1,11 +1,10 @@
-"""Theoretical detection and resolution times: agree with slo.burnrate for full windows,
+"""Theoretical detection and resolution times: agree with slo.alerting.burnrate for full windows,
 account for a young Prometheus (windows not yet full), and add the sampling intervals."""
 
 import pytest
 
-from slo.alerts import Rule
-from slo.burnrate import PROFILES, alert_windows, detection_time_s, resolution_time_s
-from slo.detection import (
+from slo.alerting.burnrate import PROFILES, alert_windows, detection_time_s, resolution_time_s
+from slo.alerting.detection import (
     burn_window,
     clearing_s,
     crossing_s,
@@ -14,6 +13,7 @@ from slo.detection import (
     ratio,
     rule_theory,
 )
+from slo.live.alerts import Rule
 from slo.spec import parse_spec
 
 SPEC = parse_spec("""
@@ -28,7 +28,7 @@ PAGE, SLOW_PAGE, TICKET, SLOW_TICKET = alert_windows(FAST)
 
 
 def burn_rule(window, for_s=0):
-    from slo.units import format_duration
+    from harness.durations import format_duration
 
     labels = {"slo": "error-ratio", "severity": window.severity,
               "long": format_duration(window.long_s), "short": format_duration(window.short_s)}

@@ -3,9 +3,7 @@ messages and counters — each failure with a reason a person can act on."""
 
 import yaml
 
-from slo.alerts import AlertTimeline, Transition
-from slo.delivery import CounterDelta, notices
-from slo.expectations import (
+from slo.experiment.expectations import (
     PhaseWindow,
     SloVerdict,
     TelegramEvidence,
@@ -13,7 +11,9 @@ from slo.expectations import (
     slo_outcome,
     telegram_outcome,
 )
-from slo.experiment import parse_experiment
+from slo.experiment.schema import parse_experiment
+from slo.live.alerts import AlertTimeline, Transition
+from slo.live.delivery import CounterDelta, notices
 
 T0 = 1_800_000_000.0
 EXPERIMENT = parse_experiment(yaml.safe_dump({

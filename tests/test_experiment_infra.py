@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slo.infra import ComposeApp, InfraFaultError, NativeApp
+from slo.experiment.infra import ComposeApp, InfraFaultError, NativeApp
 from stack.config import StackSettings
 from stack.state import StackState, record_for, save_state
 

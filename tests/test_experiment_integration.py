@@ -19,12 +19,13 @@ import pytest
 import requests
 import yaml
 
-from slo.delivery import notices, parse_counters
+from harness.faults.client import FaultClient
+from harness.stackenv import read_stack_env
+from slo.live.delivery import notices, parse_counters
 from stack.config import StackSettings
 from stack.launcher import restart_part, stop_part
 from stack.procs import free_port, wait_until
 from stack.telegram_sandbox.client import SandboxClient
-from target_app.client import FaultClient, read_stack_env
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent

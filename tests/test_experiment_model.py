@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slo.experiment import (
+from slo.experiment.schema import (
     ExperimentError,
     load_experiment,
     parse_experiment,

@@ -2,8 +2,8 @@
 
 from rich.console import Console
 
-from slo.alerts import ActiveAlert
-from slo.progress import Progress, group_alerts
+from slo.experiment.progress import Progress, group_alerts
+from slo.live.alerts import ActiveAlert
 from slo.spec import load_spec
 
 

@@ -8,13 +8,13 @@ from types import SimpleNamespace
 
 import yaml
 
-from slo.alerts import AlertTimeline, Transition
-from slo.delivery import Notice
-from slo.expectations import Outcome, PhaseWindow, SloVerdict
-from slo.experiment import parse_experiment
-from slo.promstatus import Intervals
-from slo.report import build_summary, junit_xml, print_summary, write_report
-from slo.timings import AlertTiming
+from slo.experiment.expectations import Outcome, PhaseWindow, SloVerdict
+from slo.experiment.report import build_summary, junit_xml, print_summary, write_report
+from slo.experiment.schema import parse_experiment
+from slo.experiment.timings import AlertTiming
+from slo.judge.prom import Intervals
+from slo.live.alerts import AlertTimeline, Transition
+from slo.live.delivery import Notice
 
 T0 = 1_800_000_000.0
 EXPERIMENT = parse_experiment(yaml.safe_dump({

@@ -2,9 +2,9 @@
 
 import pytest
 
-from target_app.errors import FaultValidationError
-from target_app.faults.model import MAX_TTL_S, parse_fault
-from target_app.faults.routes import glob_problem, is_protected, matches
+from harness.errors import FaultValidationError
+from harness.faults.model import MAX_TTL_S, parse_fault
+from harness.faults.routes import glob_problem, is_protected, matches
 
 
 def test_a_latency_fault_gets_defaults_for_everything_but_the_delay():
@@ -19,26 +19,26 @@ def test_numbers_sent_as_strings_are_accepted_like_json_numbers():
 
 @pytest.mark.parametrize(("kind", "body", "field", "fragment"), [
     ("latency", {}, "delay_ms", "required"),
-    ("latency", {"delay_ms": -1}, "delay_ms", "greater than or equal to 0"),
-    ("latency", {"delay_ms": 30_001}, "delay_ms", "less than or equal to 30000"),
-    ("latency", {"delay_ms": 10, "jitter_ms": 40_000}, "jitter_ms", "less than or equal"),
-    ("latency", {"delay_ms": 10, "probability": 1.5}, "probability", "less than or equal to 1"),
+    ("latency", {"delay_ms": -1}, "delay_ms", "must be >= 0"),
+    ("latency", {"delay_ms": 30_001}, "delay_ms", "must be <= 30000"),
+    ("latency", {"delay_ms": 10, "jitter_ms": 40_000}, "jitter_ms", "must be <="),
+    ("latency", {"delay_ms": 10, "probability": 1.5}, "probability", "must be <= 1"),
     ("latency", {"delay_ms": 10, "probability": "nan"}, "probability", "finite"),
-    ("latency", {"delay_ms": 10, "ttl_s": 0}, "ttl_s", "greater than or equal to 1"),
-    ("latency", {"delay_ms": 10, "ttl_s": MAX_TTL_S + 1}, "ttl_s", "less than or equal to 3600"),
+    ("latency", {"delay_ms": 10, "ttl_s": 0}, "ttl_s", "must be >= 1"),
+    ("latency", {"delay_ms": 10, "ttl_s": MAX_TTL_S + 1}, "ttl_s", "must be <= 3600"),
     ("latency", {"delay_ms": 10, "bogus": 1}, "bogus", "unknown field"),
     ("latency", {"delay_ms": "fast"}, "delay_ms", "valid integer"),
-    ("latency", {"delay_ms": 10, "routes": []}, "routes", "at least 1"),
+    ("latency", {"delay_ms": 10, "routes": []}, "routes", "must not be empty"),
     ("latency", {"delay_ms": 10, "routes": ["api/*"]}, "routes", "start with '/'"),
     ("latency", {"delay_ms": 10, "routes": ["/api/[x"]}, "routes", "unclosed '['"),
     ("latency", {"delay_ms": 10, "routes": ["/a b"]}, "routes", "whitespace"),
     ("latency", {"delay_ms": 10, "routes": ["/x"] * 21}, "routes", "at most 20"),
-    ("error", {"status": 404}, "status", "greater than or equal to 500"),
-    ("error", {"status": 600}, "status", "less than or equal to 599"),
-    ("error", {"message": ""}, "message", "at least 1 character"),
+    ("error", {"status": 404}, "status", "must be >= 500"),
+    ("error", {"status": 600}, "status", "must be <= 599"),
+    ("error", {"message": ""}, "message", "must not be empty"),
     ("error", {"message": "x" * 501}, "message", "at most 500"),
     ("abort", {"mode": "explode"}, "mode", "'reset' or 'hang'"),
-    ("abort", {"mode": "hang", "hang_s": 61}, "hang_s", "less than or equal to 60"),
+    ("abort", {"mode": "hang", "hang_s": 61}, "hang_s", "must be <= 60"),
 ])
 def test_each_invalid_field_is_rejected_with_its_name(kind, body, field, fragment):
     with pytest.raises(FaultValidationError) as info:

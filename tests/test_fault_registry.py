@@ -2,7 +2,7 @@
 
 import time
 
-from target_app.faults.model import parse_fault
+from harness.faults.model import parse_fault
 from target_app.faults.registry import FaultRegistry
 
 

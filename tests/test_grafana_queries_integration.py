@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
+from harness.faults.client import FaultClient
 from stack.grafana.exprs import all_exprs
-from target_app.client import FaultClient
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

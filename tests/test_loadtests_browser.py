@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import free_port, http_ok, stop_pid, wait_until
-from target_app.client import FaultClient
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -15,9 +15,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import free_port, stop_pid, wait_until
-from target_app.client import FaultClient
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"

@@ -9,8 +9,8 @@ from xml.etree import ElementTree as ET
 import pytest
 import requests
 
+from harness.faults.client import FaultClient
 from slo.cli import main
-from target_app.client import FaultClient
 from tests.conftest import _start_app, launch_prometheus
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from slo import outputs
-from slo.checker import (
+from slo.errors import WindowError
+from slo.judge import outputs
+from slo.judge.checker import (
     MET,
     NO_DATA,
     VIOLATED,
@@ -20,9 +21,8 @@ from slo.checker import (
     exit_code,
     judge,
 )
-from slo.errors import WindowError
+from slo.judge.window import Window
 from slo.spec import load_spec
-from slo.window import Window
 
 SPEC = load_spec("slo/slos.yaml")
 P95 = SPEC.slo("latency-p95")

@@ -10,11 +10,12 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo import promql
-from slo.burnrate import PROFILES, alert_windows, windows_used
-from slo.selectors import Matcher, Selector, parse_matchers, parse_series_selector, quote
+from harness.durations import format_duration, whole_seconds
+from slo.alerting.burnrate import PROFILES, alert_windows, windows_used
+from slo.judge import promql
 from slo.spec import load_spec
-from slo.units import format_duration, le_label_variants, parse_duration
+from slo.spec.selectors import Matcher, Selector, parse_matchers, parse_series_selector, quote
+from slo.units import le_label_variants
 from stack.procs import find_binary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,13 +158,13 @@ def test_bucket_boundaries_match_go_and_python_spellings():
 
 @given(st.integers(min_value=0, max_value=400 * 86400))
 def test_durations_format_and_parse_back(seconds):
-    assert parse_duration(format_duration(seconds)) == seconds
+    assert whole_seconds(format_duration(seconds)) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "5", "1x", "m5", "1.5h", "-1m"])
 def test_malformed_durations_are_rejected(text):
     with pytest.raises(ValueError, match="must be a duration like"):
-        parse_duration(text)
+        whole_seconds(text)
 
 
 # ---- promtool: syntax and meaning ------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Burn-rate maths, the generated Prometheus/Grafana files, and promtool proving the alerts.
 
-The promtool unit tests are generated from the maths (slo.burnrate): for each profile, a total
-outage must fire each tested row inside the window fire_bounds() predicts and not before, a
+The promtool unit tests are generated from the maths (slo.alerting.burnrate): for each profile, a
+total outage must fire each tested row inside the window fire_bounds() predicts and not before, a
 0.5x burn must never fire, and every row must resolve inside resolve_bounds() after recovery.
 They run on the committed rule files, which the drift test ties to the spec.
 """
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slo import burnrate, grafana, rules
-from slo.burnrate import PROFILES, alert_windows, fire_bounds, resolve_bounds, windows_used
+from harness.durations import DAY, HOUR, MINUTE, format_duration
+from slo.alerting import burnrate, grafana, rules
+from slo.alerting.burnrate import PROFILES, alert_windows, fire_bounds, resolve_bounds, windows_used
+from slo.alerting.generate import generated_files, rules_path
 from slo.cli import main
-from slo.generate import generated_files, rules_path
 from slo.spec import load_spec, parse_spec
-from slo.units import DAY, HOUR, MINUTE, format_duration
 from stack.procs import find_binary
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,12 +14,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slo import spec as spec_module
-from slo.compact import parse_compact
+from harness.buckets import DEFAULT_BUCKETS
 from slo.errors import SpecError
-from slo.model import EventRatio, Objective, Quantile, Throughput
 from slo.spec import load_spec, parse_spec
-from target_app.config import DEFAULT_BUCKETS
+from slo.spec import v1 as spec_module
+from slo.spec.compact import parse_compact
+from slo.spec.model import EventRatio, Objective, Quantile, Throughput
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = REPO / "slo" / "slos.yaml"

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.stackenv import read_stack_env
 from stack.config import StackSettings
 from stack.errors import MissingBinaryError, StackError
 from stack.procs import free_port, pid_alive, port_in_use, wait_until
 from stack.state import load_state
 from stack.telegram_sandbox.client import SandboxClient
-from target_app.client import read_stack_env
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent

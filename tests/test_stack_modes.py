@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.stackenv import read_stack_env
 from stack import compose, launcher
 from stack.config import StackSettings
 from stack.state import load_state
-from target_app.client import read_stack_env
 
 REPO = Path(__file__).resolve().parent.parent
 

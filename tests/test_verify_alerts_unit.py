@@ -3,8 +3,8 @@ for an alert's state (with a source that plays back canned answers)."""
 
 from datetime import UTC, datetime
 
-from slo.alerts import AlertSelector, AlertTracker, parse_rules
-from slo.verify import Endpoints, rule_states, wait_for
+from slo.live.alerts import AlertSelector, AlertTracker, parse_rules
+from slo.live.verify import Endpoints, rule_states, wait_for
 
 T0 = 1_800_000_000.0
 

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from slo import outputs
-from slo.checker import baseline_values, evaluate
+from harness.durations import whole_seconds
+from harness.stackenv import resolve_prometheus_url
 from slo.errors import WindowError
-from slo.prom import Prometheus, resolve_prometheus_url
+from slo.judge import outputs
+from slo.judge.checker import baseline_values, evaluate
+from slo.judge.prom import Prometheus
+from slo.judge.window import Window
 from slo.spec import load_spec
-from slo.units import parse_duration
-from slo.window import Window
 
 HELP = "judge the SLOs over a run/window against Prometheus (exit 0 met, 1 violated, 2 no eval)"
 DEFAULT_SPEC = "slo/slos.yaml"
@@ -92,7 +93,7 @@ def run(args, console: Console) -> int:
     """Evaluate and print; return the gate's exit code."""
     spec = load_spec(args.spec)
     window = resolve_window(args)
-    step_s = parse_duration(args.step) if args.step else None
+    step_s = whole_seconds(args.step) if args.step else None
     if step_s is not None and step_s > window.seconds:
         raise WindowError(f"--step {args.step} is longer than the window ({window.seconds}s)")
     baseline = None

@@ -13,9 +13,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from slo.burnrate import PROFILES
-from slo.generate import DEFAULT_OUT_DIR, generated_files
-from slo.rules import unreachable_rows
+from slo.alerting.burnrate import PROFILES
+from slo.alerting.generate import DEFAULT_OUT_DIR, generated_files
+from slo.alerting.rules import unreachable_rows
 from slo.spec import load_spec
 
 HELP = "generate Prometheus rules and Grafana alerts/dashboard from the spec (--check: drift)"

@@ -11,8 +11,8 @@ to <reports-dir>/<run-id>/ in every case.
 
 from pathlib import Path
 
-from slo.experiment import load_experiment
-from slo.runner import ExperimentRunner, RunOptions
+from slo.experiment.runner import ExperimentRunner, RunOptions
+from slo.experiment.schema import load_experiment
 
 HELP = "run an experiment: load + faults, then judge SLOs, alerts and Telegram delivery"
 

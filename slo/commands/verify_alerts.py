@@ -13,9 +13,9 @@ import time
 
 from rich.table import Table
 
-from slo.alerts import AlertSelector, AlertTracker
-from slo.units import parse_duration
-from slo.verify import Endpoints, rule_states, send_test, wait_for
+from harness.durations import whole_seconds
+from slo.live.alerts import AlertSelector, AlertTracker
+from slo.live.verify import Endpoints, rule_states, send_test, wait_for
 
 HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
 DEFAULT_SERVICE = "portfolio-app"
@@ -23,7 +23,7 @@ DEFAULT_SERVICE = "portfolio-app"
 
 def _duration(text: str) -> int:
     try:
-        return int(text) if text.isdigit() else parse_duration(text)
+        return int(text) if text.isdigit() else whole_seconds(text)
     except ValueError as err:
         raise SystemExit(f"slo verify-alerts: --within: {err}") from None
 
@@ -58,7 +58,7 @@ def _show_rules(console, tracker: AlertTracker) -> int:
         table.add_column(column)
     states = []
     for source, rules in tracker.timeline.rules.items():
-        from slo.alerts import Snapshot
+        from slo.live.alerts import Snapshot
 
         snapshot = Snapshot(0, rules, tuple(a for a in tracker.timeline.current.values()
                                             if a.source == source), source)

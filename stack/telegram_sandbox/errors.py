@@ -5,7 +5,7 @@ failures). `BotApiError` is not a harness failure: it is the Telegram-shaped ref
 sandbox sends to a bot (`{"ok": false, "error_code": 400, "description": "Bad Request: ..."}`).
 """
 
-from target_app.errors import HarnessError
+from harness.errors import HarnessError
 
 
 class SandboxError(HarnessError):

@@ -8,8 +8,8 @@ import time
 from flask import jsonify, request
 from prometheus_client import Counter
 
+from harness.faults.routes import matches
 from target_app.faults.registry import FaultRegistry
-from target_app.faults.routes import matches
 
 ABORTED_STATUS = "aborted"  # the `status` label of a request whose connection was dropped
 

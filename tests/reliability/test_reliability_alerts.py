@@ -4,7 +4,7 @@ Real Prometheus (always-firing vector(1) rules, resend every 1 s), real Alertman
 stack's rendered config (the launcher's renderer, receiver and message template; only
 group_wait/group_interval shortened to 1 s/2 s so a test takes seconds), and the real Telegram
 sandbox under gunicorn. Delivery is judged the way the experiment runner judges it
-(slo.delivery: the sandbox's messages parsed into alert notices).
+(slo.live.delivery: the sandbox's messages parsed into alert notices).
 
 - the sandbox answers 429, then 500, then 502 -> Alertmanager retries, every alert arrives once;
 - the sandbox is killed while a new alert fires and comes back -> the new alert arrives, the
@@ -24,7 +24,7 @@ import pytest
 import requests
 import yaml
 
-from slo.delivery import first_notice, notices
+from slo.live.delivery import first_notice, notices
 from stack.config import SANDBOX_CHAT_ID, TelegramTarget
 from stack.files import sandbox_bot_token
 from stack.launcher import write_alertmanager_dir

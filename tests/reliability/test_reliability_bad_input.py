@@ -25,15 +25,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.errors import FaultValidationError
+from harness.faults.model import KINDS, parse_fault
 from loadtests.errors import ScheduleError
 from loadtests.schedule import load_schedule
 from slo.errors import SpecError
-from slo.experiment import ExperimentError, load_experiment
+from slo.experiment.schema import ExperimentError, load_experiment
 from slo.spec import load_spec, parse_spec
 from stack.telegram_sandbox import create_app as sandbox_app
 from target_app import create_app
-from target_app.errors import FaultValidationError
-from target_app.faults.model import KINDS, parse_fault
 from tests.conftest import fake_bot_token
 
 pytestmark = pytest.mark.reliability
@@ -174,7 +174,7 @@ ROWS = [
     ("spec", "malformed", replaced(SPEC, b"slos:", b"slos: ["), "invalid YAML"),
     ("experiment", "malformed", replaced(EXPERIMENT, b"spawn_rate: 10", b"spawn_rate: [10"),
      "invalid YAML"),
-    ("schedule", "malformed", replaced(SCHEDULE, b"for: 30s", b"for: [30s"), "not valid YAML"),
+    ("schedule", "malformed", replaced(SCHEDULE, b"for: 30s", b"for: [30s"), "invalid YAML"),
     ("schedule", "malformed", b"[" * 5000 + b"]" * 5000, "nested too deeply"),
     ("schedule", "malformed", b"- {at: 1s, at: 2s, set: latency, params: {delay_ms: 5}, "
                               b"for: 2s}\n", "duplicate key 'at'"),

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from slo import promql
+from harness.faults.client import FaultClient
+from slo.judge import promql
 from slo.spec import load_spec
 from stack.procs import wait_until
-from target_app.client import FaultClient
 from tests.reliability.support import (
     REPO,
     drive,

@@ -22,8 +22,8 @@ from datetime import datetime
 import pytest
 import requests
 
+from harness.faults.client import FaultClient
 from stack.procs import stop_pid, wait_until
-from target_app.client import FaultClient
 from tests.reliability.support import REPO, fault_active, spawn_app
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]

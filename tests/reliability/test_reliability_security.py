@@ -23,12 +23,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from slo.delivery import post_alert
+from harness.faults.client import FaultClient
+from harness.stackenv import read_stack_env
+from slo.live.delivery import post_alert
 from stack.config import StackSettings
 from stack.procs import free_port, wait_until
 from stack.state import load_state
 from stack.telegram_sandbox.client import SandboxClient
-from target_app.client import FaultClient, read_stack_env
 from tests.conftest import fake_bot_token
 from tests.reliability.support import REPO, spawn_app, spawn_sandbox
 

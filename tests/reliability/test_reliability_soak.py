@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import stop_pid, wait_until
-from target_app.client import FaultClient
 from tests.reliability.support import REPO, metric_samples, prom_value
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]

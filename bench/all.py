@@ -1,0 +1,382 @@
+"""`make bench`: every benchmark in one go -> reports/bench/summary.json and a table.
+
+    python -m bench.all             # about 4-5 minutes
+    python -m bench.all --quick     # about 1.5 minutes, fewer/shorter runs, no experiment
+    python -m bench.all --only app,slo   # the others keep their last entry in
+                                                    # summary.json
+
+Runs, each as its own process (a crash in one does not lose the others):
+    app         bench.app_overhead    RED instrumentation on vs off (wrk, alternating)
+    load        bench.load_capacity   one Locust process: FastHttpUser, HttpUser, wrk;
+                                                repeated, since one run is one sample
+    slo         bench.slo_check       `slo check` wall time; p95 vs the exact p95
+    detection   `slo run slo/experiments/smoke.yaml` on a private native stack (free ports,
+                its own run directory): time-to-fire / -notify / -resolve of the page alert
+
+Every figure is the median of several runs with min and max; every comparison is a ratio of
+two figures measured in the same run (this machine is shared and noisy: figures from different
+runs are not compared). A benchmark that cannot run here (no wrk, no Prometheus, no `slo run`)
+is skipped with a note; one that fails is reported as failed, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import bench_dir, summarize, write_result
+from stack.procs import find_binary, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENT = REPO / "slo" / "experiments" / "smoke.yaml"
+STACK_PORT_VARS = ("APP_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT",
+                   "TELEGRAM_SANDBOX_PORT", "LOCUST_PORT")
+
+
+@dataclass
+class Outcome:
+    """What one benchmark produced: figures (median/min/max) and same-run ratios."""
+
+    name: str
+    status: str = "ok"  # ok | skipped | failed
+    note: str = ""
+    seconds: float = 0.0
+    figures: list[dict] = field(default_factory=list)
+    comparisons: list[dict] = field(default_factory=list)
+    source: str | None = None
+    runs: list[dict] = field(default_factory=list)  # raw results of repeated runs
+
+    def figure(self, name: str, unit: str, stats: dict) -> None:
+        """Add a figure from a summarize()-shaped dict."""
+        self.figures.append({"name": name, "unit": unit, **stats})
+
+    def ratio(self, name: str, stats: dict, meaning: str) -> None:
+        """Add a comparison (a ratio of two figures of the same run)."""
+        self.comparisons.append({"name": name, "meaning": meaning, **stats})
+
+
+def one(value: float) -> dict:
+    """A single measurement in summarize()'s shape."""
+    return summarize([value])
+
+
+def run_module(argv: list[str], log: Path, timeout: float, env: dict | None = None) -> int:
+    """Run `python -m ...` from the repository root with output in `log`; its exit code."""
+    with open(log, "ab") as out:
+        try:
+            return subprocess.run([sys.executable, "-m", *argv], cwd=REPO, stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  env=env, timeout=timeout, check=False).returncode
+        except subprocess.TimeoutExpired:
+            return -1
+
+
+def fresh_result(name: str, since: float) -> dict | None:
+    """reports/bench/<name>.json if a run that started at `since` wrote it, else None."""
+    path = bench_dir() / f"{name}.json"
+    if not path.is_file() or path.stat().st_mtime < since:
+        return None
+    return json.loads(path.read_text())
+
+
+def log_tail(log: Path, lines: int = 5) -> str:
+    """The last lines of a log, for a failure note."""
+    try:
+        return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# ----------------------------------------------------------------------------- benchmarks
+
+def bench_app(quick: bool, logs: Path) -> Outcome:
+    """Instrumented vs uninstrumented app under wrk (bench.app_overhead)."""
+    out = Outcome("app", source="reports/bench/app.json")
+    if shutil.which("wrk") is None:
+        out.status, out.note = "skipped", "wrk is not installed (make setup)"
+        return out
+    args = ["--rounds", "2", "--seconds", "3"] if quick else ["--rounds", "3", "--seconds", "5"]
+    began = time.time()
+    code = run_module(["bench.app_overhead", *args], logs / "app.log", timeout=300)
+    data = fresh_result("app", began)
+    if code != 0 or data is None:
+        out.status, out.note = "failed", f"exit {code}: {log_tail(logs / 'app.log')}"
+        return out
+    for variant in ("instrumented", "uninstrumented"):
+        out.figure(f"{variant} /api/projects throughput", "req/s", data["figures"][variant]["rps"])
+        out.figure(f"{variant} p99", "ms", data["figures"][variant]["p99_ms"])
+    on, off = data["rounds"]["instrumented"], data["rounds"]["uninstrumented"]
+    ratios = [a["rps"] / b["rps"] for a, b in zip(on, off, strict=True) if b["rps"]]
+    out.ratio("throughput instrumented / off (per round)", summarize(ratios),
+              "1.0 = no cost; the goal is >= 0.90 (overhead <= 10%)")
+    out.note = f"overhead {data['overhead_percent']}% (ratio of the medians)"
+    return out
+
+
+def bench_load(quick: bool, logs: Path) -> Outcome:
+    """One Locust process's capacity, repeated (bench.load_capacity)."""
+    out = Outcome("load", source="reports/bench/load.json (last run; every run in summary.json)")
+    repeats, args = (1, ["--seconds", "5", "--users", "32"]) if quick else \
+        (3, ["--seconds", "5", "--users", "64"])
+    runs = []
+    for i in range(repeats):
+        began = time.time()
+        code = run_module(["bench.load_capacity", *args], logs / "load.log",
+                          timeout=180)
+        data = fresh_result("load", began)
+        if code != 0 or data is None:
+            out.status, out.note = "failed", f"run {i + 1}: exit {code}: " \
+                                             f"{log_tail(logs / 'load.log')}"
+            return out
+        runs.append(data)
+    series = {
+        ("FastHttpUser /health", "req/s"): [r["fasthttpuser"]["rps"] for r in runs],
+        ("HttpUser /health", "req/s"): [r["httpuser"]["rps"] for r in runs],
+        ("Locust CPU with FastHttpUser", "%"): [r["fasthttpuser"]["locust_cpu_percent"]
+                                                for r in runs],
+        ("wrk /health", "req/s"): [r["wrk"]["rps"] for r in runs if r.get("wrk")],
+    }
+    for (name, unit), values in series.items():
+        values = [v for v in values if v is not None]
+        if values:
+            out.figure(name, unit, summarize(values))
+    out.ratio("FastHttpUser / HttpUser", summarize([r["fasthttp_vs_httpuser"] for r in runs]),
+              "how much more one Locust process sends with geventhttpclient")
+    vs_wrk = [r["locust_fasthttp_vs_wrk"] for r in runs if r.get("locust_fasthttp_vs_wrk")]
+    if vs_wrk:
+        out.ratio("Locust FastHttpUser / wrk", summarize(vs_wrk),
+                  "near 1.0: the app, not Locust, is the limit on this machine")
+    out.runs = runs
+    return out
+
+
+def bench_slo(quick: bool, logs: Path) -> Outcome:
+    """`slo check` speed and p95 accuracy (bench.slo_check)."""
+    out = Outcome("slo", source="reports/bench/slo.json")
+    module = REPO / "loadtests" / "bench" / "slo_check.py"
+    if not module.is_file():
+        out.status, out.note = "skipped", "bench/slo_check.py is not in this checkout"
+        return out
+    if find_binary("prometheus") is None:
+        out.status, out.note = "skipped", "Prometheus is not installed (make setup)"
+        return out
+    args = ["--seconds", "15", "--runs", "2"] if quick else ["--seconds", "30", "--runs", "3"]
+    began = time.time()
+    code = run_module(["bench.slo_check", *args], logs / "slo.log", timeout=300)
+    data = fresh_result("slo", began)
+    if code != 0 or data is None:
+        out.status, out.note = "failed", f"exit {code}: {log_tail(logs / 'slo.log')}"
+        return out
+    names = {"evaluate_default_spec_s": "check in-process, default spec",
+             "evaluate_100_slos_s": "check in-process, 100 SLOs",
+             "cli_default_spec_s": "`slo check` process, default spec",
+             "cli_100_slos_s": "`slo check` process, 100 SLOs"}
+    figures = data["figures"]
+    for key, label in names.items():
+        if key in figures:
+            out.figure(label, "ms", {k: (round(v * 1000, 1) if k != "runs" else v)
+                                     for k, v in figures[key].items()})
+    accuracy = data.get("p95_accuracy") or {}
+    if accuracy:
+        out.figure("exact p95 of the client's samples", "ms", one(accuracy["exact_p95_ms"]))
+        out.figure("checker p95 (histogram_quantile)", "ms", one(accuracy["checker_p95_ms"]))
+        out.ratio("checker p95 / exact p95",
+                  one(round(accuracy["checker_p95_ms"] / accuracy["exact_p95_ms"], 4)),
+                  f"1.0 = exact; {accuracy.get('distribution', '')}")
+    default, big = figures.get("evaluate_default_spec_s"), figures.get("evaluate_100_slos_s")
+    if default and big and default["median"]:
+        out.ratio("100 SLOs / default spec (in-process)",
+                  one(round(big["median"] / default["median"], 2)),
+                  "how the check's time grows with the number of SLOs")
+    return out
+
+
+def _slo_run_available() -> bool:
+    try:
+        from slo.cli import COMMANDS
+    except ImportError:
+        return False
+    return "run" in COMMANDS
+
+
+def experiment_env(stack_dir: Path) -> dict:
+    """A private native stack: its own run directory and free ports; the sandbox, not Telegram."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE"))
+           and k not in STACK_PORT_VARS and k not in ("APP_URL", "PROMETHEUS_URL")}
+    env.update({var: str(free_port()) for var in STACK_PORT_VARS})
+    env.update({"STACK_DIR": str(stack_dir), "STACK_MODE": "native"})
+    return env
+
+
+def bench_detection(quick: bool, logs: Path) -> Outcome:
+    """Alert timings from `slo run slo/experiments/smoke.yaml` (one run: it takes ~2 minutes)."""
+    out = Outcome("detection", source="reports/bench/experiment/<run-id>/summary.json")
+    if quick:
+        out.status, out.note = "skipped", "--quick skips the ~2 minute experiment"
+        return out
+    if not _slo_run_available():
+        out.status, out.note = "skipped", "`slo run` (issue 6) is not in this checkout yet"
+        return out
+    if find_binary("prometheus") is None or find_binary("prometheus-alertmanager",
+                                                        "alertmanager") is None:
+        out.status, out.note = "skipped", "Prometheus/Alertmanager are not installed (make setup)"
+        return out
+    run_id = time.strftime("smoke-%Y%m%d-%H%M%S", time.gmtime())
+    reports = bench_dir() / "experiment"
+    # A fresh run directory each time: a kept Prometheus TSDB would still hold the previous
+    # run's outage, and its long-window alerts would fire during this run's baseline.
+    stack_dir = bench_dir() / f"stack-{run_id}"
+    code = run_module(["slo.cli", "run", str(EXPERIMENT), "--reports-dir", str(reports),
+                       "--run-id", run_id, "--no-live"], logs / "detection.log", timeout=420,
+                      env=experiment_env(stack_dir))
+    summary_path = reports / run_id / "summary.json"
+    if code in (0, 1) and summary_path.is_file():
+        shutil.rmtree(stack_dir, ignore_errors=True)  # the run stopped the stack it started
+    if not summary_path.is_file():
+        out.status, out.note = "failed", f"exit {code}, no summary: " \
+                                         f"{log_tail(logs / 'detection.log')}"
+        return out
+    summary = json.loads(summary_path.read_text())
+    out.source = str(summary_path)
+    out.note = f"experiment {summary.get('status')} (exit {code}), " \
+               f"{summary['totals']['passed']}/{summary['totals']['expectations']} expectations"
+    keys = (("fire_s", "time to fire"), ("notify_s", "time to notify"),
+            ("resolve_s", "time to resolve"), ("notify_resolved_s", "time to notify resolution"))
+    page = [a for a in summary.get("alerts", []) if a.get("labels", {}).get("severity") == "page"]
+    for timing in page or summary.get("alerts", []):
+        labels = timing["labels"]
+        window = f" {labels['long']}/{labels['short']}" if "long" in labels else ""
+        label = f"{timing['alert']}{{{labels.get('slo', '')}}}{window}"
+        for key, title in keys:
+            if timing.get(key) is not None:
+                out.figure(f"{label} {title}", "s", one(timing[key]))
+        if timing.get("detection_ratio") is not None:
+            out.ratio(f"{label} time to fire / theory", one(timing["detection_ratio"]),
+                      "measured over the burn-rate maths' prediction (same run)")
+    if code not in (0, 1):
+        out.status = "failed"
+    return out
+
+
+BENCHES: dict[str, Callable[[bool, Path], Outcome]] = {
+    "app": bench_app,
+    "load": bench_load,
+    "slo": bench_slo,
+    "detection": bench_detection,
+}
+
+
+# ----------------------------------------------------------------------------- output
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def render(outcomes: list[Outcome], console: Console) -> None:
+    """The readable table: one row per figure and per comparison."""
+    table = Table(title="slo-harness benchmarks (median, min-max over runs)")
+    for column in ("benchmark", "figure", "median", "min", "max", "runs", "unit"):
+        table.add_column(column, justify="right" if column in ("median", "min", "max", "runs")
+                         else "left")
+    for outcome in outcomes:
+        if outcome.status != "ok":
+            table.add_row(outcome.name, f"[yellow]{outcome.status}[/]: {outcome.note}",
+                          "", "", "", "", "")
+            continue
+        for fig in outcome.figures:
+            table.add_row(outcome.name, fig["name"], _fmt(fig["median"]), _fmt(fig["min"]),
+                          _fmt(fig["max"]), str(fig["runs"]), fig["unit"])
+        for comp in outcome.comparisons:
+            table.add_row(outcome.name, f"[bold]ratio[/] {comp['name']}", _fmt(comp["median"]),
+                          _fmt(comp["min"]), _fmt(comp["max"]), str(comp["runs"]), "×")
+        table.add_section()
+    console.print(table)
+    for outcome in outcomes:
+        if outcome.status == "ok" and outcome.note:
+            console.print(f"  {outcome.name}: {outcome.note}")
+
+
+def to_json(outcomes: list[Outcome], quick: bool, total_s: float, load_avg: tuple,
+            previous: dict | None = None) -> dict:
+    """The summary document (reports/bench/summary.json).
+
+    Benchmarks not run this time (--only) keep their previous entry, with its own time.
+    """
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    benches = dict((previous or {}).get("benchmarks", {}))
+    for o in outcomes:
+        item = {"status": o.status, "note": o.note, "measured_at": now,
+                "seconds": round(o.seconds, 1), "source": o.source, "figures": o.figures,
+                "comparisons": o.comparisons}
+        if o.runs:
+            item["runs"] = o.runs
+        benches[o.name] = item
+    benches = {name: benches[name] for name in BENCHES if name in benches}
+    return {"command": "python -m bench.all" + (" --quick" if quick else ""),
+            "quick": quick, "total_seconds": round(total_s, 1),
+            "load_average_1m": {"before": round(load_avg[0], 2),
+                                "after": round(os.getloadavg()[0], 2)},
+            "benchmarks": benches}
+
+
+def main(argv=None) -> int:
+    """Run the chosen benchmarks, print the table, write summary.json; 1 if one failed."""
+    parser = argparse.ArgumentParser(prog="python -m bench.all", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer and shorter runs, no experiment (about 1.5 minutes)")
+    parser.add_argument("--only", default=",".join(BENCHES),
+                        help=f"comma-separated subset of {', '.join(BENCHES)}")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        parser.error(f"--only: unknown benchmark(s) {', '.join(unknown)}; "
+                     f"choose from {', '.join(BENCHES)}")
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120  # a log file or CI: rich's default of 80 wraps every row
+    logs = bench_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    load_avg = os.getloadavg()
+    began = time.monotonic()
+    outcomes = []
+    for name in chosen:
+        console.print(f"[bold]bench {name}[/] ... (log: {logs / (name + '.log')})")
+        started = time.monotonic()
+        outcome = BENCHES[name](args.quick, logs)
+        outcome.seconds = time.monotonic() - started
+        console.print(f"  {outcome.status} in {outcome.seconds:.0f}s"
+                      + (f": {outcome.note}" if outcome.status != "ok" else ""))
+        outcomes.append(outcome)
+    total = time.monotonic() - began
+    render(outcomes, console)
+    previous_path = bench_dir() / "summary.json"
+    previous = None
+    if set(chosen) != set(BENCHES) and previous_path.is_file():
+        try:
+            previous = json.loads(previous_path.read_text())
+        except ValueError:
+            previous = None  # a damaged summary: start a new one
+    path = write_result("summary", to_json(outcomes, args.quick, total, load_avg, previous))
+    console.print(f"written to {path} in {total:.0f}s")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The fault CLI: `python -m harness.faults set|list|clear` (also `python -m target_app.faults`).
+
+    python -m harness.faults set latency --delay-ms 300 --jitter-ms 50 --ttl 120
+    python -m harness.faults set error --status 503 --probability 0.1 --routes '/api/*'
+    python -m harness.faults set abort --mode hang --hang-s 5
+    python -m harness.faults list
+    python -m harness.faults clear [KIND]
+
+The app is APP_URL (or http://127.0.0.1:$APP_PORT); the token is FAULT_ADMIN_TOKEN or the one
+in .stack/env. Exit codes: 0 done, 2 bad input or the app refused, 1 unreachable.
+"""
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import FaultError, FaultValidationError
+from harness.faults.client import FaultClient
+from harness.faults.model import KINDS, parse_fault
+from harness.stackenv import resolve_app_url, resolve_token
+
+FLAGS = {  # CLI flag -> spec field, per kind
+    "latency": {"delay_ms": int, "jitter_ms": int},
+    "error": {"status": int, "message": str},
+    "abort": {"mode": str, "hang_s": int},
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree: set <kind> [flags], list, clear [kind]."""
+    parser = argparse.ArgumentParser(prog="python -m harness.faults", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=None, help="app base URL (default APP_URL or APP_PORT)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    set_p = sub.add_parser("set", help="switch a fault on")
+    kinds = set_p.add_subparsers(dest="kind", required=True)
+    for kind, fields in FLAGS.items():
+        kp = kinds.add_parser(kind, help=KINDS[kind].__doc__)
+        for field, typ in fields.items():
+            kp.add_argument("--" + field.replace("_", "-"), dest=field, type=typ)
+        kp.add_argument("--probability", type=float)
+        kp.add_argument("--routes", nargs="+", help="route globs, e.g. '/api/*' (default all)")
+        kp.add_argument("--ttl", dest="ttl_s", type=int, help="seconds until it switches off")
+    sub.add_parser("list", help="show active faults")
+    clear_p = sub.add_parser("clear", help="switch one kind, or every fault, off")
+    clear_p.add_argument("kind", nargs="?", choices=sorted(KINDS))
+    return parser
+
+
+def show(console: Console, faults: list[dict]) -> None:
+    """Print the active faults as a table."""
+    if not faults:
+        console.print("no active faults")
+        return
+    table = Table("kind", "settings", "expires_at", "remaining_s")
+    skip = {"kind", "started_at", "expires_at", "remaining_s"}
+    for f in faults:
+        settings = " ".join(f"{k}={v}" for k, v in f.items() if k not in skip)
+        table.add_row(f["kind"], settings, f["expires_at"], str(f["remaining_s"]))
+    console.print(table)
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    console, err = Console(), Console(stderr=True)
+    client = FaultClient(args.url or resolve_app_url(), resolve_token())
+    try:
+        if args.command == "set":
+            fields = set(FLAGS[args.kind]) | {"probability", "routes", "ttl_s"}
+            params = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
+            parse_fault(args.kind, params)  # validate locally first: a clear message, no request
+            fault = client.set(args.kind, **params)
+            console.print(f"{args.kind} fault on until {fault['expires_at']}")
+            show(console, client.list())
+        elif args.command == "list":
+            show(console, client.list())
+        else:
+            cleared = client.clear(args.kind)
+            console.print(f"cleared: {', '.join(cleared) or 'nothing was active'}")
+    except FaultValidationError as e:
+        err.print(f"[red]invalid fault[/red]: {e}")
+        return 2
+    except FaultError as e:
+        err.print(f"[red]error[/red]: {e}")
+        return 1 if "cannot reach" in str(e) else 2
+    return 0
+
+

@@ -1,0 +1,78 @@
+"""The client of the fault API, used by the fault CLI, Locust, the judge and the runner.
+
+    client = FaultClient.from_env()          # APP_URL / APP_PORT, token from env or .stack/env
+    client.set("latency", delay_ms=400, ttl_s=60)
+    client.list()
+    client.clear("latency")                  # or client.clear() for every fault
+
+The token is sent in the Authorization header only; it never appears in errors or repr().
+"""
+
+from __future__ import annotations
+
+import requests
+
+from harness.errors import FaultError
+from harness.stackenv import resolve_app_url, resolve_token
+
+
+class FaultClient:
+    """Admin API client; every call raises FaultError with the server's reason on failure."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float = 5.0):
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    @classmethod
+    def from_env(cls, timeout: float = 5.0) -> FaultClient:
+        """A client for the app named by the environment (see resolve_app_url/resolve_token)."""
+        return cls(resolve_app_url(), resolve_token(), timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"FaultClient({self.base_url!r}, token={'set' if self._token else 'unset'})"
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        if not self._token:
+            raise FaultError("no admin token: set FAULT_ADMIN_TOKEN or start the stack "
+                             "(make stack writes it to .stack/env)")
+        url = f"{self.base_url}/admin/faults{path}"
+        try:
+            resp = self._session.request(
+                method, url, json=body, timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+        except requests.RequestException as err:
+            raise FaultError(f"cannot reach the app's admin API at {self.base_url}: "
+                             f"{type(err).__name__}") from err
+        try:
+            payload = resp.json()
+        except ValueError:
+            payload = {}
+        if resp.status_code != 200:
+            reason = payload.get("error") or resp.reason
+            raise FaultError(f"{method} /admin/faults{path} -> {resp.status_code}: {reason}")
+        return payload
+
+    def list(self) -> list[dict]:
+        """The active faults."""
+        return self._call("GET", "")["faults"]
+
+    def set(self, kind: str, **params) -> dict:
+        """Switch a fault on; returns the active fault (with expires_at)."""
+        return self._call("PUT", f"/{kind}", params)["fault"]
+
+    def clear(self, kind: str | None = None) -> list[str]:
+        """Switch one kind (or every fault) off; returns the kinds cleared."""
+        return self._call("DELETE", f"/{kind}" if kind else "")["cleared"]
+
+    def health(self) -> dict:
+        """The app's /health document (raises FaultError when unreachable)."""
+        try:
+            resp = self._session.get(f"{self.base_url}/health", timeout=self.timeout)
+            resp.raise_for_status()
+            return resp.json()
+        except (requests.RequestException, ValueError) as err:
+            raise FaultError(f"app at {self.base_url} is not healthy: "
+                             f"{type(err).__name__}") from err

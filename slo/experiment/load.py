@@ -1,0 +1,112 @@
+"""Locust as the runner's load generator: one headless process through every phase.
+
+The phases become one list of stages (each phase's scenario from loadtests.scenarios, shifted
+to the phase's offset), run by the ExperimentShape of loadtests/experiment_locustfile.py. Locust
+runs in its own process (it monkey-patches with gevent; the runner uses threads) and its own
+session, so a Ctrl-C in the terminal reaches the runner, which then stops Locust itself.
+Its run record and CSV/HTML reports go to <run dir>/locust/.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import loadtests
+from harness.errors import HarnessError
+from loadtests.scenarios import Stage, build_plan
+from slo.experiment.schema import Experiment
+from stack.config import REPO
+from stack.procs import Proc, spawn, stop_pid
+
+LOCUSTFILE = Path(loadtests.__file__).resolve().parent / "experiment_locustfile.py"
+LOCUST_RUN_ID = "locust"
+START_TIMEOUT_S = 60.0
+
+
+class LoadGenError(HarnessError):
+    """Locust could not be started or did not start the test."""
+
+
+def experiment_stages(experiment: Experiment) -> list[Stage]:
+    """Every phase's stages, end times counted from the start of the experiment."""
+    stages: list[Stage] = []
+    for phase in experiment.phases:
+        plan = build_plan(phase.load.scenario, users=phase.load.users,
+                          spawn_rate=phase.load.spawn_rate, duration=phase.duration_s)
+        stages += [Stage(round(phase.start_s + s.end_s, 3), s.users, s.spawn_rate)
+                   for s in plan.stages]
+    return stages
+
+
+def _pythonpath(existing: str | None) -> str:
+    return str(REPO) + (f":{existing}" if existing else "")
+
+
+class Locust:
+    """A headless Locust process running the experiment's stages against `host`."""
+
+    def __init__(self, experiment: Experiment, host: str, run_dir: Path, env: dict[str, str]):
+        self.experiment = experiment
+        self.host = host
+        self.run_dir = run_dir
+        self.env = env
+        self.proc: Proc | None = None
+        self.t0_file = run_dir / ".locust-t0"
+        self.t0: float | None = None
+
+    @property
+    def output_dir(self) -> Path:
+        """Where Locust's run record, CSV and HTML land."""
+        return self.run_dir / LOCUST_RUN_ID
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> float:
+        """Start Locust and wait until its test starts; returns the test's time zero."""
+        stages = [[s.end_s, s.users, s.spawn_rate] for s in experiment_stages(self.experiment)]
+        self.t0_file.unlink(missing_ok=True)
+        env = {**self.env, "SLO_EXPERIMENT_STAGES": json.dumps(stages),
+               "SLO_EXPERIMENT_T0_FILE": str(self.t0_file), "PYTHONUNBUFFERED": "1",
+               # Locust loads the locustfile by path; make the harness's packages importable
+               # even from an install that predates them.
+               "PYTHONPATH": _pythonpath(self.env.get("PYTHONPATH"))}
+        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+               "--host", self.host, "--reports-dir", str(self.run_dir),
+               "--run-id", LOCUST_RUN_ID, "--loglevel", "INFO", "--stop-timeout", "2"]
+        self.proc = spawn("locust", cmd, self.run_dir / "locust.log", env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.t0_file.is_file():
+                self.t0 = float(self.t0_file.read_text(encoding="utf-8"))
+                self.t0_file.unlink(missing_ok=True)
+                return self.t0
+            if not self.proc.alive():
+                raise LoadGenError(f"Locust exited (code {self.proc.popen.returncode}) before "
+                                   f"the test started; {self.proc.log_path} ends with:\n"
+                                   f"{self.proc.log_tail(15)}")
+            time.sleep(0.1)
+        self.stop()
+        raise LoadGenError(f"Locust did not start the test within {timeout:.0f}s; see "
+                           f"{self.proc.log_path}")
+
+    def alive(self) -> bool:
+        """True while the Locust process runs."""
+        return self.proc is not None and self.proc.alive()
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait for Locust to finish by itself; its exit code, or None if still running."""
+        if self.proc is None:
+            return None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.alive():
+            time.sleep(0.2)
+        return self.proc.popen.poll()
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM Locust (it writes its record and reports), SIGKILL after `timeout`."""
+        if self.proc is None:
+            return None
+        if self.proc.alive():
+            stop_pid(self.proc.pid, timeout, popen=self.proc.popen)
+        return self.proc.popen.poll()

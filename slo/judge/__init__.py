@@ -1,0 +1,8 @@
+"""The judge: a spec's SLOs over a time window, against Prometheus -> verdicts (`slo check`).
+
+    window    the time window judged (a run record, --start/--end, --last)
+    promql    the PromQL built from the model (pure)
+    prom      the one Prometheus adapter (queries with a bounded retry, status endpoints)
+    checker   samples -> verdicts (pure judge()), and evaluate() running the queries
+    outputs   terminal table, JSON, JUnit, Markdown
+"""

@@ -1,0 +1,252 @@
+"""Did the alert reach Telegram? Two ways to know, one per Telegram mode.
+
+Sandbox mode: the Telegram sandbox records every message; we read them back and match the
+alert blocks that stack/alertmanager/telegram.tmpl writes. The sandbox stores the text as
+Telegram shows it (entities stripped), one block per alert:
+
+    🔥 FIRING ErrorBudgetBurn
+    severity page · SLO error-ratio · service portfolio-app
+    ...
+    ✅ RESOLVED ErrorBudgetBurn
+    ...
+
+Real Telegram: a bot cannot read its own messages, so delivery is proven by Alertmanager's
+counters, read from its /metrics: `alertmanager_notifications_total{integration="telegram"}`
+counts notifications (each after its retries) and `alertmanager_notifications_failed_total`
+those that failed for good; a notification was delivered in a window when the first rose by
+more than the second. `alertmanager_notification_requests_failed_total` counts every failed
+request, retried or not (a 429 from Telegram shows there, not as a failed notification).
+
+Also here: posting a synthetic alert to Alertmanager's v2 API (`slo verify-alerts --send-test`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness.errors import HarnessError
+
+INTEGRATION = "telegram"
+_HEAD = re.compile(r"^\W*(FIRING|RESOLVED)\s+(\S+)\s*$")
+_META = re.compile(r"severity\s+(?P<severity>\S+)\s+·\s+SLO\s+(?P<slo>\S+)\s+·\s+service\s+"
+                   r"(?P<service>\S+)")
+_TAGS = re.compile(r"<[^>]+>")
+MESSAGE_LABELS = ("alertname", "severity", "slo", "service")
+
+
+class DeliveryError(HarnessError):
+    """Delivery could not be checked (the sandbox or Alertmanager did not answer)."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One alert block of a Telegram message."""
+
+    status: str                 # firing | resolved
+    labels: dict = field(hash=False)
+    message_id: int | None = None
+    received_at: float | None = None
+
+    @property
+    def alertname(self) -> str:
+        """The alert's name."""
+        return self.labels.get("alertname", "")
+
+
+def parse_message(text: str) -> list[tuple[str, dict]]:
+    """(status, labels) of every alert block in a message's text (HTML tags tolerated)."""
+    lines = _TAGS.sub("", text or "").splitlines()
+    blocks: list[tuple[str, dict]] = []
+    for i, line in enumerate(lines):
+        head = _HEAD.match(line.strip())
+        if not head:
+            continue
+        labels = {"alertname": head.group(2)}
+        if i + 1 < len(lines) and (meta := _META.search(lines[i + 1])):
+            labels.update({k: v for k, v in meta.groupdict().items() if v != "none"
+                           and not (k == "service" and v == "unknown")})
+        blocks.append((head.group(1).lower(), labels))
+    return blocks
+
+
+def notices(messages: list[dict]) -> list[Notice]:
+    """Every alert block of sandbox messages, oldest first."""
+    out = []
+    for message in messages:
+        text = message.get("text") or message.get("raw_text") or ""
+        for status, labels in parse_message(text):
+            out.append(Notice(status, labels, message.get("message_id"),
+                              message.get("received_at")))
+    return out
+
+
+def matches(notice: Notice, alert: str, labels, status: str) -> bool:
+    """True when a block is `alert` with `status` and the labels a message shows agree.
+
+    A message shows alertname, severity, slo and service; matchers on other labels (long,
+    short, instance...) cannot be checked in the text and are ignored here.
+    """
+    if notice.status != status or notice.alertname != alert:
+        return False
+    for key, value in labels:
+        if key in MESSAGE_LABELS and notice.labels.get(key) != value:
+            return False
+    return True
+
+
+def first_notice(found: list[Notice], alert: str, labels, status: str, after: float,
+                 before: float | None = None) -> Notice | None:
+    """The first message in [after, before] that reports `alert` with `status`.
+
+    firing: a block of the alert is FIRING. resolved: a block is RESOLVED and none is still
+    FIRING — the message that tells on-call the incident is over (Alertmanager sends one per
+    group change, so while one row of a burn-rate alert resolves and another still fires, the
+    message lists both).
+    """
+    by_message: dict = {}
+    for notice in found:
+        at = notice.received_at or 0.0
+        if at >= after and (before is None or at <= before):
+            by_message.setdefault((at, notice.message_id), []).append(notice)
+    for _key, blocks in sorted(by_message.items(), key=lambda item: item[0][0]):
+        hits = [b for b in blocks if matches(b, alert, labels, status)]
+        if not hits:
+            continue
+        if status == "resolved" and any(matches(b, alert, labels, "firing") for b in blocks):
+            continue
+        return hits[0]
+    return None
+
+
+# ------------------------------------------------------------------ real mode: counters
+
+@dataclass(frozen=True)
+class CounterSample:
+    """Alertmanager's telegram counters at one moment (None: Alertmanager did not answer)."""
+
+    at: float
+    attempts: float | None          # notifications (after retries)
+    failed: float | None            # notifications that failed for good
+    request_failures: float = 0.0   # failed requests, retried or not
+
+
+COUNTERS = {
+    "alertmanager_notifications_total": 0,
+    "alertmanager_notifications_failed_total": 1,
+    "alertmanager_notification_requests_failed_total": 2,
+}
+
+
+def parse_counters(text: str, integration: str = INTEGRATION) -> tuple[float, float, float]:
+    """(notifications, failed notifications, failed requests) of the integration, summed over
+    its series, from Alertmanager's /metrics text."""
+    totals = [0.0, 0.0, 0.0]
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("integration") == integration and sample.name in COUNTERS:
+                totals[COUNTERS[sample.name]] += sample.value
+    return totals[0], totals[1], totals[2]
+
+
+@dataclass(frozen=True)
+class CounterDelta:
+    """What Alertmanager's counters say about a window."""
+
+    delivered: int
+    failed: int
+    first_delivery_at: float | None
+    unreachable_polls: int
+    request_failures: int = 0
+
+
+def counter_delta(samples: list[CounterSample], after: float, before: float) -> CounterDelta:
+    """Deliveries (attempts - failures) between the last sample at/before `after` and `before`.
+
+    A counter that went down (Alertmanager restarted) starts a new baseline.
+    """
+    base = None
+    for s in samples:
+        if s.at <= after and s.attempts is not None:
+            base = s
+    delivered = failed = unreachable = requests_failed = 0
+    first = None
+    prev = base
+    for s in samples:
+        if not (after < s.at <= before):
+            continue
+        if s.attempts is None:
+            unreachable += 1
+            continue
+        if prev is None:            # no earlier sample: this one is the baseline
+            prev = s
+            continue
+        if s.attempts < prev.attempts or s.failed < prev.failed:   # restarted: from zero
+            prev = CounterSample(prev.at, 0.0, 0.0, 0.0)
+        requests_failed += max(0, int(s.request_failures - prev.request_failures))
+        step_failed = int(s.failed - prev.failed)
+        step_ok = int(s.attempts - prev.attempts) - step_failed
+        failed += step_failed
+        if step_ok > 0:
+            delivered += step_ok
+            if first is None:
+                first = s.at
+        prev = s
+    return CounterDelta(delivered, failed, first, unreachable, requests_failed)
+
+
+class AlertmanagerCounters:
+    """Polls Alertmanager's /metrics (from the AlertTracker's thread) and keeps the samples."""
+
+    def __init__(self, url: str, timeout: float = 2.0, integration: str = INTEGRATION):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.integration = integration
+        self.samples: list[CounterSample] = []
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+
+    def poll(self, at: float) -> CounterSample:
+        """Read the counters once (a sample with None values when Alertmanager is down)."""
+        try:
+            resp = self._session.get(f"{self.url}/metrics", timeout=self.timeout)
+            resp.raise_for_status()
+            sample = CounterSample(at, *parse_counters(resp.text, self.integration))
+        except (requests.RequestException, ValueError):
+            sample = CounterSample(at, None, None)
+        with self._lock:
+            self.samples.append(sample)
+        return sample
+
+    def delta(self, after: float, before: float) -> CounterDelta:
+        """counter_delta over the samples collected so far."""
+        with self._lock:
+            samples = list(self.samples)
+        return counter_delta(samples, after, before)
+
+
+# ------------------------------------------------------------------ synthetic alerts
+
+def _rfc3339(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+
+
+def post_alert(alertmanager_url: str, labels: dict, annotations: dict, starts_at: float,
+               ends_at: float, generator_url: str = "", timeout: float = 5.0) -> None:
+    """Send one alert to Alertmanager's v2 API (an alert with ends_at <= now is resolved)."""
+    body = [{"labels": labels, "annotations": annotations, "startsAt": _rfc3339(starts_at),
+             "endsAt": _rfc3339(ends_at), **({"generatorURL": generator_url}
+                                              if generator_url else {})}]
+    url = f"{alertmanager_url.rstrip('/')}/api/v2/alerts"
+    try:
+        resp = requests.post(url, json=body, timeout=timeout)
+    except requests.RequestException as err:
+        raise DeliveryError(f"Alertmanager at {alertmanager_url} is unreachable "
+                            f"({type(err).__name__}); is the stack up (`make stack`)?") from err
+    if resp.status_code != 200:
+        raise DeliveryError(f"POST {url} -> {resp.status_code}: {resp.text[:200]}")

@@ -1,0 +1,211 @@
+"""Alert verification against a running stack (the logic of `slo verify-alerts`).
+
+- `rule_states`: every alerting rule with its state (Prometheus, and Grafana when configured);
+- `send_test`: posts a synthetic alert to Alertmanager's v2 API and proves it reached Telegram —
+  read back from the sandbox, or by Alertmanager's telegram counters in real mode — then
+  resolves it and proves the resolution too; measures time-to-notify for both;
+- `wait_for`: waits until an alert is firing (or resolved) within a time limit.
+
+Where the stack is: the environment (PROMETHEUS_URL, ALERTMANAGER_URL, TELEGRAM_SANDBOX_URL,
+TELEGRAM_MODE, GRAFANA_URL) wins over .stack/env, written by `make stack`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.stackenv import read_stack_env
+from slo.live.alerts import AlertSelector, AlertTracker, GrafanaAlerts, PrometheusAlerts, Snapshot
+from slo.live.delivery import AlertmanagerCounters, DeliveryError, notices, post_alert
+from stack.telegram_sandbox.client import SandboxClient
+from stack.telegram_sandbox.errors import SandboxError
+
+TEST_ALERT = "SloHarnessTestAlert"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the stack's parts answer, and how Telegram is reached."""
+
+    prometheus: str
+    alertmanager: str
+    sandbox: str
+    telegram_mode: str
+    grafana: str | None = None
+    grafana_password: str | None = None
+
+    @classmethod
+    def from_env(cls, environ=None) -> Endpoints:
+        """Environment first, then .stack/env, then the default ports."""
+        env = dict(os.environ if environ is None else environ)
+        stack = read_stack_env(env.get("STACK_DIR"))
+
+        def get(key: str, default: str | None = None) -> str | None:
+            return env.get(key) or stack.get(key) or default
+
+        def port_url(var: str, default: int) -> str:
+            return f"http://127.0.0.1:{get(var, str(default))}"
+
+        mode = get("TELEGRAM_MODE") or ("telegram" if env.get("TELEGRAM_BOT_TOKEN") else "sandbox")
+        return cls(
+            prometheus=get("PROMETHEUS_URL") or port_url("PROMETHEUS_PORT", 9090),
+            alertmanager=get("ALERTMANAGER_URL") or port_url("ALERTMANAGER_PORT", 9093),
+            sandbox=get("TELEGRAM_SANDBOX_URL") or port_url("TELEGRAM_SANDBOX_PORT", 8081),
+            telegram_mode=mode,
+            grafana=get("GRAFANA_URL"),
+            grafana_password=get("GRAFANA_ADMIN_PASSWORD"),
+        )
+
+    def sources(self) -> list:
+        """The alert sources to read: Prometheus, plus Grafana when configured."""
+        sources = [PrometheusAlerts(self.prometheus)]
+        if self.grafana:
+            sources.append(GrafanaAlerts(self.grafana, "admin", self.grafana_password))
+        return sources
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """One alerting rule and what it is doing now."""
+
+    source: str
+    name: str
+    labels: dict
+    for_s: float
+    state: str                   # inactive | pending | firing
+    active: int                  # instances pending or firing
+    since: float | None
+    health: str
+    last_error: str
+
+
+def rule_states(snapshot: Snapshot) -> list[RuleState]:
+    """Each rule of a snapshot with the state of its worst instance."""
+    out = []
+    for rule in snapshot.rules:
+        selector = AlertSelector(rule.name, rule.labels)
+        mine = [a for a in snapshot.alerts if selector.matches(a)]
+        state = ("firing" if any(a.state == "firing" for a in mine)
+                 else "pending" if mine else "inactive")
+        since = min((a.active_at for a in mine if a.active_at), default=None)
+        out.append(RuleState(snapshot.source, rule.name, rule.label_dict, rule.for_s, state,
+                             len(mine), since, rule.health, rule.last_error))
+    return out
+
+
+@dataclass(frozen=True)
+class TestDelivery:
+    """The outcome of --send-test."""
+
+    ok: bool
+    mode: str
+    notify_s: float | None
+    resolved_notify_s: float | None
+    detail: str
+
+
+def _wait(predicate: Callable[[], float | None], timeout: float, interval: float = 0.5
+          ) -> float | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
+
+
+def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
+              resolve: bool = True, clock: Callable[[], float] = time.time) -> TestDelivery:
+    """Fire a synthetic alert through Alertmanager and prove its delivery (and resolution)."""
+    nonce = secrets.token_hex(4)
+    labels = {"alertname": TEST_ALERT, "severity": "info", "slo": "verify-alerts",
+              "service": service, "check": nonce}
+    annotations = {"summary": f"slo verify-alerts delivery check {nonce}: no action needed",
+                   "description": "A synthetic alert posted by `slo verify-alerts --send-test`."}
+    counters = AlertmanagerCounters(endpoints.alertmanager)
+    sandbox = SandboxClient(endpoints.sandbox) if endpoints.telegram_mode == "sandbox" else None
+    if counters.poll(clock()).attempts is None:
+        raise DeliveryError(f"Alertmanager at {endpoints.alertmanager} does not answer /metrics; "
+                            f"is the stack up (`make stack`)?")
+    if sandbox is not None and not sandbox.healthy():
+        raise SandboxError(f"the Telegram sandbox at {endpoints.sandbox} does not answer; is the "
+                           f"stack up (`make stack`)?")
+
+    def delivered(status: str, since: float) -> Callable[[], float | None]:
+        def check() -> float | None:
+            if sandbox is not None:
+                for notice in notices(sandbox.messages(since=since, contains=nonce)):
+                    if notice.status == status and notice.alertname == TEST_ALERT:
+                        return notice.received_at
+                return None
+            counters.poll(clock())
+            return counters.delta(since, clock()).first_delivery_at
+        return check
+
+    sent = clock()
+    post_alert(endpoints.alertmanager, labels, annotations, sent, sent + 600)
+    fired_at = _wait(delivered("firing", sent - 1), within_s)
+    resolved_at = None
+    if resolve:
+        ended = clock()
+        post_alert(endpoints.alertmanager, labels, annotations, sent, ended)
+        if fired_at is not None:
+            resolved_at = _wait(delivered("resolved", ended - 1), within_s)
+    how = ("read back from the Telegram sandbox" if sandbox is not None
+           else "Alertmanager's telegram notification counter rose without failures")
+    if fired_at is None:
+        delta = counters.delta(sent - 1, clock())
+        return TestDelivery(False, endpoints.telegram_mode, None, None,
+                            f"not delivered within {within_s:.0f}s: no message for the test alert "
+                            f"(check {nonce}); in Alertmanager {delta.failed} telegram "
+                            f"notifications failed, {delta.request_failures} requests failed")
+    notify_s = round(fired_at - sent, 3)
+    resolved_s = round(resolved_at - ended, 3) if resolved_at is not None else None
+    if resolve and resolved_at is None:
+        return TestDelivery(False, endpoints.telegram_mode, notify_s, None,
+                            f"the firing message arrived after {notify_s:.1f}s ({how}), but the "
+                            f"resolution was not delivered within {within_s:.0f}s")
+    return TestDelivery(True, endpoints.telegram_mode, notify_s, resolved_s,
+                        f"delivered ({how}): firing after {notify_s:.1f}s"
+                        + (f", resolved after {resolved_s:.1f}s" if resolved_s is not None else ""))
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    """The outcome of --alert NAME --expect STATE."""
+
+    ok: bool
+    took_s: float | None
+    detail: str
+
+
+def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within_s: float,
+             clock: Callable[[], float] = time.time, interval: float = 1.0) -> WaitResult:
+    """Wait until `selector` is firing (expect=firing) or has no pending/firing instance
+    (expect=resolved), polling the tracker's sources."""
+    started = clock()
+    tracker.poll_once()
+    if "prometheus" in tracker.last_errors:
+        raise DeliveryError(tracker.last_errors["prometheus"])
+    if not tracker.timeline.rules_matching(selector):
+        names = sorted({r.name for r in tracker.timeline.all_rules()})
+        return WaitResult(False, None, f"no alerting rule {selector} is loaded (loaded: "
+                                       f"{', '.join(names) or 'none'})")
+    deadline = started + within_s
+    while True:
+        now = clock()
+        active = tracker.timeline.active_at(selector, now, ("firing",) if expect == "firing"
+                                            else ("pending", "firing"))
+        if expect == "firing" and active:
+            return WaitResult(True, round(now - started, 3), f"{selector} is firing")
+        if expect == "resolved" and not active:
+            return WaitResult(True, round(now - started, 3), f"{selector} is not firing")
+        if now >= deadline:
+            state = "not firing" if expect == "firing" else "still pending or firing"
+            return WaitResult(False, None, f"{selector} is {state} after {within_s:.0f}s")
+        time.sleep(interval)
+        tracker.poll_once()

@@ -1,0 +1,429 @@
+"""The SLO spec users write (version slo-harness/v1), validated once into slo.spec.model.Spec.
+
+A full example (tests/test_slo_spec.py checks that it loads):
+
+    version: slo-harness/v1
+    service: portfolio-app
+    description: The portfolio site, as its visitors see it.
+    prometheus:
+      job: portfolio-app                            # job="..." on every query
+      requests_metric: app_requests_total           # counter {method, endpoint, status}
+      duration_metric: app_request_duration_seconds # histogram {method, endpoint}
+      # user traffic only: not the scrapes, probes, admin calls or unmatched (scanner) paths
+      selector: 'endpoint!~"/metrics|/health|/admin/.*|<unmatched>"'
+      error_status: '5..|aborted'                   # status values that count as errors
+    window: 30d                  # objective window: error budget and burn-rate alerts
+    alerting:
+      page_severity: page        # severity label of the fast-burn alerts
+      ticket_severity: ticket    # ... and of the slow-burn ones
+      for: 0s
+      runbook_url: https://example.org/runbooks/portfolio-app
+      dashboard_url: http://127.0.0.1:3000/d/slo
+    slos:
+      # the compact form (k6 style): objective and optional warning line
+      - name: latency-p95
+        key: true
+        objective: p(95) <= 300ms
+        warning: p(95) <= 200ms
+      - name: error-ratio
+        key: true
+        objective: ratio <= 1%
+      - name: throughput
+        objective: rate >= 1/s
+      # the explicit form: a kind and its fields
+      - name: api-fast-requests
+        kind: latency_ratio          # >= 95% of API requests faster than 300 ms
+        selector: 'endpoint=~"/api/.*"'
+        threshold_ms: 300
+        objective_percent: 95
+        warning_percent: 98
+      - name: home-availability
+        kind: availability
+        selector: 'endpoint="/"'
+        objective_percent: 99
+        alerting:
+          runbook_url: https://example.org/runbooks/home-page
+
+Explicit kinds and their fields (besides name, description, key, selector, window, alerting):
+
+    latency_percentile  percentile, threshold_ms, warning_ms          p(N) <= threshold
+    latency_ratio       threshold_ms, objective_percent, warning_percent  share under threshold >=
+    error_ratio         max_percent, warning_percent                  errors / requests <=
+    availability        objective_percent, warning_percent            non-errors / requests >=
+    request_rate        min_rps, max_rps, warning_min_rps, warning_max_rps
+
+A warning line lies on the safe side of the objective: crossing it warns, crossing the
+objective fails. A file may instead hold OpenSLO v1 `kind: SLO` documents (slo.spec.openslo).
+Every problem is reported as `<file>: <field path>: <what is wrong and the fix>`.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness import validation
+from harness.durations import DAY, format_duration, whole_seconds
+from slo.errors import Problem, SpecError
+from slo.spec import compact, model
+from slo.spec.limits import (
+    MAX_FOR_S,
+    MAX_LATENCY_MS,
+    MAX_RPS,
+    MAX_WINDOW_S,
+    METRIC,
+    MIN_WINDOW_S,
+    NAME,
+    SERVICE,
+    SEVERITY,
+    URL,
+)
+from slo.spec.model import Alerting, EventRatio, Objective, Quantile, Throughput
+from slo.spec.selectors import Matcher, Selector, parse_matchers, regex_problem
+
+VERSION = "slo-harness/v1"
+RESERVED_LABELS = {"job": "it is set by prometheus.job", "le": "it is set by the latency threshold"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PrometheusV1(_Strict):
+    """Where the SLIs come from."""
+
+    job: str = Field(min_length=1, max_length=200)
+    requests_metric: str = Field("app_requests_total", pattern=METRIC)
+    duration_metric: str = Field("app_request_duration_seconds", pattern=METRIC)
+    selector: str = Field("", max_length=1000)
+    error_status: str = Field("5..|aborted", min_length=1, max_length=200)
+
+
+class AlertingV1(_Strict):
+    """Alert settings; the top level sets defaults, an SLO may override any of them."""
+
+    enabled: bool | None = None
+    page_severity: str | None = Field(None, pattern=SEVERITY)
+    ticket_severity: str | None = Field(None, pattern=SEVERITY)
+    for_: str | None = Field(None, alias="for", max_length=20)
+    runbook_url: str | None = Field(None, pattern=URL)
+    dashboard_url: str | None = Field(None, pattern=URL)
+
+
+class _SLOV1(_Strict):
+    name: str = Field(pattern=NAME)
+    description: str = Field("", max_length=1000)
+    key: bool = False
+    selector: str = Field("", max_length=1000)
+    window: str | None = Field(None, max_length=20)
+    alerting: AlertingV1 | None = None
+
+
+def _number(**bounds):
+    return Field(allow_inf_nan=False, **bounds)
+
+
+class CompactSLOV1(_SLOV1):
+    """objective: "p(95) <= 300ms" (see slo.spec.compact)."""
+
+    objective: str = Field(max_length=200)
+    warning: str | None = Field(None, max_length=200)
+
+
+class LatencyPercentileV1(_SLOV1):
+    kind: Literal["latency_percentile"]
+    percentile: float = _number(gt=0, lt=100)
+    threshold_ms: float = _number(gt=0, le=MAX_LATENCY_MS)
+    warning_ms: float | None = _number(default=None, gt=0, le=MAX_LATENCY_MS)
+
+
+class LatencyRatioV1(_SLOV1):
+    kind: Literal["latency_ratio"]
+    threshold_ms: float = _number(gt=0, le=MAX_LATENCY_MS)
+    objective_percent: float = _number(gt=0, lt=100)
+    warning_percent: float | None = _number(default=None, gt=0, le=100)
+
+
+class ErrorRatioV1(_SLOV1):
+    kind: Literal["error_ratio"]
+    max_percent: float = _number(gt=0, lt=100)
+    warning_percent: float | None = _number(default=None, ge=0, lt=100)
+
+
+class AvailabilityV1(_SLOV1):
+    kind: Literal["availability"]
+    objective_percent: float = _number(gt=0, lt=100)
+    warning_percent: float | None = _number(default=None, gt=0, le=100)
+
+
+class RequestRateV1(_SLOV1):
+    kind: Literal["request_rate"]
+    min_rps: float | None = _number(default=None, gt=0, le=MAX_RPS)
+    max_rps: float | None = _number(default=None, gt=0, le=MAX_RPS)
+    warning_min_rps: float | None = _number(default=None, gt=0, le=MAX_RPS)
+    warning_max_rps: float | None = _number(default=None, gt=0, le=MAX_RPS)
+
+
+KINDS: dict[str, type[_SLOV1]] = {
+    "latency_percentile": LatencyPercentileV1,
+    "latency_ratio": LatencyRatioV1,
+    "error_ratio": ErrorRatioV1,
+    "availability": AvailabilityV1,
+    "request_rate": RequestRateV1,
+}
+
+
+class SpecV1(_Strict):
+    """The top level of a slo-harness/v1 document."""
+
+    version: Literal["slo-harness/v1"]
+    service: str = Field(pattern=SERVICE)
+    description: str = Field("", max_length=2000)
+    prometheus: PrometheusV1
+    window: str = Field("30d", max_length=20)
+    alerting: AlertingV1 = AlertingV1()
+    slos: list[dict] = Field(min_length=1, max_length=1000)
+
+
+def _pct(value: float) -> float:
+    """Percent to ratio without float noise (99.9 -> 0.999)."""
+    return round(value / 100.0, 12)
+
+
+class _Builder:
+    """Turns one validated SpecV1 into model objects, collecting Problems with their paths."""
+
+    def __init__(self, top: SpecV1):
+        self.top = top
+        self.problems: list[Problem] = []
+        self.base: tuple[Matcher, ...] = (Matcher("job", "=", top.prometheus.job),)
+        try:
+            self.base += parse_matchers(top.prometheus.selector)
+        except ValueError as err:
+            self.problem(("prometheus", "selector"), str(err))
+        problem = regex_problem(top.prometheus.error_status)
+        if problem:
+            self.problem(("prometheus", "error_status"), problem)
+        self.window_s = self.window(top.window, ("window",)) or 30 * DAY
+        self.alerting = self.merge_alerting(Alerting(), top.alerting, ("alerting",))
+
+    def problem(self, loc: tuple, message: str) -> None:
+        self.problems.append(Problem(validation.field_path(loc), message))
+
+    def window(self, text: str, loc: tuple) -> int | None:
+        try:
+            seconds = whole_seconds(text)
+        except ValueError as err:
+            self.problem(loc, str(err))
+            return None
+        if not MIN_WINDOW_S <= seconds <= MAX_WINDOW_S:
+            self.problem(loc, f"must be between {format_duration(MIN_WINDOW_S)} and "
+                              f"{format_duration(MAX_WINDOW_S)} (got {text!r}); the burn-rate "
+                              "alerts assume a multi-week objective window, e.g. 30d")
+            return None
+        return seconds
+
+    def merge_alerting(self, base: Alerting, raw: AlertingV1 | None, loc: tuple) -> Alerting:
+        if raw is None:
+            return base
+        for_s = base.for_s
+        if raw.for_ is not None:
+            try:
+                for_s = whole_seconds(raw.for_)
+            except ValueError as err:
+                self.problem(loc + ("for",), str(err))
+            else:
+                if for_s > MAX_FOR_S:
+                    self.problem(loc + ("for",), f"must be at most 1d (got {raw.for_!r})")
+        return Alerting(
+            enabled=base.enabled if raw.enabled is None else raw.enabled,
+            page_severity=raw.page_severity or base.page_severity,
+            ticket_severity=raw.ticket_severity or base.ticket_severity,
+            for_s=for_s,
+            runbook_url=raw.runbook_url or base.runbook_url,
+            dashboard_url=raw.dashboard_url or base.dashboard_url,
+        )
+
+    def selectors(self, raw: _SLOV1, loc: tuple) -> dict[str, Selector]:
+        matchers = self.base
+        try:
+            extra = parse_matchers(raw.selector)
+        except ValueError as err:
+            self.problem(loc + ("selector",), str(err))
+            extra = ()
+        for m in extra:
+            if m.label in RESERVED_LABELS:
+                self.problem(loc + ("selector",), f"cannot match label {m.label!r}: "
+                                                  f"{RESERVED_LABELS[m.label]}; remove it")
+        matchers += tuple(m for m in extra if m.label not in RESERVED_LABELS)
+        prom = self.top.prometheus
+        requests = Selector(prom.requests_metric, matchers)
+        return {
+            "requests": requests,
+            "errors": requests.where(Matcher("status", "=~", prom.error_status)),
+            "good": requests.where(Matcher("status", "!~", prom.error_status)),
+            "buckets": Selector(prom.duration_metric + "_bucket", matchers),
+            "count": Selector(prom.duration_metric + "_count", matchers),
+        }
+
+    def safe_side(self, loc: tuple, field: str, warning, target, upper: bool, against: str,
+                  shown: tuple[str, str] | None = None):
+        """Check that a warning line lies on the safe side of the objective."""
+        if warning is None:
+            return
+        if (upper and warning >= target) or (not upper and warning <= target):
+            side = "below" if upper else "above"
+            target_text, warning_text = shown or (f"{target:g}", f"{warning:g}")
+            self.problem(loc + (field,), f"must be {side} {against} ({target_text}): the warning "
+                                         "line lies on the safe side of the objective "
+                                         f"(got {warning_text})")
+
+    def slo(self, index: int, item: dict) -> model.SLO | None:
+        loc = ("slos", index)
+        has_kind, has_objective = "kind" in item, "objective" in item
+        if has_kind and has_objective:
+            self.problem(loc, "use either `objective: \"p(95) <= 300ms\"` (compact) or `kind:` "
+                              "with its fields, not both")
+            return None
+        if not has_kind and not has_objective:
+            self.problem(loc, f"needs `objective:` (e.g. {compact.EXAMPLES}) or `kind:` "
+                              f"(one of {', '.join(KINDS)})")
+            return None
+        if has_kind and not (isinstance(item["kind"], str) and item["kind"] in KINDS):
+            self.problem(loc + ("kind",), f"unknown kind {validation.got(item['kind'])}; "
+                                          f"use one of {', '.join(KINDS)}")
+            return None
+        schema = KINDS[item["kind"]] if has_kind else CompactSLOV1
+        try:
+            raw = schema.model_validate(item)
+        except ValidationError as err:
+            self.problems.extend(validation.problems(err, schema, loc))
+            return None
+        before = len(self.problems)
+        sel = self.selectors(raw, loc)
+        window_s = (self.window_s if raw.window is None
+                    else self.window(raw.window, loc + ("window",)))
+        alerting = self.merge_alerting(self.alerting, raw.alerting, loc + ("alerting",))
+        built = (self.compact(raw, sel, loc) if isinstance(raw, CompactSLOV1)
+                 else self.explicit(raw, sel, loc))
+        if built is None or len(self.problems) > before:
+            return None
+        kind, sli, objectives, threshold_s = built
+        return model.SLO(name=raw.name, kind=kind, sli=sli, objectives=objectives,
+                         description=raw.description, key=raw.key, window_s=window_s or 0,
+                         alerting=alerting, threshold_s=threshold_s)
+
+    def compact(self, raw: CompactSLOV1, sel: dict, loc: tuple):
+        try:
+            parsed = compact.parse_compact(raw.objective)
+        except ValueError as err:
+            self.problem(loc + ("objective",), str(err))
+            return None
+        warning = None
+        if raw.warning is not None:
+            try:
+                warn = compact.parse_compact(raw.warning)
+            except ValueError as err:
+                self.problem(loc + ("warning",), str(err))
+                return None
+            same = (warn.kind == parsed.kind and warn.percentile == parsed.percentile
+                    and (warn.op in ("<", "<=")) == (parsed.op in ("<", "<=")))
+            if not same:
+                self.problem(loc + ("warning",), f"must bound the same thing as the objective "
+                                                 f"({raw.objective!r}) on the same side, with a "
+                                                 f"safer value (got {raw.warning!r})")
+                return None
+            warning = warn.value
+            self.safe_side(loc, "warning", warning, parsed.value, parsed.op in ("<", "<="),
+                           "the objective", shown=(repr(raw.objective), repr(raw.warning)))
+        objective = Objective(parsed.op, parsed.value, warning)
+        if parsed.kind == "latency_percentile":
+            sli = Quantile(sel["buckets"], sel["count"], round(parsed.percentile / 100.0, 12))
+            return parsed.kind, sli, (objective,), parsed.value
+        if parsed.kind == "error_ratio":
+            sli = EventRatio(sel["errors"], sel["requests"], good=False)
+        elif parsed.kind == "availability":
+            sli = EventRatio(sel["good"], sel["requests"], good=True)
+        else:
+            sli = Throughput(sel["requests"])
+        return parsed.kind, sli, (objective,), None
+
+    def explicit(self, raw: _SLOV1, sel: dict, loc: tuple):
+        if isinstance(raw, LatencyPercentileV1):
+            self.safe_side(loc, "warning_ms", raw.warning_ms, raw.threshold_ms, True,
+                           "threshold_ms")
+            threshold_s = raw.threshold_ms / 1000.0
+            warning = None if raw.warning_ms is None else raw.warning_ms / 1000.0
+            sli = Quantile(sel["buckets"], sel["count"], _pct(raw.percentile))
+            return raw.kind, sli, (Objective("<=", threshold_s, warning),), threshold_s
+        if isinstance(raw, LatencyRatioV1):
+            self.safe_side(loc, "warning_percent", raw.warning_percent, raw.objective_percent,
+                           False, "objective_percent")
+            threshold_s = raw.threshold_ms / 1000.0
+            sli = EventRatio(model.under_threshold(sel["buckets"], threshold_s), sel["count"],
+                             good=True)
+            warning = None if raw.warning_percent is None else _pct(raw.warning_percent)
+            objective = Objective(">=", _pct(raw.objective_percent), warning)
+            return raw.kind, sli, (objective,), threshold_s
+        if isinstance(raw, ErrorRatioV1):
+            self.safe_side(loc, "warning_percent", raw.warning_percent, raw.max_percent, True,
+                           "max_percent")
+            warning = None if raw.warning_percent is None else _pct(raw.warning_percent)
+            sli = EventRatio(sel["errors"], sel["requests"], good=False)
+            return raw.kind, sli, (Objective("<=", _pct(raw.max_percent), warning),), None
+        if isinstance(raw, AvailabilityV1):
+            self.safe_side(loc, "warning_percent", raw.warning_percent, raw.objective_percent,
+                           False, "objective_percent")
+            warning = None if raw.warning_percent is None else _pct(raw.warning_percent)
+            sli = EventRatio(sel["good"], sel["requests"], good=True)
+            return raw.kind, sli, (Objective(">=", _pct(raw.objective_percent), warning),), None
+        return self.request_rate(raw, sel, loc)
+
+    def request_rate(self, raw: RequestRateV1, sel: dict, loc: tuple):
+        if raw.min_rps is None and raw.max_rps is None:
+            self.problem(loc, "needs min_rps, max_rps or both, e.g. `min_rps: 1`")
+            return None
+        if raw.min_rps is not None and raw.max_rps is not None and raw.min_rps >= raw.max_rps:
+            self.problem(loc + ("max_rps",), f"must be above min_rps ({raw.min_rps:g}) "
+                                             f"(got {raw.max_rps:g})")
+        objectives = []
+        for bound, warning, op, name in ((raw.min_rps, raw.warning_min_rps, ">=", "min_rps"),
+                                         (raw.max_rps, raw.warning_max_rps, "<=", "max_rps")):
+            field = f"warning_{name}"
+            if bound is None:
+                if warning is not None:
+                    self.problem(loc + (field,), f"needs {name}: a warning line sits beside an "
+                                                 "objective; add it or remove this field")
+                continue
+            self.safe_side(loc, field, warning, bound, op == "<=", name)
+            objectives.append(Objective(op, bound, warning))
+        return raw.kind, Throughput(sel["requests"]), tuple(objectives), None
+
+
+def build_v1(doc: dict, source: str) -> model.Spec:
+    """Validate one slo-harness/v1 document into a Spec (SpecError listing every problem)."""
+    version = doc.get("version")
+    if version != VERSION:
+        hint = ("add `version: slo-harness/v1` at the top" if version is None
+                else f"unsupported version {validation.got(version)}; this harness reads {VERSION}")
+        raise SpecError(source, Problem("version", hint))
+    try:
+        top = SpecV1.model_validate(doc)
+    except ValidationError as err:
+        raise SpecError(source, validation.problems(err, SpecV1)) from None
+    builder = _Builder(top)
+    slos, seen = [], {}
+    for index, item in enumerate(top.slos):
+        built = builder.slo(index, item)
+        if built is None:
+            continue
+        if built.name in seen:
+            builder.problem(("slos", index, "name"),
+                            f"duplicate SLO name {built.name!r} (also slos[{seen[built.name]}]); "
+                            "names must be unique")
+            continue
+        seen[built.name] = index
+        slos.append(built)
+    if builder.problems:
+        raise SpecError(source, builder.problems)
+    return model.Spec(source=source, service=top.service, slos=tuple(slos),
+                      description=top.description)

@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from bench.common import summarize, write_result
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from slo.judge.checker import evaluate
 from slo.judge.prom import Prometheus
 from slo.judge.window import Window

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from harness.errors import FaultError
-from harness.faults.model import FaultSpec
+from harness_common.errors import FaultError
+from harness_common.faults.model import FaultSpec
 from loadtests.record import FaultWindow
 from loadtests.schedule import Action, Schedule
 

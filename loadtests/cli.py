@@ -30,7 +30,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.stackenv import resolve_app_url, resolve_token
+from harness_common import exitcodes
+from harness_common.stackenv import resolve_app_url, resolve_token
 from loadtests.errors import LoadTestError
 from loadtests.preflight import check_target
 from loadtests.record import load_record, new_run_id, reports_dir
@@ -41,7 +42,6 @@ from stack.procs import free_port, port_in_use, stop_pid
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 20
 WORKER_WAIT_S = 30
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SCENARIO_FLAGS = ("ramp_time", "step_users", "step_time", "spike_users", "spike_at", "spike_time")
 
@@ -212,7 +212,7 @@ class Supervisor:
                 if deadline is not None and time.monotonic() > deadline:
                     print("error: Locust overran its scenario; stopping it", file=sys.stderr)
                     stop_pid(main.pid, timeout=15, popen=main)
-                    return EXIT_FAILED
+                    return exitcodes.FAILED
                 time.sleep(0.2)
             return main.returncode
         finally:
@@ -251,7 +251,7 @@ def run(args) -> int:
         prep = prepare(args)
     except LoadTestError as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return exitcodes.NOT_EVALUATED
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)
     port = pick_port(args.port, unattended)
     supervisor = Supervisor()
@@ -287,11 +287,11 @@ def run(args) -> int:
         print(summarize(path), file=sys.stderr)
     if code != 0:
         print(f"error: Locust exited with code {code}; see its output above", file=sys.stderr)
-        return EXIT_FAILED
+        return exitcodes.FAILED
     if unattended and not (prep.reports / prep.run_id / "run.json").is_file():
         print(f"error: no run record in {prep.reports / prep.run_id}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return exitcodes.FAILED
+    return exitcodes.OK
 
 
 def main(argv=None) -> int:

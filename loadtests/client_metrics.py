@@ -27,7 +27,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
-from harness.buckets import DEFAULT_BUCKETS
+from harness_common.buckets import DEFAULT_BUCKETS
 
 REPORT_KEY = "slo_harness_client_metrics"
 

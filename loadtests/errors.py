@@ -3,7 +3,7 @@
 Each message names the option or file field and the fix; none carries a secret.
 """
 
-from harness.errors import HarnessError, InputError
+from harness_common.errors import HarnessError, InputError
 
 
 class LoadTestError(HarnessError):

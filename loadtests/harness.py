@@ -29,8 +29,9 @@ from locust import log as locust_log
 from locust.runners import MasterRunner, WorkerRunner
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from harness.faults.client import FaultClient
-from harness.stackenv import resolve_app_url, resolve_token
+from harness_common import exitcodes
+from harness_common.faults.client import FaultClient
+from harness_common.stackenv import resolve_app_url, resolve_token
 from loadtests import webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
@@ -43,7 +44,6 @@ from loadtests.schedule import Schedule, load_schedule
 
 log = logging.getLogger("loadtests")
 
-EXIT_BAD_INPUT = 2
 USER_SAMPLE_INTERVAL_S = 0.5
 ADMIN_TIMEOUT_S = 3.0
 
@@ -230,7 +230,7 @@ def _serve_metrics(web_ui, metrics: ClientMetrics, runner) -> None:
 def _fail_before_load(message: str) -> None:
     log.error("%s", message)
     sys.stderr.write(f"error: {message}\n")
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(exitcodes.NOT_EVALUATED)
 
 
 def init(environment, runner, web_ui=None, **_kwargs) -> None:

@@ -4,8 +4,8 @@ Pure requests code (no Locust), shared by the CLI (before it starts Locust) and 
 (when Locust is started directly).
 """
 
-from harness.errors import FaultError
-from harness.faults.client import FaultClient
+from harness_common.errors import FaultError
+from harness_common.faults.client import FaultClient
 from loadtests.errors import TargetError
 
 TIMEOUT_S = 3.0

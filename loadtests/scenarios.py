@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.durations import format_duration, parse_duration
+from harness_common.durations import format_duration, parse_duration
 from loadtests.errors import ScenarioError
 
 MAX_USERS = 10_000

@@ -17,7 +17,7 @@ A schedule is a YAML list of steps; times count from the start of the test:
 Rules, each with its own error message naming the file and step:
 - `at` is a duration >= 0 ("90", "90s", "1m30s"); `for` is a duration > 0.
 - A step has exactly one of `set` and `clear`; `params` and `for` belong to `set` steps.
-- `params` are the fault's fields (harness/faults/model.py), validated here with the shared
+- `params` are the fault's fields (harness_common/faults/model.py), validated here with the shared
   parser; `ttl_s` is not allowed there: the schedule sets it to the window plus a margin, so a
   fault switches itself off even when the load generator is killed.
 - A `set` ends at `at + for` or at the next `clear` of its kind, whichever comes first, and
@@ -35,12 +35,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness import validation
-from harness.durations import format_duration, parse_duration
-from harness.errors import FaultValidationError, Problem
-from harness.faults.model import KINDS, MAX_TTL_S, TTL_MARGIN_S, FaultSpec, parse_fault
-from harness.inputs import read_input
-from harness.yamlsafe import load_documents
+from harness_common import validation
+from harness_common.durations import format_duration, parse_duration
+from harness_common.errors import FaultValidationError, Problem
+from harness_common.faults.model import KINDS, MAX_TTL_S, TTL_MARGIN_S, FaultSpec, parse_fault
+from harness_common.inputs import read_input
+from harness_common.yamlsafe import load_documents
 from loadtests.errors import ScheduleError
 from loadtests.scenarios import MAX_DURATION_S
 

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from harness.errors import FaultError, FaultValidationError
-from harness.faults.model import parse_fault
+from harness_common.errors import FaultError, FaultValidationError
+from harness_common.faults.model import parse_fault
 
 log = logging.getLogger("loadtests.webui")
 

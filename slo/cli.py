@@ -3,9 +3,13 @@
     slo check [--run reports/<id>/run.json | --last 5m | --start T --end T] [--json F]
     slo rules [--spec slo/slos.yaml] [--out-dir stack] [--check]
 
+    slo run slo/experiments/demo.yaml [--keep]
+    slo verify-alerts [--send-test | --alert NAME --expect firing --within 60s]
+
 A subcommand module has HELP (one line), add_arguments(parser) and run(args, console) -> exit
-code. Errors the harness raises on purpose (HarnessError) print as one red message and exit 2,
-the "could not evaluate" code shared by every subcommand.
+code (harness_common.exitcodes). Errors the harness raises on purpose (HarnessError) print as
+one red message and exit 2, the "could not evaluate" code shared by every subcommand; so do
+usage errors (argparse) and, with a traceback, anything unexpected: a crash is never a verdict.
 """
 
 import argparse
@@ -14,16 +18,16 @@ import sys
 
 from rich.console import Console
 
-from harness.errors import HarnessError
+from harness_common import exitcodes
+from harness_common.errors import HarnessError
 
-# name -> module; `check`, `verify-alerts` and `run` join this list as they are written.
+# name -> module
 COMMANDS = {
     "check": "slo.commands.check",
     "rules": "slo.commands.rules",
     "run": "slo.commands.run",
     "verify-alerts": "slo.commands.verify_alerts",
 }
-EXIT_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,10 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, console)
     except HarnessError as err:
         errors.print(f"[bold red]error:[/] {err}", markup=True, soft_wrap=True)
-        return EXIT_ERROR
+        return exitcodes.NOT_EVALUATED
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130
+    except Exception as err:  # noqa: BLE001 - a crash must never read as a verdict (exit 1)
+        errors.print_exception()
+        errors.print(f"[bold red]internal error:[/] {type(err).__name__}: {err} — this is a bug "
+                     "in slo-harness; nothing was judged", markup=True, soft_wrap=True)
+        return exitcodes.NOT_EVALUATED
 
 
 if __name__ == "__main__":

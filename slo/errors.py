@@ -1,6 +1,6 @@
 """The judge's errors: subclasses of the harness's one root exception, HarnessError."""
 
-from harness.errors import HarnessError, InputError, Problem
+from harness_common.errors import HarnessError, InputError, Problem
 
 __all__ = ["Problem", "SpecError", "PrometheusError", "WindowError"]
 

@@ -1,6 +1,6 @@
 """Numbers and times as the judge prints and reads them, and `le` labels as clients spell them.
 
-(Durations are harness.durations, the one parser of the harness.)
+(Durations are harness_common.durations, the one parser of the harness.)
 """
 
 import math

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 from stack import compose, launcher
 from stack.config import StackSettings
 from stack.errors import PartFailedError, StackError

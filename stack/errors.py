@@ -1,6 +1,6 @@
 """Errors of the stack launcher. Messages name the setting (env var, file) and the fix."""
 
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 
 
 class StackError(HarnessError):

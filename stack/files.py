@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.stackenv import read_stack_env
+from harness_common.stackenv import read_stack_env
 
 # Generated once per run directory and kept across restarts (clients keep working).
 SECRET_KEYS = ("FAULT_ADMIN_TOKEN", "TELEGRAM_SANDBOX_TOKEN", "GRAFANA_ADMIN_PASSWORD")

@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +44,6 @@ from stack.render import (
 from stack.state import (
     PartRecord,
     StackState,
-    group_has_live_members,
     load_state,
     locked,
     record_for,
@@ -205,19 +202,9 @@ def _stop_record(record: PartRecord, timeout: float = 10.0) -> bool:
         if popen is not None:
             popen.poll()
         return False
-    if record.leader_alive():
-        stop_pid(record.pid, timeout, popen=popen)
-    elif popen is not None:
+    if popen is not None and not record.leader_alive():
         popen.poll()  # reap a leader that already exited
-    # Children that outlived their leader keep the group alive: stop them too.
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        if not group_has_live_members(record.pid):
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(record.pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and group_has_live_members(record.pid):
-            time.sleep(0.05)
+    stop_pid(record.pid, timeout, popen=popen)  # the leader and any child that outlived it
     with contextlib.suppress(ChildProcessError):
         os.waitpid(record.pid, os.WNOHANG)  # reap the leader when it was our child
     return True

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import requests
 
 
@@ -75,24 +76,44 @@ def spawn(name: str, cmd: list[str], log_path: Path, env: dict | None = None,
 def pid_alive(pid: int) -> bool:
     """True when a process with this pid exists (zombies count as gone)."""
     try:
-        os.kill(pid, 0)
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def group_exists(pgid: int) -> bool:
+    """True while any process of the group exists (zombies included)."""
+    try:
+        os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-            return False
     return True
 
 
+def group_has_live_members(pgid: int) -> bool:
+    """True while a non-zombie process of process group `pgid` runs."""
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
+
+
 def stop_pid(pid: int, timeout: float = 10.0, popen: subprocess.Popen | None = None) -> None:
-    """Terminate the process group led by `pid` (SIGTERM, then SIGKILL)."""
+    """Stop the process group led by `pid`: SIGCONT, SIGTERM, then SIGKILL after `timeout`.
+
+    Done when the leader is gone and no member of its group is left (children that outlived
+    their leader keep the group alive, and are stopped with it).
+    """
     def gone() -> bool:
-        if popen is not None:
-            return popen.poll() is not None
-        return not pid_alive(pid)
+        leader_gone = popen.poll() is not None if popen is not None else not pid_alive(pid)
+        return leader_gone and not group_has_live_members(pid)
 
     for sig, wait in ((signal.SIGCONT, 0), (signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         if gone():

@@ -1,10 +1,10 @@
 """What the launcher started (.stack/state.json), and whether a recorded process is still ours.
 
 A pid alone is not an identity: after a crash or a reboot the number can belong to anything.
-Each record also keeps the process's start time (clock ticks since boot, /proc/<pid>/stat field
-22) and the boot id; `down` only signals a process whose pid, start time and boot match.
-Every part runs as the leader of its own process group, so stopping the group stops its
-children too (gunicorn's worker, the log redactor's child).
+Each record also keeps the process's start time (psutil's create_time) and the boot id; `down`
+only signals a process whose pid, start time and boot match. Every part runs as the leader of
+its own process group, so stopping the group stops its children too (gunicorn's worker, the
+log redactor's child).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import psutil
+
 from stack.errors import StackError
 from stack.files import write_private
-from stack.procs import pid_alive
+from stack.procs import group_exists, pid_alive
 
 
 def boot_id() -> str | None:
@@ -31,43 +33,22 @@ def boot_id() -> str | None:
         return None
 
 
-def process_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot, or None when unknown/gone."""
+def process_start_time(pid: int) -> float | None:
+    """When the process started (psutil's create_time, Unix seconds), or None when gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[19])  # field 22 overall; fields here start at field 3 (state)
 
 
-def group_exists(pgid: int) -> bool:
-    """True while any process of the group is alive."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+def _same_start(recorded: float | int | None, actual: float | None) -> bool:
+    """True when a recorded start time is the process's (clock ticks in older state files)."""
+    if recorded is None or actual is None:
         return False
-    except PermissionError:
-        return True
-    return True
-
-
-def group_has_live_members(pgid: int) -> bool:
-    """True when a non-zombie process of group `pgid` exists (Linux /proc scan)."""
-    for stat in _proc_stats():
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
-
-
-def _proc_stats() -> Iterator[str]:
-    """The text of every /proc/<pid>/stat readable now."""
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{entry.name}/stat") as handle:
-                    yield handle.read()
+    if isinstance(recorded, int):  # state.json written before psutil: ticks since boot
+        ticks = round((actual - psutil.boot_time()) * os.sysconf("SC_CLK_TCK"))
+        return ticks == recorded
+    return abs(recorded - actual) < 1e-3
 
 
 @dataclass(frozen=True)
@@ -76,7 +57,7 @@ class PartRecord:
 
     name: str
     pid: int
-    start_time: int | None
+    start_time: float | None
     boot_id: str | None
     url: str
     log: str
@@ -92,12 +73,12 @@ class PartRecord:
             return False
         start = process_start_time(self.pid)
         if start is not None:
-            return start == self.start_time
+            return _same_start(self.start_time, start)
         return group_exists(self.pid)
 
     def leader_alive(self) -> bool:
         """True when the recorded leader process itself runs (same start time)."""
-        return pid_alive(self.pid) and process_start_time(self.pid) == self.start_time
+        return pid_alive(self.pid) and _same_start(self.start_time, process_start_time(self.pid))
 
 
 @dataclass

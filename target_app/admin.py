@@ -15,8 +15,8 @@ import hmac
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from harness.errors import FaultValidationError
-from harness.faults.model import KINDS, parse_fault
+from harness_common.errors import FaultValidationError
+from harness_common.faults.model import KINDS, parse_fault
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -6,8 +6,8 @@ gunicorn config call `config_from_env()` when a server starts.
 
 import os
 
-from harness.buckets import DEFAULT_BUCKETS
-from harness.errors import HarnessError
+from harness_common.buckets import DEFAULT_BUCKETS
+from harness_common.errors import HarnessError
 
 DEFAULTS = {
     "APP_VERSION": "0.1.0",

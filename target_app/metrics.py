@@ -73,7 +73,7 @@ def init_app(app, fault_registry=None) -> AppMetrics:
     app.extensions["metrics"] = metrics
 
     if fault_registry is not None:
-        from harness.faults.model import KINDS
+        from harness_common.faults.model import KINDS
 
         for kind in KINDS:  # evaluated at scrape time, so expiry shows without a request
             metrics.fault_active.labels(kind).set_function(

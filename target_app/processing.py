@@ -5,7 +5,7 @@ import time
 
 from flask import request
 
-from harness.faults.routes import is_protected
+from harness_common.faults.routes import is_protected
 
 
 def init_app(app):

@@ -10,8 +10,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.errors import FaultError
-from harness.faults.client import FaultClient
+from harness_common.errors import FaultError
+from harness_common.faults.client import FaultClient
 
 pytestmark = pytest.mark.integration
 

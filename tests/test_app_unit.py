@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 from target_app import create_app
 from target_app.config import config_from_env
 

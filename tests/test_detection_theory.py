@@ -28,7 +28,7 @@ PAGE, SLOW_PAGE, TICKET, SLOW_TICKET = alert_windows(FAST)
 
 
 def burn_rule(window, for_s=0):
-    from harness.durations import format_duration
+    from harness_common.durations import format_duration
 
     labels = {"slo": "error-ratio", "severity": window.severity,
               "long": format_duration(window.long_s), "short": format_duration(window.short_s)}

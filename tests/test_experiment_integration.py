@@ -19,8 +19,8 @@ import pytest
 import requests
 import yaml
 
-from harness.faults.client import FaultClient
-from harness.stackenv import read_stack_env
+from harness_common.faults.client import FaultClient
+from harness_common.stackenv import read_stack_env
 from slo.live.delivery import notices, parse_counters
 from stack.config import StackSettings
 from stack.launcher import restart_part, stop_part

@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness.errors import FaultValidationError
-from harness.faults.model import MAX_TTL_S, parse_fault
-from harness.faults.routes import glob_problem, is_protected, matches
+from harness_common.errors import FaultValidationError
+from harness_common.faults.model import MAX_TTL_S, parse_fault
+from harness_common.faults.routes import glob_problem, is_protected, matches
 
 
 def test_a_latency_fault_gets_defaults_for_everything_but_the_delay():

@@ -2,7 +2,7 @@
 
 import time
 
-from harness.faults.model import parse_fault
+from harness_common.faults.model import parse_fault
 from target_app.faults.registry import FaultRegistry
 
 

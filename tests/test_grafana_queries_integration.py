@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from stack.grafana.exprs import all_exprs
 from tests.conftest import REPO
 

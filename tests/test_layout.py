@@ -2,7 +2,7 @@
 
 Layers (an arrow reads "may be imported by"):
 
-    harness  <-  target_app, stack  <-  loadtests  <-  slo          (bench and tests: anything)
+    harness_common  <-  target_app, stack  <-  loadtests  <-  slo     (bench, tests: anything)
 
 and inside slo:  spec  <-  judge  <-  alerting, live  <-  experiment  <-  commands, cli.
 
@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("harness", "target_app", "stack", "loadtests", "slo", "bench")
+PACKAGES = ("harness_common", "target_app", "stack", "loadtests", "slo", "bench")
 MAY_IMPORT = {
-    "harness": set(),
-    "target_app": {"harness"},
-    "stack": {"harness"},
-    "loadtests": {"harness", "stack"},
-    "slo": {"harness", "stack", "loadtests"},
+    "harness_common": set(),
+    "target_app": {"harness_common"},
+    "stack": {"harness_common"},
+    "loadtests": {"harness_common", "stack"},
+    "slo": {"harness_common", "stack", "loadtests"},
     "bench": set(PACKAGES),
 }
 SLO_LAYERS = {  # slo subpackage -> the slo subpackages it may import

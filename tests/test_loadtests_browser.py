@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import free_port, http_ok, stop_pid, wait_until
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import free_port, stop_pid, wait_until
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 
-from harness.buckets import DEFAULT_BUCKETS
-from harness.durations import format_duration, parse_duration
-from harness.errors import FaultError, FaultValidationError
-from harness.faults.model import parse_fault
+from harness_common.buckets import DEFAULT_BUCKETS
+from harness_common.durations import format_duration, parse_duration
+from harness_common.errors import FaultError, FaultValidationError
+from harness_common.faults.model import parse_fault
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import ClientMetrics, build_registry
 from loadtests.errors import RecordError, ScenarioError, ScheduleError

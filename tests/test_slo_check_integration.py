@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import requests
 
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from slo.cli import main
 from tests.conftest import _start_app, launch_prometheus
 

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.durations import format_duration, whole_seconds
+from harness_common.durations import format_duration, whole_seconds
 from slo.alerting.burnrate import PROFILES, alert_windows, windows_used
 from slo.judge import promql
 from slo.spec import load_spec

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.durations import DAY, HOUR, MINUTE, format_duration
+from harness_common.durations import DAY, HOUR, MINUTE, format_duration
 from slo.alerting import burnrate, grafana, rules
 from slo.alerting.burnrate import PROFILES, alert_windows, fire_bounds, resolve_bounds, windows_used
 from slo.alerting.generate import generated_files, rules_path

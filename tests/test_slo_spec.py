@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.buckets import DEFAULT_BUCKETS
+from harness_common.buckets import DEFAULT_BUCKETS
 from slo.errors import SpecError
 from slo.spec import load_spec, parse_spec
 from slo.spec import v1 as spec_module

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.stackenv import read_stack_env
+from harness_common.stackenv import read_stack_env
 from stack.config import StackSettings
 from stack.errors import MissingBinaryError, StackError
 from stack.procs import free_port, pid_alive, port_in_use, wait_until

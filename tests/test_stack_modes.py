@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.stackenv import read_stack_env
+from harness_common.stackenv import read_stack_env
 from stack import compose, launcher
 from stack.config import StackSettings
 from stack.state import load_state

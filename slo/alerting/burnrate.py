@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from harness.durations import DAY, HOUR, MINUTE
+from harness_common.durations import DAY, HOUR, MINUTE
 
 Severity = Literal["page", "ticket"]
 

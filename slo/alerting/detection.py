@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from harness.durations import whole_seconds
+from harness_common.durations import whole_seconds
 from slo.alerting.burnrate import AlertWindow, Profile, alert_windows
 from slo.alerting.rules import ALERT_NAME
 from slo.live.alerts import Rule

@@ -19,7 +19,7 @@ rows' factors as threshold lines, and the SLI over time with the objective line.
 import hashlib
 import json
 
-from harness.durations import format_duration
+from harness_common.durations import format_duration
 from slo.alerting.burnrate import PROFILES, alert_windows
 from slo.alerting.rules import dump_yaml, header
 from slo.judge import promql

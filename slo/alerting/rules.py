@@ -19,7 +19,7 @@ Output is deterministic: groups sorted by SLO name, windows shortest first, rows
 
 import yaml
 
-from harness.durations import format_duration, humanize_seconds
+from harness_common.durations import format_duration, humanize_seconds
 from slo.alerting.burnrate import AlertWindow, Profile, alert_windows, windows_used
 from slo.judge import promql
 from slo.spec.model import SLO, Spec

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.durations import whole_seconds
-from harness.stackenv import resolve_prometheus_url
+from harness_common.durations import whole_seconds
+from harness_common.stackenv import resolve_prometheus_url
 from slo.errors import WindowError
 from slo.judge import outputs
 from slo.judge.checker import baseline_values, evaluate
@@ -93,7 +93,10 @@ def run(args, console: Console) -> int:
     """Evaluate and print; return the gate's exit code."""
     spec = load_spec(args.spec)
     window = resolve_window(args)
-    step_s = whole_seconds(args.step) if args.step else None
+    try:
+        step_s = whole_seconds(args.step) if args.step else None
+    except ValueError as err:
+        raise WindowError(f"--step: {err}") from None
     if step_s is not None and step_s > window.seconds:
         raise WindowError(f"--step {args.step} is longer than the window ({window.seconds}s)")
     baseline = None

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness_common import exitcodes
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.generate import DEFAULT_OUT_DIR, generated_files
 from slo.alerting.rules import unreachable_rows
@@ -81,5 +82,5 @@ def run(args, console: Console) -> int:
                 console.print(_diff(current, text, path.name), markup=False, highlight=False)
         console.print(f"[red]{len(drifted)} generated file(s) differ from {args.spec}[/]: run "
                       "`make rules` (or `slo rules`) and commit the result")
-        return 1
-    return 0
+        return exitcodes.FAILED
+    return exitcodes.OK

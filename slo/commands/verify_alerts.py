@@ -6,14 +6,17 @@
     slo verify-alerts --alert ErrorBudgetBurn --label slo=error-ratio --expect firing --within 60s
 
 Exit codes: 0 as expected (delivered / in the expected state); 1 not delivered, not in the
-expected state in time, or no such rule; 2 could not check (Prometheus or Alertmanager down).
+expected state in time, or no such rule; 2 could not check (Prometheus or Alertmanager down,
+or a usage error such as --within banana).
 """
 
+import argparse
 import time
 
 from rich.table import Table
 
-from harness.durations import whole_seconds
+from harness_common import exitcodes
+from harness_common.durations import whole_seconds
 from slo.live.alerts import AlertSelector, AlertTracker
 from slo.live.verify import Endpoints, rule_states, send_test, wait_for
 
@@ -22,16 +25,17 @@ DEFAULT_SERVICE = "portfolio-app"
 
 
 def _duration(text: str) -> int:
+    """--within: seconds or a duration; a bad value is a usage error (argparse exits 2)."""
     try:
         return int(text) if text.isdigit() else whole_seconds(text)
     except ValueError as err:
-        raise SystemExit(f"slo verify-alerts: --within: {err}") from None
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _label(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise SystemExit(f"slo verify-alerts: --label expects NAME=VALUE (got {text!r})")
+        raise argparse.ArgumentTypeError(f"expects NAME=VALUE (got {text!r})")
     return key.strip(), value.strip()
 
 
@@ -75,7 +79,7 @@ def _show_rules(console, tracker: AlertTracker) -> int:
     firing = sum(1 for s in states if s.state == "firing")
     broken = [s for s in states if s.health not in ("ok", "unknown")]
     console.print(f"{len(states)} rules, {firing} firing, {len(broken)} unhealthy")
-    return 1 if broken else 0
+    return exitcodes.FAILED if broken else exitcodes.OK
 
 
 def run(args, console) -> int:
@@ -93,7 +97,7 @@ def run(args, console) -> int:
             console.print(f"time-to-notify: {result.notify_s:.1f}s"
                           + (f"; resolved: {result.resolved_notify_s:.1f}s"
                              if result.resolved_notify_s is not None else ""))
-        return 0 if result.ok else 1
+        return exitcodes.OK if result.ok else exitcodes.FAILED
     if args.alert:
         selector = AlertSelector.of(args.alert, dict(args.label))
         console.print(f"waiting up to {args.within}s for {selector} to be {args.expect}",
@@ -103,7 +107,7 @@ def run(args, console) -> int:
         took = f" after {result.took_s:.1f}s" if result.took_s is not None else ""
         console.print(f"[{colour}]{'OK' if result.ok else 'FAILED'}[/] {result.detail}{took}",
                       soft_wrap=True)
-        return 0 if result.ok else 1
+        return exitcodes.OK if result.ok else exitcodes.FAILED
     tracker.poll_once()
     if "prometheus" in tracker.last_errors:
         from slo.errors import PrometheusError

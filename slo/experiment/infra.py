@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 from stack.config import StackSettings
 from stack.state import load_state
 

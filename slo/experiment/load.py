@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import loadtests
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 from loadtests.scenarios import Stage, build_plan
 from slo.experiment.schema import Experiment
 from stack.config import REPO

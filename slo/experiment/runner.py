@@ -33,8 +33,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.errors import FaultError, HarnessError
-from harness.faults.client import FaultClient
+from harness_common import exitcodes
+from harness_common.errors import FaultError, HarnessError
+from harness_common.faults.client import FaultClient
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.detection import rule_theory
 from slo.errors import PrometheusError
@@ -65,7 +66,6 @@ from stack.config import StackSettings
 from stack.telegram_sandbox.client import SandboxClient
 from stack.telegram_sandbox.errors import SandboxError
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 APP_JOB = "portfolio-app"
 LOCUST_FINISH_S = 20.0
 
@@ -467,20 +467,20 @@ class ExperimentRunner:
 
     def _exit(self, outcomes: list[Outcome]) -> tuple[int, str]:
         if self.status == "failed":       # preflight
-            return EXIT_FAILED, "failed"
+            return exitcodes.FAILED, "failed"
         if self.status != "completed":
-            return EXIT_ERROR, self.status
+            return exitcodes.NOT_EVALUATED, self.status
         failed = [o for o in outcomes if o.status != PASSED]
         if not self.rollback_ok:
             self.reason = "rollback failed: " + "; ".join(
                 line for line in self.rollback_log if "FAILED" in line)
-            return EXIT_ERROR, "error"
+            return exitcodes.NOT_EVALUATED, "error"
         if failed:
             self.reason = f"{len(failed)} of {len(outcomes)} expectations failed: " + "; ".join(
                 o.reason or f"{o.subject} {o.expected}" for o in failed[:3])
-            return EXIT_FAILED, "failed"
+            return exitcodes.FAILED, "failed"
         self.reason = f"all {len(outcomes)} expectations held"
-        return EXIT_OK, "passed"
+        return exitcodes.OK, "passed"
 
     def _verdicts(self) -> dict[str, list[SloVerdict]]:
         """Every SLO over each completed phase, skipping the phase's first scrape interval (it

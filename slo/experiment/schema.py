@@ -26,7 +26,7 @@ A full example (slo/experiments/demo.yaml is the one `make demo` runs):
         load: {users: 10}                                  # overrides the defaults
         fault:
           kind: error                                      # latency | error | abort (admin API)
-          params: {probability: 1.0, status: 503}          # harness/faults/model.py fields
+          params: {probability: 1.0, status: 503}          # harness_common/faults/model.py fields
         expect:
           slos: {error-ratio: violated}
           alerts:
@@ -71,13 +71,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness import validation
-from harness.durations import format_duration, whole_seconds
-from harness.errors import FaultValidationError
-from harness.faults.model import KINDS as APP_FAULT_KINDS
-from harness.faults.model import MAX_TTL_S, TTL_MARGIN_S, parse_fault
-from harness.inputs import read_input
-from harness.yamlsafe import load_documents
+from harness_common import validation
+from harness_common.durations import format_duration, whole_seconds
+from harness_common.errors import FaultValidationError
+from harness_common.faults.model import KINDS as APP_FAULT_KINDS
+from harness_common.faults.model import MAX_TTL_S, TTL_MARGIN_S, parse_fault
+from harness_common.inputs import read_input
+from harness_common.yamlsafe import load_documents
 from slo.errors import Problem, SpecError
 from slo.spec.model import Spec
 

@@ -13,7 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from harness.durations import format_duration
+from harness_common import exitcodes
+from harness_common.durations import format_duration
 from slo.judge import promql
 from slo.judge.prom import Prometheus
 from slo.judge.window import Window
@@ -21,7 +22,6 @@ from slo.spec.model import SLO, Quantile, Spec, Throughput
 from slo.units import le_label_variants
 
 MET, WARN, VIOLATED, NO_DATA = "met", "warn", "violated", "no_data"
-EXIT_MET, EXIT_VIOLATED, EXIT_NO_EVAL = 0, 1, 2
 
 
 @dataclass
@@ -161,12 +161,12 @@ def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
     """0 all met (warnings too unless strict), 1 any violated, 2 any no data (and none violated)."""
     statuses = {v.status for v in verdicts}
     if not verdicts:
-        return EXIT_NO_EVAL
+        return exitcodes.NOT_EVALUATED
     if VIOLATED in statuses or (strict and WARN in statuses):
-        return EXIT_VIOLATED
+        return exitcodes.FAILED
     if NO_DATA in statuses:
-        return EXIT_NO_EVAL
-    return EXIT_MET
+        return exitcodes.NOT_EVALUATED
+    return exitcodes.OK
 
 
 @dataclass

@@ -22,7 +22,7 @@ import yaml
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
-from harness.durations import parse_duration
+from harness_common.durations import parse_duration
 from slo.errors import PrometheusError
 from slo.units import parse_rfc3339
 

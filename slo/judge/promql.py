@@ -21,7 +21,7 @@ as range queries (step = slice, so the slices do not overlap). For the recording
 
 from dataclasses import dataclass
 
-from harness.durations import format_duration
+from harness_common.durations import format_duration
 from slo.spec.model import SLO, EventRatio, Quantile, Throughput
 from slo.spec.selectors import Selector
 from slo.units import format_number

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.durations import whole_seconds
+from harness_common.durations import whole_seconds
 from slo.errors import WindowError
 
 MIN_WINDOW_S = 10  # two 5 s scrapes: increase() needs two samples

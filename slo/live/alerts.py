@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 from slo.errors import PrometheusError
 from slo.judge.prom import Prometheus
 from slo.units import parse_rfc3339

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 
 INTEGRATION = "telegram"
 _HEAD = re.compile(r"^\W*(FIRING|RESOLVED)\s+(\S+)\s*$")

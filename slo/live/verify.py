@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.stackenv import read_stack_env
+from harness_common.stackenv import read_stack_env
 from slo.live.alerts import AlertSelector, AlertTracker, GrafanaAlerts, PrometheusAlerts, Snapshot
 from slo.live.delivery import AlertmanagerCounters, DeliveryError, notices, post_alert
 from stack.telegram_sandbox.client import SandboxClient

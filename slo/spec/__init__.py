@@ -15,9 +15,9 @@ Every problem is reported as `<file>: <field path>: <what is wrong and the fix>`
 
 from pathlib import Path
 
-from harness import validation
-from harness.inputs import read_input
-from harness.yamlsafe import load_documents
+from harness_common import validation
+from harness_common.inputs import read_input
+from harness_common.yamlsafe import load_documents
 from slo.errors import SpecError
 from slo.spec import openslo, v1
 from slo.spec.limits import MAX_SPEC_BYTES

@@ -1,6 +1,6 @@
 """Names and bounds every spec format shares (slo-harness/v1, OpenSLO), in one place."""
 
-from harness.durations import DAY
+from harness_common.durations import DAY
 
 NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$"
 SERVICE = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"

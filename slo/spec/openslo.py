@@ -39,8 +39,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness import validation
-from harness.durations import format_duration, whole_seconds
+from harness_common import validation
+from harness_common.durations import format_duration, whole_seconds
 from slo.errors import Problem, SpecError
 from slo.spec import model
 from slo.spec.limits import MAX_WINDOW_S, MIN_WINDOW_S, NAME, SERVICE

@@ -61,8 +61,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness import validation
-from harness.durations import DAY, format_duration, whole_seconds
+from harness_common import validation
+from harness_common.durations import DAY, format_duration, whole_seconds
 from slo.errors import Problem, SpecError
 from slo.spec import compact, model
 from slo.spec.limits import (

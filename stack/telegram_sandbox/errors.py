@@ -5,7 +5,7 @@ failures). `BotApiError` is not a harness failure: it is the Telegram-shaped ref
 sandbox sends to a bot (`{"ok": false, "error_code": 400, "description": "Bad Request: ..."}`).
 """
 
-from harness.errors import HarnessError
+from harness_common.errors import HarnessError
 
 
 class SandboxError(HarnessError):

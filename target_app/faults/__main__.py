@@ -1,7 +1,7 @@
-"""`python -m target_app.faults`: the fault CLI under its first name (see harness.faults.cli)."""
+"""`python -m target_app.faults`: the fault CLI under its first name (harness_common.faults.cli)."""
 
 import sys
 
-from harness.faults.cli import main
+from harness_common.faults.cli import main
 
 sys.exit(main())

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from harness.faults.model import FaultSpec
+from harness_common.faults.model import FaultSpec
 
 log = logging.getLogger("target_app.faults")
 

@@ -25,8 +25,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import FaultValidationError
-from harness.faults.model import KINDS, parse_fault
+from harness_common.errors import FaultValidationError
+from harness_common.faults.model import KINDS, parse_fault
 from loadtests.errors import ScheduleError
 from loadtests.schedule import load_schedule
 from slo.errors import SpecError

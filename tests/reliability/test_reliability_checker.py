@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from slo.judge import promql
 from slo.spec import load_spec
 from stack.procs import wait_until

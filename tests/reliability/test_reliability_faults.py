@@ -22,7 +22,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from stack.procs import stop_pid, wait_until
 from tests.reliability.support import REPO, fault_active, spawn_app
 

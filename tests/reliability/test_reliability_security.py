@@ -23,8 +23,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from harness.faults.client import FaultClient
-from harness.stackenv import read_stack_env
+from harness_common.faults.client import FaultClient
+from harness_common.stackenv import read_stack_env
 from slo.live.delivery import post_alert
 from stack.config import StackSettings
 from stack.procs import free_port, wait_until

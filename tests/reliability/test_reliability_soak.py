@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.faults.client import FaultClient
+from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import stop_pid, wait_until
 from tests.reliability.support import REPO, metric_samples, prom_value

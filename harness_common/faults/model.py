@@ -17,9 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness import validation
-from harness.errors import FaultValidationError
-from harness.faults.routes import ALL_ROUTES, glob_problem
+from harness_common import validation
+from harness_common.errors import FaultValidationError
+from harness_common.faults.routes import ALL_ROUTES, glob_problem
 
 DEFAULT_TTL_S = 300
 MAX_TTL_S = 3600

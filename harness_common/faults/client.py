@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import requests
 
-from harness.errors import FaultError
-from harness.stackenv import resolve_app_url, resolve_token
+from harness_common.errors import FaultError
+from harness_common.stackenv import resolve_app_url, resolve_token
 
 
 class FaultClient:

@@ -9,7 +9,7 @@ import typing
 
 from pydantic import BaseModel, ValidationError
 
-from harness.errors import Problem
+from harness_common.errors import Problem
 
 _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
            "less_than_equal": "<="}

@@ -1,10 +1,10 @@
-"""The fault CLI: `python -m harness.faults set|list|clear` (also `python -m target_app.faults`).
+"""The fault CLI: `python -m harness_common.faults set|list|clear` (or `-m target_app.faults`).
 
-    python -m harness.faults set latency --delay-ms 300 --jitter-ms 50 --ttl 120
-    python -m harness.faults set error --status 503 --probability 0.1 --routes '/api/*'
-    python -m harness.faults set abort --mode hang --hang-s 5
-    python -m harness.faults list
-    python -m harness.faults clear [KIND]
+    python -m harness_common.faults set latency --delay-ms 300 --jitter-ms 50 --ttl 120
+    python -m harness_common.faults set error --status 503 --probability 0.1 --routes '/api/*'
+    python -m harness_common.faults set abort --mode hang --hang-s 5
+    python -m harness_common.faults list
+    python -m harness_common.faults clear [KIND]
 
 The app is APP_URL (or http://127.0.0.1:$APP_PORT); the token is FAULT_ADMIN_TOKEN or the one
 in .stack/env. Exit codes: 0 done, 2 bad input or the app refused, 1 unreachable.
@@ -15,10 +15,10 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import FaultError, FaultValidationError
-from harness.faults.client import FaultClient
-from harness.faults.model import KINDS, parse_fault
-from harness.stackenv import resolve_app_url, resolve_token
+from harness_common.errors import FaultError, FaultValidationError
+from harness_common.faults.client import FaultClient
+from harness_common.faults.model import KINDS, parse_fault
+from harness_common.stackenv import resolve_app_url, resolve_token
 
 FLAGS = {  # CLI flag -> spec field, per kind
     "latency": {"delay_ms": int, "jitter_ms": int},
@@ -29,7 +29,7 @@ FLAGS = {  # CLI flag -> spec field, per kind
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree: set <kind> [flags], list, clear [kind]."""
-    parser = argparse.ArgumentParser(prog="python -m harness.faults", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m harness_common.faults", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=None, help="app base URL (default APP_URL or APP_PORT)")
     sub = parser.add_subparsers(dest="command", required=True)

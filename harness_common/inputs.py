@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-from harness.errors import InputError
+from harness_common.errors import InputError
 
 MAX_BYTES = 1024 * 1024
 

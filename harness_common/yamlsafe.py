@@ -12,7 +12,7 @@ message starts with the file's name.
 
 import yaml
 
-from harness.errors import InputError
+from harness_common.errors import InputError
 
 MAX_BYTES = 1024 * 1024
 

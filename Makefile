@@ -23,6 +23,7 @@ EXPERIMENT  ?= slo/experiments/demo.yaml
 PYTEST_ARGS ?=
 PART        ?=
 CHECK_ARGS  ?=
+CHECK_JSON  ?= reports/slo-check.json
 KEEP        ?=
 BENCH_ARGS  ?=
 export APP_PORT LOCUST_PORT
@@ -95,8 +96,8 @@ load-distributed: install ## Locust master + WORKERS local workers running SCENA
 bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
 	$(PY) -m bench.load_capacity
 
-slo-check: install ## CI gate: judge the SLOs over the latest run (RUN=reports/<id>/run.json); exit 0 met, 1 violated, 2 no eval
-	$(PY) -m slo.cli check --spec $(SPEC) $(if $(RUN),--run $(RUN)) $(CHECK_ARGS)
+slo-check: install ## CI gate over the latest run (RUN=reports/<id>/run.json); verdict code in reports/slo-check.json; make exits 0 or 2
+	$(PY) -m slo.cli check --spec $(SPEC) $(if $(RUN),--run $(RUN)) --json $(CHECK_JSON) $(CHECK_ARGS)
 
 rules: install ## generate Prometheus rules + Grafana SLO alerts/dashboard from SPEC (commit them)
 	$(PY) -m slo.cli rules --spec $(SPEC)

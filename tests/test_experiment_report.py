@@ -4,16 +4,24 @@ report.html with the plots — from canned observations, no servers."""
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 
-from slo.experiment.expectations import Outcome, PhaseWindow, SloVerdict
-from slo.experiment.report import build_summary, junit_xml, print_summary, write_report
+from slo.experiment.expectations import Outcome, SloVerdict
+from slo.experiment.report import junit, print_summary, write_report
+from slo.experiment.result import (
+    ExperimentInfo,
+    ExperimentResult,
+    FaultRecord,
+    PhaseRecord,
+    PlotSeries,
+    Rollback,
+    Series,
+    StackRecord,
+)
 from slo.experiment.schema import parse_experiment
 from slo.experiment.timings import AlertTiming
-from slo.judge.prom import Intervals
-from slo.live.alerts import AlertTimeline, Transition
+from slo.live.alerts import Transition
 from slo.live.delivery import Notice
 
 T0 = 1_800_000_000.0
@@ -30,35 +38,6 @@ LABELS = (("alertname", "ErrorBudgetBurn"), ("long", "1m"), ("severity", "page")
           ("short", "20s"), ("slo", "error-ratio"))
 
 
-def fake_runner(tmp_path: Path, completed: bool = True):
-    windows = []
-    for phase in EXPERIMENT.phases:
-        ran = completed or phase.index < 2
-        w = PhaseWindow(phase, T0 + phase.start_s if ran else None,
-                        T0 + phase.end_s if ran and (completed or phase.index < 1) else None,
-                        completed=ran and (completed or phase.index < 1))
-        if phase.fault and ran:
-            w.fault_start = w.start
-            w.fault_end = T0 + phase.end_s
-        windows.append(w)
-    timeline = AlertTimeline(transitions=[
-        Transition(T0 + 32, "prometheus", "ErrorBudgetBurn", LABELS, "pending"),
-        Transition(T0 + 32, "prometheus", "ErrorBudgetBurn", LABELS, "firing"),
-        Transition(T0 + 70, "prometheus", "ErrorBudgetBurn", LABELS, "resolved")])
-    return SimpleNamespace(
-        experiment=EXPERIMENT, windows=windows, tracker=SimpleNamespace(timeline=timeline),
-        _notices=[Notice("firing", dict(LABELS), 1, T0 + 37),
-                  Notice("resolved", dict(LABELS), 2, T0 + 75)],
-        run_id="unit-run", run_dir=tmp_path / "unit-run",
-        reason="all 3 expectations held" if completed else "interrupted by SIGINT",
-        started_at=T0 - 10, run_end=T0 + 96, stack_info=SimpleNamespace(mode="native"),
-        started_stack=True, options=SimpleNamespace(keep=False), stack_profile="fast",
-        telegram_mode="sandbox", urls={"prometheus": "http://127.0.0.1:1"},
-        intervals=Intervals(5, 5), rollback_ok=True,
-        rollback_log=["clear every fault: ok (none were on)"], faults_left=[],
-        notes=["a note"])
-
-
 OUTCOMES = [
     Outcome("outage", "slo", "error-ratio", "violated", "passed", "violated (100.00%)"),
     Outcome("outage", "alert", 'ErrorBudgetBurn{slo="error-ratio"}', "firing within 20s",
@@ -70,18 +49,61 @@ OUTCOMES = [
 TIMINGS = [AlertTiming("outage", "error probability=1.0", "prometheus", "ErrorBudgetBurn",
                        {k: v for k, v in LABELS if k != "alertname"}, 12.0, 12.0, 17.0, 20.0,
                        25.0, T0 + 32, T0 + 32, T0 + 37, T0 + 70, T0 + 75)]
-VERDICTS = {"outage": [SloVerdict("error-ratio", "violated", 1.0, "error ratio <= 1%", "ratio",
-                                  "100.00%")]}
-SERIES = {"latency": [{"name": "latency-p95", "target": 300.0,
-                       "points": [(T0 + t, 40.0) for t in range(0, 90, 2)]}],
-          "errors": [{"name": "error-ratio", "target": 1.0,
-                      "points": [(T0 + t, 100.0 if 25 < t < 60 else 0.0)
-                                 for t in range(0, 90, 2)]}]}
+VERDICTS = {"outage": (SloVerdict("error-ratio", "violated", 1.0, "error ratio <= 1%", "ratio",
+                                  "100.00%"),)}
+SERIES = Series(
+    latency=(PlotSeries("latency-p95", 300.0, tuple((T0 + t, 40.0) for t in range(0, 90, 2))),),
+    errors=(PlotSeries("error-ratio", 1.0, tuple((T0 + t, 100.0 if 25 < t < 60 else 0.0)
+                                                 for t in range(0, 90, 2))),))
+TRANSITIONS = (Transition(T0 + 32, "prometheus", "ErrorBudgetBurn", LABELS, "pending"),
+               Transition(T0 + 32, "prometheus", "ErrorBudgetBurn", LABELS, "firing"),
+               Transition(T0 + 70, "prometheus", "ErrorBudgetBurn", LABELS, "resolved"))
+
+
+def phases(completed: bool, started: bool = True) -> tuple[PhaseRecord, ...]:
+    """The phases of EXPERIMENT as they ran: all of them, or only the first two (cut short)."""
+    out = []
+    for phase in EXPERIMENT.phases:
+        ran = started and (completed or phase.index < 2)
+        done = ran and (completed or phase.index < 1)
+        fault = None
+        if phase.fault is not None:
+            fault = FaultRecord(phase.fault.kind, phase.fault.describe(),
+                                tuple(phase.fault.params.items()),
+                                T0 + phase.start_s if ran else None,
+                                T0 + phase.end_s if ran else None)
+        out.append(PhaseRecord(phase.index, phase.name, phase.start_s, phase.duration_s,
+                               T0 + phase.start_s if ran else None,
+                               T0 + phase.end_s if done else None, done, phase.load.users,
+                               phase.load.spawn_rate, phase.load.scenario, fault,
+                               VERDICTS.get(phase.name, ())))
+    return tuple(out)
+
+
+def result_of(tmp_path: Path, completed: bool = True, status: str = "failed", code: int = 1,
+              started: bool = True) -> ExperimentResult:
+    """A real result, as the runner would freeze it."""
+    return ExperimentResult(
+        run_id="unit-run", run_dir=tmp_path / "unit-run",
+        experiment=ExperimentInfo("unit", "exp.yaml", EXPERIMENT.description, "fast",
+                                  EXPERIMENT.duration_s, "slos.yaml"),
+        status=status, exit_code=code,
+        reason="all 3 expectations held" if completed else "interrupted by SIGINT",
+        started_at=T0 - 10, ended_at=T0 + 96,
+        stack=StackRecord("native", True, False, "fast", "sandbox",
+                          (("prometheus", "http://127.0.0.1:1"),), 5.0, 5.0),
+        phases=phases(completed, started),
+        outcomes=tuple(OUTCOMES) if started else (),
+        timings=tuple(TIMINGS) if started else (),
+        transitions=TRANSITIONS if started else (),
+        notifications=(Notice("firing", dict(LABELS), 1, T0 + 37),
+                       Notice("resolved", dict(LABELS), 2, T0 + 75)) if started else (),
+        rollback=Rollback(True, ("clear every fault: ok (none were on)",), ()),
+        notes=("a note",), series=SERIES if started else Series())
 
 
 def summary_of(tmp_path, completed=True, status="failed", code=1):
-    return build_summary(fake_runner(tmp_path, completed), OUTCOMES, TIMINGS, VERDICTS, status,
-                         code)
+    return result_of(tmp_path, completed, status, code).to_summary()
 
 
 def test_the_summary_holds_phases_expectations_timings_and_the_rollback(tmp_path):
@@ -101,7 +123,7 @@ def test_the_summary_holds_phases_expectations_timings_and_the_rollback(tmp_path
 
 
 def test_junit_xml_is_valid_junit_with_one_case_per_expectation(tmp_path):
-    root = ET.fromstring(junit_xml(summary_of(tmp_path)))  # noqa: S314 - our own output
+    root = ET.fromstring(junit(result_of(tmp_path)))  # noqa: S314 - our own output
     assert root.tag == "testsuites"
     (suite,) = root.findall("testsuite")
     cases = suite.findall("testcase")
@@ -115,8 +137,8 @@ def test_junit_xml_is_valid_junit_with_one_case_per_expectation(tmp_path):
 
 
 def test_an_interrupted_run_adds_an_error_case(tmp_path):
-    summary = summary_of(tmp_path, completed=False, status="interrupted", code=2)
-    root = ET.fromstring(junit_xml(summary))  # noqa: S314 - our own output
+    result = result_of(tmp_path, completed=False, status="interrupted", code=2)
+    root = ET.fromstring(junit(result))  # noqa: S314 - our own output
     suite = root.find("testsuite")
     assert suite.get("errors") == "1"
     error = suite.findall("testcase")[-1].find("error")
@@ -124,8 +146,7 @@ def test_an_interrupted_run_adds_an_error_case(tmp_path):
 
 
 def test_every_report_file_is_written_with_the_plots_embedded(tmp_path):
-    summary = summary_of(tmp_path)
-    files = write_report(tmp_path / "unit-run", summary, SERIES)
+    files = write_report(result_of(tmp_path))
     run_dir = tmp_path / "unit-run"
     assert json.loads(files["summary"].read_text())["run_id"] == "unit-run"
     ET.parse(files["junit"])  # noqa: S314 - our own output
@@ -142,12 +163,8 @@ def test_every_report_file_is_written_with_the_plots_embedded(tmp_path):
 
 
 def test_a_run_that_never_started_writes_a_report_without_plots(tmp_path):
-    runner = fake_runner(tmp_path, completed=False)
-    for w in runner.windows:
-        w.start = w.end = w.fault_start = w.fault_end = None
-        w.completed = False
-    summary = build_summary(runner, [], [], {}, "error", 2)
-    files = write_report(tmp_path / "unit-run", summary, {})
+    files = write_report(result_of(tmp_path, completed=False, status="error", code=2,
+                                   started=False))
     assert not (tmp_path / "unit-run" / "plots").exists()
     assert "no data to plot" in files["html"].read_text()
     ET.parse(files["junit"])  # noqa: S314 - our own output
@@ -157,7 +174,7 @@ def test_the_terminal_summary_names_each_failure_and_the_report(tmp_path):
     from rich.console import Console
 
     console = Console(record=True, width=100)
-    print_summary(console, summary_of(tmp_path))
+    print_summary(console, result_of(tmp_path))
     text = console.export_text()
     assert "✗ recovery: not delivered: no RESOLVED message" in text
     assert "FAILED all 3 expectations held" in text or "FAILED" in text

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from harness_common import exitcodes
 from harness_common.durations import whole_seconds
-from slo.live.alerts import AlertSelector, AlertTracker
+from slo.live.alerts import AlertSelector, AlertTracker, labels_text
 from slo.live.verify import Endpoints, rule_states, send_test, wait_for
 
 HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
@@ -69,8 +69,7 @@ def _show_rules(console, tracker: AlertTracker) -> int:
         states += rule_states(snapshot)
     colours = {"firing": "bold red", "pending": "yellow", "inactive": "green"}
     for s in states:
-        labels = ",".join(f"{k}={v}" for k, v in s.labels.items()
-                          if k in ("slo", "severity", "long", "short"))
+        labels = labels_text(s.labels)
         since = time.strftime("%H:%M:%S", time.localtime(s.since)) if s.since else "-"
         table.add_row(s.source, s.name, labels, f"{s.for_s:g}s",
                       f"[{colours.get(s.state, '')}]{s.state}[/]", str(s.active), since,

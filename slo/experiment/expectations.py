@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from slo.experiment.schema import AlertExpectation, Phase, TelegramExpectation
-from slo.live.alerts import AlertSelector, AlertTimeline
+from slo.live.alerts import AlertSelector, AlertTimeline, labels_text
 from slo.live.delivery import CounterDelta, Notice, first_notice
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -148,7 +148,7 @@ def alert_outcome(windows: list[PhaseWindow], index: int, expectation: AlertExpe
             return Outcome(phase, "alert", subject, expected, PASSED, "did not fire")
         first = fired[0]
         when = max(0.0, first.at - window.start)
-        labels = ",".join(f"{k}={v}" for k, v in first.labels if k != "alertname")
+        labels = labels_text(first.labels, keys=None)
         return Outcome(phase, "alert", subject, expected, FAILED, f"fired at +{when:.1f}s",
                        f"{subject} fired during phase {phase!r} (+{when:.1f}s; {labels}); a "
                        f"healthy phase must not page", at=first.at)
@@ -186,8 +186,7 @@ def alert_outcome(windows: list[PhaseWindow], index: int, expectation: AlertExpe
     if run_end < deadline:
         return Outcome(phase, "alert", subject, expected, SKIPPED, "not judged",
                        "the run ended before the deadline")
-    active = "; ".join(",".join(f"{k}={v}" for k, v in key[2] if k != "alertname")
-                       for key in still[:3])
+    active = "; ".join(labels_text(key[2], keys=None) for key in still[:3])
     return Outcome(phase, "alert", subject, expected, FAILED, "still active",
                    f"{subject} was still pending or firing {expectation.within_s}s after "
                    f"{origin} ({active})")

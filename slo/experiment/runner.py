@@ -1,22 +1,23 @@
 """`slo run`: one experiment, end to end, with rollback guaranteed.
 
     runner = ExperimentRunner(experiment, spec, RunOptions(), console)
-    result = runner.run()          # result.exit_code: 0 all held, 1 one failed, 2 could not run
+    result = runner.run()        # an ExperimentResult; exit_code 0 held, 1 failed, 2 not run
 
-The run:
-1. brings up the native stack (SLO_PROFILE = the experiment's profile, default fast) unless one
-   is running, and notes what it started so it can stop it afterwards (unless --keep);
-2. preflight: Prometheus answers, every alert an expectation names is a loaded rule (if not,
-   the run fails at once with exit 1, before any load), leftover faults are cleared;
-3. tracks alert states (background thread, 1 s) and Alertmanager's telegram counters;
-4. runs Locust headless through every phase as one test and switches each phase's fault on
-   at its start and off at its end (app faults carry a TTL of the phase + 30 s, so a killed
-   runner cannot leave one on); kill/pause act on the app's process;
-5. whatever happens (success, failure, Ctrl-C, SIGTERM, an error): resumes or restarts the
-   app, clears every fault, stops Locust, and checks that no fault is left;
-6. judges every expectation, computes per-alert timings beside the theory, and writes
-   reports/<run-id>/ (summary.json, junit.xml, report.md, report.html with plots, Locust's
-   record and CSV/HTML in locust/), also for a partial run.
+The run, one step per method:
+1. connect: bring up the native stack (SLO_PROFILE = the experiment's profile, default fast)
+   unless one is running, noting what it started so it can stop it afterwards (unless --keep);
+   read where its parts answer and how Prometheus scrapes;
+2. preflight: every alert an expectation names is a loaded rule (if not, the run fails at once
+   with exit 1, before any load); leftover faults are cleared;
+3. track alert states (background thread, 1 s) and Alertmanager's telegram counters;
+4. drive: Locust headless through every phase as one test; each phase's fault on at its start
+   and off at its end (app faults carry a TTL of the phase + a margin, so a killed runner
+   cannot leave one on); kill/pause act on the app's process;
+5. roll back, whatever happened (success, failure, Ctrl-C, SIGTERM, an error): resume or
+   restart the app, clear every fault, stop Locust, check that no fault is left;
+6. judge every expectation, time every alert beside the theory, read the plots' data, and
+   freeze it all into an ExperimentResult, which the report writes to reports/<run-id>/
+   (also for a partial run).
 """
 
 from __future__ import annotations
@@ -53,14 +54,31 @@ from slo.experiment.expectations import (
 from slo.experiment.infra import app_process
 from slo.experiment.load import Locust
 from slo.experiment.progress import LiveStats, Progress
+from slo.experiment.result import (
+    ExperimentInfo,
+    ExperimentResult,
+    FaultRecord,
+    PhaseRecord,
+    Rollback,
+    Series,
+    StackRecord,
+)
 from slo.experiment.schema import Experiment
+from slo.experiment.series import collect_series
 from slo.experiment.timings import AlertTiming, alert_timings
 from slo.judge import promql
 from slo.judge.checker import evaluate, format_value
-from slo.judge.prom import DEFAULT_INTERVALS, Prometheus
+from slo.judge.prom import DEFAULT_INTERVALS, Intervals, Prometheus
 from slo.judge.window import MIN_WINDOW_S, Window
-from slo.live.alerts import AlertSelector, AlertTracker, GrafanaAlerts, PrometheusAlerts, Rule
-from slo.live.delivery import AlertmanagerCounters, notices
+from slo.live.alerts import (
+    AlertSelector,
+    AlertTracker,
+    GrafanaAlerts,
+    PrometheusAlerts,
+    Rule,
+    labels_text,
+)
+from slo.live.delivery import AlertmanagerCounters, Notice, notices
 from slo.spec.model import Spec
 from stack.config import StackSettings
 from stack.telegram_sandbox.client import SandboxClient
@@ -68,6 +86,7 @@ from stack.telegram_sandbox.errors import SandboxError
 
 APP_JOB = "portfolio-app"
 LOCUST_FINISH_S = 20.0
+PLOT_LEAD_S = 15
 
 Evaluator = Callable[[Spec, str, float, float], list[SloVerdict]]
 
@@ -92,17 +111,48 @@ class RunOptions:
     live: bool | None = None
 
 
-@dataclass
-class RunResult:
-    """What `run()` returns: the exit code, a one-line reason, and where the report is."""
+@dataclass(frozen=True)
+class Connection:
+    """The stack a run talks to, as found when it started."""
 
-    exit_code: int
-    status: str                      # passed | failed | interrupted | error
-    reason: str
-    run_dir: Path
-    outcomes: list[Outcome] = field(default_factory=list)
-    timings: list[AlertTiming] = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
+    settings: StackSettings
+    mode: str
+    started_stack: bool
+    urls: dict[str, str]
+    env: dict[str, str]
+    telegram_mode: str
+    profile: str
+    intervals: Intervals = DEFAULT_INTERVALS
+    prometheus_started: float | None = None
+
+
+@dataclass
+class RunLog:
+    """What the run has seen and done so far (the runner's only mutable state); frozen into an
+    ExperimentResult at the end."""
+
+    windows: list[PhaseWindow]
+    status: str = "error"
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    preflight: list[Outcome] = field(default_factory=list)
+    rollback_steps: list[str] = field(default_factory=list)
+    rollback_ok: bool = True
+    faults_left: list[dict] | None = None
+    current_phase: str | None = None
+    run_end: float | None = None
+    paused: bool = False
+    killed: bool = False
+
+    def note(self, text: str) -> str:
+        """Keep a note for the report; returns it (to show it too)."""
+        self.notes.append(text)
+        return text
+
+    @property
+    def preflight_failed(self) -> bool:
+        """True when an expectation cannot hold before any load is sent."""
+        return any(o.status == FAILED for o in self.preflight)
 
 
 def new_run_id(name: str, now: float | None = None) -> str:
@@ -137,71 +187,55 @@ class ExperimentRunner:
         self.run_id = self.options.run_id or new_run_id(experiment.name, self.started_at)
         self.run_dir = Path(reports) / self.run_id
         self.progress = Progress(self.console, spec, live=self.options.live)
-        self.windows = [PhaseWindow(p) for p in experiment.phases]
-        self.status = "error"
-        self.reason = ""
-        self.notes: list[str] = []
-        self.rollback_log: list[str] = []
-        self.rollback_ok = True
-        self.faults_left: list[dict] | None = None
-        self.preflight: list[Outcome] = []
-        # set up in _setup
-        self.settings: StackSettings | None = None
-        self.started_stack = False
-        self.stack_info = None
-        self.urls: dict[str, str] = {}
-        self.telegram_mode = "sandbox"
-        self.stack_profile = experiment.profile
+        self.log = RunLog([PhaseWindow(p) for p in experiment.phases])
+        # the parts the run talks to, set up by _connect and _open_clients
+        self.conn: Connection | None = None
         self.fault_client: FaultClient | None = None
-        self.prom = None
-        self.intervals = DEFAULT_INTERVALS
-        self.prometheus_started: float | None = None
+        self.prom: Prometheus | None = None
         self.tracker: AlertTracker | None = None
         self.counters: AlertmanagerCounters | None = None
         self.live: LiveStats | None = None
         self.locust: Locust | None = None
         self.app = None
-        self.paused = False
-        self.killed = False
-        self.active_fault: str | None = None
-        self.current_phase: str | None = None
-        self.run_end: float | None = None
-        self._notices = None
 
     # ------------------------------------------------------------------ the whole run
-    def run(self) -> RunResult:
+    def run(self) -> ExperimentResult:
         """Run, roll back, judge, report. Never raises for a harness error once started: see
         exit_code. Raises RunnerError when the run folder already holds a run."""
-        if self.run_dir.is_dir() and any(self.run_dir.iterdir()):
-            raise RunnerError(f"{self.run_dir} already holds a run; choose another --run-id")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_run_dir()
         previous = self._install_sigterm()
         try:
-            try:
-                self._setup()
-                if not self.preflight_failed():
-                    self._drive()
-                    self.status = "completed"
-            except (KeyboardInterrupt, Interrupted) as err:
-                name = "SIGTERM" if isinstance(err, Interrupted) else "SIGINT (Ctrl-C)"
-                where = f" during phase {self.current_phase!r}" if self.current_phase else ""
-                self.status = "interrupted"
-                self.reason = f"interrupted by {name}{where}; faults rolled back"
-            except HarnessError as err:
-                self.status = "error"
-                self.reason = str(err)
-            finally:
-                self.progress.end()
-                self._rollback()
-            self.run_end = time.time()
+            self._attempt()
+            self.log.run_end = time.time()
             return self._finish()
         finally:
             self._shutdown()
             self._restore_sigterm(previous)
 
-    def preflight_failed(self) -> bool:
-        """True when an expectation cannot hold before any load is sent."""
-        return any(o.status == FAILED for o in self.preflight)
+    def _claim_run_dir(self) -> None:
+        if self.run_dir.is_dir() and any(self.run_dir.iterdir()):
+            raise RunnerError(f"{self.run_dir} already holds a run; choose another --run-id")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _attempt(self) -> None:
+        """Set up, drive the phases, and roll back whatever happened."""
+        log = self.log
+        try:
+            self._setup()
+            if not log.preflight_failed:
+                self._drive()
+                log.status = "completed"
+        except (KeyboardInterrupt, Interrupted) as err:
+            name = "SIGTERM" if isinstance(err, Interrupted) else "SIGINT (Ctrl-C)"
+            where = f" during phase {log.current_phase!r}" if log.current_phase else ""
+            log.status = "interrupted"
+            log.reason = f"interrupted by {name}{where}; faults rolled back"
+        except HarnessError as err:
+            log.status = "error"
+            log.reason = str(err)
+        finally:
+            self.progress.end()
+            self._rollback()
 
     # ------------------------------------------------------------------ signals
     def _install_sigterm(self):
@@ -220,124 +254,148 @@ class ExperimentRunner:
 
     # ------------------------------------------------------------------ set-up and preflight
     def _setup(self) -> None:
-        from stack.launcher import ensure_stack
-
-        self.settings = StackSettings.from_env(self.env)
         self.progress.message(f"experiment {self.experiment.name}: {len(self.experiment.phases)} "
                               f"phases, {self.experiment.duration_s}s, "
                               f"{self.experiment.expectation_count()} expectations; report in "
                               f"{self.run_dir}")
-        info = ensure_stack(self.settings, report=self.progress.message)
-        self.stack_info = info
-        self.started_stack = not info.already_running
+        self.conn = self._connect()
+        self._check_profile()
+        self._open_clients()
+        self._clear_leftover_faults()
+        self._start_tracking()
+        self._check_rules()
+
+    def _connect(self) -> Connection:
+        """Bring the stack up (or find it running) and read where its parts answer."""
+        from stack.launcher import ensure_stack
+
+        settings = StackSettings.from_env(self.env)
+        info = ensure_stack(settings, report=self.progress.message)
         if info.already_running:
             self.progress.message(f"using the {info.mode} stack already running")
         env = info.env
-        self.urls = {
-            "app": env.get("APP_URL") or self.settings.url("app"),
-            "prometheus": env.get("PROMETHEUS_URL") or self.settings.url("prometheus"),
-            "alertmanager": env.get("ALERTMANAGER_URL") or self.settings.url("alertmanager"),
-            "sandbox": env.get("TELEGRAM_SANDBOX_URL") or self.settings.url("telegram-sandbox"),
+        urls = {
+            "app": env.get("APP_URL") or settings.url("app"),
+            "prometheus": env.get("PROMETHEUS_URL") or settings.url("prometheus"),
+            "alertmanager": env.get("ALERTMANAGER_URL") or settings.url("alertmanager"),
+            "sandbox": env.get("TELEGRAM_SANDBOX_URL") or settings.url("telegram-sandbox"),
         }
         if env.get("GRAFANA_URL"):
-            self.urls["grafana"] = env["GRAFANA_URL"]
-        self.telegram_mode = info.telegram_mode
-        self.stack_profile = env.get("SLO_PROFILE") or self.settings.slo_profile
-        if self.stack_profile != self.experiment.profile:
-            self.notes.append(f"the stack runs the {self.stack_profile} alert profile but the "
-                              f"experiment expects {self.experiment.profile}: stop the stack "
-                              f"(`make stack-down`) so the runner starts it with the right one")
-            self.progress.message("warning: " + self.notes[-1])
-        self.fault_client = FaultClient(self.urls["app"], env.get("FAULT_ADMIN_TOKEN"))
-        self.prom = Prometheus(self.urls["prometheus"], attempts=2)
-        self.intervals = self.prom.intervals(APP_JOB)
-        self.prometheus_started = self.prom.started_at()
-        self.app = app_process(self.settings, info.mode)
-        leftovers = self.fault_client.list()
-        if leftovers:
+            urls["grafana"] = env["GRAFANA_URL"]
+        prom = Prometheus(urls["prometheus"], attempts=2)
+        return Connection(settings=settings, mode=info.mode,
+                          started_stack=not info.already_running, urls=urls, env=dict(env),
+                          telegram_mode=info.telegram_mode,
+                          profile=env.get("SLO_PROFILE") or settings.slo_profile,
+                          intervals=prom.intervals(APP_JOB),
+                          prometheus_started=prom.started_at())
+
+    def _check_profile(self) -> None:
+        if self.conn.profile != self.experiment.profile:
+            self.progress.message("warning: " + self.log.note(
+                f"the stack runs the {self.conn.profile} alert profile but the experiment "
+                f"expects {self.experiment.profile}: stop the stack (`make stack-down`) so the "
+                f"runner starts it with the right one"))
+
+    def _open_clients(self) -> None:
+        urls = self.conn.urls
+        self.fault_client = FaultClient(urls["app"], self.conn.env.get("FAULT_ADMIN_TOKEN"))
+        self.prom = Prometheus(urls["prometheus"], attempts=2)
+        self.app = app_process(self.conn.settings, self.conn.mode)
+        self.counters = AlertmanagerCounters(urls["alertmanager"])
+
+    def _clear_leftover_faults(self) -> None:
+        if self.fault_client.list():
             cleared = self.fault_client.clear()
-            self.notes.append(f"cleared faults left on before the run: {', '.join(cleared)}")
-            self.progress.message(self.notes[-1])
-        sources = [PrometheusAlerts(self.urls["prometheus"])]
-        if "grafana" in self.urls:
-            sources.append(GrafanaAlerts(self.urls["grafana"], "admin",
-                                         env.get("GRAFANA_ADMIN_PASSWORD")))
-        self.counters = AlertmanagerCounters(self.urls["alertmanager"])
+            self.progress.message(self.log.note(
+                f"cleared faults left on before the run: {', '.join(cleared)}"))
+
+    def _start_tracking(self) -> None:
+        urls = self.conn.urls
+        sources = [PrometheusAlerts(urls["prometheus"])]
+        if "grafana" in urls:
+            sources.append(GrafanaAlerts(urls["grafana"], "admin",
+                                         self.conn.env.get("GRAFANA_ADMIN_PASSWORD")))
         self.tracker = AlertTracker(sources, self.options.poll_interval_s,
                                     on_transition=self._on_transition, extra=[self.counters])
         self.tracker.start()
         if "prometheus" in self.tracker.last_errors:
             raise PrometheusError(self.tracker.last_errors["prometheus"])
-        self._check_rules()
 
     def _check_rules(self) -> None:
         """Every alert named by an expectation must be a loaded rule (else: fail now)."""
         timeline = self.tracker.timeline
         seen = set()
-        for window in self.windows:
+        for window in self.log.windows:
             phase = window.phase
             for item in (*phase.alerts, *phase.telegram):
                 selector = AlertSelector(item.alert, item.labels)
-                if selector in seen:
+                if selector in seen or timeline.rules_matching(selector):
+                    seen.add(selector)
                     continue
                 seen.add(selector)
-                if timeline.rules_matching(selector):
-                    continue
                 names = sorted({r.name for r in timeline.all_rules()})
-                self.preflight.append(Outcome(
+                self.log.preflight.append(Outcome(
                     phase.name, "alert" if item in phase.alerts else "telegram",
                     item.subject(), "a loaded alerting rule", FAILED, "no such rule",
                     f"no alerting rule {item.subject()} is loaded in Prometheus"
                     f"{' or Grafana' if len(self.tracker.sources) > 1 else ''} (loaded: "
                     f"{', '.join(names) or 'none'}); fix the name or labels, or load the rule "
                     f"(`make rules`, SLO_PROFILE)"))
-        if self.preflight:
-            self.status = "failed"
-            self.reason = "; ".join(o.reason for o in self.preflight)
-            self.progress.message(f"preflight failed: {self.reason}")
+        if self.log.preflight:
+            self.log.status = "failed"
+            self.log.reason = "; ".join(o.reason for o in self.log.preflight)
+            self.progress.message(f"preflight failed: {self.log.reason}")
 
     def _on_transition(self, transition) -> None:
-        labels = ",".join(f"{k}={v}" for k, v in transition.labels
-                          if k in ("slo", "severity", "long", "short"))
-        self.progress.message(f"alert {transition.name}{{{labels}}} -> {transition.state}")
+        self.progress.message(f"alert {transition.name}{{{labels_text(transition.labels)}}} "
+                              f"-> {transition.state}")
 
     # ------------------------------------------------------------------ the load and the faults
     def _drive(self) -> None:
+        """Locust through every phase, each phase's fault on and off, then a last scrape."""
+        t0 = self._start_load()
+        for window in self.log.windows:
+            self._run_phase(window, t0)
+        self.log.current_phase = None
+        self._end_load()
+
+    def _start_load(self) -> float:
         self.live = LiveStats(self.prom, self.spec)
         self.live.start()
         self.progress.stats = self.live
         self.progress.alerts = self.tracker.snapshot_state
-        locust_env = {**self.env, "FAULT_ADMIN_TOKEN": self.stack_info.env.get(
-            "FAULT_ADMIN_TOKEN", "")}
-        self.locust = Locust(self.experiment, self.urls["app"], self.run_dir, locust_env)
+        locust_env = {**self.env, "FAULT_ADMIN_TOKEN": self.conn.env.get("FAULT_ADMIN_TOKEN", "")}
+        self.locust = Locust(self.experiment, self.conn.urls["app"], self.run_dir, locust_env)
         self.progress.message("starting Locust")
         t0 = self.locust.start()
         self.progress.begin(t0, self.experiment.duration_s, self.experiment.name)
-        count = len(self.windows)
-        for window in self.windows:
-            phase = window.phase
-            self._sleep_until(t0 + phase.start_s)
-            self.current_phase = phase.name
-            window.start = time.time()
-            self.progress.phase(phase.index, count, phase.name, window.start,
-                                t0 + phase.end_s, phase.fault.describe() if phase.fault else None)
-            if phase.fault is not None:
-                self._fault_on(window)
-                if phase.fault.infrastructure:
-                    self._sleep_until(t0 + phase.fault_end_s)
-                    self._fault_off(window)
-            self._sleep_until(t0 + phase.end_s)
-            if phase.fault is not None and window.fault_end is None:
+        return t0
+
+    def _run_phase(self, window: PhaseWindow, t0: float) -> None:
+        phase = window.phase
+        self._sleep_until(t0 + phase.start_s)
+        self.log.current_phase = phase.name
+        window.start = time.time()
+        self.progress.phase(phase.index, len(self.log.windows), phase.name, window.start,
+                            t0 + phase.end_s, phase.fault.describe() if phase.fault else None)
+        if phase.fault is not None:
+            self._fault_on(window)
+            if phase.fault.infrastructure:
+                self._sleep_until(t0 + phase.fault_end_s)
                 self._fault_off(window)
-            window.end = time.time()
-            window.completed = True
-        self.current_phase = None
-        code = self.locust.wait(LOCUST_FINISH_S)
-        if code is None:
-            self.notes.append("Locust did not stop by itself after the last phase; stopped it")
+        self._sleep_until(t0 + phase.end_s)
+        if phase.fault is not None and window.fault_end is None:
+            self._fault_off(window)
+        window.end = time.time()
+        window.completed = True
+
+    def _end_load(self) -> None:
+        if self.locust.wait(LOCUST_FINISH_S) is None:
+            self.log.note("Locust did not stop by itself after the last phase; stopped it")
             self.locust.stop()
         # Let Prometheus scrape the last seconds before the verdicts are read.
-        self._sleep_until(time.time() + self.intervals.scrape_s + 1)
+        self._sleep_until(time.time() + self.conn.intervals.scrape_s + 1)
 
     def _sleep_until(self, moment: float) -> None:
         while True:
@@ -346,22 +404,21 @@ class ExperimentRunner:
                 return
             locust = self.locust
             if (locust is not None and locust.proc is not None and not locust.alive()
-                    and self.current_phase is not None):
-                raise HarnessError(f"Locust exited (code {self.locust.proc.popen.returncode}) "
-                                   f"during phase {self.current_phase!r}; see "
-                                   f"{self.locust.proc.log_path}")
+                    and self.log.current_phase is not None):
+                raise HarnessError(f"Locust exited (code {locust.proc.popen.returncode}) "
+                                   f"during phase {self.log.current_phase!r}; see "
+                                   f"{locust.proc.log_path}")
             time.sleep(min(left, 0.25))
 
     def _fault_on(self, window: PhaseWindow) -> None:
         fault = window.phase.fault
         if fault.kind == "kill":
-            self.killed = True
+            self.log.killed = True
             self.app.kill()
         elif fault.kind == "pause":
-            self.paused = True
+            self.log.paused = True
             self.app.pause()
         else:
-            self.active_fault = fault.kind
             self.fault_client.set(fault.kind, **fault.params)
         window.fault_start = time.time()
         self.progress.message(f"fault on: {fault.describe()}")
@@ -371,13 +428,12 @@ class ExperimentRunner:
         if fault.kind == "kill":
             self.progress.message("restarting the app")
             self.app.restart()
-            self.killed = False
+            self.log.killed = False
         elif fault.kind == "pause":
             self.app.resume()
-            self.paused = False
+            self.log.paused = False
         else:
             self.fault_client.clear(fault.kind)
-            self.active_fault = None
         window.fault_end = time.time()
         self.progress.message(f"fault off: {fault.kind}")
 
@@ -389,7 +445,13 @@ class ExperimentRunner:
         signals = (signal.SIGINT, signal.SIGTERM) if main else ()
         previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in signals}
         try:
-            self._rollback_steps()
+            self._end_open_faults()
+            self._undo_infrastructure_and_faults()
+            if self.locust is not None:
+                self._rollback_step("stop Locust", lambda: f"exit code {self.locust.stop()}")
+            self._check_no_fault_left()
+            for line in self.log.rollback_steps:
+                self.progress.message(f"rollback: {line}")
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -397,89 +459,94 @@ class ExperimentRunner:
     def _rollback_step(self, what: str, action: Callable[[], object]) -> None:
         try:
             result = action()
-            self.rollback_log.append(f"{what}: ok" + (f" ({result})" if result else ""))
+            self.log.rollback_steps.append(f"{what}: ok" + (f" ({result})" if result else ""))
         except (HarnessError, OSError) as err:
-            self.rollback_ok = False
-            self.rollback_log.append(f"{what}: FAILED: {err}")
+            self.log.rollback_ok = False
+            self.log.rollback_steps.append(f"{what}: FAILED: {err}")
 
-    def _rollback_steps(self) -> None:
-        for window in self.windows:   # a fault switched off by the rollback ends now
+    def _end_open_faults(self) -> None:
+        """A fault the rollback switches off ends now."""
+        for window in self.log.windows:
             if window.fault_start is not None and window.fault_end is None:
                 window.fault_end = time.time()
-        if self.paused:
+
+    def _undo_infrastructure_and_faults(self) -> None:
+        if self.log.paused:
             self._rollback_step("resume the paused app", self.app.resume)
-            self.paused = False
-        if self.fault_client is not None and not self.killed:
+            self.log.paused = False
+        if self.fault_client is not None and not self.log.killed:
             self._rollback_step("clear every fault",
                                 lambda: ", ".join(self.fault_client.clear()) or "none were on")
-        if self.killed:
+        if self.log.killed:
             self._rollback_step("restart the killed app", self.app.restart)
-            self.killed = False
-        if self.locust is not None:
-            self._rollback_step("stop Locust", lambda: f"exit code {self.locust.stop()}")
-        if self.fault_client is not None:
-            try:
-                self.faults_left = self.fault_client.list()
-            except FaultError as err:
-                self.rollback_ok = False
-                self.rollback_log.append(f"check that no fault is left: FAILED: {err}")
-            else:
-                if self.faults_left:
-                    self.rollback_ok = False
-                    self._rollback_step("clear the faults still on", self.fault_client.clear)
-                    self.faults_left = self.fault_client.list()
-        for line in self.rollback_log:
-            self.progress.message(f"rollback: {line}")
+            self.log.killed = False
+
+    def _check_no_fault_left(self) -> None:
+        if self.fault_client is None:
+            return
+        try:
+            self.log.faults_left = self.fault_client.list()
+        except FaultError as err:
+            self.log.rollback_ok = False
+            self.log.rollback_steps.append(f"check that no fault is left: FAILED: {err}")
+            return
+        if self.log.faults_left:
+            self.log.rollback_ok = False
+            self._rollback_step("clear the faults still on", self.fault_client.clear)
+            self.log.faults_left = self.fault_client.list()
 
     def _shutdown(self) -> None:
         for worker in (self.live, self.tracker):
             if worker is not None:
                 worker.stop()
-        if self.started_stack and not self.options.keep:
+        if self.conn is not None and self.conn.started_stack and not self.options.keep:
             from stack.launcher import stop_stack
 
             with contextlib.suppress(HarnessError, OSError):
-                stopped = stop_stack(self.settings)
+                stopped = stop_stack(self.conn.settings)
                 self.console.print(f"stopped the stack the run started ({', '.join(stopped)}); "
                                    f"keep it with --keep", highlight=False)
 
     # ------------------------------------------------------------------ judging
-    def _finish(self) -> RunResult:
-        from slo.experiment.report import build_summary, print_summary, write_report
+    def _finish(self) -> ExperimentResult:
+        """Judge, freeze the result, write the report and print the summary."""
+        from slo.experiment.report import print_summary, write_report
 
-        outcomes, timings, verdicts = list(self.preflight), [], {}
-        if self.tracker is not None and not self.preflight_failed():
+        outcomes, timings, verdicts, found = list(self.log.preflight), [], {}, []
+        if self.tracker is not None and not self.log.preflight_failed:
             self.tracker.poll_once()
             try:
                 verdicts = self._verdicts()
-                outcomes += self._judge(verdicts)
-                timings = self._timings()
+                found = self._notices()
+                outcomes += self._judge(verdicts, found)
+                timings = self._timings(found)
             except (HarnessError, OSError) as err:
-                self.notes.append(f"could not judge every expectation: {err}")
-                if self.status == "completed":
-                    self.status, self.reason = "error", f"could not judge: {err}"
+                self.log.note(f"could not judge every expectation: {err}")
+                if self.log.status == "completed":
+                    self.log.status, self.log.reason = "error", f"could not judge: {err}"
         exit_code, status = self._exit(outcomes)
-        plots = self._plot_series() if self.prom is not None and self.windows[0].start else {}
-        summary = build_summary(self, outcomes, timings, verdicts, status, exit_code)
-        write_report(self.run_dir, summary, plots)
-        print_summary(self.console, summary)
-        return RunResult(exit_code, status, self.reason, self.run_dir, outcomes, timings, summary)
+        result = self._result(outcomes, timings, verdicts, found, status, exit_code,
+                              self._plot_series())
+        write_report(result)
+        print_summary(self.console, result)
+        return result
 
     def _exit(self, outcomes: list[Outcome]) -> tuple[int, str]:
-        if self.status == "failed":       # preflight
+        log = self.log
+        if log.status == "failed":       # preflight
             return exitcodes.FAILED, "failed"
-        if self.status != "completed":
-            return exitcodes.NOT_EVALUATED, self.status
+        if log.status != "completed":
+            return exitcodes.NOT_EVALUATED, log.status
         failed = [o for o in outcomes if o.status != PASSED]
-        if not self.rollback_ok:
-            self.reason = "rollback failed: " + "; ".join(
-                line for line in self.rollback_log if "FAILED" in line)
+        if not log.rollback_ok:
+            log.reason = "rollback failed: " + "; ".join(
+                line for line in log.rollback_steps if "FAILED" in line)
             return exitcodes.NOT_EVALUATED, "error"
         if failed:
-            self.reason = f"{len(failed)} of {len(outcomes)} expectations failed: " + "; ".join(
+            log.reason = f"{len(failed)} of {len(outcomes)} expectations failed: " + "; ".join(
                 o.reason or f"{o.subject} {o.expected}" for o in failed[:3])
             return exitcodes.FAILED, "failed"
-        self.reason = f"all {len(outcomes)} expectations held"
+        log.reason = f"all {len(outcomes)} expectations held"
         return exitcodes.OK, "passed"
 
     def _verdicts(self) -> dict[str, list[SloVerdict]]:
@@ -487,93 +554,138 @@ class ExperimentRunner:
         still holds the previous phase's requests) as long as the window keeps the checker's
         minimum length."""
         out = {}
-        for window in self.windows:
+        scrape_s = self.conn.intervals.scrape_s
+        for window in self.log.windows:
             if not window.completed:
                 continue
-            start = min(window.start + self.intervals.scrape_s, window.end - MIN_WINDOW_S)
+            start = min(window.start + scrape_s, window.end - MIN_WINDOW_S)
             if start < window.start - 0.001:
-                self.notes.append(f"phase {window.phase.name!r} is shorter than "
-                                  f"{MIN_WINDOW_S}s: its SLOs are not judged")
+                self.log.note(f"phase {window.phase.name!r} is shorter than {MIN_WINDOW_S}s: "
+                              f"its SLOs are not judged")
                 continue
             try:
-                out[window.phase.name] = self.evaluator(self.spec, self.urls["prometheus"],
+                out[window.phase.name] = self.evaluator(self.spec, self.conn.urls["prometheus"],
                                                         max(start, window.start), window.end)
             except HarnessError as err:
-                self.notes.append(f"could not judge the SLOs of phase {window.phase.name!r}: "
-                                  f"{err}")
+                self.log.note(f"could not judge the SLOs of phase {window.phase.name!r}: {err}")
         return out
 
-    def _evidence(self) -> TelegramEvidence:
-        if self.telegram_mode == "sandbox":
-            try:
-                found = notices(SandboxClient(self.urls["sandbox"]).messages(
-                    since=self.started_at - 1))
-            except SandboxError as err:
-                self.notes.append(f"could not read the Telegram sandbox: {err}")
-                found = []
-            return TelegramEvidence("sandbox", tuple(found), self.counters.delta)
-        return TelegramEvidence("telegram", (), self.counters.delta)
+    def _notices(self) -> list[Notice]:
+        """The Telegram messages of the run, read back from the sandbox (real Telegram: none)."""
+        if self.conn.telegram_mode != "sandbox":
+            return []
+        try:
+            return notices(SandboxClient(self.conn.urls["sandbox"]).messages(
+                since=self.started_at - 1))
+        except SandboxError as err:
+            self.log.note(f"could not read the Telegram sandbox: {err}")
+            return []
 
-    def _judge(self, verdicts: dict[str, list[SloVerdict]]) -> list[Outcome]:
+    def _judge(self, verdicts: dict[str, list[SloVerdict]], found: list[Notice]
+               ) -> list[Outcome]:
         timeline = self.tracker.timeline
-        evidence = self._evidence()
-        self._notices = list(evidence.notices) if evidence.mode == "sandbox" else None
+        mode = "sandbox" if self.conn.telegram_mode == "sandbox" else "telegram"
+        evidence = TelegramEvidence(mode, tuple(found), self.counters.delta)
+        windows, run_end = self.log.windows, self.log.run_end
         outcomes = []
-        for index, window in enumerate(self.windows):
+        for index, window in enumerate(windows):
             phase = window.phase
             by_name = {v.name: v for v in verdicts.get(phase.name, [])}
             for name, expected in phase.slos:
                 outcomes.append(slo_outcome(window, name, expected, by_name.get(name)))
             for expectation in phase.alerts:
-                outcomes.append(alert_outcome(self.windows, index, expectation, timeline,
-                                              self.run_end, True))
+                outcomes.append(alert_outcome(windows, index, expectation, timeline, run_end,
+                                              True))
             for expectation in phase.telegram:
-                outcomes.append(telegram_outcome(self.windows, index, expectation, evidence,
-                                                 self.run_end))
+                outcomes.append(telegram_outcome(windows, index, expectation, evidence, run_end))
         return outcomes
 
-    def _timings(self) -> list[AlertTiming]:
-        profile = PROFILES.get(self.stack_profile)
+    def _bad_ratio(self, window: PhaseWindow, slo_name: str) -> float | None:
+        """The share of bad events the fault of `window` caused for one SLO (None: unknown)."""
+        try:
+            slo = self.spec.slo(slo_name)
+            # The fault's window without its first scrape, which still holds requests from
+            # before the fault.
+            span = int(window.fault_end - window.fault_start - self.conn.intervals.scrape_s)
+            queries = promql.sli_queries(slo, max(1, span))
+            total = self.prom.scalar(queries.total, window.fault_end)
+            bad = self.prom.scalar(queries.bad, window.fault_end) if queries.bad else None
+        except (KeyError, ValueError, PrometheusError):
+            return None
+        if not total or bad is None:
+            return None
+        return min(1.0, max(0.0, bad / total))
+
+    def _timings(self, found: list[Notice]) -> list[AlertTiming]:
+        profile = PROFILES.get(self.conn.profile)
+        intervals = self.conn.intervals
         ratios: dict[tuple[str, str], float | None] = {}
 
-        def bad_ratio(window: PhaseWindow, slo_name: str) -> float | None:
-            key = (window.phase.name, slo_name)
-            if key not in ratios:
-                ratios[key] = None
-                try:
-                    slo = self.spec.slo(slo_name)
-                    # The fault's window without its first scrape, which still holds requests
-                    # from before the fault.
-                    span = int(window.fault_end - window.fault_start - self.intervals.scrape_s)
-                    queries = promql.sli_queries(slo, max(1, span))
-                    at = window.fault_end
-                    total = self.prom.scalar(queries.total, at)
-                    bad = self.prom.scalar(queries.bad, at) if queries.bad else None
-                    if total and bad is not None:
-                        ratios[key] = min(1.0, max(0.0, bad / total))
-                except (KeyError, ValueError, PrometheusError):
-                    pass
-            return ratios[key]
-
         def theory_for(window: PhaseWindow, rule: Rule):
-            ratio = bad_ratio(window, rule.label_dict["slo"]) if "slo" in rule.label_dict else None
-            outage = (window.fault_end or self.run_end) - window.fault_start
-            history = (window.fault_start - self.prometheus_started
-                       if self.prometheus_started else None)
-            return rule_theory(rule, self.spec, profile, ratio, outage, self.intervals.scrape_s,
-                               rule.interval_s or self.intervals.eval_s, history)
+            slo_name = rule.label_dict.get("slo")
+            key = (window.phase.name, slo_name)
+            if slo_name is not None and key not in ratios:
+                ratios[key] = self._bad_ratio(window, slo_name)
+            outage = (window.fault_end or self.log.run_end) - window.fault_start
+            started = self.conn.prometheus_started
+            history = window.fault_start - started if started else None
+            return rule_theory(rule, self.spec, profile, ratios.get(key), outage,
+                               intervals.scrape_s, rule.interval_s or intervals.eval_s, history)
 
-        counter = self.counters.delta if self.telegram_mode != "sandbox" else None
-        return alert_timings(self.windows, self.tracker.timeline, self.run_end,
-                             notices=self._notices, counter_delta=counter,
+        sandbox = self.conn.telegram_mode == "sandbox"
+        return alert_timings(self.log.windows, self.tracker.timeline, self.log.run_end,
+                             notices=found if sandbox else None,
+                             counter_delta=None if sandbox else self.counters.delta,
                              theory_for=theory_for)
 
-    def _plot_series(self) -> dict:
-        from slo.experiment.report import collect_series
-
+    def _plot_series(self) -> Series:
+        first = self.log.windows[0].start
+        if self.prom is None or first is None:
+            return Series()
         try:
-            return collect_series(self.prom, self.spec, self.windows[0].start - 15,
-                                  (self.run_end or time.time()))
+            return collect_series(self.prom, self.spec, first - PLOT_LEAD_S,
+                                  self.log.run_end or time.time())
         except PrometheusError as err:
-            self.notes.append(f"plots without data: {err}")
-            return {}
+            self.log.note(f"plots without data: {err}")
+            return Series()
+
+    def _result(self, outcomes, timings, verdicts, found, status, exit_code,
+                series: Series) -> ExperimentResult:
+        """Freeze what the run saw into an ExperimentResult."""
+        conn, log, experiment = self.conn, self.log, self.experiment
+        timeline = self.tracker.timeline if self.tracker is not None else None
+        return ExperimentResult(
+            run_id=self.run_id, run_dir=self.run_dir,
+            experiment=ExperimentInfo(experiment.name, experiment.source, experiment.description,
+                                      experiment.profile, experiment.duration_s,
+                                      str(experiment.spec_path)),
+            status=status, exit_code=exit_code, reason=log.reason, started_at=self.started_at,
+            ended_at=log.run_end,
+            stack=StackRecord(
+                mode=conn.mode if conn else None, started_by_run=bool(conn and conn.started_stack),
+                kept=self.options.keep, profile=conn.profile if conn else experiment.profile,
+                telegram_mode=conn.telegram_mode if conn else "sandbox",
+                urls=tuple(conn.urls.items()) if conn else (),
+                scrape_interval_s=(conn.intervals if conn else DEFAULT_INTERVALS).scrape_s,
+                evaluation_interval_s=(conn.intervals if conn else DEFAULT_INTERVALS).eval_s),
+            phases=tuple(_phase_record(w, verdicts) for w in log.windows),
+            outcomes=tuple(outcomes), timings=tuple(timings),
+            transitions=tuple(timeline.transitions) if timeline else (),
+            notifications=tuple(found),
+            rollback=Rollback(log.rollback_ok, tuple(log.rollback_steps),
+                              None if log.faults_left is None else tuple(log.faults_left)),
+            notes=tuple(log.notes), series=series)
+
+
+def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]]) -> PhaseRecord:
+    phase = window.phase
+    fault = None
+    if phase.fault is not None:
+        fault = FaultRecord(phase.fault.kind, phase.fault.describe(),
+                            tuple(phase.fault.params.items()), window.fault_start,
+                            window.fault_end)
+    return PhaseRecord(index=phase.index, name=phase.name, planned_offset_s=phase.start_s,
+                       duration_s=phase.duration_s, start=window.start, end=window.end,
+                       completed=window.completed, users=phase.load.users,
+                       spawn_rate=phase.load.spawn_rate, scenario=phase.load.scenario,
+                       fault=fault, slos=tuple(verdicts.get(phase.name, ())))

@@ -79,6 +79,7 @@ from harness_common.faults.model import MAX_TTL_S, TTL_MARGIN_S, parse_fault
 from harness_common.inputs import read_input
 from harness_common.yamlsafe import load_documents
 from slo.errors import Problem, SpecError
+from slo.live.alerts import AlertSelector
 from slo.spec.model import Spec
 
 VERSION = "slo-harness/v1"
@@ -328,11 +329,7 @@ class Experiment:
 
 def alert_subject(alert: str, labels) -> str:
     """An alert and its label matchers the way PromQL writes a selector."""
-    labels = tuple(labels)
-    if not labels:
-        return alert
-    inner = ",".join(f'{k}="{v}"' for k, v in labels)
-    return f"{alert}{{{inner}}}"
+    return str(AlertSelector.of(alert, labels))
 
 
 # ------------------------------------------------------------------ building and checking

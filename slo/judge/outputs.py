@@ -3,12 +3,12 @@
 import json
 import math
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
 from rich.console import Console
 from rich.table import Table
 
 from slo.judge.checker import MET, NO_DATA, VIOLATED, WARN, CheckResult, Verdict, format_value
+from slo.junit import Case, junit_xml
 
 STYLE = {MET: "green", WARN: "yellow", VIOLATED: "bold red", NO_DATA: "magenta"}
 LABEL = {MET: "MET", WARN: "WARN", VIOLATED: "VIOLATED", NO_DATA: "NO DATA"}
@@ -69,33 +69,18 @@ def to_json(result: CheckResult) -> str:
 
 def to_junit(result: CheckResult) -> str:
     """JUnit XML: one testsuite, one testcase per SLO (failure = violated, error = no data)."""
-    failures = sum(v.status == VIOLATED for v in result.verdicts)
-    errors = sum(v.status == NO_DATA for v in result.verdicts)
-    suite = ET.Element("testsuite", name=f"slo-check {result.service}",
-                       tests=str(len(result.verdicts)), failures=str(failures),
-                       errors=str(errors), skipped="0",
-                       time=f"{result.evaluated_in_s:.3f}", timestamp=result.window.iso("end"))
-    props = ET.SubElement(suite, "properties")
-    for name, value in (("spec", result.spec), ("prometheus", result.prometheus),
-                        ("window.start", result.window.iso("start")),
-                        ("window.end", result.window.iso("end"))):
-        ET.SubElement(props, "property", name=name, value=value)
+    cases = []
     for v in result.verdicts:
-        case = ET.SubElement(suite, "testcase", classname=f"slo.{result.service}", name=v.name,
-                             time="0")
         detail = (f"{v.objective}: measured {format_value(v.value, v.unit)}, "
                   f"requests {_events(v)}; {v.reason}")
-        if v.status == VIOLATED:
-            ET.SubElement(case, "failure", message=v.reason, type="violated").text = detail
-        elif v.status == NO_DATA:
-            ET.SubElement(case, "error", message=v.reason, type="no_data").text = detail
-        else:
-            ET.SubElement(case, "system-out").text = detail
-    root = ET.Element("testsuites", name="slo-check", tests=str(len(result.verdicts)),
-                      failures=str(failures), errors=str(errors))
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        outcome, kind = {VIOLATED: ("failure", "violated"),
+                         NO_DATA: ("error", "no_data")}.get(v.status, ("passed", ""))
+        cases.append(Case(f"slo.{result.service}", v.name, outcome, v.reason, kind, detail))
+    return junit_xml(f"slo-check {result.service}", cases, time_s=result.evaluated_in_s,
+                     timestamp=result.window.iso("end"), root_name="slo-check",
+                     properties=[("spec", result.spec), ("prometheus", result.prometheus),
+                                 ("window.start", result.window.iso("start")),
+                                 ("window.end", result.window.iso("end"))])
 
 
 def to_markdown(result: CheckResult) -> str:

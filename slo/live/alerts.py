@@ -32,6 +32,7 @@ import requests
 from harness_common.errors import HarnessError
 from slo.errors import PrometheusError
 from slo.judge.prom import Prometheus
+from slo.spec.selectors import Matcher, Selector
 from slo.units import parse_rfc3339
 
 ACTIVE = ("pending", "firing")
@@ -187,9 +188,20 @@ class AlertSelector:
         return all(static.get(k, v) == v for k, v in self.labels)
 
     def __str__(self) -> str:
-        if not self.labels:
-            return self.name
-        return self.name + "{" + ",".join(f'{k}="{v}"' for k, v in self.labels) + "}"
+        """ErrorBudgetBurn{slo="error-ratio"}: a PromQL selector, values escaped."""
+        return str(Selector(self.name, tuple(Matcher(k, "=", v) for k, v in self.labels)))
+
+
+SHOWN_LABELS = ("slo", "severity", "long", "short")
+
+
+def labels_text(labels: dict[str, str] | Iterable[tuple[str, str]],
+                keys: tuple[str, ...] | None = SHOWN_LABELS) -> str:
+    """slo=error-ratio,severity=page: the labels a person needs to tell alerts apart (`keys`;
+    None: every label but alertname), for tables and messages."""
+    items = labels.items() if isinstance(labels, dict) else labels
+    return ",".join(f"{k}={v}" for k, v in items
+                    if k != "alertname" and (keys is None or k in keys))
 
 
 # ------------------------------------------------------------------ the timeline (pure)

@@ -61,10 +61,10 @@ app: install ## run the target app under gunicorn in the foreground on APP_PORT
 	$(PY) -m target_app serve
 
 fault: install ## set a fault: make fault KIND=latency ARGS="--delay-ms 300 --ttl 120"
-	$(PY) -m target_app.faults set $(KIND) $(ARGS)
+	$(PY) -m harness_common.faults set $(KIND) $(ARGS)
 
 fault-clear: install ## clear every active fault
-	$(PY) -m target_app.faults clear
+	$(PY) -m harness_common.faults clear
 
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
 	$(PY) -m bench.app_overhead

@@ -37,12 +37,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import bench_dir, summarize, write_result
-from stack.procs import find_binary, free_port
+from stack.config import private_stack_env
+from stack.procs import find_binary
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = REPO / "slo" / "experiments" / "smoke.yaml"
-STACK_PORT_VARS = ("APP_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT",
-                   "TELEGRAM_SANDBOX_PORT", "LOCUST_PORT")
 
 
 @dataclass
@@ -99,6 +98,21 @@ def log_tail(log: Path, lines: int = 5) -> str:
         return ""
 
 
+def run_bench(out: Outcome, name: str, args: list[str], logs: Path, timeout: float,
+              what: str = "") -> dict | None:
+    """Run bench.<module> writing reports/bench/<name>.json; its data, or None with `out`
+    marked failed (exit code and the log's tail)."""
+    module = {"app": "app_overhead", "load": "load_capacity", "slo": "slo_check"}[name]
+    log = logs / f"{name}.log"
+    began = time.time()
+    code = run_module([f"bench.{module}", *args], log, timeout=timeout)
+    data = fresh_result(name, began)
+    if code != 0 or data is None:
+        out.status, out.note = "failed", f"{what}exit {code}: {log_tail(log)}"
+        return None
+    return data
+
+
 # ----------------------------------------------------------------------------- benchmarks
 
 def bench_app(quick: bool, logs: Path) -> Outcome:
@@ -108,11 +122,8 @@ def bench_app(quick: bool, logs: Path) -> Outcome:
         out.status, out.note = "skipped", "wrk is not installed (make setup)"
         return out
     args = ["--rounds", "2", "--seconds", "3"] if quick else ["--rounds", "3", "--seconds", "5"]
-    began = time.time()
-    code = run_module(["bench.app_overhead", *args], logs / "app.log", timeout=300)
-    data = fresh_result("app", began)
-    if code != 0 or data is None:
-        out.status, out.note = "failed", f"exit {code}: {log_tail(logs / 'app.log')}"
+    data = run_bench(out, "app", args, logs, timeout=300)
+    if data is None:
         return out
     for variant in ("instrumented", "uninstrumented"):
         out.figure(f"{variant} /api/projects throughput", "req/s", data["figures"][variant]["rps"])
@@ -132,13 +143,8 @@ def bench_load(quick: bool, logs: Path) -> Outcome:
         (3, ["--seconds", "5", "--users", "64"])
     runs = []
     for i in range(repeats):
-        began = time.time()
-        code = run_module(["bench.load_capacity", *args], logs / "load.log",
-                          timeout=180)
-        data = fresh_result("load", began)
-        if code != 0 or data is None:
-            out.status, out.note = "failed", f"run {i + 1}: exit {code}: " \
-                                             f"{log_tail(logs / 'load.log')}"
+        data = run_bench(out, "load", args, logs, timeout=180, what=f"run {i + 1}: ")
+        if data is None:
             return out
         runs.append(data)
     series = {
@@ -165,19 +171,12 @@ def bench_load(quick: bool, logs: Path) -> Outcome:
 def bench_slo(quick: bool, logs: Path) -> Outcome:
     """`slo check` speed and p95 accuracy (bench.slo_check)."""
     out = Outcome("slo", source="reports/bench/slo.json")
-    module = REPO / "loadtests" / "bench" / "slo_check.py"
-    if not module.is_file():
-        out.status, out.note = "skipped", "bench/slo_check.py is not in this checkout"
-        return out
     if find_binary("prometheus") is None:
         out.status, out.note = "skipped", "Prometheus is not installed (make setup)"
         return out
     args = ["--seconds", "15", "--runs", "2"] if quick else ["--seconds", "30", "--runs", "3"]
-    began = time.time()
-    code = run_module(["bench.slo_check", *args], logs / "slo.log", timeout=300)
-    data = fresh_result("slo", began)
-    if code != 0 or data is None:
-        out.status, out.note = "failed", f"exit {code}: {log_tail(logs / 'slo.log')}"
+    data = run_bench(out, "slo", args, logs, timeout=300)
+    if data is None:
         return out
     names = {"evaluate_default_spec_s": "check in-process, default spec",
              "evaluate_100_slos_s": "check in-process, 100 SLOs",
@@ -203,32 +202,11 @@ def bench_slo(quick: bool, logs: Path) -> Outcome:
     return out
 
 
-def _slo_run_available() -> bool:
-    try:
-        from slo.cli import COMMANDS
-    except ImportError:
-        return False
-    return "run" in COMMANDS
-
-
-def experiment_env(stack_dir: Path) -> dict:
-    """A private native stack: its own run directory and free ports; the sandbox, not Telegram."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE"))
-           and k not in STACK_PORT_VARS and k not in ("APP_URL", "PROMETHEUS_URL")}
-    env.update({var: str(free_port()) for var in STACK_PORT_VARS})
-    env.update({"STACK_DIR": str(stack_dir), "STACK_MODE": "native"})
-    return env
-
-
 def bench_detection(quick: bool, logs: Path) -> Outcome:
     """Alert timings from `slo run slo/experiments/smoke.yaml` (one run: it takes ~2 minutes)."""
     out = Outcome("detection", source="reports/bench/experiment/<run-id>/summary.json")
     if quick:
         out.status, out.note = "skipped", "--quick skips the ~2 minute experiment"
-        return out
-    if not _slo_run_available():
-        out.status, out.note = "skipped", "`slo run` (issue 6) is not in this checkout yet"
         return out
     if find_binary("prometheus") is None or find_binary("prometheus-alertmanager",
                                                         "alertmanager") is None:
@@ -241,7 +219,7 @@ def bench_detection(quick: bool, logs: Path) -> Outcome:
     stack_dir = bench_dir() / f"stack-{run_id}"
     code = run_module(["slo.cli", "run", str(EXPERIMENT), "--reports-dir", str(reports),
                        "--run-id", run_id, "--no-live"], logs / "detection.log", timeout=420,
-                      env=experiment_env(stack_dir))
+                      env=private_stack_env(stack_dir))
     summary_path = reports / run_id / "summary.json"
     if code in (0, 1) and summary_path.is_file():
         shutil.rmtree(stack_dir, ignore_errors=True)  # the run stopped the stack it started

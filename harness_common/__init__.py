@@ -8,6 +8,7 @@
     validation  pydantic errors -> Problems with field paths
     stackenv    where the stack is (.stack/env), read the same way by every CLI
     buckets     the latency histogram layout shared by the app and the load generator
+    exposition  the default collectors and the /metrics answer every part serves
     faults      the fault contract (kinds, bounds), its client and its CLI
 
 Layers: harness_common <- target_app, stack <- loadtests <- slo. This package imports none of

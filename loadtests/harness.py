@@ -24,12 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import gevent
-from flask import Response
 from locust import log as locust_log
 from locust.runners import MasterRunner, WorkerRunner
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from harness_common import exitcodes
+from harness_common.exposition import metrics_response
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import resolve_app_url, resolve_token
 from loadtests import webui
@@ -224,7 +223,7 @@ def _serve_metrics(web_ui, metrics: ClientMetrics, runner) -> None:
     @web_ui.app.route("/metrics")
     def client_metrics():
         """The load generator's view, for Prometheus (no auth: read-only counters)."""
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return metrics_response(registry)
 
 
 def _fail_before_load(message: str) -> None:

@@ -49,6 +49,16 @@ MAX_BYTES = 256 * 1024
 EXAMPLE = "loadtests/schedules/latency-then-errors.yaml"
 
 
+def _within_test(value: float, too_small: bool, rule: str) -> float:
+    """`value` (seconds) when it is not too small and fits in the longest load test."""
+    if too_small:
+        raise ValueError(f"{rule} (got {format_duration(value)})")
+    if value > MAX_DURATION_S:
+        raise ValueError(f"must be within the longest load test, "
+                         f"{format_duration(MAX_DURATION_S)} (got {value:g}s)")
+    return value
+
+
 class Step(BaseModel):
     """One line of a schedule, as written (times already in seconds)."""
 
@@ -70,23 +80,12 @@ class Step(BaseModel):
     @field_validator("at")
     @classmethod
     def _not_negative(cls, value: float) -> float:
-        if value < 0:
-            raise ValueError(f"must be >= 0, counted from the start of the test "
-                             f"(got {format_duration(value)})")
-        if value > MAX_DURATION_S:
-            raise ValueError(f"must be within the longest load test, "
-                             f"{format_duration(MAX_DURATION_S)} (got {value:g}s)")
-        return value
+        return _within_test(value, value < 0, "must be >= 0, counted from the start of the test")
 
     @field_validator("for_")
     @classmethod
     def _positive(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
-            raise ValueError(f"must be > 0 (got {format_duration(value)})")
-        if value is not None and value > MAX_DURATION_S:
-            raise ValueError(f"must be within the longest load test, "
-                             f"{format_duration(MAX_DURATION_S)} (got {value:g}s)")
-        return value
+        return None if value is None else _within_test(value, value <= 0, "must be > 0")
 
     @field_validator("set")
     @classmethod

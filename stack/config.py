@@ -34,11 +34,32 @@ PORT_VARS = {
     "grafana": ("GRAFANA_PORT", 3000),
     "locust": ("LOCUST_PORT", 8089),
 }
+_PORT_NAMES = tuple(var for var, _ in PORT_VARS.values())
 SLO_PROFILES = ("standard", "fast")
 STACK_MODES = ("auto", "native", "compose")
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
 # The sandbox's chat: a supergroup-shaped id, like the ones real alert chats have.
 SANDBOX_CHAT_ID = -1001234567890
+
+# What a private stack must not inherit from the caller's shell: where another stack is, its
+# secrets and real Telegram credentials.
+_INHERITED = ("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE", "GRAFANA_", "PROMETHEUS_URL",
+              "ALERTMANAGER_URL", "APP_URL", "REPORTS_DIR")
+
+
+def private_stack_env(stack_dir: str | os.PathLike, environ=None, **extra: str) -> dict[str, str]:
+    """The environment of a native stack of its own: run directory `stack_dir`, free ports, the
+    Telegram sandbox (never real Telegram), nothing of another stack's (for tests and benches).
+    """
+    from stack.procs import free_port
+
+    base = os.environ if environ is None else environ
+    env = {k: v for k, v in base.items()
+           if not k.startswith(_INHERITED) and k not in _PORT_NAMES}
+    env.update({var: str(free_port()) for var in _PORT_NAMES})
+    env.update({"STACK_DIR": str(stack_dir), "STACK_MODE": "native", **extra})
+    return env
+
 
 BOT_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,64}$")
 CHAT_ID_RE = re.compile(r"^-?\d{1,20}$")

@@ -73,6 +73,20 @@ def spawn(name: str, cmd: list[str], log_path: Path, env: dict | None = None,
     return Proc(name, popen, log_path)
 
 
+def spawn_ready(name: str, cmd: list[str], log_path: Path, ready_url: str, *,
+                timeout: float = 30.0, env: dict | None = None,
+                cwd: str | os.PathLike | None = None) -> Proc:
+    """spawn(), then wait until GET `ready_url` answers 2xx; stop it and raise TimeoutError
+    (with its log tail) when it does not."""
+    proc = spawn(name, cmd, log_path, env=env, cwd=cwd)
+    try:
+        wait_until(lambda: http_ok(ready_url), timeout, f"{name} at {ready_url}", proc=proc)
+    except TimeoutError:
+        proc.stop()
+        raise
+    return proc
+
+
 def pid_alive(pid: int) -> bool:
     """True when a process with this pid exists (zombies count as gone)."""
     try:

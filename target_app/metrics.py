@@ -14,18 +14,15 @@ burn rate) are derived in PromQL, not by more counters.
 
 import time
 
-from flask import Response, g, request
+from flask import g, request
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
-    GCCollector,
     Histogram,
-    PlatformCollector,
-    ProcessCollector,
-    generate_latest,
 )
+
+from harness_common.exposition import add_default_collectors, metrics_response
 
 UNMATCHED = "<unmatched>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -54,9 +51,7 @@ class AppMetrics:
             "app_faults_injected_total", "Requests a fault was applied to.", ["kind"],
             registry=registry,
         )
-        ProcessCollector(registry=registry)
-        GCCollector(registry=registry)
-        PlatformCollector(registry=registry)
+        add_default_collectors(registry)
 
 
 def _labels() -> tuple[str, str]:
@@ -108,6 +103,6 @@ def init_app(app, fault_registry=None) -> AppMetrics:
     @app.get("/metrics")
     def metrics_endpoint():
         """Prometheus exposition of the app's registry."""
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return metrics_response(registry)
 
     return metrics

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.procs import Proc, find_binary, free_port, http_ok, spawn, wait_until
+from stack.procs import Proc, find_binary, free_port, spawn_ready
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,21 +35,46 @@ class Server:
     workdir: Path | None = None
 
 
+def _need(*names: str) -> str:
+    path = find_binary(*names)
+    if path is None:
+        pytest.fail(f"{names[0]} is not installed: run `make setup` "
+                    f"(apt-get install prometheus prometheus-alertmanager)")
+    return path
+
+
+def start_app_at(port: int, token: str, log: Path, **env) -> Proc:
+    """The real target app under gunicorn on `port` (baseline delay 0), ready."""
+    full_env = {"APP_PORT": str(port), "FAULT_ADMIN_TOKEN": token, "APP_BASELINE_DELAY_MS": "0",
+                "APP_LOG_LEVEL": "warning", **{k: str(v) for k, v in env.items()}}
+    return spawn_ready("target-app", [sys.executable, "-m", "target_app", "serve"], log,
+                       f"http://127.0.0.1:{port}/health", env=full_env, cwd=REPO)
+
+
+def start_prometheus_at(config: Path, data: Path, port: int, log: Path, *extra: str) -> Proc:
+    """A real Prometheus with a config file, data folder and port, ready."""
+    return spawn_ready("prometheus", [
+        _need("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data}",
+        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *extra,
+    ], log, f"http://127.0.0.1:{port}/-/ready")
+
+
+def start_alertmanager_at(config: Path, storage: Path, port: int, log: Path,
+                          log_level: str = "warn") -> Proc:
+    """A real Alertmanager (clustering off) with a config file, storage and port, ready."""
+    return spawn_ready("alertmanager", [
+        _need("prometheus-alertmanager", "alertmanager"), f"--config.file={config}",
+        f"--storage.path={storage}", f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=", f"--log.level={log_level}",
+    ], log, f"http://127.0.0.1:{port}/-/ready")
+
+
 def _start_app(workdir: Path, **env) -> Server:
     port = free_port()
     token = env.pop("FAULT_ADMIN_TOKEN", None) or secrets.token_urlsafe(24)
-    full_env = {
-        "APP_PORT": str(port),
-        "FAULT_ADMIN_TOKEN": token,
-        "APP_BASELINE_DELAY_MS": "0",
-        "APP_LOG_LEVEL": "warning",
-        **{k: str(v) for k, v in env.items()},
-    }
-    proc = spawn("target-app", [sys.executable, "-m", "target_app", "serve"],
-                 workdir / "app.log", env=full_env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(url + "/health"), 30, "the target app's /health", proc=proc)
-    return Server(url=url, port=port, proc=proc, token=token, workdir=workdir)
+    proc = start_app_at(port, token, workdir / "app.log", **env)
+    return Server(url=f"http://127.0.0.1:{port}", port=port, proc=proc, token=token,
+                  workdir=workdir)
 
 
 @pytest.fixture(scope="session")
@@ -75,19 +100,10 @@ def start_app(tmp_path):
         server.proc.stop()
 
 
-def _need(*names: str) -> str:
-    path = find_binary(*names)
-    if path is None:
-        pytest.fail(f"{names[0]} is not installed: run `make setup` "
-                    f"(apt-get install prometheus prometheus-alertmanager)")
-    return path
-
-
 def launch_prometheus(workdir: Path, targets: dict, rule_files=(), scrape_interval="1s",
                       evaluation_interval="1s", alertmanager: str | None = None,
                       extra_args=()) -> Server:
     """Start a real Prometheus in `workdir` scraping `targets` ({job: ["127.0.0.1:port"]})."""
-    binary = _need("prometheus")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = {
@@ -104,18 +120,10 @@ def launch_prometheus(workdir: Path, targets: dict, rule_files=(), scrape_interv
             {"targets": [alertmanager.removeprefix("http://")]}]}]}
     config_path = workdir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = spawn("prometheus", [
-        binary, f"--config.file={config_path}", f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *extra_args,
-    ], workdir / "prometheus.log")
-    url = f"http://127.0.0.1:{port}"
-    server = Server(url=url, port=port, proc=proc, config_path=config_path, workdir=workdir)
-    try:
-        wait_until(lambda: http_ok(url + "/-/ready"), 30, "Prometheus /-/ready", proc=proc)
-    except TimeoutError:
-        proc.stop()
-        raise
-    return server
+    proc = start_prometheus_at(config_path, workdir / "data", port, workdir / "prometheus.log",
+                               *extra_args)
+    return Server(url=f"http://127.0.0.1:{port}", port=port, proc=proc,
+                  config_path=config_path, workdir=workdir)
 
 
 @pytest.fixture
@@ -139,21 +147,16 @@ def start_alertmanager(tmp_path):
     started: list[Server] = []
 
     def start(config_text: str) -> Server:
-        binary = _need("prometheus-alertmanager", "alertmanager")
         workdir = tmp_path / f"alertmanager{len(started)}"
         workdir.mkdir()
         port = free_port()
         config_path = workdir / "alertmanager.yml"
         config_path.write_text(config_text)
-        proc = spawn("alertmanager", [
-            binary, f"--config.file={config_path}", f"--storage.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-            "--log.level=warn",
-        ], workdir / "alertmanager.log")
-        url = f"http://127.0.0.1:{port}"
-        server = Server(url=url, port=port, proc=proc, config_path=config_path, workdir=workdir)
+        proc = start_alertmanager_at(config_path, workdir / "data", port,
+                                     workdir / "alertmanager.log")
+        server = Server(url=f"http://127.0.0.1:{port}", port=port, proc=proc,
+                        config_path=config_path, workdir=workdir)
         started.append(server)
-        wait_until(lambda: http_ok(url + "/-/ready"), 30, "Alertmanager /-/ready", proc=proc)
         return server
 
     yield start

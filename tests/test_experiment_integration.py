@@ -7,7 +7,6 @@ state the next one needs (the smoke run ends with its page alerts resolved).
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,9 +21,9 @@ import yaml
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import read_stack_env
 from slo.live.delivery import notices, parse_counters
-from stack.config import StackSettings
+from stack.config import StackSettings, private_stack_env
 from stack.launcher import restart_part, stop_part
-from stack.procs import free_port, wait_until
+from stack.procs import wait_until
 from stack.telegram_sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
@@ -32,23 +31,15 @@ REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "slo" / "experiments" / "smoke.yaml"
 APP_DOWN = REPO / "slo" / "experiments" / "app-down.yaml"
 SPEC = REPO / "slo" / "slos.yaml"
-PORT_VARS = ("APP_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT",
-             "TELEGRAM_SANDBOX_PORT", "LOCUST_PORT")
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """Environment of a native stack on free ports (fast profile); stopped after the module."""
     base = tmp_path_factory.mktemp("experiments")
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE",
-                                    "GRAFANA_", "PROMETHEUS_URL", "ALERTMANAGER_URL", "APP_URL",
-                                    "REPORTS_DIR"))
-               and k not in PORT_VARS}
-    environ.update({var: str(free_port()) for var in PORT_VARS})
-    environ.update({"STACK_DIR": str(base / "stack"), "STACK_MODE": "native",
-                    "SLO_PROFILE": "fast", "REPORTS_DIR": str(base / "reports"),
-                    "PYTHONPATH": str(REPO), "COLUMNS": "200"})
+    environ = private_stack_env(base / "stack", SLO_PROFILE="fast",
+                                REPORTS_DIR=str(base / "reports"), PYTHONPATH=str(REPO),
+                                COLUMNS="200")
     yield environ
     subprocess.run([sys.executable, "-m", "stack", "down"], env=environ, cwd=REPO,
                    capture_output=True, check=False, timeout=60)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import free_port, stop_pid, wait_until
+from tests.helpers import fault_active, metric_samples
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"
@@ -63,18 +63,27 @@ def finish(proc: subprocess.Popen, timeout: float) -> int:
             stop_pid(proc.pid, timeout=5, popen=proc)
 
 
+def watch(proc: subprocess.Popen, seconds: float, interval: float, observe, finish_s: float
+          ) -> int:
+    """Call observe() every `interval` while `proc` runs (at most `seconds`; a failed request
+    is skipped), then wait `finish_s` for its exit code; it never outlives the test."""
+    try:
+        deadline = time.monotonic() + seconds
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                observe()
+            except requests.RequestException:
+                pass
+            time.sleep(interval)
+        return finish(proc, timeout=finish_s)
+    finally:
+        if proc.poll() is None:
+            stop_pid(proc.pid, popen=proc)
+
+
 def samples(url: str) -> dict:
     """{(name, frozenset(labels)): value} from a /metrics page."""
-    text = requests.get(url, timeout=2).text
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def fault_active(app_url: str) -> dict[str, float]:
-    """app_fault_active{kind} from the app's /metrics."""
-    return {dict(labels)["kind"]: value
-            for (name, labels), value in samples(app_url + "/metrics").items()
-            if name == "app_fault_active"}
+    return metric_samples(url, timeout=2)
 
 
 LOAD_ENDPOINTS = {"/", "/api/projects", "/api/projects/<project_id>", "/static/<path:filename>"}
@@ -99,22 +108,16 @@ def test_a_headless_run_follows_shape_and_schedule_and_leaves_a_record(app_serve
                  env_for(app_server, tmp_path), tmp_path / "cli.log")
     seen: dict[str, list[float]] = {"latency": [], "error": []}
     client_metrics = {}
-    try:
-        deadline = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            now = time.monotonic()
-            for kind, value in fault_active(app_server.url).items():
-                if value == 1 and kind in seen:
-                    seen[kind].append(now)
-            try:
-                client_metrics = samples(f"http://127.0.0.1:{port}/metrics") or client_metrics
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        code = finish(proc, timeout=5)
-    finally:
-        if proc.poll() is None:
-            stop_pid(proc.pid, popen=proc)
+
+    def observe() -> None:
+        nonlocal client_metrics
+        now = time.monotonic()
+        for kind, value in fault_active(app_server.url).items():
+            if value == 1 and kind in seen:
+                seen[kind].append(now)
+        client_metrics = samples(f"http://127.0.0.1:{port}/metrics") or client_metrics
+
+    code = watch(proc, 30, 0.1, observe, finish_s=5)
     log = (tmp_path / "cli.log").read_text()
     assert code == 0, log
 
@@ -234,20 +237,14 @@ def test_a_distributed_run_aggregates_the_workers_on_the_master(app_server, tmp_
                      "--duration", "5s", "--run-id", "d1", "--port", str(port)),
                  env_for(app_server, tmp_path), tmp_path / "cli.log")
     total = 0.0
-    try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                total = max(total, sum(v for (n, _), v in
-                                       samples(f"http://127.0.0.1:{port}/metrics").items()
-                                       if n == "locust_client_requests_total"))
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        code = finish(proc, timeout=15)
-    finally:
-        if proc.poll() is None:
-            stop_pid(proc.pid, popen=proc)
+
+    def observe() -> None:
+        nonlocal total
+        total = max(total, sum(v for (n, _), v in
+                               samples(f"http://127.0.0.1:{port}/metrics").items()
+                               if n == "locust_client_requests_total"))
+
+    code = watch(proc, 60, 0.3, observe, finish_s=15)
     log = (tmp_path / "cli.log").read_text()
     assert code == 0, log
     assert total > 0, "the master's /metrics never showed the workers' requests"

@@ -16,18 +16,11 @@ from slo.judge import promql
 from slo.spec import load_spec
 from slo.spec.selectors import Matcher, Selector, parse_matchers, parse_series_selector, quote
 from slo.units import le_label_variants
-from stack.procs import find_binary
+from tests.helpers import promtool
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = load_spec(REPO / "slo" / "slos.yaml")
 USER = 'job="portfolio-app",endpoint!~"/metrics|/health|/admin/.*|<unmatched>"'
-
-
-def promtool() -> str:
-    path = find_binary("promtool")
-    if path is None:
-        pytest.skip("promtool is not installed (make setup installs it)")
-    return path
 
 
 # ---- exact strings -----------------------------------------------------------------------

@@ -22,20 +22,13 @@ from slo.alerting.burnrate import PROFILES, alert_windows, fire_bounds, resolve_
 from slo.alerting.generate import generated_files, rules_path
 from slo.cli import main
 from slo.spec import load_spec, parse_spec
-from stack.procs import find_binary
+from tests.helpers import promtool
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC_PATH = REPO / "slo" / "slos.yaml"
 SPEC = load_spec(SPEC_PATH)
 STACK = REPO / "stack"
 SOURCE = "slo/slos.yaml"
-
-
-def promtool() -> str:
-    path = find_binary("promtool")
-    if path is None:
-        pytest.skip("promtool is not installed (make setup installs it)")
-    return path
 
 
 # ---- the table and the maths ---------------------------------------------------------------

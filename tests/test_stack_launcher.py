@@ -15,16 +15,14 @@ import pytest
 import requests
 
 from harness_common.stackenv import read_stack_env
-from stack.config import StackSettings
+from stack.config import StackSettings, private_stack_env
 from stack.errors import MissingBinaryError, StackError
-from stack.procs import free_port, pid_alive, port_in_use, wait_until
+from stack.procs import pid_alive, port_in_use, wait_until
 from stack.state import load_state
 from stack.telegram_sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent
-PORT_VARS = ("APP_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT",
-             "TELEGRAM_SANDBOX_PORT", "LOCUST_PORT")
 
 SMOKE_RULE = """\
 groups:
@@ -44,12 +42,8 @@ def stack_env(tmp_path):
     """Environment for a native stack on free ports in a tmp STACK_DIR, with a smoke rule."""
     rules = tmp_path / "smoke.yml"
     rules.write_text(SMOKE_RULE)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE"))
-           and k not in PORT_VARS}
-    env.update({var: str(free_port()) for var in PORT_VARS})
-    env.update({"STACK_DIR": str(tmp_path / "stack"), "STACK_MODE": "native",
-                "STACK_EXTRA_RULES": str(rules), "APP_BASELINE_DELAY_MS": "0"})
+    env = private_stack_env(tmp_path / "stack", STACK_EXTRA_RULES=str(rules),
+                            APP_BASELINE_DELAY_MS="0")
     yield env
     # Whatever happened, leave nothing running.
     subprocess.run([sys.executable, "-m", "stack", "down"], env=env, cwd=REPO,

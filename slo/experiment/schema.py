@@ -147,12 +147,11 @@ class FaultV1(_Strict):
         return None if value is None else _duration(value)
 
 
-class AlertExpectV1(_Strict):
-    """alerts: - {alert: NAME, labels: {...}, state: firing|not_firing|resolved, within: 60s}"""
+class _AboutAlertV1(_Strict):
+    """What an alert expectation names: the alert, its labels, a deadline."""
 
     alert: str = Field(min_length=1, max_length=200)
     labels: dict[str, str] = Field(default_factory=dict)
-    state: Literal["firing", "not_firing", "resolved"]
     within: int | None = None
 
     @field_validator("within", mode="before")
@@ -161,18 +160,17 @@ class AlertExpectV1(_Strict):
         return None if value is None else _duration(value)
 
 
-class TelegramExpectV1(_Strict):
+class AlertExpectV1(_AboutAlertV1):
+    """alerts: - {alert: NAME, labels: {...}, state: firing|not_firing|resolved, within: 60s}"""
+
+    state: Literal["firing", "not_firing", "resolved"]
+
+
+class TelegramExpectV1(_AboutAlertV1):
     """telegram: - {alert: NAME, labels: {...}, status: firing|resolved, within: 60s}"""
 
-    alert: str = Field(min_length=1, max_length=200)
-    labels: dict[str, str] = Field(default_factory=dict)
     status: Literal["firing", "resolved"]
     within: int
-
-    @field_validator("within", mode="before")
-    @classmethod
-    def _seconds(cls, value):
-        return _duration(value)
 
 
 class ExpectV1(_Strict):

@@ -17,19 +17,15 @@ Handlers contain no metrics code: the hooks below read the route and the respons
 
 import time
 
-from flask import Response, g, request
+from flask import g, request
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
-    GCCollector,
     Histogram,
-    PlatformCollector,
-    ProcessCollector,
-    generate_latest,
 )
 
+from harness_common.exposition import add_default_collectors, metrics_response
 from stack.telegram_sandbox.botapi import BOT_RULE, Sandbox, canonical_method
 from stack.telegram_sandbox.faults import MODES
 
@@ -79,9 +75,7 @@ class SandboxMetrics:
                                 "Seconds to append and fsync one message.",
                                 buckets=APPEND_BUCKETS, registry=registry)
         box.store.observe_append = self.append.observe
-        ProcessCollector(registry=registry)
-        GCCollector(registry=registry)
-        PlatformCollector(registry=registry)
+        add_default_collectors(registry)
 
 
 def init_app(app, box: Sandbox) -> SandboxMetrics:
@@ -110,6 +104,6 @@ def init_app(app, box: Sandbox) -> SandboxMetrics:
     @app.get("/metrics")
     def metrics_endpoint():
         """Prometheus exposition of the sandbox's registry."""
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return metrics_response(registry)
 
     return metrics

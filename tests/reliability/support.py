@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from stack.procs import Proc, find_binary, http_ok, spawn, wait_until
+from stack.procs import Proc, http_ok, spawn, wait_until
+from tests.conftest import start_alertmanager_at, start_app_at, start_prometheus_at
+from tests.helpers import in_threads
 
 REPO = Path(__file__).resolve().parents[2]
 USER_PATHS = ("/", "/api/projects", "/api/projects/1", "/api/projects/2")
@@ -50,61 +51,18 @@ def drive(url: str, seconds: float, threads: int = 4, paths=USER_PATHS,
         with lock:
             counts.update(local)
 
-    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    in_threads(threads, loop)
     return counts
-
-
-def metric_samples(url: str) -> dict:
-    """{(name, frozenset(labels)): value} of a /metrics page."""
-    text = requests.get(url, timeout=5).text
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def fault_active(app_url: str) -> dict[str, float]:
-    """app_fault_active{kind} as the app exports it now."""
-    return {dict(labels)["kind"]: value
-            for (name, labels), value in metric_samples(app_url + "/metrics").items()
-            if name == "app_fault_active"}
-
-
-def app_env(port: int, token: str, **extra) -> dict:
-    """The environment tests/conftest.py starts the app with, on a given port."""
-    return {"APP_PORT": str(port), "FAULT_ADMIN_TOKEN": token, "APP_BASELINE_DELAY_MS": "0",
-            "APP_LOG_LEVEL": "warning", **{k: str(v) for k, v in extra.items()}}
 
 
 def spawn_app(port: int, token: str, log: Path, **extra) -> Proc:
     """Start the target app on `port` (e.g. again, after it was killed) and wait for /health."""
-    proc = spawn("target-app", [sys.executable, "-m", "target_app", "serve"], log,
-                 env=app_env(port, token, **extra), cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(url + "/health"), 30, "the restarted app's /health",
-                   proc=proc)
-    except TimeoutError:
-        proc.stop()
-        raise
-    return proc
+    return start_app_at(port, token, log, **extra)
 
 
 def spawn_prometheus(config: Path, data: Path, port: int, log: Path, *extra: str) -> Proc:
     """Start Prometheus with a given config, data directory and port; wait for /-/ready."""
-    proc = spawn("prometheus", [
-        find_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data}",
-        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *extra,
-    ], log)
-    try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/-/ready"), 30, "Prometheus ready",
-                   proc=proc)
-    except TimeoutError:
-        proc.stop()
-        raise
-    return proc
+    return start_prometheus_at(config, data, port, log, *extra)
 
 
 def prom_query(prom_url: str, expr: str, at: float | None = None) -> list[dict]:
@@ -171,19 +129,7 @@ def spawn_sandbox(port: int, data: Path, log: Path) -> Proc:
 
 def spawn_alertmanager(config: Path, storage: Path, port: int, log: Path) -> Proc:
     """Alertmanager (clustering off) with a given config, storage and port, ready."""
-    binary = find_binary("prometheus-alertmanager", "alertmanager")
-    proc = spawn("alertmanager", [
-        binary, f"--config.file={config}", f"--storage.path={storage}",
-        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-        "--log.level=info",
-    ], log)
-    try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/-/ready"), 30, "Alertmanager",
-                   proc=proc)
-    except TimeoutError:
-        proc.stop()
-        raise
-    return proc
+    return start_alertmanager_at(config, storage, port, log, log_level="info")
 
 
 def alert_rules(*names: str) -> str:

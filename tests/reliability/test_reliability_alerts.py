@@ -30,9 +30,9 @@ from stack.files import sandbox_bot_token
 from stack.launcher import write_alertmanager_dir
 from stack.procs import Proc, free_port, wait_until
 from stack.telegram_sandbox.client import SandboxClient
+from tests.helpers import metric_samples
 from tests.reliability.support import (
     alert_rules,
-    metric_samples,
     prom_query,
     spawn_alertmanager,
     spawn_sandbox,

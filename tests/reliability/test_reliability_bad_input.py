@@ -68,15 +68,21 @@ def _files(directory: Path) -> dict[str, bytes]:
             for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def spec_error(tmp_path: Path, data: bytes) -> str:
-    """Load `data` as slos.yaml; the SpecError message (the folder must not change)."""
-    path = tmp_path / "slos.yaml"
-    path.write_bytes(data)
+def refused(tmp_path: Path, error: type[Exception], load, path: Path) -> str:
+    """Load `path` with `load`; the message of the `error` it must raise (the folder must not
+    change)."""
     before = _files(tmp_path)
-    with pytest.raises(SpecError) as caught:
-        load_spec(path)
+    with pytest.raises(error) as caught:
+        load(path)
     assert _files(tmp_path) == before
     return str(caught.value)
+
+
+def spec_error(tmp_path: Path, data: bytes) -> str:
+    """Load `data` as slos.yaml; the SpecError message."""
+    path = tmp_path / "slos.yaml"
+    path.write_bytes(data)
+    return refused(tmp_path, SpecError, load_spec, path)
 
 
 def experiment_error(tmp_path: Path, data: bytes) -> str:
@@ -85,22 +91,14 @@ def experiment_error(tmp_path: Path, data: bytes) -> str:
     shutil.copyfile(REPO / "slo" / "slos.yaml", tmp_path / "slos.yaml")
     path = tmp_path / "experiments" / "x.yaml"
     path.write_bytes(data)
-    before = _files(tmp_path)
-    with pytest.raises(ExperimentError) as caught:
-        load_experiment(path)
-    assert _files(tmp_path) == before
-    return str(caught.value)
+    return refused(tmp_path, ExperimentError, load_experiment, path)
 
 
 def schedule_error(tmp_path: Path, data: bytes) -> str:
     """Load `data` as a chaos schedule; the ScheduleError message."""
     path = tmp_path / "schedule.yaml"
     path.write_bytes(data)
-    before = _files(tmp_path)
-    with pytest.raises(ScheduleError) as caught:
-        load_schedule(path)
-    assert _files(tmp_path) == before
-    return str(caught.value)
+    return refused(tmp_path, ScheduleError, load_schedule, path)
 
 
 def admin_error(_tmp_path: Path, data: bytes) -> str:

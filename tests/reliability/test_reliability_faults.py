@@ -24,7 +24,8 @@ import requests
 
 from harness_common.faults.client import FaultClient
 from stack.procs import stop_pid, wait_until
-from tests.reliability.support import REPO, fault_active, spawn_app
+from tests.helpers import fault_active, in_threads
+from tests.reliability.support import REPO, spawn_app
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -112,11 +113,7 @@ def run_calls(url: str, token: str, seed: int) -> list[Call]:
         with lock:
             calls.extend(mine)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(THREADS, worker)
     return calls
 
 

@@ -26,7 +26,7 @@ import requests
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import read_stack_env
 from slo.live.delivery import post_alert
-from stack.config import StackSettings
+from stack.config import StackSettings, private_stack_env
 from stack.procs import free_port, wait_until
 from stack.state import load_state
 from stack.telegram_sandbox.client import SandboxClient
@@ -121,8 +121,6 @@ def test_a_ten_megabyte_body_is_refused_by_the_admin_api_and_the_sandbox(shared_
 
 # --------------------------------------------------------------------------- no secret leaks
 
-PORT_VARS = ("APP_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT",
-             "TELEGRAM_SANDBOX_PORT", "LOCUST_PORT")
 ALWAYS_FIRING = """\
 groups:
   - name: security-test
@@ -139,13 +137,8 @@ def launched(tmp_path):
     """A native stack from the launcher in a private run directory, on free ports."""
     rules = tmp_path / "always.yml"
     rules.write_text(ALWAYS_FIRING)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE"))
-           and k not in PORT_VARS and k not in ("APP_URL", "PROMETHEUS_URL")}
-    env.update({var: str(free_port()) for var in PORT_VARS})
-    env.update({"STACK_DIR": str(tmp_path / "stack"), "STACK_MODE": "native",
-                "STACK_EXTRA_RULES": str(rules), "APP_BASELINE_DELAY_MS": "0",
-                "REPORTS_DIR": str(tmp_path / "reports")})
+    env = private_stack_env(tmp_path / "stack", STACK_EXTRA_RULES=str(rules),
+                            APP_BASELINE_DELAY_MS="0", REPORTS_DIR=str(tmp_path / "reports"))
     yield env
     subprocess.run([sys.executable, "-m", "stack", "down"], env=env, cwd=REPO,
                    capture_output=True, check=False, timeout=60)

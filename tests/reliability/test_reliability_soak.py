@@ -30,7 +30,8 @@ import pytest
 from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import stop_pid, wait_until
-from tests.reliability.support import REPO, metric_samples, prom_value
+from tests.helpers import metric_samples
+from tests.reliability.support import REPO, prom_value
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.slow]
 

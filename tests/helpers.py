@@ -1,0 +1,44 @@
+"""Small helpers the test modules share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def metric_samples(url: str, timeout: float = 5.0) -> dict:
+    """{(name, frozenset(labels)): value} of a /metrics page."""
+    text = requests.get(url, timeout=timeout).text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def fault_active(app_url: str) -> dict[str, float]:
+    """app_fault_active{kind} as the app exports it now."""
+    return {dict(labels)["kind"]: value
+            for (name, labels), value in metric_samples(app_url + "/metrics").items()
+            if name == "app_fault_active"}
+
+
+def in_threads(count: int, worker: Callable[[int], None]) -> None:
+    """Run worker(0..count-1) in `count` threads at once; return when all are done."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def promtool() -> str:
+    """The promtool binary (skip the test when it is not installed)."""
+    import pytest
+
+    from stack.procs import find_binary
+
+    path = find_binary("promtool")
+    if path is None:
+        pytest.skip("promtool is not installed (make setup installs it)")
+    return path

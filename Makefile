@@ -8,8 +8,8 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON3 ?= python3
 
-APP_PORT    ?= 5000
-LOCUST_PORT ?= 8089
+# APP_PORT, LOCUST_PORT, ...: not defaulted here, so a command finds the stack in .stack/env
+# unless you set them (the code's defaults are 5000 and 8089).
 SCENARIO    ?= steady
 USERS       ?=
 DURATION    ?=

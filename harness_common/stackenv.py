@@ -1,24 +1,37 @@
 """Where the stack is: .stack/env (mode 600, written by `make stack`), read the same way by all.
 
-    read_stack_env()            {"APP_URL": ..., "PROMETHEUS_URL": ..., "FAULT_ADMIN_TOKEN": ...}
-    resolve_app_url()           APP_URL, else http://127.0.0.1:$APP_PORT (default 5000)
-    resolve_token()             FAULT_ADMIN_TOKEN from the environment, else from .stack/env
-    resolve_prometheus_url()    --prometheus, PROMETHEUS_URL, .stack/env, 127.0.0.1:9090
+One source of truth: an app URL and its admin token travel together.
 
-STACK_DIR (default .stack) names the folder.
+    fault_target()              (url, token): APP_URL / APP_PORT when the environment sets
+                                them, else the stack's APP_URL; the token that belongs to it
+    admin_token_for(url)        FAULT_ADMIN_TOKEN from the environment, else .stack/env's token
+                                only when `url` is the stack's own app; never another URL's
+    resolve_prometheus_url()    --prometheus, PROMETHEUS_URL, .stack/env, 127.0.0.1:9090
+    read_stack_env()            {"APP_URL": ..., "PROMETHEUS_URL": ..., "FAULT_ADMIN_TOKEN": ...}
+
+STACK_DIR (default .stack) names the folder. An empty variable counts as unset (make exports
+variables it was not given as empty strings).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_STACK_DIR = ".stack"
+DEFAULT_APP_PORT = "5000"
+
+
+def stack_env_path(environ=None) -> Path:
+    """The env file of the stack the environment points at."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("STACK_DIR") or DEFAULT_STACK_DIR) / "env"
 
 
 def read_stack_env(stack_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """The KEY=VALUE pairs of .stack/env written by the native launcher ({} when absent)."""
-    path = Path(stack_dir or os.environ.get("STACK_DIR", DEFAULT_STACK_DIR)) / "env"
+    path = Path(stack_dir) / "env" if stack_dir else stack_env_path()
     if not path.is_file():
         return {}
     pairs = {}
@@ -29,17 +42,71 @@ def read_stack_env(stack_dir: str | os.PathLike | None = None) -> dict[str, str]
     return pairs
 
 
-def resolve_token(environ=None) -> str | None:
-    """FAULT_ADMIN_TOKEN from the environment, else from .stack/env, else None."""
+def same_url(a: str | None, b: str | None) -> bool:
+    """True when two base URLs name the same server (scheme, host, port; localhost=127.0.0.1)."""
+    if not a or not b:
+        return False
+
+    def key(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url.strip().rstrip("/"))
+        host = (parts.hostname or "").lower()
+        host = "127.0.0.1" if host in ("localhost", "::1") else host
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        return parts.scheme, host, port
+
+    try:
+        return key(a) == key(b)
+    except ValueError:
+        return False
+
+
+def _env_app_url(env) -> str | None:
+    if env.get("APP_URL"):
+        return env["APP_URL"].rstrip("/")
+    if env.get("APP_PORT"):
+        return f"http://127.0.0.1:{env['APP_PORT']}"
+    return None
+
+
+def admin_token_for(url: str, environ=None) -> str | None:
+    """The admin token that belongs to `url`, or None.
+
+    FAULT_ADMIN_TOKEN set in the environment: the user vouches for it. Else the token of
+    .stack/env, but only when `url` is the stack's own app (its APP_URL): the stack's token is
+    never sent to whatever else listens on a port.
+    """
     env = os.environ if environ is None else environ
-    stack_env = read_stack_env(env.get("STACK_DIR"))
-    return env.get("FAULT_ADMIN_TOKEN") or stack_env.get("FAULT_ADMIN_TOKEN")
+    if env.get("FAULT_ADMIN_TOKEN"):
+        return env["FAULT_ADMIN_TOKEN"]
+    stack = read_stack_env(env.get("STACK_DIR"))
+    if stack.get("FAULT_ADMIN_TOKEN") and same_url(url, stack.get("APP_URL")):
+        return stack["FAULT_ADMIN_TOKEN"]
+    return None
+
+
+def token_hint(url: str, environ=None) -> str:
+    """Why there is no token for `url`, and what to do (for error messages; no secret)."""
+    env = os.environ if environ is None else environ
+    stack = read_stack_env(env.get("STACK_DIR"))
+    if stack.get("FAULT_ADMIN_TOKEN") and stack.get("APP_URL"):
+        return (f"the token in {stack_env_path(env)} belongs to the stack's app at "
+                f"{stack['APP_URL']}, not {url}: unset APP_URL/APP_PORT to use the stack, or set "
+                f"FAULT_ADMIN_TOKEN for {url}")
+    return "set FAULT_ADMIN_TOKEN, or start the stack (make stack writes it to .stack/env)"
+
+
+def fault_target(environ=None) -> tuple[str, str | None]:
+    """(app URL, its admin token): the environment's APP_URL/APP_PORT, else the stack's app,
+    else http://127.0.0.1:5000."""
+    env = os.environ if environ is None else environ
+    url = (_env_app_url(env) or read_stack_env(env.get("STACK_DIR")).get("APP_URL")
+           or f"http://127.0.0.1:{DEFAULT_APP_PORT}").rstrip("/")
+    return url, admin_token_for(url, env)
 
 
 def resolve_app_url(environ=None) -> str:
-    """APP_URL, else http://127.0.0.1:$APP_PORT (default 5000)."""
-    env = os.environ if environ is None else environ
-    return env.get("APP_URL") or f"http://127.0.0.1:{env.get('APP_PORT', '5000')}"
+    """The app URL of fault_target()."""
+    return fault_target(environ)[0]
 
 
 def resolve_prometheus_url(explicit: str | None = None, environ=None) -> str:
@@ -47,4 +114,4 @@ def resolve_prometheus_url(explicit: str | None = None, environ=None) -> str:
     env = os.environ if environ is None else environ
     return (explicit or env.get("PROMETHEUS_URL")
             or read_stack_env(env.get("STACK_DIR")).get("PROMETHEUS_URL")
-            or f"http://127.0.0.1:{env.get('PROMETHEUS_PORT', '9090')}").rstrip("/")
+            or f"http://127.0.0.1:{env.get('PROMETHEUS_PORT') or '9090'}").rstrip("/")

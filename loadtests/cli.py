@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from harness_common import exitcodes
-from harness_common.stackenv import resolve_app_url, resolve_token
+from harness_common.stackenv import admin_token_for, fault_target
 from loadtests.errors import LoadTestError
 from loadtests.preflight import check_target
 from loadtests.record import load_record, new_run_id, reports_dir
@@ -106,8 +106,8 @@ def prepare(args) -> Prepared:
               f"ends at {plan.duration_s:g}s; later steps will not happen", file=sys.stderr)
     if getattr(args, "workers", 1) < 1:
         raise LoadTestError(f"--workers must be at least 1 (got {args.workers})")
-    host = (args.host or resolve_app_url()).rstrip("/")
-    token = resolve_token()
+    host = (args.host or fault_target()[0]).rstrip("/")
+    token = admin_token_for(host)
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)
     try:
         check_target(host, token, needs_admin=schedule is not None)
@@ -156,7 +156,7 @@ def pick_port(requested: int | None, unattended: bool) -> int:
     """The web port: --port, else LOCUST_PORT (8089); unattended runs dodge a busy default."""
     if requested is not None:
         return requested
-    default = int(os.environ.get("LOCUST_PORT", "8089"))
+    default = int(os.environ.get("LOCUST_PORT") or "8089")
     if unattended and port_in_use(default):
         return free_port()
     return default

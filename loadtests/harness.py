@@ -15,6 +15,7 @@ could not be cleared or the record could not be written; 2 for a crash Locust lo
 """
 
 import atexit
+import dataclasses
 import logging
 import signal
 import sys
@@ -30,7 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness_common import exitcodes
 from harness_common.exposition import metrics_response
 from harness_common.faults.client import FaultClient
-from harness_common.stackenv import resolve_app_url, resolve_token
+from harness_common.stackenv import admin_token_for, fault_target
 from loadtests import webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
@@ -64,7 +65,7 @@ def settings_from_options(options) -> Settings:
     plan = plan_from_options(options)
     schedule = load_schedule(options.chaos_schedule) if options.chaos_schedule else None
     return Settings(plan=plan, schedule=schedule, reports_dir=Path(options.reports_dir),
-                    run_id=options.run_id, token=resolve_token(),
+                    run_id=options.run_id, token=None,
                     unattended=bool(options.headless or options.autostart))
 
 
@@ -74,8 +75,10 @@ class Harness:
     def __init__(self, environment, settings: Settings):
         self.environment = environment
         self.settings = settings
-        self.chaos = ChaosController(
-            lambda: FaultClient(environment.host, settings.token, timeout=ADMIN_TIMEOUT_S))
+        # The token is looked up for the host of each call: the web form may change the host,
+        # and the stack's token must never go to another server.
+        self.chaos = ChaosController(lambda: FaultClient(
+            environment.host, admin_token_for(environment.host), timeout=ADMIN_TIMEOUT_S))
         self.recorder = Recorder(settings.reports_dir, settings.run_id)
         self._schedule_greenlet = None
         self._sampler = None
@@ -243,7 +246,8 @@ def init(environment, runner, web_ui=None, **_kwargs) -> None:
     except LoadTestError as err:
         _fail_before_load(str(err))
     if not environment.host:
-        environment.host = resolve_app_url()
+        environment.host = fault_target()[0]
+    settings = dataclasses.replace(settings, token=admin_token_for(environment.host))
     try:
         already_on = check_target(environment.host, settings.token, settings.schedule is not None)
     except TargetError as err:

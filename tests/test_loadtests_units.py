@@ -33,7 +33,7 @@ from loadtests.record import (
 )
 from loadtests.scenarios import SCENARIOS, build_plan
 from loadtests.schedule import compile_steps, load_schedule, parse_steps
-from loadtests.webui import form_to_body, same_origin
+from loadtests.webui import form_to_body, host_allowed, same_origin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -395,6 +395,24 @@ def test_worker_increments_merge_into_the_masters_totals():
 ])
 def test_chaos_posts_must_come_from_this_server(origin, referer, ok):
     assert same_origin(origin, referer, "http://127.0.0.1:8089/") is ok
+
+
+@pytest.mark.parametrize("host, web_host, ok", [
+    ("127.0.0.1:8089", "", True),
+    ("localhost:8089", "127.0.0.1", True),
+    ("[::1]:8089", "", True),
+    ("10.0.0.5:8089", "*", True),
+    ("locust.internal:8089", "locust.internal", True),
+    ("rebind.evil.example:8089", "", False),
+    ("rebind.evil.example:8089", "127.0.0.1", False),
+    ("127.0.0.1:9999", "", False),
+    ("127.0.0.1", "", False),
+    ("", "", False),
+    (None, "", False),
+    ("127.0.0.1:notaport", "", False),
+])
+def test_chaos_routes_answer_only_a_host_header_naming_this_server(host, web_host, ok):
+    assert host_allowed(host, web_host, 8089) is ok
 
 
 def test_form_fields_become_an_admin_api_body():

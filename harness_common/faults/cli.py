@@ -6,8 +6,9 @@
     python -m harness_common.faults list
     python -m harness_common.faults clear [KIND]
 
-The app is APP_URL (or http://127.0.0.1:$APP_PORT); the token is FAULT_ADMIN_TOKEN or the one
-in .stack/env. Exit codes: 0 done, 2 bad input or the app refused, 1 unreachable.
+The app is --url, APP_URL (or http://127.0.0.1:$APP_PORT), else the stack's app from
+.stack/env; the token is FAULT_ADMIN_TOKEN, or the stack's only when the app is the stack's.
+Exit codes: 0 done, 2 bad input or the app refused, 1 unreachable.
 """
 
 import argparse
@@ -18,7 +19,7 @@ from rich.table import Table
 from harness_common.errors import FaultError, FaultValidationError
 from harness_common.faults.client import FaultClient
 from harness_common.faults.model import KINDS, parse_fault
-from harness_common.stackenv import resolve_app_url, resolve_token
+from harness_common.stackenv import admin_token_for, fault_target
 
 FLAGS = {  # CLI flag -> spec field, per kind
     "latency": {"delay_ms": int, "jitter_ms": int},
@@ -65,7 +66,8 @@ def main(argv=None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     console, err = Console(), Console(stderr=True)
-    client = FaultClient(args.url or resolve_app_url(), resolve_token())
+    url = (args.url or fault_target()[0]).rstrip("/")
+    client = FaultClient(url, admin_token_for(url))
     try:
         if args.command == "set":
             fields = set(FLAGS[args.kind]) | {"probability", "routes", "ttl_s"}
@@ -80,10 +82,10 @@ def main(argv=None) -> int:
             cleared = client.clear(args.kind)
             console.print(f"cleared: {', '.join(cleared) or 'nothing was active'}")
     except FaultValidationError as e:
-        err.print(f"[red]invalid fault[/red]: {e}")
+        err.print(f"[red]invalid fault[/red]: {e}", soft_wrap=True)
         return 2
     except FaultError as e:
-        err.print(f"[red]error[/red]: {e}")
+        err.print(f"[red]error[/red]: {e}", soft_wrap=True)
         return 1 if "cannot reach" in str(e) else 2
     return 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import requests
 
 from harness_common.errors import FaultError
-from harness_common.stackenv import resolve_app_url, resolve_token
+from harness_common.stackenv import fault_target, token_hint
 
 
 class FaultClient:
@@ -27,16 +27,16 @@ class FaultClient:
 
     @classmethod
     def from_env(cls, timeout: float = 5.0) -> FaultClient:
-        """A client for the app named by the environment (see resolve_app_url/resolve_token)."""
-        return cls(resolve_app_url(), resolve_token(), timeout=timeout)
+        """A client for the app the environment (or .stack/env) names, with its own token."""
+        url, token = fault_target()
+        return cls(url, token, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"FaultClient({self.base_url!r}, token={'set' if self._token else 'unset'})"
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         if not self._token:
-            raise FaultError("no admin token: set FAULT_ADMIN_TOKEN or start the stack "
-                             "(make stack writes it to .stack/env)")
+            raise FaultError(f"no admin token for {self.base_url}: {token_hint(self.base_url)}")
         url = f"{self.base_url}/admin/faults{path}"
         try:
             resp = self._session.request(

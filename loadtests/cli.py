@@ -22,7 +22,6 @@ Exit codes: 0 the run went through (failed requests included: the SLO checker ju
 """
 
 import argparse
-import ctypes
 import os
 import signal
 import subprocess
@@ -37,12 +36,11 @@ from loadtests.preflight import check_target
 from loadtests.record import load_record, new_run_id, reports_dir
 from loadtests.scenarios import SCENARIOS, LoadPlan, build_plan
 from loadtests.schedule import load_schedule
-from stack.procs import free_port, port_in_use, stop_pid
+from stack.procs import die_with_parent, free_port, port_in_use, stop_pid
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 20
 WORKER_WAIT_S = 30
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SCENARIO_FLAGS = ("ramp_time", "step_users", "step_time", "spike_users", "spike_at", "spike_time")
 
 
@@ -162,19 +160,6 @@ def pick_port(requested: int | None, unattended: bool) -> int:
     return default
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec (Linux): get SIGTERM if the CLI dies, even by SIGKILL.
-
-    The children run in their own session (so a terminal's Ctrl-C reaches them once, through
-    the CLI); this keeps them from outliving a killed CLI. Elsewhere it does nothing.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-
-
 class Supervisor:
     """Starts the Locust processes, forwards Ctrl-C/SIGTERM once, enforces the deadline."""
 
@@ -187,7 +172,7 @@ class Supervisor:
         out = open(log_path, "ab") if log_path else None  # closed by stop_all()
         popen = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                  stderr=subprocess.STDOUT if out else None,
-                                 start_new_session=True, preexec_fn=_die_with_parent)
+                                 start_new_session=True, preexec_fn=die_with_parent)
         self.procs.append((name, popen, out))
         return popen
 

@@ -63,10 +63,13 @@ from pydantic import (
     field_validator,
 )
 
+from harness_common.errors import InputError
+from harness_common.inputs import read_input
 from loadtests.errors import RecordError
 
 RECORD_VERSION = 1
 RECORD_FILE = "run.json"
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 DEFAULT_REPORTS_DIR = "reports"
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -226,10 +229,13 @@ def load_record(path: str | Path) -> RunRecord:
     if path.is_dir():
         path = record_path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise RecordError(f"{path}: cannot read the run record: "
-                          f"{err.strerror or type(err).__name__}") from err
+        raw = json.loads(read_input(path, what="run record", max_bytes=MAX_RECORD_BYTES,
+                                    missing_hint="pass a run folder or its run.json "
+                                                 "(reports/<id>/run.json)"))
+    except InputError as err:
+        raise RecordError(str(err)) from None
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a run record (not UTF-8 JSON)") from None
     except json.JSONDecodeError as err:
         raise RecordError(f"{path}: not valid JSON (line {err.lineno}): {err.msg}") from None
     try:
@@ -241,10 +247,12 @@ def load_record(path: str | Path) -> RunRecord:
 
 
 def find_latest(base: str | Path | None = None) -> Path | None:
-    """The run.json of the most recently ended run under `base` (default reports_dir())."""
+    """The run.json of the most recently ended run under `base` (default reports_dir()): a
+    load test's reports/<id>/run.json, or the Locust record an experiment leaves in
+    reports/<id>/locust/run.json (all that is left of an experiment killed with SIGKILL)."""
     base = Path(base) if base is not None else reports_dir()
     latest: tuple[datetime, Path] | None = None
-    for path in base.glob(f"*/{RECORD_FILE}"):
+    for path in (*base.glob(f"*/{RECORD_FILE}"), *base.glob(f"*/*/{RECORD_FILE}")):
         try:
             record = load_record(path)
         except RecordError:

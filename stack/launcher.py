@@ -14,6 +14,7 @@ Alertmanager, Prometheus, Grafana (when installed) and stop in reverse.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -256,6 +257,18 @@ def _drift(settings: StackSettings, state: StackState) -> list[str]:
     return [f"{n}: `python -m stack down` first to change it" for n in notes]
 
 
+def revived_settings(settings: StackSettings, state: StackState | None
+                     ) -> tuple[StackSettings, str | None]:
+    """Reviving a stack keeps its SLO profile unless SLO_PROFILE chooses one: a fast-profile
+    stack an experiment started must not come back with the standard rules just because the
+    shell that revives it does not set SLO_PROFILE. Returns the settings and a note."""
+    if state is None or settings.slo_profile_chosen or state.slo_profile == settings.slo_profile:
+        return settings, None
+    return (dataclasses.replace(settings, slo_profile=state.slo_profile),
+            f"keeping the {state.slo_profile} SLO profile of the stack in {settings.paths.root} "
+            f"(SLO_PROFILE chooses another)")
+
+
 def ensure_stack(settings: StackSettings | None = None, *, report: Report = _quiet,
                  timeout: float = READY_TIMEOUT_S) -> StackInfo:
     """Bring the stack up unless it already is; restart parts of a native stack that died.
@@ -269,6 +282,9 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
         state = load_state(paths.state_file)
         if state is not None and state.mode == "compose":
             return _info(settings, state, already=True, warnings=_drift(settings, state))
+        settings, note = revived_settings(settings, state)
+        if note:
+            report(note)
         if state is not None:
             alive = [r for r in state.parts if r.leader_alive()]
             if alive and len(alive) == len(state.parts):

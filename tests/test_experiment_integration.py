@@ -14,10 +14,12 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import yaml
 
+from harness_common.errors import FaultError
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import read_stack_env
 from slo.live.delivery import notices, parse_counters
@@ -72,8 +74,17 @@ def stack_env(env) -> dict:
 
 
 def faults(env) -> list:
+    """The faults on at the stack's app (FaultError when it does not answer)."""
     stack = stack_env(env)
     return FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"]).list()
+
+
+def faults_once_up(env) -> list:
+    """faults(), or [] while the stack is still starting (for waiting on a fault)."""
+    try:
+        return faults(env) if stack_env(env).get("APP_URL") else []
+    except FaultError:
+        return []
 
 
 def by_phase(result: dict) -> dict:
@@ -99,6 +110,66 @@ def test_an_alert_that_does_not_exist_fails_at_once_with_a_readable_reason(env, 
     assert result["status"] == "failed" and result["exit_code"] == 1
     assert not (Path(env["REPORTS_DIR"]) / "typo" / "locust").exists()  # no load was sent
     assert time.monotonic() - started < 120  # the stack's start-up, then no phase at all
+
+
+def test_a_fault_the_run_did_not_set_stops_it_before_any_load_and_is_left_alone(env, tmp_path):
+    stack = stack_env(env) if stack_env(env) else None
+    if stack is None:  # the module's first run starts the stack
+        slo(env, "run", str(experiment(tmp_path, "warm", [{"name": "w", "duration": "5s"}])),
+            "--keep", "--run-id", "warm", "--no-live")
+        stack = stack_env(env)
+    theirs = FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"])
+    theirs.set("latency", delay_ms=5, ttl_s=60)
+    try:
+        path = experiment(tmp_path, "foreign", [{"name": "only", "duration": "5s"}])
+        run = slo(env, "run", str(path), "--keep", "--run-id", "foreign", "--no-live")
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert "a fault this run did not set is on" in run.stdout and "latency" in run.stdout
+        assert "make fault-clear" in run.stdout
+        assert [f["kind"] for f in faults(env)] == ["latency"]   # never cleared by the run
+        assert not (Path(env["REPORTS_DIR"]) / "foreign" / "locust").exists()
+    finally:
+        theirs.clear("latency")
+
+
+def test_a_sigkilled_run_takes_its_locust_down_and_leaves_a_record_slo_check_judges(env,
+                                                                                    tmp_path):
+    path = experiment(tmp_path, "killed", [{"name": "calm", "duration": "15s"},
+                                           {"name": "outage", "duration": "40s",
+                                            "fault": OUTAGE}])
+    proc = start_slo(env, "run", str(path), "--keep", "--run-id", "killed", "--no-live")
+    try:
+        judge_a_killed_run(env, proc)
+    finally:
+        # the fault outlives its SIGKILLed setter only until its TTL (the phase + 30 s): the
+        # next tests must not start over it
+        stack = stack_env(env)
+        if stack.get("APP_URL"):
+            FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"]).clear()
+
+
+def judge_a_killed_run(env, proc) -> None:
+    try:
+        wait_until(lambda: faults_once_up(env), 90, "the experiment's fault to be on")
+        locusts = [p for p in psutil.process_iter(["cmdline"])
+                   if "locust" in " ".join(p.info["cmdline"] or []) and
+                   str(Path(env["REPORTS_DIR"]) / "killed") in " ".join(p.info["cmdline"])]
+        assert locusts, "the run's Locust process"
+        proc.kill()                      # SIGKILL: no rollback runs
+        proc.wait(timeout=10)
+        gone = wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                                          for p in locusts) or None, 30, "Locust to exit")
+        assert gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+    record = Path(env["REPORTS_DIR"]) / "killed" / "locust" / "run.json"
+    wait_until(record.is_file, 15, "Locust's run record")
+    check = slo(env, "check", "--spec", str(SPEC), "--no-settle", "--json", "-")
+    assert check.returncode in (0, 1), check.stdout + check.stderr   # judged, not "no record"
+    judged = json.loads(check.stdout)
+    assert judged["window"]["source"].startswith("run ")
 
 
 def test_the_smoke_experiment_closes_the_loop_from_fault_to_telegram_and_back(env):
@@ -187,7 +258,7 @@ def test_alertmanager_stopped_mid_run_is_not_delivered_and_the_fault_is_still_ro
     settings = StackSettings.from_env(env)
     proc = start_slo(env, "run", str(path), "--keep", "--run-id", "no-am", "--no-live")
     try:
-        wait_until(lambda: faults(env), 90, "the experiment's fault to be on")
+        wait_until(lambda: faults_once_up(env), 90, "the experiment's fault to be on")
         assert stop_part("alertmanager", settings)
         out, _ = proc.communicate(timeout=120)
     finally:
@@ -208,7 +279,7 @@ def test_ctrl_c_mid_fault_clears_the_fault_and_writes_a_partial_report(env, tmp_
         {"name": "outage", "duration": "60s", "fault": OUTAGE}])
     proc = start_slo(env, "run", str(path), "--keep", "--run-id", "interrupted", "--no-live")
     try:
-        wait_until(lambda: faults(env), 90, "the experiment's fault to be on")
+        wait_until(lambda: faults_once_up(env), 90, "the experiment's fault to be on")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -219,7 +290,8 @@ def test_ctrl_c_mid_fault_clears_the_fault_and_writes_a_partial_report(env, tmp_
     result = summary(env, "interrupted")
     assert result["status"] == "interrupted"
     assert "interrupted by SIGINT (Ctrl-C) during phase 'outage'" in result["reason"]
-    assert any(step.startswith("clear every fault: ok") for step in result["rollback"]["steps"])
+    assert any(step.startswith("clear the error fault this run set: ok")
+               for step in result["rollback"]["steps"]), result["rollback"]
     phases = {p["name"]: p for p in result["phases"]}
     assert phases["calm"]["completed"] and not phases["outage"]["completed"]
     assert phases["outage"]["fault"]["end"] is not None  # the fault's window ends at rollback

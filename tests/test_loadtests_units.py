@@ -331,6 +331,9 @@ def test_the_latest_record_is_the_one_that_ended_last(tmp_path):
     (tmp_path / "junk" / "run.json").write_text("{")
     assert find_latest(tmp_path) == tmp_path / "a" / "run.json"
     assert find_latest(tmp_path / "empty") is None
+    # an experiment killed with SIGKILL leaves only its Locust record: that one counts too
+    save_record(make_record("locust", end_minute=9), tmp_path / "20250101-killed" / "locust")
+    assert find_latest(tmp_path) == tmp_path / "20250101-killed" / "locust" / "run.json"
 
 
 def test_an_unreadable_record_names_the_file_and_field(tmp_path):
@@ -340,7 +343,7 @@ def test_an_unreadable_record_names_the_file_and_field(tmp_path):
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match=r"run.json: end: Field required"):
         load_record(path)
-    with pytest.raises(RecordError, match="cannot read the run record"):
+    with pytest.raises(RecordError, match=r"missing.json: no such file; pass a run folder"):
         load_record(tmp_path / "missing.json")
 
 

@@ -74,7 +74,9 @@ class Locust:
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                "--host", self.host, "--reports-dir", str(self.run_dir),
                "--run-id", LOCUST_RUN_ID, "--loglevel", "INFO", "--stop-timeout", "2"]
-        self.proc = spawn("locust", cmd, self.run_dir / "locust.log", env=env)
+        # Locust dies with the runner, even a SIGKILLed one (its SIGTERM writes Locust's run
+        # record and reports, and its chaos clean-up runs), instead of loading on until the end.
+        self.proc = spawn("locust", cmd, self.run_dir / "locust.log", env=env, with_parent=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.t0_file.is_file():

@@ -53,6 +53,7 @@ from slo.experiment.expectations import (
 )
 from slo.experiment.infra import app_process
 from slo.experiment.load import Locust
+from slo.experiment.lock import ExperimentLock
 from slo.experiment.progress import LiveStats, Progress
 from slo.experiment.result import (
     ExperimentInfo,
@@ -143,6 +144,7 @@ class RunLog:
     run_end: float | None = None
     paused: bool = False
     killed: bool = False
+    set_kinds: set[str] = field(default_factory=set)   # fault kinds this run switched on
 
     def note(self, text: str) -> str:
         """Keep a note for the report; returns it (to show it too)."""
@@ -202,20 +204,36 @@ class ExperimentRunner:
     def run(self) -> ExperimentResult:
         """Run, roll back, judge, report. Never raises for a harness error once started: see
         exit_code. Raises RunnerError when the run folder already holds a run."""
-        self._claim_run_dir()
-        previous = self._install_sigterm()
-        try:
-            self._attempt()
-            self.log.run_end = time.time()
-            return self._finish()
-        finally:
-            self._shutdown()
-            self._restore_sigterm(previous)
+        stack_dir = StackSettings.from_env(self.env).paths.root
+        with ExperimentLock(stack_dir, self.run_id):
+            self._claim_run_dir()
+            previous = self._install_sigterm()
+            try:
+                self._attempt()
+                self.log.run_end = time.time()
+                return self._finish()
+            finally:
+                self._shutdown()
+                self._restore_sigterm(previous)
 
     def _claim_run_dir(self) -> None:
-        if self.run_dir.is_dir() and any(self.run_dir.iterdir()):
-            raise RunnerError(f"{self.run_dir} already holds a run; choose another --run-id")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        """Create the run folder: an explicit --run-id must be new; a generated id gets a
+        suffix (-2, -3, ...) when another run took it in the same second (mkdir is atomic)."""
+        if self.options.run_id:
+            if self.run_dir.is_dir() and any(self.run_dir.iterdir()):
+                raise RunnerError(f"{self.run_dir} already holds a run; choose another --run-id")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            return
+        base = self.run_dir
+        for n in range(1, 1000):
+            candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+            try:
+                candidate.mkdir(parents=True)
+            except FileExistsError:
+                continue
+            self.run_dir, self.run_id = candidate, candidate.name
+            return
+        raise RunnerError(f"could not create a new run folder next to {base}")
 
     def _attempt(self) -> None:
         """Set up, drive the phases, and roll back whatever happened."""
@@ -233,6 +251,9 @@ class ExperimentRunner:
         except HarnessError as err:
             log.status = "error"
             log.reason = str(err)
+        except Exception as err:  # noqa: BLE001 - a bug must still roll back and leave a report
+            log.status = "error"
+            log.reason = f"internal error (a bug in slo-harness): {type(err).__name__}: {err}"
         finally:
             self.progress.end()
             self._rollback()
@@ -261,7 +282,7 @@ class ExperimentRunner:
         self.conn = self._connect()
         self._check_profile()
         self._open_clients()
-        self._clear_leftover_faults()
+        self._refuse_foreign_faults()
         self._start_tracking()
         self._check_rules()
 
@@ -304,11 +325,15 @@ class ExperimentRunner:
         self.app = app_process(self.conn.settings, self.conn.mode)
         self.counters = AlertmanagerCounters(urls["alertmanager"])
 
-    def _clear_leftover_faults(self) -> None:
-        if self.fault_client.list():
-            cleared = self.fault_client.clear()
-            self.progress.message(self.log.note(
-                f"cleared faults left on before the run: {', '.join(cleared)}"))
+    def _refuse_foreign_faults(self) -> None:
+        """A fault this run did not set would distort every verdict, and clearing it would
+        break whoever set it: refuse to start, naming it."""
+        faults = self.fault_client.list()
+        if faults:
+            shown = "; ".join(f"{f['kind']} (expires {f.get('expires_at', '?')})" for f in faults)
+            raise RunnerError(f"a fault this run did not set is on at {self.conn.urls['app']}: "
+                              f"{shown}; clear it (`make fault-clear`) or wait until it expires, "
+                              f"then run again")
 
     def _start_tracking(self) -> None:
         urls = self.conn.urls
@@ -419,6 +444,7 @@ class ExperimentRunner:
             self.log.paused = True
             self.app.pause()
         else:
+            self.log.set_kinds.add(fault.kind)
             self.fault_client.set(fault.kind, **fault.params)
         window.fault_start = time.time()
         self.progress.message(f"fault on: {fault.describe()}")
@@ -475,8 +501,10 @@ class ExperimentRunner:
             self._rollback_step("resume the paused app", self.app.resume)
             self.log.paused = False
         if self.fault_client is not None and not self.log.killed:
-            self._rollback_step("clear every fault",
-                                lambda: ", ".join(self.fault_client.clear()) or "none were on")
+            for kind in sorted(self.log.set_kinds):  # never a fault someone else set
+                self._rollback_step(f"clear the {kind} fault this run set",
+                                    lambda k=kind: ", ".join(self.fault_client.clear(k))
+                                    or "it was off")
         if self.log.killed:
             self._rollback_step("restart the killed app", self.app.restart)
             self.log.killed = False
@@ -490,9 +518,16 @@ class ExperimentRunner:
             self.log.rollback_ok = False
             self.log.rollback_steps.append(f"check that no fault is left: FAILED: {err}")
             return
-        if self.log.faults_left:
+        ours = [f for f in self.log.faults_left if f.get("kind") in self.log.set_kinds]
+        others = [f["kind"] for f in self.log.faults_left if f not in ours]
+        if others:
+            self.log.note(f"faults set outside this run are on ({', '.join(others)}); the run "
+                          f"left them alone")
+        if ours:
             self.log.rollback_ok = False
-            self._rollback_step("clear the faults still on", self.fault_client.clear)
+            for fault in ours:
+                self._rollback_step(f"clear the {fault['kind']} fault still on",
+                                    lambda k=fault["kind"]: self.fault_client.clear(k))
             self.log.faults_left = self.fault_client.list()
 
     def _shutdown(self) -> None:

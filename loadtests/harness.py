@@ -16,7 +16,9 @@ could not be cleared or the record could not be written; 2 for a crash Locust lo
 
 import atexit
 import dataclasses
+import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -36,6 +38,7 @@ from loadtests import webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
 from loadtests.errors import LoadTestError, TargetError
+from loadtests.latency import LATENCY_KEY, PHASES_VAR, ClientLatency, PhaseSpan
 from loadtests.options import plan_from_options
 from loadtests.preflight import check_target
 from loadtests.recorder import Recorder
@@ -199,20 +202,44 @@ class Harness:
             self.environment.runner.quit()
 
 
+def phases_from_env() -> tuple[PhaseSpan, ...]:
+    """The experiment's phases (SLO_EXPERIMENT_PHASES, set by `slo run`), else none."""
+    raw = os.environ.get(PHASES_VAR)
+    if not raw:
+        return ()
+    try:
+        return tuple(PhaseSpan(str(name), float(start), float(end))
+                     for name, start, end in json.loads(raw))
+    except (ValueError, TypeError) as err:
+        log.error("%s is not a list of [name, start_s, end_s]: %s", PHASES_VAR, err)
+        return ()
+
+
 def _init_metrics(environment, runner) -> ClientMetrics:
     metrics = ClientMetrics()
+    latency = ClientLatency(phases_from_env())
+    environment.slo_client_latency = latency
 
     def on_request(request_type, name, response_time, exception, **_kwargs):
         metrics.observe(request_type, name, exception is None, (response_time or 0) / 1000.0)
+        latency.observe(response_time or 0.0, time.time())
+
+    def on_test_start(**_kwargs):
+        latency.reset(time.time())
 
     environment.events.request.add_listener(on_request)
+    environment.events.test_start.add_listener(on_test_start)
     if isinstance(runner, WorkerRunner):
-        environment.events.report_to_master.add_listener(
-            lambda client_id, data, **_kw: data.__setitem__(REPORT_KEY, metrics.drain()))
+        def on_report(client_id, data, **_kw):
+            data[REPORT_KEY] = metrics.drain()
+            data[LATENCY_KEY] = latency.drain()
+
+        environment.events.report_to_master.add_listener(on_report)
     elif isinstance(runner, MasterRunner):
         def on_worker_report(client_id, data, **_kwargs):
             try:
                 metrics.merge(data.get(REPORT_KEY))
+                latency.merge(data.get(LATENCY_KEY))
             except (ValueError, TypeError, KeyError) as err:
                 log.error("client metrics from worker %s ignored: %s", client_id, err)
 

@@ -42,7 +42,13 @@ completed or interrupted. Format (version 1):
                     "exceptions_csv": "locust_exceptions.csv"}   # names inside the run folder
     }
 
-Percentiles are Locust's own (response times bucketed to 2 significant digits), in ms.
+      "client_latency": {"overall": {"count": 1200, "p50_ms": 19.2, "p95_ms": 43.7,
+                                     "p99_ms": 118.0, "max_ms": 410.2},
+                         "phases": {"baseline": {...}}},   # experiments: one per phase
+                                               # (exact to 1%: loadtests/latency.py)
+
+`stats` percentiles are Locust's own (response times rounded to 2 significant digits), in ms;
+`client_latency` keeps every response time in an HDR histogram, exact to 1%.
 The module is pure (no Locust import): save_record/load_record/find_latest are all the checker
 needs. REPORTS_DIR overrides the default reports/ folder.
 """
@@ -162,6 +168,23 @@ class RunStats(_Model):
     errors: tuple[ErrorCount, ...] = ()
 
 
+class LatencySummary(_Model):
+    """Exact client-side response times (HDR histogram, 1%): count, p50/p95/p99, max (ms)."""
+
+    count: int
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+
+class ClientLatencyInfo(_Model):
+    """The client's truth for the whole run and for each experiment phase (loadtests.latency)."""
+
+    overall: LatencySummary
+    phases: dict[str, LatencySummary] = Field(default_factory=dict)
+
+
 class RunRecord(_Model):
     """One load test run (see the module docstring for the JSON format)."""
 
@@ -180,6 +203,7 @@ class RunRecord(_Model):
     faults: tuple[FaultWindow, ...] = ()
     users: tuple[tuple[float, int], ...] = ()
     stats: RunStats
+    client_latency: ClientLatencyInfo | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("start", "end")

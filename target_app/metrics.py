@@ -25,6 +25,7 @@ from prometheus_client import (
 )
 
 from harness_common.exposition import add_default_collectors, metrics_response
+from harness_common.faults.routes import is_protected
 
 UNMATCHED = "<unmatched>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -68,12 +69,15 @@ PREINIT_SKIP = frozenset({"HEAD", "OPTIONS"})   # added to every route by Flask
 
 
 def preinit(app, metrics: AppMetrics) -> int:
-    """Create every route x method x (200 and each error status) series at 0, and each route x
-    method histogram, before the first request; returns how many request series exist."""
+    """Create every route x method x (200 and each error status) series at 0, and the latency
+    histogram of each user route (not /metrics, /health, /admin: they are never faulted nor
+    judged, and a histogram is ~80 series), before the first request; returns how many request
+    series exist."""
     count = 0
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) & KNOWN_METHODS - PREINIT_SKIP):
-            metrics.duration.labels(method, rule.rule)
+            if not is_protected(rule.rule):
+                metrics.duration.labels(method, rule.rule)
             for status in ("200", *ERROR_STATUSES):
                 metrics.requests.labels(method, rule.rule, status)
                 count += 1

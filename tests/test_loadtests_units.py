@@ -426,3 +426,36 @@ def test_form_fields_become_an_admin_api_body():
         form_to_body("latency", {"delay_ms": "fast"})
     with pytest.raises(FaultValidationError, match="sets latency and error faults"):
         form_to_body("abort", {})
+
+
+# -- the client's truth ------------------------------------------------------------------------
+def test_client_latency_is_exact_to_one_percent_per_run_and_per_phase():
+    from loadtests.latency import ClientLatency, PhaseSpan
+
+    latency = ClientLatency([PhaseSpan("baseline", 0, 10), PhaseSpan("outage", 10, 20)])
+    latency.reset(1000.0)
+    for i in range(1000):                     # 0.5 s .. 0.5995 s, evenly: p95 = 0.59475 s
+        latency.observe(500 + i * 0.1, at=1015.0)
+    for _ in range(100):
+        latency.observe(20.0, at=1001.0)
+    latency.observe(3.0, at=1030.0)           # after every phase: the run only
+    summary = latency.summary()
+    assert summary["overall"]["count"] == 1101
+    outage = summary["phases"]["outage"]
+    assert outage["count"] == 1000
+    assert outage["p95_ms"] == pytest.approx(594.75, rel=0.01)
+    assert outage["p50_ms"] == pytest.approx(550.0, rel=0.01)
+    assert summary["phases"]["baseline"]["p99_ms"] == pytest.approx(20.0, rel=0.01)
+
+
+def test_client_latency_merges_a_workers_histograms():
+    from loadtests.latency import ClientLatency
+
+    master, worker = ClientLatency(), ClientLatency()
+    worker.reset(0.0)
+    for ms in (10.0, 20.0, 30.0):
+        worker.observe(ms, at=1.0)
+    master.merge(worker.drain())
+    assert worker.drain() is None           # drained: nothing twice
+    assert master.summary()["overall"]["count"] == 3
+    assert master.summary()["overall"]["max_ms"] == pytest.approx(30.0, rel=0.01)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import loadtests
 from harness_common.errors import HarnessError
+from loadtests.latency import PHASES_VAR
 from loadtests.scenarios import Stage, build_plan
 from slo.experiment.schema import Experiment
 from stack.config import REPO
@@ -66,7 +67,9 @@ class Locust:
         """Start Locust and wait until its test starts; returns the test's time zero."""
         stages = [[s.end_s, s.users, s.spawn_rate] for s in experiment_stages(self.experiment)]
         self.t0_file.unlink(missing_ok=True)
+        phases = [[p.name, p.start_s, p.end_s] for p in self.experiment.phases]
         env = {**self.env, "SLO_EXPERIMENT_STAGES": json.dumps(stages),
+               PHASES_VAR: json.dumps(phases),
                "SLO_EXPERIMENT_T0_FILE": str(self.t0_file), "PYTHONUNBUFFERED": "1",
                # Locust loads the locustfile by path; make the harness's packages importable
                # even from an install that predates them.

@@ -7,8 +7,9 @@ completed or interrupted. Format (version 1):
     {
       "version": 1,
       "run_id": "20250101-120000-steady",     # also the folder name under reports/
-      "start": "2025-01-01T12:00:00Z",         # UTC, to the second (truncated): the test started
-      "end": "2025-01-01T12:01:00Z",           #   ...and stopped (load was on in between)
+      "start": "2025-01-01T12:00:00Z",         # UTC, to the second (rounded down): the test
+      "end": "2025-01-01T12:01:00Z",           #   started, and stopped (rounded up), so the
+                                               #   window holds all of the load
       "duration_s": 60.2,
       "status": "completed",                   # or "stopped": ended before the scenario did
                                                #   (Stop button, Ctrl-C, SIGTERM)
@@ -56,7 +57,7 @@ needs. REPORTS_DIR overrides the default reports/ folder.
 import json
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -206,10 +207,17 @@ class RunRecord(_Model):
     client_latency: ClientLatencyInfo | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("start", "end")
+    @field_validator("start")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return utc_seconds(value)
+
+    @field_validator("end")
+    @classmethod
+    def _utc_up(cls, value: datetime) -> datetime:
+        # Rounded up: a window judged from the record must hold the load's last second too.
+        whole = utc_seconds(value)
+        return whole if whole == value.astimezone(UTC) else whole + timedelta(seconds=1)
 
     @field_validator("run_id")
     @classmethod

@@ -316,9 +316,10 @@ def make_record(run_id="20250101-120000-steady", end_minute=1) -> RunRecord:
 
 
 def test_a_record_round_trips_with_utc_times_to_the_second(tmp_path):
+    """Start rounds down and end up, so a window judged from the record holds all the load."""
     path = save_record(make_record(), tmp_path / "run1")
     raw = json.loads(path.read_text())
-    assert raw["start"] == "2025-01-01T12:00:00Z" and raw["end"] == "2025-01-01T12:01:00Z"
+    assert raw["start"] == "2025-01-01T12:00:00Z" and raw["end"] == "2025-01-01T12:01:01Z"
     loaded = load_record(tmp_path / "run1")
     assert loaded == make_record()
     assert not list((tmp_path / "run1").glob("*.tmp"))

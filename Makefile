@@ -24,6 +24,7 @@ PYTEST_ARGS ?=
 PART        ?=
 CHECK_ARGS  ?=
 CHECK_JSON  ?= reports/slo-check.json
+FRESH       ?=
 KEEP        ?=
 BENCH_ARGS  ?=
 export APP_PORT LOCUST_PORT
@@ -33,9 +34,10 @@ LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATI
         stack stack-down stack-status load load-headless load-distributed slo-check rules \
         alert-check demo bench-load bench-slo clean stack-logs telegram-sandbox
 
-help: ## show this help
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+help: ## show this help (colour only on a terminal)
+	@if [ -t 1 ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
+	grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
@@ -69,8 +71,8 @@ fault-clear: install ## clear every active fault
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
 	$(PY) -m bench.app_overhead
 
-stack: install ## bring the stack up (docker compose if a Docker engine answers, else native processes) and print URLs
-	$(PY) -m stack up
+stack: install ## bring the stack up (compose if a Docker engine answers, else native) and print URLs; FRESH=1: empty Prometheus data
+	$(PY) -m stack up $(if $(FRESH),--fresh)
 
 stack-down: install ## stop exactly what `make stack` started
 	$(PY) -m stack down

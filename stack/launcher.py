@@ -26,6 +26,7 @@ from stack import compose
 from stack.config import PORT_VARS, StackSettings, TelegramTarget
 from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
 from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
+from stack.links import FULL_UI, UiInfo, detect_ui
 from stack.parts import (
     GRAFANA_HINT,
     INSTALL_HINT,
@@ -270,11 +271,12 @@ def revived_settings(settings: StackSettings, state: StackState | None
 
 
 def ensure_stack(settings: StackSettings | None = None, *, report: Report = _quiet,
-                 timeout: float = READY_TIMEOUT_S) -> StackInfo:
+                 timeout: float = READY_TIMEOUT_S, fresh: bool = False) -> StackInfo:
     """Bring the stack up unless it already is; restart parts of a native stack that died.
 
-    Raises MissingBinaryError, PortInUseError, PartFailedError (after stopping what it
-    started), StackConfigError.
+    `fresh`: start Prometheus with empty data (a run that must not see the last run's series
+    and alerts); refused while Prometheus runs. Raises MissingBinaryError, PortInUseError,
+    PartFailedError (after stopping what it started), StackConfigError, StackError.
     """
     settings = settings or StackSettings.from_env()
     paths = settings.paths
@@ -287,6 +289,10 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
             report(note)
         if state is not None:
             alive = [r for r in state.parts if r.leader_alive()]
+            prometheus = state.part("prometheus")
+            if fresh and prometheus is not None and prometheus.leader_alive():
+                raise StackError(f"--fresh (FRESH=1) starts Prometheus with empty data, but the "
+                                 f"stack in {paths.root} is running: `make stack-down` first")
             if alive and len(alive) == len(state.parts):
                 return _info(settings, state, already=True, warnings=_drift(settings, state))
             if alive and state.ports != settings.ports:
@@ -295,6 +301,11 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
         mode = choose_mode(settings)
         if mode == "compose":
             return _compose_up(settings, report)
+        if fresh:
+            data = paths.part_dir("prometheus") / "data"
+            if data.exists():
+                shutil.rmtree(data)
+                report(f"fresh start: removed Prometheus's data ({data})")
         return _native_up(settings, state, report, timeout)
 
 
@@ -302,6 +313,7 @@ def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
     _env, _warnings, telegram_mode = _prepare(settings, "compose", grafana=True)
     report("Docker engine found: starting compose.yaml (docker compose up -d --wait)")
     compose.compose_up(settings.paths.env_file)
+    _record_ui(settings, FULL_UI)
     state = StackState(mode="compose", ports=dict(settings.ports),
                        slo_profile=settings.slo_profile, telegram_mode=telegram_mode)
     save_state(settings.paths.state_file, state)
@@ -349,7 +361,14 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
             paths.state_file.unlink(missing_ok=True)
         raise
     save_state(paths.state_file, state)
+    _record_ui(settings, detect_ui(settings.url("prometheus"), settings.url("alertmanager")))
     return _info(settings, state, already=False, warnings=warnings, skipped=skipped)
+
+
+def _record_ui(settings: StackSettings, ui: UiInfo) -> None:
+    """Keep which web UIs the running servers have in .stack/env (see stack.links)."""
+    pairs = {**read_env_file(settings.paths.root), **ui.env_pairs()}
+    write_private(settings.paths.env_file, render_env_file(pairs))
 
 
 def stop_stack(settings: StackSettings | None = None, *, report: Report = _quiet) -> list[str]:

@@ -87,6 +87,7 @@ from stack.telegram_sandbox.errors import SandboxError
 
 APP_JOB = "portfolio-app"
 LOCUST_FINISH_S = 20.0
+QUIET_WAIT_S = 60.0   # how long a run waits for an earlier run's alerts to resolve
 PLOT_LEAD_S = 15
 
 Evaluator = Callable[[Spec, str, float, float], list[SloVerdict]]
@@ -285,13 +286,16 @@ class ExperimentRunner:
         self._refuse_foreign_faults()
         self._start_tracking()
         self._check_rules()
+        if not self.log.preflight_failed:
+            self._wait_for_quiet()
 
     def _connect(self) -> Connection:
         """Bring the stack up (or find it running) and read where its parts answer."""
         from stack.launcher import ensure_stack
 
         settings = StackSettings.from_env(self.env)
-        info = ensure_stack(settings, report=self.progress.message)
+        # A stack the run starts itself starts fresh: no series or alerts of an earlier run.
+        info = ensure_stack(settings, report=self.progress.message, fresh=not _running(settings))
         if info.already_running:
             self.progress.message(f"using the {info.mode} stack already running")
         env = info.env
@@ -312,11 +316,42 @@ class ExperimentRunner:
                           prometheus_started=prom.started_at())
 
     def _check_profile(self) -> None:
+        """An experiment's alert timings only hold on the profile it was written for."""
         if self.conn.profile != self.experiment.profile:
-            self.progress.message("warning: " + self.log.note(
-                f"the stack runs the {self.conn.profile} alert profile but the experiment "
-                f"expects {self.experiment.profile}: stop the stack (`make stack-down`) so the "
-                f"runner starts it with the right one"))
+            raise RunnerError(
+                f"the stack in {self.conn.settings.paths.root} runs the {self.conn.profile} "
+                f"alert profile, but {self.experiment.source} needs {self.experiment.profile}: "
+                f"stop it (`make stack-down`) and run again, and the runner starts the stack "
+                f"with the {self.experiment.profile} profile (or `SLO_PROFILE="
+                f"{self.experiment.profile} make stack`)")
+
+    def _spec_alerts_active(self) -> list:
+        """The spec's alerts (its SLOs', or named by an expectation) pending or firing now."""
+        slos = {s.name for s in self.spec.slos}
+        names = {e.alert for w in self.log.windows for e in (*w.phase.alerts, *w.phase.telegram)}
+        return [a for a in self.tracker.snapshot_state()
+                if a.label_dict.get("slo") in slos or a.name in names]
+
+    def _wait_for_quiet(self) -> None:
+        """Before the baseline: no alert of the spec may be active (an earlier run's outage
+        would fail "must not page" or pass "fires" for the wrong reason). Wait, bounded; then
+        refuse, naming them."""
+        active = self._spec_alerts_active()
+        if not active:
+            return
+        self.progress.message(f"waiting up to {QUIET_WAIT_S:.0f}s for {len(active)} alert(s) "
+                              f"of an earlier run to resolve")
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while active and time.monotonic() < deadline:
+            time.sleep(self.options.poll_interval_s)
+            active = self._spec_alerts_active()
+        if active:
+            shown = "; ".join(f"{a.name}{{{labels_text(a.labels)}}} {a.state}"
+                              for a in active[:5])
+            raise RunnerError(
+                f"{len(active)} alert(s) of the spec are still pending or firing before the "
+                f"baseline ({shown}): they come from data of an earlier run; stop the stack "
+                f"(`make stack-down`) so the runner starts a fresh one, or `make stack FRESH=1`")
 
     def _open_clients(self) -> None:
         urls = self.conn.urls
@@ -710,6 +745,14 @@ class ExperimentRunner:
             rollback=Rollback(log.rollback_ok, tuple(log.rollback_steps),
                               None if log.faults_left is None else tuple(log.faults_left)),
             notes=tuple(log.notes), series=series)
+
+
+def _running(settings: StackSettings) -> bool:
+    """True when a stack is recorded in the settings' run directory (it is reused as it is)."""
+    from stack.state import load_state
+
+    state = load_state(settings.paths.state_file)
+    return state is not None and any(r.leader_alive() for r in state.parts)
 
 
 def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]]) -> PhaseRecord:

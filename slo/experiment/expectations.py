@@ -3,7 +3,13 @@
 Inputs are the phases' actual windows (PhaseWindow), the SLO verdicts of each phase, the alert
 timeline (slo.live.alerts.AlertTimeline) and the Telegram evidence (sandbox notices or Alertmanager
 counter samples). Each expectation gives one Outcome: passed, failed (with a reason a person
-can act on) or skipped (the run ended before it could be judged).
+can act on), skipped (the run ended before it could be judged) or not_evaluated (what it is
+about was not observed: the runner exits 2 for it, never 0).
+
+An alert expectation that rests on something *not* happening (not firing; not firing in time;
+no longer firing) needs the tracker to have watched the rule (slo.live.coverage): less than
+MIN_OBSERVED of its window watched is not_evaluated, naming each gap and its length. What was
+seen happening (an alert firing) needs no coverage: it is a fact either way.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ from dataclasses import asdict, dataclass, field
 
 from slo.experiment.schema import AlertExpectation, Phase, TelegramExpectation
 from slo.live.alerts import AlertSelector, AlertTimeline, labels_text
+from slo.live.coverage import MIN_OBSERVED, Coverage, coverage, max_gap_s, poll_gaps
 from slo.live.delivery import CounterDelta, Notice, first_notice
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+PASSED, FAILED, SKIPPED, NOT_EVALUATED = "passed", "failed", "skipped", "not_evaluated"
 
 
 @dataclass
@@ -58,7 +65,7 @@ class Outcome:
     kind: str                    # slo | alert | telegram
     subject: str
     expected: str
-    status: str                  # passed | failed | skipped
+    status: str                  # passed | failed | skipped | not_evaluated
     observed: str
     reason: str = ""
     measured_s: float | None = None
@@ -124,9 +131,46 @@ def _describe_states(timeline: AlertTimeline, selector: AlertSelector, after: fl
     return "it was " + ", ".join(parts)
 
 
+def watched(timeline: AlertTimeline, selector: AlertSelector, start: float,
+            end: float) -> Coverage:
+    """How much of [start, end] the tracker watched the selector's rules."""
+    return coverage(timeline.history, selector, start, end,
+                    max_gap_s(timeline.poll_interval_s))
+
+
+def _unwatched(phase: str, subject: str, expected: str, claim: str, cov: Coverage,
+               t0: float, what: str) -> Outcome:
+    """not_evaluated: the window was not watched enough to say `claim`."""
+    sources = " and ".join(s.capitalize() for s in cov.sources) or "Prometheus"
+    return Outcome(phase, "alert", subject, expected, NOT_EVALUATED,
+                   f"could not evaluate ({cov.fraction:.0%} observed)",
+                   f"{subject} cannot be judged {claim}: the alert tracker watched its rule for "
+                   f"only {cov.fraction:.0%} of {what} (at least {MIN_OBSERVED:.0%} is needed): "
+                   f"{cov.describe_gaps(t0)}; keep {sources} up and answering during the "
+                   f"experiment",
+                   details=cov.details(t0))
+
+
+def _noted(observed: str, cov: Coverage, t0: float) -> str:
+    """`observed`, with the coverage when the window had gaps."""
+    return observed if not cov.gaps else f"{observed} ({cov.describe(t0, most=1)})"
+
+
+def blind_notes(timeline: AlertTimeline, windows: list[PhaseWindow]) -> list[str]:
+    """A note per stretch of the run in which an alert source answered no poll (for the
+    report: whatever the expectations, the reader learns when the tracker was blind)."""
+    ran = [w for w in windows if w.start is not None and w.end is not None]
+    if not ran:
+        return []
+    t0, end = ran[0].start, ran[-1].end
+    gaps = poll_gaps(timeline.history, t0, end, max_gap_s(timeline.poll_interval_s))
+    return [f"the alert tracker was blind: {gap.describe(t0)}" for gap in gaps]
+
+
 def alert_outcome(windows: list[PhaseWindow], index: int, expectation: AlertExpectation,
                   timeline: AlertTimeline, run_end: float, rules_known: bool | None) -> Outcome:
-    """firing within T / not_firing / resolved within T, from the alert timeline."""
+    """firing within T / not_firing / resolved within T, from the alert timeline (and how much of
+    the time it was watched: see the module docstring)."""
     window = windows[index]
     phase = window.phase.name
     selector = AlertSelector(expectation.alert, expectation.labels)
@@ -145,7 +189,13 @@ def alert_outcome(windows: list[PhaseWindow], index: int, expectation: AlertExpe
                            "the phase did not run")
         fired = timeline.fired_during(selector, window.start, window.end)
         if not fired:
-            return Outcome(phase, "alert", subject, expected, PASSED, "did not fire")
+            cov = watched(timeline, selector, window.start, window.end)
+            if not cov.enough:
+                return _unwatched(phase, subject, expected, f"not firing in phase {phase!r}",
+                                  cov, window.start, "the phase")
+            return Outcome(phase, "alert", subject, expected, PASSED,
+                           _noted("did not fire", cov, window.start),
+                           details=cov.details(window.start))
         first = fired[0]
         when = max(0.0, first.at - window.start)
         labels = labels_text(first.labels, keys=None)
@@ -174,22 +224,35 @@ def alert_outcome(windows: list[PhaseWindow], index: int, expectation: AlertExpe
         if run_end < deadline:
             return Outcome(phase, "alert", subject, expected, SKIPPED, "not judged",
                            "the run ended before the deadline")
-        return Outcome(phase, "alert", subject, expected, FAILED, "did not fire",
+        cov = watched(timeline, selector, ref, deadline)
+        if not cov.enough:
+            return _unwatched(phase, subject, expected,
+                              f"not firing within {expectation.within_s}s of {origin}", cov, ref,
+                              f"the {expectation.within_s}s after {origin}")
+        return Outcome(phase, "alert", subject, expected, FAILED,
+                       _noted("did not fire", cov, ref),
                        f"{subject} did not fire within {expectation.within_s}s of {origin} "
-                       f"({_describe_states(timeline, selector, ref, deadline)})")
+                       f"({_describe_states(timeline, selector, ref, deadline)})",
+                       details=cov.details(ref))
+    # resolved: both answers rest on the state at the deadline, so both need watching
     moment, still = timeline.resolved_by(selector, ref, deadline)
+    if moment is None and run_end < deadline:
+        return Outcome(phase, "alert", subject, expected, SKIPPED, "not judged",
+                       "the run ended before the deadline")
+    cov = watched(timeline, selector, ref, min(deadline, run_end))
+    if not cov.enough:
+        return _unwatched(phase, subject, expected,
+                          f"resolved within {expectation.within_s}s of {origin}", cov, ref,
+                          f"the {expectation.within_s}s after {origin}")
     if moment is not None:
         took = moment - ref
         note = "was not firing" if took == 0 else f"resolved after {fmt_s(took)}"
-        return Outcome(phase, "alert", subject, expected, PASSED, note,
-                       measured_s=round(took, 3), at=moment)
-    if run_end < deadline:
-        return Outcome(phase, "alert", subject, expected, SKIPPED, "not judged",
-                       "the run ended before the deadline")
+        return Outcome(phase, "alert", subject, expected, PASSED, _noted(note, cov, ref),
+                       measured_s=round(took, 3), at=moment, details=cov.details(ref))
     active = "; ".join(labels_text(key[2], keys=None) for key in still[:3])
-    return Outcome(phase, "alert", subject, expected, FAILED, "still active",
+    return Outcome(phase, "alert", subject, expected, FAILED, _noted("still active", cov, ref),
                    f"{subject} was still pending or firing {expectation.within_s}s after "
-                   f"{origin} ({active})")
+                   f"{origin} ({active})", details=cov.details(ref))
 
 
 # ------------------------------------------------------------------ Telegram

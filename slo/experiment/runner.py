@@ -42,12 +42,14 @@ from slo.alerting.detection import rule_theory
 from slo.errors import PrometheusError
 from slo.experiment.expectations import (
     FAILED,
+    NOT_EVALUATED,
     PASSED,
     Outcome,
     PhaseWindow,
     SloVerdict,
     TelegramEvidence,
     alert_outcome,
+    blind_notes,
     slo_outcome,
     telegram_outcome,
 )
@@ -537,7 +539,8 @@ class ExperimentRunner:
             return exitcodes.FAILED, "failed"
         if log.status != "completed":
             return exitcodes.NOT_EVALUATED, log.status
-        failed = [o for o in outcomes if o.status != PASSED]
+        failed = [o for o in outcomes if o.status not in (PASSED, NOT_EVALUATED)]
+        unjudged = [o for o in outcomes if o.status == NOT_EVALUATED]
         if not log.rollback_ok:
             log.reason = "rollback failed: " + "; ".join(
                 line for line in log.rollback_steps if "FAILED" in line)
@@ -546,6 +549,10 @@ class ExperimentRunner:
             log.reason = f"{len(failed)} of {len(outcomes)} expectations failed: " + "; ".join(
                 o.reason or f"{o.subject} {o.expected}" for o in failed[:3])
             return exitcodes.FAILED, "failed"
+        if unjudged:   # what was not observed is never a pass (exit 2)
+            log.reason = (f"{len(unjudged)} of {len(outcomes)} expectations could not be "
+                          f"evaluated: " + "; ".join(o.reason for o in unjudged[:3]))
+            return exitcodes.NOT_EVALUATED, "not_evaluated"
         log.reason = f"all {len(outcomes)} expectations held"
         return exitcodes.OK, "passed"
 
@@ -587,6 +594,8 @@ class ExperimentRunner:
         mode = "sandbox" if self.conn.telegram_mode == "sandbox" else "telegram"
         evidence = TelegramEvidence(mode, tuple(found), self.counters.delta)
         windows, run_end = self.log.windows, self.log.run_end
+        for note in blind_notes(timeline, windows):
+            self.progress.message("warning: " + self.log.note(note))
         outcomes = []
         for index, window in enumerate(windows):
             phase = window.phase

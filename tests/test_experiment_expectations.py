@@ -1,6 +1,8 @@
 """Judging expectations from observations (no servers): SLO verdicts, alert states, Telegram
 messages and counters — each failure with a reason a person can act on."""
 
+from dataclasses import replace
+
 import pytest
 import yaml
 
@@ -14,7 +16,8 @@ from slo.experiment.expectations import (
 )
 from slo.experiment.schema import parse_experiment
 from slo.live.alerts import AlertTimeline, Poll, Rule, Transition
-from slo.live.delivery import CounterDelta, notices
+from slo.live.delivery import CounterDelta, CounterSample, notices
+from slo.live.health import Route
 
 T0 = 1_800_000_000.0
 EXPERIMENT = parse_experiment(yaml.safe_dump({
@@ -38,6 +41,7 @@ EXPERIMENT = parse_experiment(yaml.safe_dump({
 LABELS = (("alertname", "ErrorBudgetBurn"), ("long", "1m"), ("severity", "page"),
           ("slo", "error-ratio"))
 END = T0 + 95
+CHAT = "-1001234567890"
 
 
 def windows() -> list[PhaseWindow]:
@@ -240,11 +244,59 @@ def test_a_missing_message_is_not_delivered_with_alertmanager_hints():
     assert "3 telegram notifications failed for good" in result.reason
 
 
-def test_real_telegram_is_judged_by_alertmanagers_counters():
-    delivered = TelegramEvidence("telegram", (), lambda a, b: CounterDelta(1, 0, a + 6.5, 0))
-    result = telegram(1, delivered)
-    assert result.passed and result.measured_s == 6.5 and "counter +1" in result.observed
-    failing = TelegramEvidence("telegram", (), lambda a, b: CounterDelta(0, 2, None, 0))
-    result = telegram(1, failing)
+ROUTE = Route(("alertname", "service", "slo", "severity"), 5, 10)
+
+
+def counters(*rows, story=STORY):
+    """Real-Telegram evidence: counter samples (offset, notifications, failed) and the timeline."""
+    return TelegramEvidence("telegram", (), lambda a, b: CounterDelta(0, 0, None, 0),
+                            samples=tuple(CounterSample(T0 + at, n, f) for at, n, f in rows),
+                            timeline=story, route=ROUTE)
+
+
+def test_real_telegram_counts_a_delivery_after_the_alerts_own_change():
+    result = telegram(1, counters((30, 1, 0), (38, 2, 0)))
+    assert result.passed and result.measured_s == 18.0
+    assert "after the alert's own change, no other group then" in result.observed
+
+
+def test_real_telegram_does_not_count_a_delivery_before_the_alert_fired():
+    result = telegram(1, counters((21, 1, 0), (25, 2, 0), (44, 2, 0)))
+    assert result.status == "failed" and result.observed == "not delivered"
+    assert "Alertmanager counted no telegram notification for it without failure" in (
+        result.reason)
+
+
+def test_real_telegram_cannot_tell_its_delivery_from_another_groups():
+    other = (("alertname", "PortfolioAppDown"), ("severity", "page"), ("slo", "availability"))
+    story = timeline((32, "pending"), (32, "firing"), (70, "resolved"))
+    story.transitions.append(Transition(T0 + 33, "prometheus", "PortfolioAppDown", other,
+                                        "firing"))
+    result = telegram(1, counters((30, 1, 0), (38, 2, 0), story=story))
+    assert result.status == "not_evaluated"
+    assert "PortfolioAppDown{severity=page,slo=availability} firing" in result.reason
+    assert "Alertmanager counts per integration" in result.reason
+
+
+def test_real_telegram_failures_are_not_delivered():
+    result = telegram(1, counters((30, 1, 0), (40, 2, 1), (44, 2, 1)))
     assert result.status == "failed"
-    assert "did not rise without failures (2 failed)" in result.reason
+    quiet = timeline()   # it never fired: nothing can have been sent for it
+    result = telegram(1, counters((30, 1, 0), (38, 2, 0), story=quiet))
+    assert result.status == "failed"
+    assert "the alert did not fire in that time, so nothing was sent for it" in result.reason
+
+
+def test_a_message_in_another_chat_is_not_delivered_and_says_where_it_went():
+    evidence = sandbox((37, "FIRING"))
+    astray = TelegramEvidence("sandbox", tuple(replace(n, chat_id=-100999)
+                                               for n in evidence.notices),
+                              evidence.counter_delta, chat_id=CHAT)
+    result = telegram(1, astray)
+    assert result.status == "failed"
+    assert f"reached the Telegram sandbox in chat {CHAT} within 25s" in result.reason
+    assert "one reached chat -100999 instead: check chat_id" in result.reason
+    right = TelegramEvidence("sandbox", tuple(replace(n, chat_id=int(CHAT))
+                                              for n in evidence.notices),
+                             evidence.counter_delta, chat_id=CHAT)
+    assert telegram(1, right).passed

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from slo.experiment.schema import AlertExpectation, Phase, TelegramExpectation
 from slo.live.alerts import AlertSelector, AlertTimeline, labels_text
 from slo.live.coverage import MIN_OBSERVED, Coverage, coverage, max_gap_s, poll_gaps
-from slo.live.delivery import CounterDelta, Notice, first_notice
+from slo.live.delivery import CounterSample, Notice, first_notice
+from slo.live.health import Activity, Route, attribute
 
 PASSED, FAILED, SKIPPED, NOT_EVALUATED = "passed", "failed", "skipped", "not_evaluated"
 
@@ -259,16 +260,59 @@ def alert_outcome(windows: list[PhaseWindow], index: int, expectation: AlertExpe
 
 @dataclass(frozen=True)
 class TelegramEvidence:
-    """What is known about deliveries: sandbox notices, or counter deltas per window."""
+    """What is known about deliveries: sandbox notices (and the chat they must reach), or
+    Alertmanager's counter samples with the alert timeline and route to attribute them."""
 
     mode: str                                    # sandbox | telegram
     notices: tuple[Notice, ...] = ()
     counter_delta: object = None                 # callable (after, before) -> CounterDelta
+    chat_id: str | None = None                   # sandbox: the configured chat
+    samples: tuple[CounterSample, ...] = ()      # telegram: the counters as polled
+    timeline: AlertTimeline | None = None
+    route: Route = field(default_factory=Route)
+
+
+def _changes(timeline: AlertTimeline, route: Route) -> list[Activity]:
+    """Every firing or resolution in the timeline as a change of its Alertmanager group."""
+    return [(route.group(t.label_dict), t.at, f"{t.name}{{{labels_text(t.labels)}}} {t.state}")
+            for t in timeline.transitions if t.state in ("firing", "resolved")]
+
+
+def _counter_proof(evidence: TelegramEvidence, selector: AlertSelector, status: str, ref: float,
+                   deadline: float) -> tuple[float | None, str]:
+    """(delivery time, '') when the counters prove the alert's own notification; else
+    (None, why): 'unattributed: ...' when another group may have sent what was counted."""
+    timeline = evidence.timeline
+    if timeline is None:
+        return None, "no alert timeline to match the counters to"
+    if status == "firing":
+        change = timeline.first("firing", selector, after=ref, before=deadline)
+        if change is None:
+            return None, "the alert did not fire in that time, so nothing was sent for it"
+        since, labels = change.at, change.label_dict
+    else:
+        since, _still = timeline.resolved_by(selector, ref, deadline)
+        if since is None:
+            return None, "the alert was still firing, so no resolution was sent"
+        mine = timeline.matching(selector)
+        labels = mine[-1].label_dict if mine else dict(selector.labels)
+    route = evidence.route
+    seen = attribute(list(evidence.samples), since, route.group(labels),
+                     _changes(timeline, route), route, deadline)
+    if seen.proven:
+        return seen.delivered_at, ""
+    if seen.delivered_at is not None:
+        return None, (f"unattributed: a telegram notification was delivered "
+                      f"{seen.delivered_at - ref:.1f}s in, but {', '.join(seen.others[:3])} "
+                      f"changed then too and Alertmanager counts per integration, not per alert")
+    return None, ""
 
 
 def telegram_outcome(windows: list[PhaseWindow], index: int, expectation: TelegramExpectation,
                      evidence: TelegramEvidence, run_end: float) -> Outcome:
-    """A message for the alert with the status arrived within T (see the module docstring)."""
+    """A message for the alert with the status arrived within T (see the module docstring):
+    in the sandbox, in the configured chat; with real Telegram, counted by Alertmanager after
+    the alert's own change with no other group able to have sent it."""
     window = windows[index]
     phase = window.phase.name
     subject = expectation.subject()
@@ -282,9 +326,10 @@ def telegram_outcome(windows: list[PhaseWindow], index: int, expectation: Telegr
         return Outcome(phase, "telegram", subject, expected, SKIPPED, "not judged",
                        "the run ended before this expectation's clock started")
     deadline = ref + expectation.within_s
+    hints = []
     if evidence.mode == "sandbox":
         found = first_notice(list(evidence.notices), expectation.alert, expectation.labels,
-                             expectation.status, ref, deadline)
+                             expectation.status, ref, deadline, chat_id=evidence.chat_id)
         if found is not None:
             took = found.received_at - ref
             retried = (evidence.counter_delta(ref, found.received_at + 2).request_failures
@@ -295,21 +340,34 @@ def telegram_outcome(windows: list[PhaseWindow], index: int, expectation: Telegr
                            at=found.received_at, details={"message_id": found.message_id,
                                                           "failed_requests": retried})
         what = f"no {expectation.status.upper()} message for {subject} reached the Telegram sandbox"
+        if evidence.chat_id is not None:
+            what += f" in chat {evidence.chat_id}"
+            astray = first_notice(list(evidence.notices), expectation.alert, expectation.labels,
+                                  expectation.status, ref, deadline)
+            if astray is not None:
+                hints.append(f"one reached chat {astray.chat_id} instead: check chat_id in "
+                             f"Alertmanager's config")
     else:
-        delta: CounterDelta = evidence.counter_delta(ref, deadline)
-        if delta.delivered > 0:
-            took = delta.first_delivery_at - ref
+        at, why = _counter_proof(evidence, AlertSelector(expectation.alert, expectation.labels),
+                                 expectation.status, ref, deadline)
+        if at is not None:
+            took = at - ref
             return Outcome(phase, "telegram", subject, expected, PASSED,
-                           f"delivered after {fmt_s(took)} (Alertmanager counter +"
-                           f"{delta.delivered})", measured_s=round(took, 3),
-                           at=delta.first_delivery_at,
-                           details={"delivered": delta.delivered, "failed": delta.failed})
-        what = (f"Alertmanager's telegram notifications did not rise without failures "
-                f"({delta.failed} failed)")
+                           f"delivered after {fmt_s(took)} (Alertmanager's counter, after the "
+                           f"alert's own change, no other group then)",
+                           measured_s=round(took, 3), at=at)
+        if why.startswith("unattributed"):
+            return Outcome(phase, "telegram", subject, expected, NOT_EVALUATED,
+                           "could not evaluate (unattributed)",
+                           f"{subject}'s {expectation.status} notification cannot be told apart "
+                           f"from another group's: {why.removeprefix('unattributed: ')}; run "
+                           f"against the sandbox, or give each alert its own phase")
+        what = "Alertmanager counted no telegram notification for it without failure"
+        if why:
+            hints.append(why)
     if run_end < deadline:
         return Outcome(phase, "telegram", subject, expected, SKIPPED, "not judged",
                        "the run ended before the deadline")
-    hints = []
     if evidence.counter_delta is not None:
         delta = evidence.counter_delta(ref, deadline)
         if delta.unreachable_polls:

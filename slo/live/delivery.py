@@ -231,6 +231,11 @@ class AlertmanagerCounters:
             self.samples.append(sample)
         return sample
 
+    def snapshot(self) -> tuple[CounterSample, ...]:
+        """The samples collected so far (a copy)."""
+        with self._lock:
+            return tuple(self.samples)
+
     def delta(self, after: float, before: float) -> CounterDelta:
         """counter_delta over the samples collected so far."""
         with self._lock:

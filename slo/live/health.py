@@ -118,7 +118,10 @@ def parse_held_alerts(payload) -> list[HeldAlert]:
     """HeldAlerts from Alertmanager's /api/v2/alerts answer (entries it cannot read skipped)."""
     out = []
     for item in payload if isinstance(payload, list) else []:
-        starts = parse_rfc3339(item.get("startsAt")) if isinstance(item, dict) else None
+        try:
+            starts = parse_rfc3339(item.get("startsAt")) if isinstance(item, dict) else None
+        except (TypeError, ValueError):
+            starts = None
         if starts is None:
             continue
         out.append(HeldAlert(tuple(sorted((item.get("labels") or {}).items())), starts,
@@ -263,16 +266,24 @@ class Attribution:
                                          or self.last_delivery < self.failures[-1])
 
 
+Activity = tuple[tuple, float, str]   # (group, when it changed, what to call it)
+
+
+def held_activity(held: Iterable[HeldAlert], route: Route) -> list[Activity]:
+    """Each held alert as a group change at its start."""
+    return [(route.group(a.label_dict), a.starts_at, str(a)) for a in held]
+
+
 def attribute(samples: list[CounterSample], since: float, group: tuple,
-              held: Iterable[HeldAlert], route: Route, until: float) -> Attribution:
-    """The counters' rises after `since` (an alert's start), and which other groups' alerts
-    started close enough before the first delivery to have sent it instead."""
+              activity: Iterable[Activity], route: Route, until: float) -> Attribution:
+    """The counters' rises after `since` (when the group changed), and which other groups
+    changed close enough before the first delivery to have sent it instead."""
     steps = _steps(samples, since)
     delivered = [t for t, ok, _bad in steps if ok and t <= until]
     failures = tuple(t for t, _ok, bad in steps if bad and t <= until)
     first = delivered[0] if delivered else None
-    others = tuple(sorted({str(a) for a in held if route.group(a.label_dict) != group
-                           and since - route.group_interval_s <= a.starts_at
+    others = tuple(sorted({name for other, at, name in activity if other != group
+                           and since - route.group_interval_s <= at
                            <= (first if first is not None else until)}))
     return Attribution(first, failures, others, delivered[-1] if delivered else 0.0)
 
@@ -316,8 +327,8 @@ def judge_counters(alerts: Iterable[HeldAlert], samples: list[CounterSample], ro
         if alert.state == "suppressed":
             out.append(AlertDelivery(alert, SUPPRESSED, "silenced or inhibited: nothing is sent"))
             continue
-        seen = attribute(samples, alert.starts_at, route.group(alert.label_dict), held, route,
-                         now)
+        seen = attribute(samples, alert.starts_at, route.group(alert.label_dict),
+                         held_activity(held, route), route, now)
         age = now - alert.starts_at
         if seen.proven:
             out.append(AlertDelivery(alert, DELIVERED, f"at {_when(seen.delivered_at)} "

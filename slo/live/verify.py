@@ -44,6 +44,7 @@ from slo.live.health import (
     HeldAlert,
     Route,
     attribute,
+    held_activity,
     integration_failing,
     judge_counters,
     judge_sandbox,
@@ -129,9 +130,10 @@ def rule_states(snapshot: Snapshot) -> list[RuleState]:
     return out
 
 
-def _route(api: AlertmanagerApi) -> Route:
+def alertmanager_route(url: str) -> Route:
+    """The root route of the Alertmanager at `url` (Alertmanager's defaults when unreadable)."""
     try:
-        return parse_route(api.config_text())
+        return parse_route(AlertmanagerApi(url).config_text())
     except DeliveryError:
         return Route()
 
@@ -146,7 +148,7 @@ def delivery_health(endpoints: Endpoints, window_s: float, clock: Callable[[], f
     now = clock()
     since = now - window_s
     held = [a for a in parse_held_alerts(api.alerts()) if not (exclude and exclude(a))]
-    route = _route(api)
+    route = alertmanager_route(endpoints.alertmanager)
     notes: list[str] = []
     try:
         samples = counter_history(Prometheus(endpoints.prometheus, attempts=1),
@@ -221,7 +223,7 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
     if sandbox is not None and not sandbox.healthy():
         raise SandboxError(f"the Telegram sandbox at {endpoints.sandbox} does not answer; is the "
                            f"stack up (`make stack`)?")
-    route = _route(api)
+    route = alertmanager_route(endpoints.alertmanager)
     group = route.group(labels)
     elsewhere: list = []      # sandbox: our message in another chat
     unattributed: list = []   # real: a delivery another group may have made
@@ -237,7 +239,8 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
                 return None
             now = counters.poll(clock()).at
             held = parse_held_alerts(api.alerts())
-            seen = attribute(counters.samples, since, group, held, route, now)
+            seen = attribute(counters.samples, since, group, held_activity(held, route), route,
+                             now)
             if seen.proven:
                 return seen.delivered_at
             if seen.delivered_at is not None:

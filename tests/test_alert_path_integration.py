@@ -143,7 +143,7 @@ def test_a_retry_that_ended_in_delivery_is_a_warning_not_a_failure(path):
     assert "1 rules, 0 firing, 0 unhealthy" in listing.stdout
     assert "DELIVERED 10 held alert(s): LongAnnotation, ManyAlerts x8, RetriedAlert" in (
         listing.stdout)
-    assert "failed in the window and were retried until delivered" in listing.stdout
+    assert "none keeps failing now (retries that ended in delivery)" in listing.stdout
 
 
 def test_verify_alerts_fails_while_an_alerts_notification_keeps_failing(path):

@@ -56,7 +56,9 @@ receivers:
     assert route == Route(("alertname", "service", "slo", "severity"), 5.0, 10.0,
                           frozenset({"telegram"}))
     assert (route.flush_timeout_s, route.due_s) == (10.0, 20.0)
-    assert parse_route("{{ not yaml") == Route()            # Alertmanager's defaults
+    assert parse_route("{{ not yaml") == Route()   # unknown: every alert its own group
+    assert Route().group({"a": "1"}) != Route().group({"a": "2"})
+    assert parse_route("route: {receiver: x}").group_by == ()   # no group_by: one group
     assert Route(group_interval_s=300).flush_timeout_s == 300
 
 
@@ -159,8 +161,8 @@ def test_the_integration_keeps_failing(counted, now, failing):
 def test_retries_that_ended_in_delivery_are_a_warning_and_failures_fail():
     fine = DeliveryHealth(T0, T0 + 60, "in the last 60s", CounterDelta(3, 0, T0 + 5, 0, 2))
     assert not fine.failed
-    assert fine.warnings == ["2 telegram requests and 0 notifications failed in the window and "
-                             "were retried until delivered"]
+    assert fine.warnings == ["2 telegram requests and 0 notifications failed in the window; none "
+                             "keeps failing now (retries that ended in delivery)"]
     (lost,) = judge_sandbox([held()], [], CHAT, ROUTE, T0 + 60, None)
     broken = DeliveryHealth(T0, T0 + 60, "w", CounterDelta(3, 1, T0 + 5, 0, 9), (lost,))
     assert broken.failed and broken.failing == [lost] and broken.warnings == []

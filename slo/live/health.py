@@ -52,7 +52,7 @@ def _seconds(raw, default: float) -> float:
 class Route:
     """The root route's grouping and timing, and which receivers are Telegram ones."""
 
-    group_by: tuple[str, ...] = ()
+    group_by: tuple[str, ...] = ("...",)   # unknown: as if every alert were its own group
     group_wait_s: float = DEFAULT_GROUP_WAIT_S
     group_interval_s: float = DEFAULT_GROUP_INTERVAL_S
     telegram_receivers: frozenset[str] | None = None   # None: unknown, judge every alert
@@ -75,7 +75,8 @@ class Route:
 
 
 def parse_route(config_text: str) -> Route:
-    """The Route of Alertmanager's running config (`/api/v2/status` config.original)."""
+    """The Route of Alertmanager's running config (`/api/v2/status` config.original); without
+    group_by Alertmanager puts every alert of a receiver in one group."""
     try:
         config = yaml.safe_load(config_text or "") or {}
     except yaml.YAMLError:
@@ -170,7 +171,8 @@ class DeliveryHealth:
         delta = self.delta
         if delta is not None and not self.failed and (delta.failed or delta.request_failures):
             out.append(f"{delta.request_failures} telegram requests and {delta.failed} "
-                       f"notifications failed in the window and were retried until delivered")
+                       f"notifications failed in the window; none keeps failing now (retries "
+                       f"that ended in delivery)")
         return out
 
     def summary(self) -> str:

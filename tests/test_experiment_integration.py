@@ -78,10 +78,10 @@ def faults(env) -> list:
 
 
 def faults_once_up(env) -> list:
-    """The app's faults, or [] while the stack the run starts is not up yet."""
+    """faults(), or [] while the stack is still starting (for waiting on a fault)."""
     try:
-        return faults(env)
-    except (KeyError, FaultError):
+        return faults(env) if stack_env(env).get("APP_URL") else []
+    except FaultError:
         return []
 
 

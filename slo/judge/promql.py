@@ -9,13 +9,19 @@ window itself, in seconds, so each count covers exactly the window:
     q.total    <count of _count>
     q.buckets  <every bucket counted by le>: which boundaries exist, and where the quantile is
 
-A count is the counter's increase() plus, for a series born inside the window (absent at its
-start), its first value: a counter that appears already at 9 (nine requests between two
-scrapes, or a service started inside the window) has counted those nine from zero, and
-increase() alone sees none of them. For a series that existed at the start the correction is
-empty. (Prometheus handles counter resets inside the window.)
+A count is the counters' increase(), except for a series born inside the window (absent at
+its start, of a target Prometheus was already scraping): it counted from zero, so its count is
+its last value. A counter that appears already at 9 (nine requests between two scrapes, or a
+service restarted inside the window) has counted those nine, and increase() alone sees none
+of them. Per series, one of three disjoint cases (`or` unions them):
 
-    (sum(increase(S[W])) or vector(0)) + (sum(min_over_time(S[W]) unless S offset W) or vector(0))
+    increase(S[W]) unless B                                    present at the start
+    or last_over_time(S[W]) and B and resets(S[W]) == 0        born: its last value
+    or (increase(S[W]) + max_over_time(S[W])) and B            born, then reset as well:
+                                                       at least its count (the first value
+                                                       is not known: max >= first)
+    where B = (last_over_time(S[W]) unless S offset W)
+              unless on (job, instance) (up unless up offset W)
 
 For sliding windows, `sliding()` gives the same expressions with the slice as window, to run
 as range queries (step = slice, so the slices do not overlap). For the recording rules,
@@ -54,20 +60,34 @@ def rate_sum(events: Events, range_: str, fn: str = "rate", zero: bool = False) 
     return f"({out})" if len(terms) > 1 else out
 
 
+def born(selector: Selector, range_: str) -> str:
+    """The series of `selector` born inside the range: with samples in it, absent at its
+    start, of a target Prometheus already scraped at the start (a target new to Prometheus —
+    its first scrape, or Prometheus's own start — shows counts from before the window)."""
+    return (f"((last_over_time({selector}[{range_}]) unless {selector} offset {range_}) "
+            f"unless on (job, instance) (up unless up offset {range_}))")
+
+
+def per_series(selector: Selector, range_: str) -> str:
+    """Events of each series over the range, a series born inside it counted from zero: its
+    last value (if it also reset in the range: its increase and its highest value, which can
+    only count too many)."""
+    b = born(selector, range_)
+    inc = f"increase({selector}[{range_}])"
+    return (f"({inc} unless {b}"
+            f" or last_over_time({selector}[{range_}]) and {b} "
+            f"and resets({selector}[{range_}]) == 0"
+            f" or ({inc} + max_over_time({selector}[{range_}])) and {b})")
+
+
 def counted(selector: Selector, range_: str) -> str:
-    """Events of one counter over the range, a series born inside it counted from zero."""
-    born = f"min_over_time({selector}[{range_}]) unless {selector} offset {range_}"
-    return (f"(sum(increase({selector}[{range_}])) or vector(0)) + "
-            f"(sum({born}) or vector(0))")
+    """Events of one counter over the range (born series included), 0 without series."""
+    return f"(sum({per_series(selector, range_)}) or vector(0))"
 
 
 def counted_by_le(selector: Selector, range_: str) -> str:
     """`counted` per bucket boundary (sum by (le)): the buckets of a histogram over the range."""
-    grown = _sum("increase", selector, range_, " by (le) ")
-    born = (f"sum by (le) (min_over_time({selector}[{range_}]) unless {selector} "
-            f"offset {range_})")
-    # a boundary present on one side only still counts: (a + b) or a or b
-    return f"({grown} + {born} or {grown} or {born})"
+    return f"sum by (le) ({per_series(selector, range_)})"
 
 
 def count_expr(events: Events, range_: str) -> str:

@@ -20,9 +20,11 @@ the window and whether a latency threshold is a bucket are judged with the value
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from slo.judge import promql
+from slo.judge.histogram import Buckets
 from slo.judge.prom import Prometheus
 from slo.spec.model import SLO
 from slo.spec.selectors import Matcher, Selector
@@ -61,7 +63,8 @@ def problems(slo: SLO, seen: dict[str, Seen], span: str) -> list[str]:
     `span` names the window in messages ("between 12:00:00Z and 12:05:00Z")."""
     out: list[str] = []
     reported: set[tuple[str, str]] = set()
-    for source in slo.sources:
+    # totals first: a metric missing from both is reported with the total's fix
+    for source in sorted(slo.sources, key=lambda src: src.role == "events"):
         metric = source.selector.metric
         labels = seen[metric].labels
         if not labels:
@@ -84,4 +87,36 @@ def problems(slo: SLO, seen: dict[str, Seen], span: str) -> list[str]:
             shown = ", ".join(sorted(labels))
             out.append(f'{metric} has no label "{matcher.label}" (labels seen: {shown}); '
                        f"{slo.hint(matcher.label, source.origin)}")
+    return out
+
+
+def check_spec(prom: Prometheus, spec, window, slos=None) -> list[tuple[str, str]]:
+    """(slo name, problem) for every selector of `spec` that sees nothing in `window`, and
+    every latency threshold that is not a bucket of its histogram (the alert rules count the
+    requests under that bucket): what `slo rules --prometheus` refuses to write rules for."""
+    slos = list(spec.slos if slos is None else slos)
+    where = f"between {window.iso('start')} and {window.iso('end')}"
+    out: list[tuple[str, str]] = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seen = read_labels(prom, metrics_of(slos), window.start, window.end, pool)
+        bucket_answers = {
+            slo.name: pool.submit(prom.query, promql.sli_queries(slo, window.seconds).buckets,
+                                  window.end)
+            for slo in slos if slo.threshold_s is not None and slo.histogram_buckets}
+        for slo in slos:
+            labels = {src.selector.metric: seen[src.selector.metric].result()
+                      for src in slo.sources}
+            found = problems(slo, labels, where)
+            out += [(slo.name, p) for p in found]
+            if found or slo.name not in bucket_answers:
+                continue
+            selector, scale = slo.histogram_buckets
+            buckets = Buckets.from_samples(bucket_answers[slo.name].result(), scale)
+            if buckets.bounds and not buckets.has(slo.threshold_s):
+                shown = ", ".join(f"{u / scale:g}" for u in buckets.uppers()) or "none"
+                out.append((slo.name, f"{selector.metric} has no bucket at the "
+                                      f"{slo.threshold_s * 1000:g} ms threshold (le values "
+                                      f"seen: {shown}); its alerts count the requests under "
+                                      "that bucket: add it to the histogram, or set the "
+                                      "threshold to a bucket"))
     return out

@@ -15,7 +15,8 @@ the status label takes (an error matcher must be able to match one of them).
     opentelemetry-legacy        the older semconv: http_server_duration_milliseconds{
                                 http_method,http_status_code,http_route}
     envoy                       Envoy's HTTP connection manager: envoy_http_downstream_rq_xx{
-                                envoy_response_code_class} and envoy_http_downstream_rq_time (ms)
+                                envoy_response_code_class} and envoy_http_downstream_rq_time (ms),
+                                without the admin listener's own series
 """
 
 import re
@@ -39,6 +40,7 @@ class Preset:
     error_status: str
     status_values: tuple[str, ...]
     status_domain: str  # how messages describe status_values
+    base_selector: str = ""  # matchers every query of the preset needs
 
     @property
     def scale_s(self) -> float:
@@ -64,7 +66,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            "http_route", "5..", STATUS_CODES, _CODES),
     Preset("envoy", "envoy_http_downstream_rq_xx", "envoy_http_downstream_rq_time",
            "milliseconds", "envoy_response_code_class", "envoy_http_conn_manager_prefix", "5",
-           STATUS_CLASSES, "Envoy's response code classes 1-5"),
+           STATUS_CLASSES, "Envoy's response code classes 1-5",
+           # the admin listener (where Prometheus scrapes Envoy) is not the service's traffic
+           'envoy_http_conn_manager_prefix!="admin"'),
 )}
 DEFAULT_PRESET = "slo-harness"
 

@@ -229,6 +229,7 @@ class _Builder:
         self.error_status = prom.error_status or preset.error_status
         self.hints: dict[str, str] = {}
         self.base: tuple[Matcher, ...] = (Matcher("job", "=", prom.job),)
+        self.base += parse_matchers(preset.base_selector)
         try:
             extra = parse_matchers(prom.selector)
         except ValueError as err:

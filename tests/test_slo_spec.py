@@ -84,10 +84,17 @@ def test_the_default_objectives_hold_for_a_healthy_run_and_break_under_the_calib
 
 def test_the_example_in_the_spec_docstring_loads():
     block = spec_module.__doc__.split("A full example", 1)[1].split("\n\n", 1)[1]
-    example = textwrap.dedent(block.split("\n\nExplicit kinds", 1)[0])
+    example = textwrap.dedent(block.split("\n\nAny service's metrics", 1)[0])
     spec = parse_spec(example, "docstring")
     assert len(spec.slos) == 5
     assert spec.slo("home-availability").alerting.runbook_url.endswith("home-page")
+
+
+def test_the_any_service_example_in_the_spec_docstring_loads():
+    block = spec_module.__doc__.split("Any service's metrics", 1)[1].split("\n\n", 1)[1]
+    example = textwrap.dedent(block.split("\n\nExplicit kinds", 1)[0])
+    spec = parse_spec("version: slo-harness/v1\nservice: checkout\n" + example, "docstring")
+    assert [s.name for s in spec.slos] == ["api-errors", "checkout-errors", "upstream-p99"]
 
 
 def test_user_traffic_leaves_out_scrapes_probes_admin_calls_and_unmatched_paths():

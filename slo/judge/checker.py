@@ -142,7 +142,7 @@ def _judge_bounds(verdict: Verdict, slo: SLO, low: float, high: float, what: str
     inconclusive."""
     statuses = {o.status(v) for o in slo.objectives for v in (low, high)}
     missing = (f"the threshold {_threshold_text(slo)} is not a bucket bound of the histogram "
-               f"(add a bucket at {format_number(slo.threshold_s)} s, in the histogram's unit)")
+               f"(add a {_threshold_text(slo)} bucket to it, or set the threshold to a bucket)")
     if "fail" not in statuses or statuses == {"fail"}:
         _decide(verdict, slo, value if value is not None else (low if "fail" in statuses
                                                                 else high))
@@ -356,9 +356,9 @@ def _started_note(prom: Prometheus, window: Window) -> list[str]:
     if started is None or started <= window.start:
         return []
     moment = datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
-    return [f"Prometheus started at {moment.replace('+00:00', 'Z')}, inside the window: series "
-            "it found running then count from their first value, which may include events "
-            "from before the window"]
+    return [f"Prometheus started at {moment.replace('+00:00', 'Z')}, inside the window: it "
+            "holds nothing before, and a service it found running then counts from its first "
+            "scrape, not from zero (events before that scrape are not seen)"]
 
 
 def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None = None,

@@ -44,7 +44,33 @@ A full example (tests/test_slo_spec.py checks that it loads):
         alerting:
           runbook_url: https://example.org/runbooks/home-page
 
-Explicit kinds and their fields (besides name, description, key, selector, window, alerting):
+Any service's metrics: `prometheus.preset` names an instrumentation (slo-harness, promhttp,
+prometheus-flask-exporter, opentelemetry, opentelemetry-legacy, envoy; slo.spec.presets), and
+each of its settings may be set by hand:
+
+    prometheus:
+      preset: promhttp
+      job: checkout
+      requests_metric: http_requests_total          # the preset's names, overridable
+      duration_metric: http_request_duration_seconds
+      duration_unit: seconds                        # or milliseconds
+      status_label: code
+      route_label: handler
+      error_status: '5..|429'                       # must match some status value
+    slos:
+      - {name: api-errors, objective: ratio <= 1%, route: '/api/.*'}   # route_label=~
+      - name: checkout-errors                       # raw queries where labels cannot say it
+        objective: ratio <= 1%
+        events:                                     # bad or good, and total, over {{.window}}
+          bad: sum(rate(checkout_total{result="failed"}[{{.window}}]))
+          total: sum(rate(checkout_total[{{.window}}]))
+      - name: upstream-p99                          # a raw histogram selector
+        objective: p(99) <= 500ms
+        histogram: envoy_cluster_upstream_rq_time{envoy_cluster_name="app"}
+        duration_unit: milliseconds
+
+Explicit kinds and their fields (besides name, description, key, selector, route, events,
+histogram, duration_unit, window, alerting):
 
     latency_percentile  percentile, threshold_ms, warning_ms          p(N) <= threshold
     latency_ratio       threshold_ms, objective_percent, warning_percent  share under threshold >=
@@ -53,7 +79,8 @@ Explicit kinds and their fields (besides name, description, key, selector, windo
     request_rate        min_rps, max_rps, warning_min_rps, warning_max_rps
 
 A warning line lies on the safe side of the objective: crossing it warns, crossing the
-objective fails. A file may instead hold OpenSLO v1 `kind: SLO` documents (slo.spec.openslo).
+objective fails. A file may instead hold a Sloth spec (slo.spec.sloth) or OpenSLO documents
+(slo.spec.openslo).
 Every problem is reported as `<file>: <field path>: <what is wrong and the fix>`.
 """
 

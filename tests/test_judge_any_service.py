@@ -561,3 +561,32 @@ def test_the_specs_in_the_readme_load():
     assert len(blocks) == 2
     services = [spec_of(block, "README.md").service for block in blocks]
     assert services == ["checkout", "cart"]
+
+
+# ---- one model: every generated file works the same for every format ---------------------------
+
+@pytest.mark.parametrize("name", ["sloth-getting-started.yaml", "sloth-raw.yaml",
+                                  "openslo-refs.yaml", "prometheus-sloth.yaml",
+                                  "prometheus-openslo.yaml", "prometheus-native.yaml"])
+def test_rules_grafana_and_checker_queries_of_any_format_are_valid_promql(name, tmp_path):
+    import promql_parser
+
+    from slo.alerting.generate import generated_files, rules_path
+
+    spec = parse_spec((SPECS / name).read_text(encoding="utf-8"), name)
+    files = generated_files(spec, name)
+    exprs = [promql.sli_queries(slo, 300) for slo in spec.slos]
+    for q in exprs:
+        for expr in filter(None, (q.value, q.total, q.good, q.bad, q.buckets)):
+            promql_parser.parse(expr)
+    for panel in json.loads(files["grafana/dashboards/slo.json"])["panels"]:
+        for target in panel.get("targets", []):
+            promql_parser.parse(target["expr"])
+    paths = []
+    for profile in PROFILES:
+        path = tmp_path / f"{profile}.yml"
+        path.write_text(files[rules_path(profile)], encoding="utf-8")
+        paths.append(str(path))
+    result = subprocess.run([promtool(), "check", "rules", *paths], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -33,9 +33,9 @@ def counted(selector: str, window: str) -> str:
     born = (f"((last_over_time({selector}[{window}]) unless {selector} offset {window}) "
             f"unless on (job, instance) (up unless up offset {window}))")
     inc = f"increase({selector}[{window}])"
-    return (f"(sum(({inc} unless {born} or last_over_time({selector}[{window}]) and {born} and "
-            f"resets({selector}[{window}]) == 0 or ({inc} + max_over_time({selector}[{window}]))"
-            f" and {born})) or vector(0))")
+    from_zero = (f"(last_over_time({selector}[{window}]) and resets({selector}[{window}]) == 0 "
+                 f"or {inc} + max_over_time({selector}[{window}]))")
+    return f"(sum(({inc} unless {born} or {from_zero} and {born})) or vector(0))"
 
 
 def test_an_error_ratio_counts_every_error_including_series_born_inside_the_window():
@@ -360,3 +360,19 @@ def test_a_born_series_that_also_resets_never_counts_too_few(tmp_path):
               "exp_samples": [{"labels": "{}", "value": 1}]}]
     result = run_expr_tests(tmp_path, inputs, cases)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_born_series_census_finds_a_fresh_series_and_not_an_old_one(tmp_path):
+    """The checker first counts, per metric, the series born inside the window: 0 lets its
+    selectors count by increase() alone (the cheap queries), any other number keeps them."""
+    api = 'endpoint="/api/projects",method="GET"'
+    fresh = [series("app_requests_total", f'{api},status="200"', "0+20x10"),
+             series("app_requests_total", f'{api},status="503"', "_x6 9x4")]
+    old = fresh[:1]
+    census = promql.born_query("app_requests_total", "300s")
+    case = {"expr": census, "eval_time": "10m"}
+    assert run_expr_tests(tmp_path, fresh, [
+        {**case, "exp_samples": [{"labels": "{}", "value": 1}]}]).returncode == 0
+    assert run_expr_tests(tmp_path, old, [{**case, "exp_samples": []}]).returncode == 0
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset())
+    assert "unless" not in q.bad and "increase(" in q.bad

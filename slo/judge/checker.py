@@ -311,23 +311,67 @@ def span(window: Window) -> str:
     return f"between {window.iso('start')} and {window.iso('end')}"
 
 
-def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
-                  seen: dict[str, Future]) -> Verdict:
-    queries = promql.sli_queries(slo, window.seconds)
+def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
+             fresh: frozenset[str]) -> dict:
+    """Run the fewest queries that give the SLO's value, events and buckets (futures).
+
+    A latency SLO reads its buckets once (counts per `le`): the total is the +Inf bucket and
+    the good events the threshold's bucket, the same data Prometheus would add up again; a
+    percentile's value is Prometheus's histogram_quantile() over them. Other SLOs read their
+    total and their counted events; the ratio is divided here.
+    """
+    q = promql.sli_queries(slo, window.seconds, fresh)
     at = window.end
-    value = pool.submit(prom.scalar, queries.value, at)
-    total = pool.submit(prom.scalar, queries.total, at)
-    good = pool.submit(prom.scalar, queries.good, at) if queries.good is not None else None
-    buckets = pool.submit(prom.query, queries.buckets, at) if queries.buckets else None
+    out: dict[str, Future] = {}
+    if slo.histogram_buckets is not None:
+        out["buckets"] = pool.submit(prom.query, q.buckets, at)
+        if isinstance(slo.sli, Quantile):
+            out["value"] = pool.submit(prom.scalar, q.value, at)
+        return out
+    out["total"] = pool.submit(prom.scalar, q.total, at)
+    ratio = slo.budget_ratio
+    if ratio is not None:
+        out["events"] = pool.submit(prom.scalar, q.good if ratio.good else q.bad, at)
+    return out
+
+
+def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str]) -> Verdict:
+    if "buckets" in measured:
+        histogram = slo.histogram_buckets
+        buckets = Buckets.from_samples(measured["buckets"].result(), histogram[1])
+        total = buckets.total
+        share = (share_bounds(buckets, slo.threshold_s) if slo.threshold_s is not None
+                 and buckets.usable and buckets.has(slo.threshold_s) else None)
+        good = None if share is None else share[0] * total
+        if isinstance(slo.sli, Quantile):
+            value = measured["value"].result()
+        else:
+            value = None if share is None else share[0]
+        return judge(slo, value, total, good, buckets=buckets, problems=problems)
+    total = _clean(measured["total"].result())
+    if isinstance(slo.sli, Throughput):
+        return judge(slo, None if total is None else total / window.seconds, total,
+                     problems=problems)
+    events = _clean(measured["events"].result())
+    value = events / total if events is not None and total else None
+    ratio = slo.budget_ratio
+    good = events if ratio.good or events is None or total is None else total - events
+    return judge(slo, value, total, good, problems=problems)
+
+
+def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
+                  seen: dict[str, Future], born: dict[str, Future]) -> Verdict:
+    try:
+        metrics = {src.selector.metric for src in slo.sources}
+        fresh = frozenset(m for m in metrics if (born[m].result() or 0) > 0)
+    except PartialAnswerError as err:
+        return judge(slo, None, None, problems=[str(err)])
+    measured = _measure(prom, slo, window, pool, fresh)
     try:
         labels = {src.selector.metric: seen[src.selector.metric].result()
                   for src in slo.sources}
         problems = sources.problems(slo, labels, span(window))
-        histogram = slo.histogram_buckets
-        bucket_counts = (Buckets.from_samples(buckets.result(), histogram[1])
-                         if buckets is not None else None)
-        return judge(slo, value.result(), total.result(), good.result() if good else None,
-                     buckets=bucket_counts, problems=problems)
+        return _judge_measured(slo, window, measured, problems)
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
 
@@ -370,12 +414,15 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
     slos = [s for s in spec.slos if not only or s.name in only]
 
     queries = ThreadPoolExecutor(max_workers=16)
-    seen = sources.read_labels(prom, sources.metrics_of(slos), window.start, window.end,
-                               queries)
+    metrics = sources.metrics_of(slos)
+    seen = sources.read_labels(prom, metrics, window.start, window.end, queries)
+    range_ = f"{window.seconds}s"
+    born = {m: queries.submit(prom.scalar, promql.born_query(m, range_), window.end)
+            for m in metrics}
     started_at = queries.submit(_started_note, prom, window)
 
     def one(slo: SLO) -> Verdict:
-        verdict = _evaluate_one(prom, slo, window, queries, seen)
+        verdict = _evaluate_one(prom, slo, window, queries, seen, born)
         if step_s:
             verdict = apply_slices(verdict, _slices(prom, slo, window, step_s, slice_fraction))
         if baseline is not None:

@@ -16,15 +16,17 @@ service restarted inside the window) has counted those nine, and increase() alon
 of them. Per series, one of three disjoint cases (`or` unions them):
 
     increase(S[W]) unless B                                    present at the start
-    or last_over_time(S[W]) and B and resets(S[W]) == 0        born: its last value
-    or (increase(S[W]) + max_over_time(S[W])) and B            born, then reset as well:
-                                                       at least its count (the first value
+    or (last_over_time(S[W]) and resets(S[W]) == 0             born: its last value
+        or increase(S[W]) + max_over_time(S[W])) and B         born, then reset as well:
+                                                       at least its count (its first value
                                                        is not known: max >= first)
     where B = (last_over_time(S[W]) unless S offset W)
               unless on (job, instance) (up unless up offset W)
 
 For sliding windows, `sliding()` gives the same expressions with the slice as window, to run
-as range queries (step = slice, so the slices do not overlap). For the recording rules,
+as range queries (step = slice, so the slices do not overlap). The checker first asks, per
+metric, whether any series was born in the window at all (born_query()); the metrics without
+one count by increase() alone. For the recording rules,
 `bad_ratio_rate()` is the share of bad events over a window, recorded as
 `slo:sli_error:ratio_rate<window>` and divided by the error budget to get a burn rate (rate()
 as Sloth and Pyrra do: cheap, and the pre-initialised counters of a service make it exact).
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 from harness_common.durations import format_duration
 from slo.spec.model import SLO, EventRatio, Events, Quantile, Throughput
-from slo.spec.selectors import Selector
+from slo.spec.selectors import Matcher, Selector
 from slo.units import format_number
 
 RECORD_PREFIX = "slo:sli_error:ratio_rate"
@@ -74,27 +76,42 @@ def per_series(selector: Selector, range_: str) -> str:
     only count too many)."""
     b = born(selector, range_)
     inc = f"increase({selector}[{range_}])"
-    return (f"({inc} unless {b}"
-            f" or last_over_time({selector}[{range_}]) and {b} "
-            f"and resets({selector}[{range_}]) == 0"
-            f" or ({inc} + max_over_time({selector}[{range_}])) and {b})")
+    from_zero = (f"(last_over_time({selector}[{range_}]) and resets({selector}[{range_}]) == 0"
+                 f" or {inc} + max_over_time({selector}[{range_}]))")
+    return f"({inc} unless {b} or {from_zero} and {b})"
 
 
-def counted(selector: Selector, range_: str) -> str:
-    """Events of one counter over the range (born series included), 0 without series."""
-    return f"(sum({per_series(selector, range_)}) or vector(0))"
+ALL = None  # born: every metric may have series born inside the window
 
 
-def counted_by_le(selector: Selector, range_: str) -> str:
+def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None) -> str:
+    if fresh is not ALL and selector.metric not in fresh:
+        return f"increase({selector}[{range_}])"  # no series of it was born in the window
+    return per_series(selector, range_)
+
+
+def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+    """Events of one counter over the range (born series included), 0 without series.
+    `fresh`: the metrics that have series born inside the window (ALL: any may)."""
+    return f"(sum({_grows(selector, range_, fresh)}) or vector(0))"
+
+
+def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
     """`counted` per bucket boundary (sum by (le)): the buckets of a histogram over the range."""
-    return f"sum by (le) ({per_series(selector, range_)})"
+    return f"sum by (le) ({_grows(selector, range_, fresh)})"
 
 
-def count_expr(events: Events, range_: str) -> str:
+def born_query(metric: str, range_: str) -> str:
+    """How many series of `metric` were born inside the range (any labels): 0 lets every
+    selector of it count by increase() alone, far cheaper over many SLOs."""
+    return f"count({born(Selector('', (Matcher('__name__', '=', metric),)), range_)})"
+
+
+def count_expr(events: Events, range_: str, fresh: frozenset[str] | None = ALL) -> str:
     """The number of events over the range (born series included)."""
     parts = ""
     for i, term in enumerate(events.terms):
-        text = f"({counted(term.selector, range_)})"
+        text = f"({counted(term.selector, range_, fresh)})"
         parts += (" - " if term.sign < 0 else " + ") + text if i else ("-" if term.sign < 0
                                                                       else "") + text
     return f"({parts})"
@@ -158,28 +175,32 @@ class SliQueries:
     buckets: str | None = None
 
 
-def sli_queries(slo: SLO, window_s: int) -> SliQueries:
-    """The checker's queries for `slo` over the `window_s` seconds before evaluation time."""
+def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL) -> SliQueries:
+    """The checker's queries for `slo` over the `window_s` seconds before evaluation time.
+
+    `fresh`: the metrics with series born inside the window (see born_query(); ALL: any may).
+    """
     if int(window_s) != window_s or window_s < 1:
         raise ValueError(f"the window must be whole seconds >= 1 (got {window_s!r})")
     window_s = int(window_s)
     range_ = f"{window_s}s"
     sli = slo.sli
     histogram = slo.histogram_buckets
-    buckets = None if histogram is None else counted_by_le(histogram[0], range_)
+    buckets = None if histogram is None else counted_by_le(histogram[0], range_, fresh)
     if isinstance(sli, Throughput):
-        total = count_expr(sli.total, range_)
+        total = count_expr(sli.total, range_, fresh)
         return SliQueries(f"{total} / {window_s}", total, None, None, window_s)
     ratio = slo.budget_ratio
     if ratio is None:  # a percentile without threshold cannot occur from a validated spec
         raise ValueError(f"SLO {slo.name!r} has no event ratio")
-    events = count_expr(ratio.events, range_)
-    total = count_expr(ratio.total, range_)
+    events = count_expr(ratio.events, range_, fresh)
+    total = count_expr(ratio.total, range_, fresh)
     if isinstance(sli, Quantile):
         value = _scaled(f"histogram_quantile({format_number(sli.quantile)}, {buckets})",
                         sli.scale_s)
     else:
-        value = f"({count_expr(sli.events, range_)} / {count_expr(sli.total, range_)})"
+        value = (f"({count_expr(sli.events, range_, fresh)} / "
+                 f"{count_expr(sli.total, range_, fresh)})")
     other = f"({total} - {events})"
     good, bad = (events, other) if ratio.good else (other, events)
     return SliQueries(value, total, good, bad, window_s, buckets)

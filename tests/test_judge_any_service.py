@@ -233,7 +233,19 @@ REFUSED_QUERIES = [
     ("only {{.window}} is substituted", "sum(rate(a[{{.range}}]))", "holds the template"),
     ("a regex metric name is refused", 'sum(rate({__name__=~"a.*"}[5m]))',
      "must name its metric exactly"),
+    ("a status matcher that matches no status is refused", 'sum(rate(a{code=~"50x"}[5m]))',
+     "code=~\"50x\": '50x' matches no status value"),
+    ("a negated one too: it would keep every request as good",
+     'sum(rate(a{status!~"5.|aborted"}[5m]))', "'5.' matches no status value"),
 ]
+
+
+@pytest.mark.parametrize("query", ['sum(rate(a{code=~"(5..|429)"}[5m]))',
+                                   'sum(http_requests{code=~"2xx|4xx"})',
+                                   'sum(rate(a{envoy_response_code_class="5"}[5m]))',
+                                   'sum(rate(a{status!~"5..|aborted"}[5m]))'])
+def test_status_matchers_on_codes_classes_or_class_strings_are_accepted(query):
+    parse_events(query, bare=True)
 
 
 @pytest.mark.parametrize(("query", "message"), [c[1:] for c in REFUSED_QUERIES],

@@ -24,6 +24,14 @@ from dataclasses import dataclass
 
 STATUS_CODES = tuple(str(code) for code in range(100, 600))
 STATUS_CLASSES = ("1", "2", "3", "4", "5")
+# Labels that hold a status in the instrumentations above (and Sloth/OpenSLO examples), and
+# every value they take somewhere: codes, Envoy's classes, "5xx"-style classes, the app's
+# "aborted". A matcher on one of them that matches none of these is a typo.
+STATUS_LABEL_NAMES = ("code", "status", "status_code", "response_code", "http_status_code",
+                      "http_response_status_code", "envoy_response_code",
+                      "envoy_response_code_class")
+ANY_STATUS = STATUS_CODES + STATUS_CLASSES + tuple(f"{c}xx" for c in STATUS_CLASSES) + (
+    "aborted",)
 UNITS = {"seconds": 1.0, "milliseconds": 0.001}
 
 
@@ -138,3 +146,22 @@ def _closing(text: str, open_at: int) -> int | None:
                 return i
         i += 1
     return None
+
+
+def status_matcher_problem(label: str, op: str, value: str) -> str | None:
+    """Why a matcher on a status label of a query can never match a status (None: fine).
+
+    `code=~"5xx"` on codes, `code!~"50x"` (which keeps every request as good): each
+    alternative must match some status value."""
+    if label not in STATUS_LABEL_NAMES or not value:
+        return None
+    if op in ("=", "!="):
+        missed = [] if value in ANY_STATUS else [value]
+    else:
+        missed = unmatched(value, ANY_STATUS)
+    if not missed:
+        return None
+    shown = ", ".join(repr(m) for m in missed)
+    return (f'{label}{op}"{value}": {shown} matches no status value (codes 100-599, classes '
+            "such as 5 or 5xx), so the matcher selects no request or every one; write e.g. "
+            f'{label}=~"5.."')

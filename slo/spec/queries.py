@@ -26,6 +26,7 @@ from datetime import timedelta
 import promql_parser as pp
 
 from slo.spec.model import Events, Term
+from slo.spec.presets import status_matcher_problem
 from slo.spec.selectors import Matcher, Selector
 
 WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")
@@ -95,6 +96,9 @@ def selector_of(node: pp.VectorSelector, text: str) -> Selector:
                 raise QueryError(f"must name its metric exactly (got {_short(text)})")
             name = m.value
             continue
+        problem = status_matcher_problem(m.name, op, m.value)
+        if problem:
+            raise QueryError(f"{problem} (got {_short(text)})")
         matchers.append(Matcher(m.name, op, m.value))
     if not name:
         raise QueryError(f"every selector needs a metric name (got {_short(text)})")

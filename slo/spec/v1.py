@@ -106,7 +106,7 @@ from slo.spec.limits import (
     URL,
 )
 from slo.spec.model import Alerting, EventRatio, Events, Objective, Quantile, Throughput
-from slo.spec.presets import DEFAULT_PRESET, PRESETS, UNITS, unmatched
+from slo.spec.presets import DEFAULT_PRESET, PRESETS, UNITS, status_matcher_problem, unmatched
 from slo.spec.queries import MAX_QUERY_LEN, QueryError, parse_events, parse_selector, same_form
 from slo.spec.selectors import Matcher, Selector, parse_matchers, regex_problem
 
@@ -265,6 +265,9 @@ class _Builder:
         self.base += extra
         for m in extra:
             self.hints.setdefault(m.label, "fix prometheus.selector")
+            problem = status_matcher_problem(m.label, m.op, m.value)
+            if problem:
+                self.problem(("prometheus", "selector"), problem)
         self.hints[self.status_label] = "set prometheus.status_label (or prometheus.preset)"
         problem = regex_problem(self.error_status)
         if problem:
@@ -328,6 +331,9 @@ class _Builder:
             self.problem(loc + ("selector",), str(err))
             extra = ()
         for m in extra:
+            problem = status_matcher_problem(m.label, m.op, m.value)
+            if problem:
+                self.problem(loc + ("selector",), problem)
             if m.label in RESERVED_LABELS:
                 self.problem(loc + ("selector",), f"cannot match label {m.label!r}: "
                                                   f"{RESERVED_LABELS[m.label]}; remove it")

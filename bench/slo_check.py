@@ -3,9 +3,12 @@
 1. A real app and a real Prometheus (1 s scrapes). The app gets a latency fault with a known
    distribution (delay 200 ms +/- 100 ms, uniform) while a client records every request's
    duration. The exact p95 of those samples is compared with the checker's p95, which
-   histogram_quantile interpolates from the default buckets (relative error reported).
+   histogram_quantile interpolates from the default buckets (relative error reported), and
+   with the bucket the checker says holds it (the exact p95 must lie inside).
 2. Wall time of one check, in-process (`evaluate`) and as a CLI process (`slo check`), for the
-   default spec and for a generated spec with 100 SLOs, each the median of several runs.
+   default spec and for a generated spec with 100 SLOs, each the median of several runs. A
+   check includes proving each metric's labels (one /api/v1/labels per metric) and counting
+   series born inside the window.
 Output: reports/bench/slo.json.
 """
 
@@ -157,6 +160,9 @@ def main(argv=None) -> int:
         "requests": len(durations),
         "exact_p95_ms": round(exact * 1000, 1),
         "checker_p95_ms": round(p95.value * 1000, 1),
+        "checker_p95_bucket_ms": [round(b * 1000, 1) for b in p95.value_bounds or ()],
+        "exact_within_bucket": bool(p95.value_bounds
+                                    and p95.value_bounds[0] <= exact <= p95.value_bounds[1]),
         "relative_error": round((p95.value - exact) / exact, 4),
         "buckets_around": "0.25 / 0.3 s (target_app.config.DEFAULT_BUCKETS)",
     }

@@ -180,3 +180,61 @@ def test_the_terminal_summary_names_each_failure_and_the_report(tmp_path):
     assert "✗ recovery: not delivered: no RESOLVED message" in text
     assert "FAILED all 3 expectations held" in text or "FAILED" in text
     assert "report.html" in text
+
+
+# ---- every quantile with the bucket that holds it (issue 15, 1) -------------------------------
+
+def test_a_quantile_in_the_reports_carries_its_bucket(tmp_path, monkeypatch):
+    """The runner's verdicts come from the checker: the phase table and summary.json show
+    the bucket beside the interpolated p95."""
+    from slo.experiment import runner
+    from slo.judge.checker import CheckResult, judge
+    from slo.judge.histogram import Buckets
+    from slo.judge.window import Window
+    from slo.spec import load_spec
+
+    spec = load_spec("slo/slos.yaml")
+    buckets = Buckets.from_samples([({"le": "0.5"}, 80.0), ({"le": "0.75"}, 99.0),
+                                    ({"le": "+Inf"}, 100.0)])
+    verdict = judge(spec.slo("latency-p95"), 0.734, 100, 20, buckets=buckets)
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: CheckResult(
+        "slos.yaml", "portfolio-app", "http://x", Window(0, 60, "t"), [verdict], 0.01))
+    (p95,) = runner.checker_evaluator(spec, "http://x", 0, 60)
+    assert p95.detail == "734 ms (500–750 ms bucket)" and p95.value_bounds == (0.5, 0.75)
+    result = result_of(tmp_path)
+    phases_with_p95 = tuple(
+        PhaseRecord(p.index, p.name, p.planned_offset_s, p.duration_s, p.start, p.end,
+                    p.completed, p.users, p.spawn_rate, p.scenario, p.fault,
+                    p.slos + ((p95,) if p.name == "outage" else ()))
+        for p in result.phases)
+    summary = ExperimentResult(**{**result.__dict__, "phases": phases_with_p95}).to_summary()
+    outage = json.loads(json.dumps(summary))["phases"][1]["slos"]
+    assert outage[1]["value_bounds"] == [0.5, 0.75] and outage[0]["value_bounds"] is None
+    files = write_report(ExperimentResult(**{**result.__dict__, "phases": phases_with_p95}))
+    assert "latency-p95 violated (734 ms (500–750 ms bucket))" in files["markdown"].read_text()
+
+
+def test_the_latency_plot_draws_the_bucket_band(tmp_path):
+    from slo.experiment import plots
+
+    band = tuple((T0 + t, 250.0, 500.0 if t < 60 else float("inf")) for t in range(0, 90, 2))
+    series = Series(latency=(PlotSeries("latency-p95", 300.0,
+                                        tuple((T0 + t, 400.0) for t in range(0, 90, 2)), band),))
+    drawn = []
+    original = plots._sli_figure
+
+    def spy(result, items, *args):
+        fig = original(result, items, *args)
+        drawn.extend(c for ax in fig.axes for c in ax.collections)
+        return fig
+
+    result = ExperimentResult(**{**result_of(tmp_path).__dict__, "series": series})
+    try:
+        plots._sli_figure = spy
+        images = plots.render_plots(result)
+    finally:
+        plots._sli_figure = original
+    assert images["latency.png"].startswith(b"\x89PNG")
+    (fill,) = [c for c in drawn if "bucket" in (c.get_label() or "")]
+    ys = fill.get_paths()[0].vertices[:, 1]
+    assert ys.min() == 250.0 and 500.0 in ys and ys.max() > 500.0  # +Inf drawn to the top

@@ -9,6 +9,7 @@ import pytest
 from slo.errors import WindowError
 from slo.judge import outputs
 from slo.judge.checker import (
+    INCONCLUSIVE,
     MET,
     NO_DATA,
     VIOLATED,
@@ -21,6 +22,7 @@ from slo.judge.checker import (
     exit_code,
     judge,
 )
+from slo.judge.histogram import Buckets
 from slo.judge.window import Window
 from slo.spec import load_spec
 
@@ -70,14 +72,61 @@ def test_a_request_rate_below_its_floor_is_violated():
     assert judge(RATE, value=4.0, total=240).status == MET
 
 
-def test_a_ratio_slo_whose_threshold_is_not_a_bucket_has_no_data():
-    v = judge(FAST, value=0.0, total=100, good=0, bucket_ok=False)
-    assert v.status == NO_DATA and "not a bucket boundary" in v.reason
+def buckets(*pairs) -> Buckets:
+    """Cumulative counts per le, in seconds: buckets((0.25, 90), (0.5, 99), ("+Inf", 100))."""
+    return Buckets.from_samples([({"le": str(le)}, float(n)) for le, n in pairs])
 
 
-def test_a_percentile_whose_threshold_is_not_a_bucket_is_judged_with_a_warning_note():
-    v = judge(P95, value=0.1, total=100, good=0, bucket_ok=False)
-    assert v.status == MET and v.good_fraction is None and "interpolated" in v.notes[0]
+# p95 <= 300 ms and >= 95% under 300 ms, over histograms whose bounds skip or hit 0.3 s
+BUCKET_CASES = [
+    ("a p95 whose whole bucket is under a threshold that is not a bound is met, with a note",
+     P95, 0.2, buckets((0.1, 50), (0.25, 96), ("+Inf", 100)), MET, [0.1, 0.25], "not a bucket"),
+    ("a p95 whose bucket straddles a threshold that is not a bound is inconclusive",
+     P95, 0.4, buckets((0.25, 50), (0.5, 99), ("+Inf", 100)), INCONCLUSIVE, [0.25, 0.5],
+     "inconclusive: p95 lies in 250–500 ms bucket"),
+    ("a p95 whose whole bucket is over a threshold that is not a bound is violated",
+     P95, 0.9, buckets((0.25, 10), (0.5, 50), (1, 99), ("+Inf", 100)), VIOLATED, [0.5, 1.0],
+     "not a bucket"),
+    ("a p95 beyond the last finite bucket lies in the +Inf bucket",
+     P95, 1.0, buckets((0.3, 10), (1, 50), ("+Inf", 100)), VIOLATED, [1.0, math.inf], ""),
+    ("a p95 on a bucket-bound threshold is exact and carries its bucket",
+     P95, 0.28, buckets((0.1, 10), (0.3, 97), ("+Inf", 100)), WARN, [0.1, 0.3], ""),
+    ("a share whose threshold is not a bound is met when even its lower bound passes",
+     FAST, 0.0, buckets((0.25, 96), (0.5, 100), ("+Inf", 100)), MET, [0.96, 1.0],
+     "not a bucket"),
+    ("a share straddling its objective without a bucket at the threshold is inconclusive",
+     FAST, 0.0, buckets((0.25, 90), (0.5, 100), ("+Inf", 100)), INCONCLUSIVE, [0.9, 1.0],
+     "inconclusive: the share within 300 ms lies in 90.00–100.00%"),
+]
+
+
+@pytest.mark.parametrize(("slo", "value", "counts", "status", "bounds", "says"),
+                         [c[1:] for c in BUCKET_CASES], ids=[c[0] for c in BUCKET_CASES])
+def test_latency_verdicts_are_what_the_buckets_prove(slo, value, counts, status, bounds, says):
+    v = judge(slo, value=value, total=100, good=None, buckets=counts)
+    assert v.status == status and v.value_bounds == bounds
+    assert says in " ".join([v.reason, *v.notes])
+
+
+def test_an_inconclusive_verdict_is_exit_2_never_a_pass():
+    v = judge(P95, 0.4, 100, buckets=buckets((0.25, 50), (0.5, 99), ("+Inf", 100)))
+    assert exit_code([judge(ERRORS, 0.0, 10), v]) == 2
+    assert exit_code([judge(ERRORS, 0.5, 10), v]) == 1
+
+
+def test_a_quantile_is_shown_with_the_bucket_that_holds_it():
+    v = judge(P95, 0.734, 100, buckets=buckets((0.5, 80), (0.75, 99), ("+Inf", 100)))
+    assert v.shown == "734 ms (500–750 ms bucket)"
+    assert v.to_json()["value_bounds"] == [0.5, 0.75]
+    inf = judge(P95, 1.0, 100, buckets=buckets((1, 50), ("+Inf", 100)))
+    assert inf.shown == "1000 ms (+Inf bucket, above 1000 ms)"
+    assert inf.to_json()["value_bounds"] == [1.0, "+Inf"]
+
+
+def test_a_selector_that_sees_nothing_is_no_data_with_every_problem():
+    v = judge(ERRORS, 0.0, 100, problems=["a has no label \"code\"", "b has no series"])
+    assert (v.status, v.reason, v.notes, v.value) == (
+        NO_DATA, 'a has no label "code"', ["b has no series"], None)
 
 
 def test_exit_codes_put_violation_before_no_data_and_warnings_pass_unless_strict():
@@ -101,6 +150,34 @@ def test_a_p95_regression_beyond_the_limit_violates_and_within_it_passes():
     assert apply_baseline(judge(P95, 0.12, 100, 100), 0.10, 0.10, upper=True).status == VIOLATED
     assert apply_baseline(judge(P95, 0.105, 100, 100), 0.10, 0.10, upper=True).status == MET
     assert apply_baseline(judge(RATE, 3.0, 100), 4.0, 0.10, upper=False).status == VIOLATED
+
+
+# (case, baseline, now, status): error-ratio, 1% budget, 10% of it allowed = 0.1 points
+RATIO_BASELINES = [
+    ("errors from 0% to 0.4% exceed a tenth of the budget", 0.0, 0.004, VIOLATED),
+    ("errors from 0% to 0.05% stay within a tenth of the budget", 0.0, 0.0005, MET),
+    ("errors from 0% to 0.2% exceed a tenth of the budget", 0.0, 0.002, VIOLATED),
+    ("errors from 0.3% to 0.35% are within the points allowed", 0.003, 0.0035, MET),
+]
+
+
+def test_a_ratio_regression_from_zero_is_compared_in_points_of_the_budget():
+    """issue 11, 8: 0% -> 2.3% errors said "not compared" and passed the regression gate."""
+    v = apply_baseline(judge(ERRORS, 0.023, 1000), 0.0, 0.10, upper=True, budget=0.01)
+    assert v.status == VIOLATED and "regressed 2.30 points vs baseline 0.00%" in v.reason
+
+
+@pytest.mark.parametrize(("baseline", "now", "status"), [c[1:] for c in RATIO_BASELINES],
+                         ids=[c[0] for c in RATIO_BASELINES])
+def test_ratio_baselines_allow_a_share_of_the_error_budget(baseline, now, status):
+    v = apply_baseline(judge(ERRORS, now, 1000), baseline, 0.10, upper=True, budget=0.01)
+    assert v.status == status, v.notes
+
+
+def test_an_availability_drop_is_a_regression_in_points_too():
+    home = SPEC.slo("home-availability")
+    v = apply_baseline(judge(home, 0.977, 1000), 1.0, 0.10, upper=False, budget=0.01)
+    assert v.status == VIOLATED and "regressed 2.30 points" in v.reason
 
 
 def result(*verdicts) -> CheckResult:

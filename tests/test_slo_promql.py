@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from harness_common.durations import format_duration, whole_seconds
 from slo.alerting.burnrate import PROFILES, alert_windows, windows_used
 from slo.judge import promql
+from slo.judge.checker import judge
 from slo.spec import load_spec
-from slo.spec.selectors import Matcher, Selector, parse_matchers, parse_series_selector, quote
+from slo.spec.queries import QueryError, parse_selector
+from slo.spec.selectors import Matcher, Selector, parse_matchers, quote
 from slo.units import le_label_variants
 from tests.helpers import promtool
 
@@ -25,43 +27,54 @@ USER = 'job="portfolio-app",endpoint!~"/metrics|/health|/admin/.*|<unmatched>"'
 
 # ---- exact strings -----------------------------------------------------------------------
 
-def test_a_percentile_is_a_histogram_quantile_of_buckets_summed_by_le_over_exactly_the_window():
-    q = promql.sli_queries(SPEC.slo("latency-p95"), 300)
-    assert q.value == ("histogram_quantile(0.95, sum by (le) "
-                       f"(increase(app_request_duration_seconds_bucket{{{USER}}}[300s])))")
-    assert q.good == (f'(sum(increase(app_request_duration_seconds_bucket{{{USER},le="0.3"}}'
-                      "[300s])) or vector(0))")
-    assert q.total == f"sum(increase(app_request_duration_seconds_count{{{USER}}}[300s]))"
-    assert q.bad == f"({q.total} - {q.good})"
+def counted(selector: str, window: str) -> str:
+    """What the checker counts of one counter: its increase, except a series born inside the
+    window (absent at its start, of a target already scraped then), which counts from 0."""
+    born = (f"((last_over_time({selector}[{window}]) unless {selector} offset {window}) "
+            f"unless on (job, instance) (up unless up offset {window}))")
+    inc = f"increase({selector}[{window}])"
+    from_zero = (f"(last_over_time({selector}[{window}]) and resets({selector}[{window}]) == 0 "
+                 f"or {inc} + max_over_time({selector}[{window}]))")
+    return f"(sum(({inc} unless {born} or {from_zero} and {born})) or vector(0))"
 
 
-def test_an_error_ratio_counts_missing_error_series_as_zero_but_needs_traffic():
+def test_an_error_ratio_counts_every_error_including_series_born_inside_the_window():
     q = promql.sli_queries(SPEC.slo("error-ratio"), 60)
-    errors = f'sum(increase(app_requests_total{{{USER},status=~"5..|aborted"}}[60s]))'
-    total = f"sum(increase(app_requests_total{{{USER}}}[60s]))"
-    assert q.value == f"(({errors} or vector(0)) / {total})"
-    assert (q.bad, q.total) == (f"({errors} or vector(0))", total)
-    assert q.good == f"({total} - ({errors} or vector(0)))"
+    errors = counted(f'app_requests_total{{{USER},status=~"5..|aborted"}}', "60s")
+    total = counted(f"app_requests_total{{{USER}}}", "60s")
+    assert q.value == f"((({errors})) / (({total})))"
+    assert (q.bad, q.total) == (f"(({errors}))", f"(({total}))")
+    assert q.good == f"((({total})) - (({errors})))"
+
+
+def test_a_percentile_is_a_histogram_quantile_of_every_bucket_counted_by_le():
+    q = promql.sli_queries(SPEC.slo("latency-p95"), 300)
+    buckets = f"app_request_duration_seconds_bucket{{{USER}}}"
+    assert q.buckets == "sum by (le) " + counted(buckets, "300s")[4:-len(" or vector(0))")]
+    assert q.value == f"histogram_quantile(0.95, {q.buckets})"
+    assert q.good == "((" + counted(f'{buckets[:-1]},le="0.3"}}', "300s") + "))"
+    assert q.total == "((" + counted(f"app_request_duration_seconds_count{{{USER}}}",
+                                     "300s") + "))"
 
 
 def test_availability_is_the_share_of_requests_without_a_server_error():
     q = promql.sli_queries(SPEC.slo("home-availability"), 60)
-    assert q.value.startswith(
-        f'((sum(increase(app_requests_total{{{USER},endpoint="/",status!~"5..|aborted"}}[60s]))'
-        " or vector(0)) / ")
+    good = counted(f'app_requests_total{{{USER},endpoint="/",status!~"5..|aborted"}}', "60s")
+    assert q.value.startswith(f"((({good})) / ")
 
 
-def test_a_request_rate_is_the_increase_over_the_window_divided_by_its_seconds():
+def test_a_request_rate_is_the_count_over_the_window_divided_by_its_seconds():
     q = promql.sli_queries(SPEC.slo("throughput"), 120)
-    assert q.value == f"sum(increase(app_requests_total{{{USER}}}[120s])) / 120"
-    assert (q.good, q.bad) == (None, None)
+    assert q.value == "((" + counted(f"app_requests_total{{{USER}}}", "120s") + ")) / 120"
+    assert (q.good, q.bad, q.buckets) == (None, None, None)
 
 
 def test_every_checker_query_covers_exactly_the_window():
     for slo in SPEC.slos:
         q = promql.sli_queries(slo, 437)
-        for expr in filter(None, (q.value, q.good, q.bad, q.total)):
+        for expr in filter(None, (q.value, q.good, q.bad, q.total, q.buckets)):
             assert set(re.findall(r"\[([^\]]+)\]", expr)) == {"437s"}, expr
+            assert set(re.findall(r"offset ([0-9a-z]+)", expr)) == {"437s"}, expr
             assert "rate(" not in expr and "increase(" in expr
 
 
@@ -82,12 +95,11 @@ def test_a_sliding_range_shorter_than_one_step_is_rejected():
         promql.sliding(SPEC.slo("error-ratio"), start=0, end=10, step_s=30)
 
 
-def test_latency_slos_read_their_bucket_boundaries_and_others_have_none():
-    assert promql.bucket_bounds_query(SPEC.slo("latency-p95")) == (
-        f"count by (le) (app_request_duration_seconds_bucket{{{USER}}})")
-    assert promql.bucket_bounds_query(SPEC.slo("api-fast-requests")) == (
-        f'count by (le) (app_request_duration_seconds_bucket{{{USER},endpoint=~"/api/.*"}})')
-    assert promql.bucket_bounds_query(SPEC.slo("error-ratio")) is None
+def test_latency_slos_read_all_their_buckets_and_others_have_none():
+    fast = promql.sli_queries(SPEC.slo("api-fast-requests"), 60).buckets
+    assert fast.startswith("sum by (le) ((increase(app_request_duration_seconds_bucket"
+                           f'{{{USER},endpoint=~"/api/.*"}}[60s]) unless ')
+    assert promql.sli_queries(SPEC.slo("error-ratio"), 60).buckets is None
 
 
 def test_recorded_ratios_are_named_after_their_window():
@@ -137,10 +149,10 @@ def test_bad_matchers_say_what_is_wrong(text, message):
 
 
 def test_a_series_selector_parses_and_a_function_call_does_not():
-    assert parse_series_selector('http_requests_total{code="200"}') == Selector(
+    assert parse_selector('http_requests_total{code="200"}') == Selector(
         "http_requests_total", (Matcher("code", "=", "200"),))
-    with pytest.raises(ValueError, match="only a plain series selector"):
-        parse_series_selector("sum(rate(x[5m]))")
+    with pytest.raises(QueryError, match="must be a series selector"):
+        parse_selector("sum(rate(x[5m]))")
 
 
 def test_bucket_boundaries_match_go_and_python_spellings():
@@ -171,8 +183,8 @@ def every_expression() -> list[str]:
             for profile in PROFILES.values():
                 exprs += [promql.bad_ratio_rate(slo, w)
                           for w in windows_used(alert_windows(profile, slo.window_s))]
-        if promql.bucket_bounds_query(slo):
-            exprs.append(promql.bucket_bounds_query(slo))
+        if q.buckets:
+            exprs.append(q.buckets)
     return exprs
 
 
@@ -237,14 +249,17 @@ def test_the_checker_queries_measure_known_traffic(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_no_traffic_gives_no_sample_so_the_checker_cannot_call_it_met(tmp_path):
-    cases = [{"expr": promql.sli_queries(SPEC.slo(name), 300).value,
-              "eval_time": "10m", "exp_samples": []}
-             for name in ("error-ratio", "home-availability", "api-fast-requests", "throughput")]
+def test_no_traffic_counts_no_events_so_the_checker_cannot_call_it_met(tmp_path):
+    names = ("error-ratio", "home-availability", "api-fast-requests", "throughput",
+             "latency-p95")
+    cases = [{"expr": promql.sli_queries(SPEC.slo(name), 300).total,
+              "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]}
+             for name in names]
     unrelated = [series("app_requests_total", 'endpoint="/health",method="GET",status="200"',
                         "0+60x10")]
     result = run_expr_tests(tmp_path, unrelated, cases)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert {judge(SPEC.slo(name), 0.0, 0.0).status for name in names} == {"no_data"}
 
 
 def test_traffic_without_any_error_series_is_an_error_ratio_of_zero(tmp_path):
@@ -261,3 +276,103 @@ def test_the_expression_tests_can_fail(tmp_path):
     cases = [{"expr": promql.sli_queries(SPEC.slo("error-ratio"), 300).value, "eval_time": "10m",
               "exp_samples": [{"labels": "{}", "value": 0.5}]}]
     assert run_expr_tests(tmp_path, ok, cases).returncode != 0
+
+
+def test_a_series_born_inside_the_window_is_counted_from_zero(tmp_path):
+    """issue 11, 1: nine 503s between two scrapes of a fresh series. The counter appears at 9
+    inside the window, so increase() sees 0 (the check said 0.00% errors, MET); counted from
+    zero it is 9 of 109 requests."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [
+        series("app_requests_total", f'{api},status="200"', "0+20x10"),
+        series("app_requests_total", f'{api},status="503"', "_x6 9x4"),
+    ]
+    errors = f'app_requests_total{{{USER},status=~"5..|aborted"}}'
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
+    cases = [
+        {"expr": f"sum(increase({errors}[300s]))", "eval_time": "10m",  # what it was
+         "exp_samples": [{"labels": "{}", "value": 0}]},
+        {"expr": q.bad, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 9}]},
+        {"expr": q.total, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 109}]},
+        {"expr": q.value, "eval_time": "10m",
+         "exp_samples": [{"labels": "{}", "value": 9 / 109}]},
+    ]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_series_present_before_the_window_is_not_counted_twice(tmp_path):
+    """The correction only adds series absent at the window's start: a 503 series that was
+    already at 9 before the window and did not move adds nothing."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [
+        series("app_requests_total", f'{api},status="200"', "0+20x10"),
+        series("app_requests_total", f'{api},status="503"', "_x2 9x8"),
+    ]
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
+    cases = [{"expr": q.bad, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_buckets_born_inside_the_window_count_toward_the_quantile(tmp_path):
+    """A route first requested inside the window: its bucket series start with the first
+    requests already counted. Every bucket counted from zero: all 10 are slower than 300 ms."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [series("app_request_duration_seconds_bucket", f'{api},le="{le}"', values)
+              for le, values in (("0.3", "_x6 0x4"), ("1", "_x6 10x4"), ("+Inf", "_x6 10x4"))]
+    inputs.append(series("app_request_duration_seconds_count", api, "_x6 10x4"))
+    q = promql.sli_queries(SPEC.slo("latency-p95"), 300)
+    cases = [{"expr": q.total, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 10}]},
+             {"expr": q.bad, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 10}]},
+             {"expr": q.value, "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 0.3 + (1 - 0.3) * 0.95}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_series_of_a_target_new_to_prometheus_counts_from_its_first_scrape(tmp_path):
+    """A target Prometheus starts scraping inside the window (its first scrape, or Prometheus's
+    own start) shows counters with history from before the window: they count from their first
+    sample, as increase() does, not from zero."""
+    api = 'endpoint="/api/projects",method="GET",instance="a"'
+    inputs = [
+        {"series": 'up{job="portfolio-app",instance="a"}', "values": "_x6 1x4"},
+        series("app_requests_total", f'{api},status="200"', "_x6 100+20x4"),
+        series("app_requests_total", f'{api},status="503"', "_x6 9x4"),
+    ]
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
+    cases = [{"expr": q.bad, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]},
+             {"expr": q.total, "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 100}]}]  # 80 over 4 min, extrapolated
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_born_series_that_also_resets_never_counts_too_few(tmp_path):
+    """Born at 5, up to 8, reset, up to 4: 12 events from zero. Without its first value
+    (PromQL has no first_over_time here) the count uses the highest: at least 12."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [series("app_requests_total", f'{api},status="200"', "0+20x10"),
+              series("app_requests_total", f'{api},status="503"', "_x6 5 8 2 4")]
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
+    cases = [{"expr": f"{q.bad} >= bool 12", "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 1}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_born_series_census_finds_a_fresh_series_and_not_an_old_one(tmp_path):
+    """The checker first counts, per metric, the series born inside the window: 0 lets its
+    selectors count by increase() alone (the cheap queries), any other number keeps them."""
+    api = 'endpoint="/api/projects",method="GET"'
+    fresh = [series("app_requests_total", f'{api},status="200"', "0+20x10"),
+             series("app_requests_total", f'{api},status="503"', "_x6 9x4")]
+    old = fresh[:1]
+    census = promql.born_query("app_requests_total", "300s")
+    case = {"expr": census, "eval_time": "10m"}
+    assert run_expr_tests(tmp_path, fresh, [
+        {**case, "exp_samples": [{"labels": "{}", "value": 1}]}]).returncode == 0
+    assert run_expr_tests(tmp_path, old, [{**case, "exp_samples": []}]).returncode == 0
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset())
+    assert "unless" not in q.bad and "increase(" in q.bad

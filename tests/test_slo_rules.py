@@ -142,7 +142,7 @@ def test_each_group_records_every_window_before_its_alerts_use_them():
 
 def test_the_page_alert_is_both_windows_above_the_factor_with_labels_and_annotations():
     (group,) = [g for g in rules_doc("standard")["groups"] if g["name"] == "slo-error-ratio"]
-    alerts = [r for r in group["rules"] if "alert" in r]
+    alerts = [r for r in group["rules"] if r.get("alert") == "ErrorBudgetBurn"]
     rows = [(a["labels"]["severity"], a["labels"]["long"], a["labels"]["short"]) for a in alerts]
     assert rows == [("page", "1h", "5m"), ("page", "6h", "30m"), ("ticket", "1d", "2h"),
                     ("ticket", "3d", "6h")]
@@ -182,8 +182,17 @@ def test_for_is_kept_in_standard_and_compressed_in_fast():
     spec = custom_spec(**{"for": "2m"})
     standard = yaml.safe_load(rules.render_rules(spec, PROFILES["standard"], SOURCE))
     fast = yaml.safe_load(rules.render_rules(spec, PROFILES["fast"], SOURCE))
-    assert {r.get("for") for g in standard["groups"] for r in g["rules"] if "alert" in r} == {"2m"}
-    assert {r.get("for") for g in fast["groups"] for r in g["rules"] if "alert" in r} == {"2s"}
+    def fors(doc, alert, group="slo-error-ratio"):
+        return {r.get("for") for g in doc["groups"] for r in g["rules"]
+                if r.get("alert") == alert and g["name"].startswith(group)}
+
+    assert fors(standard, "ErrorBudgetBurn", "") == {"2m"}
+    assert fors(fast, "ErrorBudgetBurn", "") == {"2s"}
+    # the absent alert waits as long as a total outage takes to page (a 1% budget: 14.4 x
+    # 1% of 1h = 8.6 min, at least the 5m short window, on the 30 s evaluation grid), then
+    # `for`: 9m + 2m; fast: 8.6 s, at least its 20 s short window, + 2 s
+    assert fors(standard, "SLOMetricAbsent") == {"11m"}
+    assert fors(fast, "SLOMetricAbsent") == {"22s"}
 
 
 def test_disabled_alerting_keeps_the_recordings_and_drops_the_alerts():
@@ -504,7 +513,8 @@ def test_a_latency_outage_pages_the_latency_slo_in_the_fast_profile(tmp_path):
          "eval_time": f"{before}s", "exp_samples": []},
         {"expr": alerts("latency-p95", window, "firing"), "eval_time": f"{after}s",
          "exp_samples": [firing("latency-p95", window, "fast")]},
-        {"expr": f'count_over_time(ALERTS{{slo="error-ratio"}}[{after}s])',
+        {"expr": f'count_over_time(ALERTS{{alertname="ErrorBudgetBurn",slo="error-ratio"}}'
+                 f'[{after}s])',
          "eval_time": f"{after}s", "exp_samples": []},
     ]}
     result = run_promtool_test(tmp_path, [str(STACK / rules_path("fast"))], [test], "5s")

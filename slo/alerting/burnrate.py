@@ -195,3 +195,14 @@ def page_detection_time_s(windows: tuple[AlertWindow, ...], budget: float,
              for w in windows if w.severity == "page"]
     times = [t for t in times if t is not None]
     return min(times) if times else None
+
+
+def absent_for_s(profile: Profile, budget: float, objective_window_s: int = WORKBOOK_WINDOW_S
+                 ) -> int:
+    """How long an SLI's metrics may be missing before the absent alert pages: as long as the
+    first page row takes to fire on a total outage (Pyrra's rule), at least that row's short
+    window, rounded up to the profile's rule evaluation interval."""
+    first = next(w for w in alert_windows(profile, objective_window_s) if w.severity == "page")
+    seconds = max(detection_time_s(first, budget, 1.0) or first.long_s, first.short_s)
+    step = profile.eval_interval_s
+    return int(-(-seconds // step) * step)

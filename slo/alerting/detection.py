@@ -113,6 +113,18 @@ def clearing_s(window: AlertWindow, budget: float, ratio: float, outage_s: float
     return float(limit)
 
 
+def _is_burn_rule(rule: Rule, spec: Spec | None) -> bool:
+    """An SLO's burn-rate alert: its spec's alert name (ErrorBudgetBurn unless renamed) and
+    the row's labels."""
+    labels = rule.label_dict
+    if spec is None or "slo" not in labels or "long" not in labels:
+        return False
+    try:
+        return rule.name == spec.slo(labels["slo"]).alerting.name
+    except KeyError:
+        return rule.name == ALERT_NAME
+
+
 def rule_theory(rule: Rule, spec: Spec | None, profile: Profile | None, bad_ratio: float | None,
                 outage_s: float, scrape_s: float, eval_s: float,
                 history_s: float | None = None) -> Theory | None:
@@ -124,7 +136,7 @@ def rule_theory(rule: Rule, spec: Spec | None, profile: Profile | None, bad_rati
     """
     delay = scrape_s + eval_s
     labels = rule.label_dict
-    if rule.name == ALERT_NAME and spec is not None and profile is not None and "slo" in labels:
+    if _is_burn_rule(rule, spec) and profile is not None:
         window = burn_window(spec, profile, labels)
         if window is None or bad_ratio is None:
             return None

@@ -103,7 +103,9 @@ def _alert_rule(spec: Spec, slo: SLO, row: int, panel_id: int) -> dict:
         "for": format_duration(slo.alerting.for_s),
         "isPaused": False,
         "labels": {"severity": severity, "service": spec.service, "slo": slo.name, "factor": factor,
-                   "source": "grafana"},
+                   "source": "grafana", **dict(slo.labels), **dict(slo.alerting.labels),
+                   **dict(slo.alerting.page_labels if window.severity == "page"
+                          else slo.alerting.ticket_labels)},
         "annotations": annotations,
     }
 
@@ -116,9 +118,10 @@ def render_alert_rules(spec: Spec, source: str) -> str:
     """The Grafana alerting provisioning file (one rule per SLO and burn-rate row)."""
     panels = _panel_ids(spec)
     rules = [
-        _alert_rule(spec, slo, row, panels[slo.name]["burn"])
-        for slo in _budget_slos(spec) if slo.alerting.enabled
-        for row in range(1, len(alert_windows(PROFILES["standard"], slo.window_s)) + 1)
+        _alert_rule(spec, slo, window.row, panels[slo.name]["burn"])
+        for slo in _budget_slos(spec)
+        for window in alert_windows(PROFILES["standard"], slo.window_s)
+        if slo.alerting.severity_enabled(window.severity)
     ]
     groups = [{"orgId": 1, "name": "slo-burn-rate", "folder": FOLDER, "interval": GROUP_INTERVAL,
                "rules": rules}] if rules else []
@@ -237,14 +240,22 @@ def _slo_panels(spec: Spec, slo: SLO, ids: dict[str, int], y: int) -> list[dict]
     return panels
 
 
+def _alert_names(spec: Spec) -> str:
+    """The alertname matcher of the spec's burn-rate alerts (ErrorBudgetBurn unless renamed)."""
+    names = sorted({slo.alerting.name for slo in spec.slos})
+    if len(names) == 1:
+        return str(Matcher("alertname", "=", names[0]))
+    return str(Matcher("alertname", "=~", "|".join(names)))
+
+
 def dashboard(spec: Spec, source: str) -> dict:
     """The SLO dashboard as a Grafana dashboard model (uid `slo`)."""
     ids = _panel_ids(spec)
     panels = [{
         "id": 1, "type": "stat", "title": "Burn-rate alerts firing",
-        "description": "Prometheus ErrorBudgetBurn alerts of this service that fire now.",
+        "description": "Prometheus burn-rate alerts of this service that fire now.",
         "datasource": DATASOURCE, "gridPos": {"h": 4, "w": 24, "x": 0, "y": 0},
-        "targets": [_target(f'count(ALERTS{{alertname="ErrorBudgetBurn",alertstate="firing",'
+        "targets": [_target(f"count(ALERTS{{{_alert_names(spec)},alertstate=\"firing\","
                             f'service="{spec.service}"}}) or vector(0)', "firing", "A",
                             instant=True)],
         "fieldConfig": {"defaults": {"color": {"mode": "thresholds"}, "thresholds": {

@@ -11,22 +11,35 @@ so each alert sees the ratios recorded in the same pass:
         max without (window) (slo:sli_error:ratio_rate<long>{...}) / budget > factor
       and
         max without (window) (slo:sli_error:ratio_rate<short>{...}) / budget > factor
+    alert SLOMetricAbsent{severity, slo, service}     absent(<the SLI's total>) for as long as
+                                             the fastest page row takes to fire on a total
+                                             outage (Pyrra's absent alert): a metric that
+                                             disappears pages instead of going quiet
 
 The alert's value is the burn rate over the long window. A latency SLO's bad events are the
 requests slower than its threshold; its budget is 1 - the objective (5% for p95 or ">= 95%").
+The spec may rename the burn-rate alert, add labels and annotations (to every rule, every
+alert, or one severity's alerts) and disable a severity (Sloth's alerting settings).
 Output is deterministic: groups sorted by SLO name, windows shortest first, rows in table order.
 """
 
 import yaml
 
 from harness_common.durations import format_duration, humanize_seconds
-from slo.alerting.burnrate import AlertWindow, Profile, alert_windows, windows_used
+from slo.alerting.burnrate import (
+    AlertWindow,
+    Profile,
+    absent_for_s,
+    alert_windows,
+    windows_used,
+)
 from slo.judge import promql
 from slo.spec.model import SLO, Spec
 from slo.spec.selectors import Matcher, Selector
 from slo.units import format_number
 
 ALERT_NAME = "ErrorBudgetBurn"
+ABSENT_ALERT = "SLOMetricAbsent"
 
 
 def header(source: str, generator: str = "slo rules") -> str:
@@ -36,6 +49,21 @@ def header(source: str, generator: str = "slo rules") -> str:
 
 def _labels(spec: Spec, slo: SLO) -> dict[str, str]:
     return {"service": spec.service, "slo": slo.name}
+
+
+def _alert_labels(spec: Spec, slo: SLO, severity: str, extra: dict[str, str]) -> dict[str, str]:
+    """severity, service, slo, `extra`, then the spec's labels (which win, as in Sloth)."""
+    alerting = slo.alerting
+    name = {"page": alerting.page_severity, "ticket": alerting.ticket_severity}[severity]
+    own = alerting.page_labels if severity == "page" else alerting.ticket_labels
+    return {"severity": name, **_labels(spec, slo), **extra, **dict(slo.labels),
+            **dict(alerting.labels), **dict(own)}
+
+
+def _merge_annotations(slo: SLO, severity: str, generated: dict[str, str]) -> dict[str, str]:
+    own = (slo.alerting.page_annotations if severity == "page"
+           else slo.alerting.ticket_annotations)
+    return {**generated, **dict(slo.alerting.annotations), **dict(own)}
 
 
 def _selector(record: str, spec: Spec, slo: SLO) -> Selector:
@@ -76,7 +104,32 @@ def _annotations(spec: Spec, slo: SLO, window: AlertWindow, profile: Profile) ->
         annotations["runbook_url"] = slo.alerting.runbook_url
     if slo.alerting.dashboard_url:
         annotations["dashboard"] = slo.alerting.dashboard_url
-    return annotations
+    return _merge_annotations(slo, window.severity, annotations)
+
+
+def absent_rule(spec: Spec, slo: SLO, profile: Profile) -> dict | None:
+    """The SLO's absent-data alert (None: no budget, or alerting off)."""
+    expr = promql.absent_expr(slo)
+    if expr is None or not slo.alerting.enabled:
+        return None
+    for_s = absent_for_s(profile, slo.error_budget, slo.window_s) + (
+        slo.alerting.for_s // profile.time_scale)
+    annotations = {
+        "summary": f"{spec.service} {slo.name}: the SLI's metrics are missing",
+        "description": (
+            f"SLO {slo.name} ({slo.objective_text}) has had no series of "
+            f"{', '.join(sorted({s.selector.metric for s in slo.sources}))} matching its "
+            f"selectors for {format_duration(for_s)}, so its burn-rate alerts cannot fire: "
+            "check that Prometheus scrapes the service and that the spec's metric and label "
+            "names are right."),
+    }
+    if slo.alerting.runbook_url:
+        annotations["runbook_url"] = slo.alerting.runbook_url
+    if slo.alerting.dashboard_url:
+        annotations["dashboard"] = slo.alerting.dashboard_url
+    return {"alert": ABSENT_ALERT, "expr": expr, "for": format_duration(for_s),
+            "labels": _alert_labels(spec, slo, "page", {}),
+            "annotations": _merge_annotations(slo, "page", annotations)}
 
 
 def slo_group(spec: Spec, slo: SLO, profile: Profile) -> dict | None:
@@ -85,32 +138,35 @@ def slo_group(spec: Spec, slo: SLO, profile: Profile) -> dict | None:
         return None
     windows = alert_windows(profile, slo.window_s)
     labels = _labels(spec, slo)
+    extra = dict(slo.labels)
     rules: list[dict] = [
         {
             "record": promql.record_name(w),
             "expr": promql.bad_ratio_rate(slo, w),
-            "labels": {**labels, "window": format_duration(w)},
+            "labels": {**labels, "window": format_duration(w), **extra},
         }
         for w in windows_used(windows)
     ]
     objective = format_number(round(1 - slo.error_budget, 12))
     rules.append({"record": promql.OBJECTIVE_RECORD, "expr": f"vector({objective})",
-                  "labels": labels})
+                  "labels": {**labels, **extra}})
     rules.append({"record": promql.BUDGET_RECORD,
-                  "expr": f"vector({format_number(slo.error_budget)})", "labels": labels})
-    if slo.alerting.enabled:
-        severities = {"page": slo.alerting.page_severity, "ticket": slo.alerting.ticket_severity}
-        for window in windows:
-            rule = {"alert": ALERT_NAME, "expr": alert_expr(spec, slo, window)}
-            for_s = slo.alerting.for_s // profile.time_scale
-            if for_s:
-                rule["for"] = format_duration(for_s)
-            rule["labels"] = {
-                "severity": severities[window.severity], **labels,
-                "long": format_duration(window.long_s), "short": format_duration(window.short_s),
-            }
-            rule["annotations"] = _annotations(spec, slo, window, profile)
-            rules.append(rule)
+                  "expr": f"vector({format_number(slo.error_budget)})",
+                  "labels": {**labels, **extra}})
+    for window in windows:
+        if not slo.alerting.severity_enabled(window.severity):
+            continue
+        rule = {"alert": slo.alerting.name, "expr": alert_expr(spec, slo, window)}
+        for_s = slo.alerting.severity_for_s(window.severity) // profile.time_scale
+        if for_s:
+            rule["for"] = format_duration(for_s)
+        rule["labels"] = _alert_labels(spec, slo, window.severity, {
+            "long": format_duration(window.long_s), "short": format_duration(window.short_s)})
+        rule["annotations"] = _annotations(spec, slo, window, profile)
+        rules.append(rule)
+    absent = absent_rule(spec, slo, profile)
+    if absent is not None:
+        rules.append(absent)
     return {"name": f"slo-{slo.name}", "interval": format_duration(profile.eval_interval_s),
             "rules": rules}
 
@@ -165,6 +221,8 @@ def unreachable_rows(spec: Spec, profile: Profile) -> list[str]:
         if slo.error_budget is None or not slo.alerting.enabled:
             continue
         for w in alert_windows(profile, slo.window_s):
+            if not slo.alerting.severity_enabled(w.severity):
+                continue
             if w.threshold(slo.error_budget) >= 1.0:
                 out.append(f"{slo.name}: the {format_number(w.factor)}x row ({w.severity}) can "
                            f"never fire: it needs more than 100% bad events with a "

@@ -4,10 +4,12 @@
                                     # stack/grafana/provisioning/alerting/slo-rules.yaml and
                                     # stack/grafana/dashboards/slo.json
     slo rules --check               # exit 1 when a committed file differs from the spec
+    slo rules --prometheus URL      # first prove every selector sees data there (exit 2 if not)
 """
 
 import difflib
 import os
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +19,9 @@ from harness_common import exitcodes
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.generate import DEFAULT_OUT_DIR, generated_files
 from slo.alerting.rules import unreachable_rows
+from slo.judge.prom import Prometheus
+from slo.judge.sources import check_spec
+from slo.judge.window import Window
 from slo.spec import load_spec
 
 HELP = "generate Prometheus rules and Grafana alerts/dashboard from the spec (--check: drift)"
@@ -31,6 +36,12 @@ def add_arguments(parser) -> None:
                         help="directory the generated paths are relative to (default %(default)s)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when a committed file differs from the spec")
+    parser.add_argument("--prometheus", help="before writing, prove against this Prometheus "
+                        "that every selector sees series with the labels it names and every "
+                        "latency threshold is a bucket (exit 2 naming each problem)")
+    parser.add_argument("--last", default="1h",
+                        help="with --prometheus: the window they must see data in (default "
+                             "%(default)s)")
 
 
 def source_name(spec_path: str) -> str:
@@ -54,6 +65,17 @@ def _diff(old: str, new: str, name: str) -> str:
 def run(args, console: Console) -> int:
     """Generate (or --check) every file; 0 ok, 1 drift found by --check."""
     spec = load_spec(args.spec)
+    if args.prometheus:
+        window = Window.from_last(args.last, time.time())
+        problems = check_spec(Prometheus(args.prometheus), spec, window)
+        for name, problem in problems:
+            console.print(f"[red]{name}:[/] {problem}", markup=True, highlight=False,
+                          soft_wrap=True)
+        if problems:
+            console.print(f"[red]no rules written[/]: {len(problems)} problem(s) with the data "
+                          f"the rules would read at {args.prometheus} (last {args.last})")
+            return exitcodes.NOT_EVALUATED
+        console.print(f"every selector sees data at {args.prometheus} (last {args.last})")
     files = generated_files(spec, source_name(args.spec))
     out_dir = Path(args.out_dir)
     table = Table(title=f"slo rules from {args.spec} ({len(spec.slos)} SLOs)")

@@ -47,11 +47,13 @@ class SloVerdict:
     """One SLO judged over one window (the checker's answer, reduced to what reports need)."""
 
     name: str
-    status: str                  # met | warn | violated | no_data
+    status: str                  # met | warn | violated | no_data | inconclusive
     value: float | None = None
     objective: str = ""
     unit: str = ""
     detail: str = ""
+    # what the histogram proves, [low, high] in the SLI's unit ("+Inf" for an open bucket)
+    value_bounds: tuple[float | str, float | str] | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready."""
@@ -113,6 +115,10 @@ def slo_outcome(window: PhaseWindow, name: str, expected: str,
         return Outcome(phase, "slo", name, expected, FAILED, shown,
                        f"no data for SLO {name!r} in phase {phase!r}: it cannot be judged "
                        f"{expected} (is the app scraped and is Locust sending load?)")
+    if verdict.status == "inconclusive":
+        return Outcome(phase, "slo", name, expected, FAILED, shown,
+                       f"SLO {name!r} is inconclusive in phase {phase!r}: the histogram's "
+                       f"buckets cannot tell whether it was {expected}")
     ok = verdict.status in ("met", "warn") if expected == "met" else verdict.status == "violated"
     reason = "" if ok else (f"SLO {name!r} was {verdict.status} in phase {phase!r} "
                             f"({verdict.objective}; measured {verdict.detail or verdict.value}), "

@@ -2,14 +2,16 @@
 
     render_plots(result) -> {"latency.png": b"...", "errors.png": ..., "alerts.png": ...}
 
-latency and errors: each SLO's series against its objective; alerts: one lane per alert
-instance (yellow pending, red firing) with the Telegram messages as dashed lines. Every plot
+latency and errors: each SLO's series against its objective (a quantile with the band of the
+histogram bucket that holds it: the line inside the band is interpolated); alerts: one lane per
+alert instance (yellow pending, red firing) with the Telegram messages as dashed lines. Every plot
 shades the fault windows, dots the phase boundaries and marks when alerts fired, reached
 Telegram and resolved. Empty when the run never started its first phase.
 """
 
 from __future__ import annotations
 
+import math
 from io import BytesIO
 
 from slo.experiment.result import ExperimentResult, PlotSeries, offset
@@ -69,6 +71,13 @@ def _sli_figure(result: ExperimentResult, items: tuple[PlotSeries, ...], ylabel:
         colour = f"C{i}"
         ax.plot([t - t0 for t, _ in item.points], [v for _, v in item.points], color=colour,
                 linewidth=1.5, label=item.name)
+        if item.band:
+            finite = [hi for _, _, hi in item.band if math.isfinite(hi)]
+            top = max(finite + [lo for _, lo, _ in item.band] + [item.target]) * 1.1
+            ax.fill_between([t - t0 for t, _, _ in item.band], [lo for _, lo, _ in item.band],
+                            [hi if math.isfinite(hi) else top for _, _, hi in item.band],
+                            color=colour, alpha=0.15, linewidth=0,
+                            label=f"{item.name} bucket (the value lies in it)")
         ax.axhline(item.target, color=colour, linestyle="--", linewidth=1,
                    label=f"{item.name} objective")
     _decorate(ax, result, t0)

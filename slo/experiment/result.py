@@ -112,11 +112,16 @@ class Rollback:
 
 @dataclass(frozen=True)
 class PlotSeries:
-    """One line of a plot: (time, value) points and the SLO's target, in the plot's unit."""
+    """One line of a plot: (time, value) points and the SLO's target, in the plot's unit.
+
+    `band`: (time, low, high) — for a quantile, the histogram bucket that holds it at each
+    time (the line inside it is interpolated); high is inf for the +Inf bucket.
+    """
 
     name: str
     target: float
     points: tuple[tuple[float, float], ...]
+    band: tuple[tuple[float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,40 @@
 """The judge: evaluate every SLO of a spec over a window against Prometheus -> verdicts.
 
-Pure part: `judge()` turns measured numbers into a Verdict (met / warn / violated / no_data)
-and `exit_code()` turns verdicts into the CI gate's exit code. I/O part: `evaluate()` runs all
-queries of one check concurrently through slo.judge.prom.Prometheus.
+Pure part: `judge()` turns measured numbers into a Verdict (met / warn / violated / no_data /
+inconclusive) and `exit_code()` turns verdicts into the CI gate's exit code. I/O part:
+`evaluate()` runs all queries of one check concurrently through slo.judge.prom.Prometheus.
 
-Fail closed: no samples, NaN, zero requests in the window, or a latency threshold that is
-not a histogram bucket of a ratio SLO -> "no_data", never "met".
+Fail closed, every way a verdict could be about data that was not seen:
+
+    no_data        a selector that sees nothing (slo.judge.sources: the metric has no series, a
+                   matcher names a label the metric lacks), no events in the window, NaN, an
+                   answer Prometheus marked incomplete (warnings, partial data)
+    inconclusive   a latency threshold that is not a bucket bound, with the quantile's (or the
+                   share's) bucket straddling it: the buckets cannot say which side it is on
+
+Both are "could not evaluate": exit 2, never a pass. A quantile always carries the bucket
+that holds it (`value_bounds`), since histogram_quantile()'s interpolation inside it is a
+guess. A threshold that is not a bucket bound is judged only when the whole bucket lies on
+one side of it (with a note to add the bucket).
 """
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 from harness_common import exitcodes
 from harness_common.durations import format_duration
-from slo.judge import promql
-from slo.judge.prom import Prometheus
+from slo.judge import promql, sources
+from slo.judge.histogram import Buckets, format_bounds, quantile_bounds, share_bounds
+from slo.judge.prom import PartialAnswerError, Prometheus
 from slo.judge.window import Window
 from slo.spec.model import SLO, Quantile, Spec, Throughput
-from slo.units import le_label_variants
+from slo.units import format_number
 
-MET, WARN, VIOLATED, NO_DATA = "met", "warn", "violated", "no_data"
+MET, WARN, VIOLATED, NO_DATA, INCONCLUSIVE = "met", "warn", "violated", "no_data", "inconclusive"
+NOT_EVALUATED = (NO_DATA, INCONCLUSIVE)
 
 
 @dataclass
@@ -42,7 +55,11 @@ class Slices:
 
 @dataclass
 class Verdict:
-    """The judgement of one SLO over one window."""
+    """The judgement of one SLO over one window.
+
+    value_bounds: what the histogram proves about the value, [low, high] in the SLI's unit —
+    the bucket holding a quantile, or the range of a share whose threshold is not a bucket.
+    """
 
     name: str
     kind: str
@@ -61,6 +78,19 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     slices: Slices | None = None
     baseline_value: float | None = None
+    value_bounds: list[float] | None = None
+
+    @property
+    def shown(self) -> str:
+        """The value as people read it, with its bucket: "734 ms (500–750 ms bucket)"."""
+        if self.value_bounds is None:
+            return format_value(self.value, self.unit)
+        bucket = format_bounds(*self.value_bounds, self.unit)
+        if self.value is None:
+            return bucket
+        if self.unit == "s":
+            return f"{format_value(self.value, 's').replace('ms', ' ms')} ({bucket})"
+        return f"{format_value(self.value, self.unit)} ({bucket})"
 
     def to_json(self) -> dict:
         """JSON-safe dict (infinities as strings)."""
@@ -68,6 +98,9 @@ class Verdict:
         for key in ("value", "margin", "baseline_value"):
             if data[key] is not None and not math.isfinite(data[key]):
                 data[key] = "+Inf" if data[key] > 0 else "-Inf"
+        if data["value_bounds"] is not None:
+            data["value_bounds"] = [v if math.isfinite(v) else "+Inf"
+                                    for v in data["value_bounds"]]
         return data
 
 
@@ -88,9 +121,46 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.2f}/s"
 
 
+def _decide(verdict: Verdict, slo: SLO, value: float) -> Verdict:
+    statuses = [o.status(value) for o in slo.objectives]
+    worst = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    verdict.status = {"pass": MET, "warn": WARN, "fail": VIOLATED}[worst]
+    objective = slo.objectives[0]
+    verdict.margin = (objective.target - value) if objective.upper else (value - objective.target)
+    verdict.reason = {MET: "objective met", WARN: "met, inside the warning band",
+                      VIOLATED: "objective violated"}[verdict.status]
+    return verdict
+
+
+def _threshold_text(slo: SLO) -> str:
+    return f"{format_number(slo.threshold_s * 1000)} ms"
+
+
+def _judge_bounds(verdict: Verdict, slo: SLO, low: float, high: float, what: str,
+                  value: float | None) -> Verdict:
+    """Judge by what the buckets prove: every value in [low, high] passes, or fails; else
+    inconclusive."""
+    statuses = {o.status(v) for o in slo.objectives for v in (low, high)}
+    missing = (f"the threshold {_threshold_text(slo)} is not a bucket bound of the histogram "
+               f"(add a {_threshold_text(slo)} bucket to it, or set the threshold to a bucket)")
+    if "fail" not in statuses or statuses == {"fail"}:
+        _decide(verdict, slo, value if value is not None else (low if "fail" in statuses
+                                                                else high))
+        verdict.notes.append(f"{missing}; the verdict holds for any {what} in "
+                             f"{format_bounds(low, high, verdict.unit)}")
+        if value is None:
+            verdict.margin = None
+        return verdict
+    verdict.status, verdict.margin = INCONCLUSIVE, None
+    verdict.reason = (f"inconclusive: {what} lies in {format_bounds(low, high, verdict.unit)}, "
+                      f"on both sides of the objective, and {missing}")
+    return verdict
+
+
 def judge(slo: SLO, value: float | None, total: float | None, good: float | None = None,
-          bucket_ok: bool = True) -> Verdict:
-    """Verdict for one SLO from its measured value, event count and good-event count."""
+          buckets: Buckets | None = None, problems: list[str] | tuple[str, ...] = ()) -> Verdict:
+    """Verdict for one SLO from its measured value, event count, good-event count, histogram
+    buckets (latency SLOs) and the problems that keep it from seeing data."""
     value, total, good = _clean(value), _clean(total), _clean(good)
     objective = slo.objectives[0]
     verdict = Verdict(
@@ -99,33 +169,45 @@ def judge(slo: SLO, value: float | None, total: float | None, good: float | None
         margin=None, total_events=total, threshold_s=slo.threshold_s, reason="",
         good_fraction=(good / total) if good is not None and total else None,
     )
-    if slo.threshold_s is not None and not bucket_ok:
-        note = (f"latency threshold {slo.threshold_s:g}s is not a bucket boundary of the "
-                f"histogram: the fraction under it cannot be measured exactly")
-        verdict.good_fraction = None
-        if slo.kind == "latency_ratio":
-            verdict.reason = note + "; add it to APP_LATENCY_BUCKETS"
-            return verdict
-        verdict.notes.append(note + "; the percentile is interpolated")
-    if total is None or total <= 0:
-        verdict.reason = "no requests matched the selector in the window (no data)"
+    if problems:
+        verdict.value = verdict.good_fraction = None
+        verdict.reason = problems[0]
+        verdict.notes.extend(problems[1:])
         return verdict
-    if value is None:
+    if total is None or total <= 0:
+        verdict.reason = ("no events in the window: the selectors matched no series that "
+                          "counted anything (no traffic, or a label value that matches "
+                          "nothing)")
+        return verdict
+    exact = True
+    if buckets is not None and buckets.usable:
+        if isinstance(slo.sli, Quantile):
+            bounds = quantile_bounds(buckets, slo.sli.quantile)
+            if bounds is not None:
+                verdict.value_bounds = list(bounds)
+        if slo.threshold_s is not None and not buckets.has(slo.threshold_s):
+            exact = False
+            verdict.good_fraction = None
+    if value is None and exact:
         verdict.reason = "the query returned no value (NaN or no samples)"
         return verdict
-    statuses = [o.status(value) for o in slo.objectives]
-    worst = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-    verdict.status = {"pass": MET, "warn": WARN, "fail": VIOLATED}[worst]
-    verdict.margin = (objective.target - value) if objective.upper else (value - objective.target)
-    verdict.reason = {MET: "objective met", WARN: "met, inside the warning band",
-                      VIOLATED: "objective violated"}[verdict.status]
-    return verdict
+    if exact:
+        return _decide(verdict, slo, value)
+    if isinstance(slo.sli, Quantile):
+        if verdict.value_bounds is None:
+            verdict.reason = "the histogram's buckets hold no quantile"
+            return verdict
+        pct = format_number(slo.sli.quantile * 100)
+        return _judge_bounds(verdict, slo, *verdict.value_bounds, f"p{pct}", value)
+    share = share_bounds(buckets, slo.threshold_s)
+    verdict.value, verdict.value_bounds = None, list(share)
+    return _judge_bounds(verdict, slo, *share, f"the share within {_threshold_text(slo)}", None)
 
 
 def apply_slices(verdict: Verdict, slices: Slices) -> Verdict:
     """Sliding-window rule: the SLO holds only if enough slices held."""
     verdict.slices = slices
-    if verdict.status == NO_DATA:
+    if verdict.status in NOT_EVALUATED:
         return verdict
     if slices.total == 0 or slices.no_data == slices.total:
         verdict.status, verdict.reason = NO_DATA, "no slice of the window had data"
@@ -138,19 +220,38 @@ def apply_slices(verdict: Verdict, slices: Slices) -> Verdict:
 
 
 def apply_baseline(verdict: Verdict, baseline: float | None, max_regression: float,
-                   upper: bool) -> Verdict:
-    """Relative objective: the value may not regress more than max_regression vs baseline."""
+                   upper: bool, budget: float | None = None) -> Verdict:
+    """The value may not regress more than max_regression vs the baseline.
+
+    A ratio (errors, availability, share under a threshold) is compared in points, against
+    max_regression of its error budget (`budget`): with a 1% budget and 10%, errors may rise
+    by 0.1 points, and 0% -> 2.3% is a regression. Other values (latency, rate) compare
+    relatively; a baseline of 0 cannot be compared relatively and says so.
+    """
     verdict.baseline_value = baseline
-    if baseline is None or verdict.value is None or verdict.status == NO_DATA:
+    if baseline is None or verdict.value is None or verdict.status in NOT_EVALUATED:
         if baseline is None:
             verdict.notes.append("no baseline value for this SLO")
+        return verdict
+    shown = format_value(baseline, verdict.unit)
+    if verdict.unit == "ratio" and budget:
+        change = verdict.value - baseline
+        regression = change if upper else -change
+        allowed = max_regression * budget
+        verdict.notes.append(f"{change * 100:+.2f} points vs baseline {shown} (allowed: "
+                             f"{allowed * 100:.2f} points, {max_regression:.0%} of the "
+                             f"{budget:.2%} error budget)")
+        if regression > allowed + 1e-12:
+            verdict.status = VIOLATED
+            verdict.reason = (f"regressed {regression * 100:.2f} points vs baseline {shown} "
+                              f"(limit {allowed * 100:.2f} points)")
         return verdict
     if baseline == 0:
         verdict.notes.append("baseline value is 0: relative regression undefined, not compared")
         return verdict
     change = (verdict.value - baseline) / abs(baseline)
     regression = change if upper else -change
-    verdict.notes.append(f"{change:+.1%} vs baseline {format_value(baseline, verdict.unit)}")
+    verdict.notes.append(f"{change:+.1%} vs baseline {shown}")
     if regression > max_regression:
         verdict.status = VIOLATED
         verdict.reason = (f"regressed {regression:.1%} vs baseline (limit {max_regression:.0%})")
@@ -158,13 +259,14 @@ def apply_baseline(verdict: Verdict, baseline: float | None, max_regression: flo
 
 
 def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
-    """0 all met (warnings too unless strict), 1 any violated, 2 any no data (and none violated)."""
+    """0 all met (warnings too unless strict), 1 any violated, 2 any not evaluated (no data
+    or inconclusive) and none violated."""
     statuses = {v.status for v in verdicts}
     if not verdicts:
         return exitcodes.NOT_EVALUATED
     if VIOLATED in statuses or (strict and WARN in statuses):
         return exitcodes.FAILED
-    if NO_DATA in statuses:
+    if statuses & set(NOT_EVALUATED):
         return exitcodes.NOT_EVALUATED
     return exitcodes.OK
 
@@ -180,6 +282,7 @@ class CheckResult:
     verdicts: list[Verdict]
     evaluated_in_s: float
     strict: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -198,29 +301,79 @@ class CheckResult:
             "exit_code": self.exit_code,
             "strict": self.strict,
             "evaluated_in_s": round(self.evaluated_in_s, 3),
+            "notes": list(self.notes),
             "slos": [v.to_json() for v in self.verdicts],
         }
 
 
-def _bucket_ok(prom: Prometheus, slo: SLO, at: float) -> bool:
-    query = promql.bucket_bounds_query(slo)
-    if query is None or slo.threshold_s is None:
-        return True
-    les = {s.labels.get("le") for s in prom.query(query, at)}
-    if not les:
-        return True  # no histogram at all: the total query reports no data
-    return any(v in les for v in le_label_variants(slo.threshold_s))
+def span(window: Window) -> str:
+    """The window in messages."""
+    return f"between {window.iso('start')} and {window.iso('end')}"
 
 
-def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor) -> Verdict:
-    queries = promql.sli_queries(slo, window.seconds)
+def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
+             fresh: frozenset[str]) -> dict:
+    """Run the fewest queries that give the SLO's value, events and buckets (futures).
+
+    A latency SLO reads its buckets once (counts per `le`): the total is the +Inf bucket and
+    the good events the threshold's bucket, the same data Prometheus would add up again; a
+    percentile's value is Prometheus's histogram_quantile() over them. Other SLOs read their
+    total and their counted events; the ratio is divided here.
+    """
+    q = promql.sli_queries(slo, window.seconds, fresh)
     at = window.end
-    value = pool.submit(prom.scalar, queries.value, at)
-    total = pool.submit(prom.scalar, queries.total, at)
-    good = pool.submit(prom.scalar, queries.good, at) if queries.good is not None else None
-    bucket_ok = pool.submit(_bucket_ok, prom, slo, at)
-    return judge(slo, value.result(), total.result(), good.result() if good else None,
-                 bucket_ok=bucket_ok.result())
+    out: dict[str, Future] = {}
+    if slo.histogram_buckets is not None:
+        out["buckets"] = pool.submit(prom.query, q.buckets, at)
+        if isinstance(slo.sli, Quantile):
+            out["value"] = pool.submit(prom.scalar, q.value, at)
+        return out
+    out["total"] = pool.submit(prom.scalar, q.total, at)
+    ratio = slo.budget_ratio
+    if ratio is not None:
+        out["events"] = pool.submit(prom.scalar, q.good if ratio.good else q.bad, at)
+    return out
+
+
+def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str]) -> Verdict:
+    if "buckets" in measured:
+        histogram = slo.histogram_buckets
+        buckets = Buckets.from_samples(measured["buckets"].result(), histogram[1])
+        total = buckets.total
+        share = (share_bounds(buckets, slo.threshold_s) if slo.threshold_s is not None
+                 and buckets.usable and buckets.has(slo.threshold_s) else None)
+        good = None if share is None else share[0] * total
+        if isinstance(slo.sli, Quantile):
+            value = measured["value"].result()
+        else:
+            value = None if share is None else share[0]
+        return judge(slo, value, total, good, buckets=buckets, problems=problems)
+    total = _clean(measured["total"].result())
+    if isinstance(slo.sli, Throughput):
+        return judge(slo, None if total is None else total / window.seconds, total,
+                     problems=problems)
+    events = _clean(measured["events"].result())
+    value = events / total if events is not None and total else None
+    ratio = slo.budget_ratio
+    good = events if ratio.good or events is None or total is None else total - events
+    return judge(slo, value, total, good, problems=problems)
+
+
+def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
+                  seen: dict[str, Future], born: dict[str, Future]) -> Verdict:
+    try:
+        metrics = {src.selector.metric for src in slo.sources}
+        fresh = frozenset(m for m in metrics if (born[m].result() or 0) > 0)
+    except PartialAnswerError as err:
+        return judge(slo, None, None, problems=[str(err)])
+    measured = _measure(prom, slo, window, pool, fresh)
+    try:
+        labels = {src.selector.metric: seen[src.selector.metric].result()
+                  for src in slo.sources}
+        problems = sources.problems(slo, labels, span(window))
+        return _judge_measured(slo, window, measured, problems)
+    except PartialAnswerError as err:
+        return judge(slo, None, None, problems=[str(err)])
 
 
 def _slices(prom: Prometheus, slo: SLO, window: Window, step_s: int,
@@ -242,6 +395,16 @@ def _slices(prom: Prometheus, slo: SLO, window: Window, step_s: int,
     return Slices(step_s, len(times), passed, no_data, required)
 
 
+def _started_note(prom: Prometheus, window: Window) -> list[str]:
+    started = prom.started_at()
+    if started is None or started <= window.start:
+        return []
+    moment = datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
+    return [f"Prometheus started at {moment.replace('+00:00', 'Z')}, inside the window: it "
+            "holds nothing before, and a service it found running then counts from its first "
+            "scrape, not from zero (events before that scrape are not seen)"]
+
+
 def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None = None,
              slice_fraction: float = 1.0, baseline: dict | None = None,
              max_regression: float = 0.10, strict: bool = False,
@@ -251,26 +414,34 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
     slos = [s for s in spec.slos if not only or s.name in only]
 
     queries = ThreadPoolExecutor(max_workers=16)
+    metrics = sources.metrics_of(slos)
+    seen = sources.read_labels(prom, metrics, window.start, window.end, queries)
+    range_ = f"{window.seconds}s"
+    born = {m: queries.submit(prom.scalar, promql.born_query(m, range_), window.end)
+            for m in metrics}
+    started_at = queries.submit(_started_note, prom, window)
 
     def one(slo: SLO) -> Verdict:
-        verdict = _evaluate_one(prom, slo, window, queries)
+        verdict = _evaluate_one(prom, slo, window, queries, seen, born)
         if step_s:
             verdict = apply_slices(verdict, _slices(prom, slo, window, step_s, slice_fraction))
         if baseline is not None:
             upper = isinstance(slo.sli, Quantile) or slo.objectives[0].upper
             if isinstance(slo.sli, Throughput):
                 upper = False
-            verdict = apply_baseline(verdict, baseline.get(slo.name), max_regression, upper)
+            verdict = apply_baseline(verdict, baseline.get(slo.name), max_regression, upper,
+                                     slo.error_budget)
         return verdict
 
     try:
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(slos)))) as pool:
             verdicts = list(pool.map(one, slos))
+        notes = started_at.result()
     finally:
         queries.shutdown(wait=False, cancel_futures=True)
     return CheckResult(spec=spec.source, service=spec.service, prometheus=prom.url,
                        window=window, verdicts=verdicts,
-                       evaluated_in_s=time.monotonic() - started, strict=strict)
+                       evaluated_in_s=time.monotonic() - started, strict=strict, notes=notes)
 
 
 def baseline_values(result_json: dict) -> dict[str, float]:

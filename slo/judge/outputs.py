@@ -7,12 +7,24 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from slo.judge.checker import MET, NO_DATA, VIOLATED, WARN, CheckResult, Verdict, format_value
+from slo.judge.checker import (
+    INCONCLUSIVE,
+    MET,
+    NO_DATA,
+    VIOLATED,
+    WARN,
+    CheckResult,
+    Verdict,
+    format_value,
+)
 from slo.junit import Case, junit_xml
 
-STYLE = {MET: "green", WARN: "yellow", VIOLATED: "bold red", NO_DATA: "magenta"}
-LABEL = {MET: "MET", WARN: "WARN", VIOLATED: "VIOLATED", NO_DATA: "NO DATA"}
-VERDICT_LINE = {0: "all SLOs met", 1: "SLO violated", 2: "could not evaluate (no data)"}
+STYLE = {MET: "green", WARN: "yellow", VIOLATED: "bold red", NO_DATA: "magenta",
+         INCONCLUSIVE: "magenta"}
+LABEL = {MET: "MET", WARN: "WARN", VIOLATED: "VIOLATED", NO_DATA: "NO DATA",
+         INCONCLUSIVE: "INCONCLUSIVE"}
+VERDICT_LINE = {0: "all SLOs met", 1: "SLO violated",
+                2: "could not evaluate (no data or inconclusive)"}
 
 
 def _margin(v: Verdict) -> str:
@@ -45,9 +57,11 @@ def print_table(result: CheckResult, console: Console) -> None:
         table.add_column(col, overflow="fold")
     for v in result.verdicts:
         name = v.name + (" (key)" if v.key else "")
-        table.add_row(name, v.objective, format_value(v.value, v.unit), _margin(v), _under(v),
+        table.add_row(name, v.objective, v.shown, _margin(v), _under(v),
                       _events(v), f"[{STYLE[v.status]}]{LABEL[v.status]}[/]")
     console.print(table)
+    for note in result.notes:
+        console.print(f"  note: {note}")
     for v in result.verdicts:
         extra = [] if v.status in (MET,) else [v.reason]
         if v.slices is not None:
@@ -71,10 +85,9 @@ def to_junit(result: CheckResult) -> str:
     """JUnit XML: one testsuite, one testcase per SLO (failure = violated, error = no data)."""
     cases = []
     for v in result.verdicts:
-        detail = (f"{v.objective}: measured {format_value(v.value, v.unit)}, "
-                  f"requests {_events(v)}; {v.reason}")
-        outcome, kind = {VIOLATED: ("failure", "violated"),
-                         NO_DATA: ("error", "no_data")}.get(v.status, ("passed", ""))
+        detail = (f"{v.objective}: measured {v.shown}, requests {_events(v)}; {v.reason}")
+        outcome, kind = {VIOLATED: ("failure", "violated"), NO_DATA: ("error", "no_data"),
+                         INCONCLUSIVE: ("error", "inconclusive")}.get(v.status, ("passed", ""))
         cases.append(Case(f"slo.{result.service}", v.name, outcome, v.reason, kind, detail))
     return junit_xml(f"slo-check {result.service}", cases, time_s=result.evaluated_in_s,
                      timestamp=result.window.iso("end"), root_name="slo-check",
@@ -85,7 +98,7 @@ def to_junit(result: CheckResult) -> str:
 
 def to_markdown(result: CheckResult) -> str:
     """A Markdown table for a pull-request comment."""
-    icon = {MET: "✅", WARN: "⚠️", VIOLATED: "❌", NO_DATA: "❔"}
+    icon = {MET: "✅", WARN: "⚠️", VIOLATED: "❌", NO_DATA: "❔", INCONCLUSIVE: "❔"}
     lines = [f"### SLO check: {VERDICT_LINE[result.exit_code]}", "",
              f"`{result.service}` from {result.window.iso('start')} to "
              f"{result.window.iso('end')} ({result.window.seconds}s, {result.window.source})", "",
@@ -93,10 +106,11 @@ def to_markdown(result: CheckResult) -> str:
              "|---|---|---|---|---|---|---|"]
     for v in result.verdicts:
         lines.append(f"| {v.name}{' (key)' if v.key else ''} | {v.objective} | "
-                     f"{format_value(v.value, v.unit)} | {_margin(v)} | {_under(v)} | "
+                     f"{v.shown} | {_margin(v)} | {_under(v)} | "
                      f"{_events(v)} | {icon[v.status]} {LABEL[v.status]} |")
     notes = [f"- **{v.name}**: {line}" for v in result.verdicts
              for line in ([v.reason] if v.status != MET else []) + v.notes]
+    notes += [f"- {note}" for note in result.notes]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 

@@ -2,29 +2,42 @@
 
     prom = Prometheus(url)
     prom.query(expr, at), prom.query_range(expr, start, end, step_s), prom.scalar(expr, at)
+    prom.label_names(match, start, end)   label names of the series a selector matches
     prom.intervals(job)   scrape interval of a job and the rule evaluation interval
     prom.started_at()     when Prometheus started (its TSDB holds nothing before)
     prom.rules()          /api/v1/rules?type=alert (the alert tracker's poll)
 
-Queries go through prometheus-api-client. Every failure becomes a PrometheusError naming the
-URL and what went wrong, after at most `attempts` tries (backoff 0.5 s, 1 s, ...), so a check
-that cannot reach Prometheus ends within a known budget (exit 2), never hangs.
+Every failure becomes a PrometheusError naming the URL and what went wrong, after at most
+`attempts` tries (backoff 0.5 s, 1 s, ...), so a check that cannot reach Prometheus ends
+within a known budget (exit 2), never hangs. An answer that says it may be incomplete — API
+`warnings` (Thanos, Cortex, Mimir: a store or shard did not answer), `isPartial` (VictoriaMetrics)
+— raises PartialAnswerError naming the warning: a verdict on part of the data is no verdict.
+(The HTTP API is read directly, with requests: prometheus-api-client drops `warnings`.)
 """
 
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import requests
 import urllib3
 import yaml
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
 
 from harness_common.durations import parse_duration
 from slo.errors import PrometheusError
 from slo.units import parse_rfc3339
+
+
+class PartialAnswerError(PrometheusError):
+    """Prometheus (or a compatible backend) answered, but said the answer may be incomplete."""
+
+
+class _Rejected(Exception):
+    """HTTP 400/422: the query itself is wrong (never retried)."""
+
+
+class _Status(Exception):
+    """Another HTTP status than 200: retried, then reported with its code."""
 
 
 def _reason(err: Exception | None) -> str:
@@ -36,6 +49,8 @@ def _reason(err: Exception | None) -> str:
         return "timed out"
     if isinstance(err, requests.ConnectionError):
         return "connection refused or reset"
+    if isinstance(err, _Status):
+        return str(err)
     if isinstance(err, KeyError | TypeError | ValueError | IndexError | AttributeError):
         return ("the answer is not a Prometheus API response (is the URL Prometheus's, "
                 "not another service's?)")
@@ -68,21 +83,45 @@ class Prometheus:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.attempts = max(1, attempts)
-        # no urllib3-level retries: this class owns the retry budget
-        self._api = PrometheusConnect(url=self.url, disable_ssl=True, timeout=timeout,
-                                      retry=Retry(total=0, raise_on_status=False))
         self._session = requests.Session()
+        # no urllib3-level retries: this class owns the retry budget
+        self._session.mount("http://", requests.adapters.HTTPAdapter(max_retries=0,
+                                                                     pool_maxsize=32))
+        self._session.mount("https://", requests.adapters.HTTPAdapter(max_retries=0,
+                                                                      pool_maxsize=32))
+
+    def _api(self, path: str, params) -> dict:
+        """The `data` of an API answer; _Rejected, _Status, ValueError or PartialAnswerError."""
+        resp = self._session.get(self.url + path, params=params, timeout=self.timeout)
+        if resp.status_code in (400, 422):
+            try:
+                detail = resp.json().get("error", resp.text)
+            except ValueError:
+                detail = resp.text
+            raise _Rejected(f"HTTP {resp.status_code}: {str(detail)[:300]}")
+        if resp.status_code != 200:
+            raise _Status(f"HTTP status {resp.status_code}")
+        payload = resp.json()
+        if payload.get("status") != "success":
+            raise ValueError(f"status {payload.get('status')!r}: {payload.get('error')}")
+        warnings = [str(w)[:300] for w in payload.get("warnings") or []]
+        if payload.get("isPartial") or payload.get("partial"):
+            warnings.append("the backend marked the answer partial (isPartial)")
+        if warnings:
+            raise PartialAnswerError(
+                f"Prometheus at {self.url} answered with warnings: {'; '.join(warnings[:5])} "
+                "— the answer may be missing data, so it is not judged (exit 2); fix the "
+                "backend (a store, shard or replica that did not answer) and check again")
+        return payload["data"]
 
     def _call(self, what: str, fn, *args, **kwargs):
         last = None
         for attempt in range(self.attempts):
             try:
                 return fn(*args, **kwargs)
-            except PrometheusApiClientException as err:
-                text = str(err)
-                if "HTTP Status Code 400" in text or "HTTP Status Code 422" in text:
-                    raise PrometheusError(f"Prometheus at {self.url} rejected {what}: "
-                                          f"{text[:300]}") from err
+            except _Rejected as err:
+                raise PrometheusError(f"Prometheus at {self.url} rejected {what}: {err}") from err
+            except _Status as err:
                 last = err
             except requests.RequestException as err:
                 last = err  # the URL with the query is in str(err): too long to repeat
@@ -97,18 +136,31 @@ class Prometheus:
 
     def query(self, expr: str, at: float) -> list[Sample]:
         """Instant query evaluated at unix time `at`."""
-        return self._call("a query", lambda: [
-            Sample(r.get("metric", {}), float(r["value"][1]))
-            for r in self._api.custom_query(expr, params={"time": f"{at:.3f}"})])
+        def fetch() -> list[Sample]:
+            data = self._api("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
+            if data["resultType"] == "scalar":
+                return [Sample({}, float(data["result"][1]))]
+            return [Sample(r.get("metric", {}), float(r["value"][1])) for r in data["result"]]
+        return self._call("a query", fetch)
 
     def query_range(self, expr: str, start: float, end: float, step_s: int) -> list[dict]:
         """Range query; returns [{"metric": {...}, "values": [(t, float), ...]}, ...]."""
-        return self._call("a range query", lambda: [
-            {"metric": r.get("metric", {}),
-             "values": [(float(t), float(v)) for t, v in r.get("values", [])]}
-            for r in self._api.custom_query_range(
-                expr, start_time=datetime.fromtimestamp(start, UTC),
-                end_time=datetime.fromtimestamp(end, UTC), step=f"{int(step_s)}s")])
+        def fetch() -> list[dict]:
+            data = self._api("/api/v1/query_range", {
+                "query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}",
+                "step": f"{int(step_s)}s"})
+            return [{"metric": r.get("metric", {}),
+                     "values": [(float(t), float(v)) for t, v in r.get("values", [])]}
+                    for r in data["result"]]
+        return self._call("a range query", fetch)
+
+    def label_names(self, match: str, start: float, end: float) -> list[str]:
+        """Label names of the series `match` selects with samples in [start, end]."""
+        def fetch() -> list[str]:
+            data = self._api("/api/v1/labels", {"match[]": match, "start": f"{start:.3f}",
+                                                "end": f"{end:.3f}"})
+            return [str(name) for name in data]
+        return self._call("a label names query", fetch)
 
     def scalar(self, expr: str, at: float) -> float | None:
         """The single value of an instant query, or None for no samples / NaN."""
@@ -127,13 +179,7 @@ class Prometheus:
 
     def get_json(self, path: str, params: dict | None = None) -> dict:
         """The `data` of a successful answer from an API path such as /api/v1/status/config."""
-        def fetch() -> dict:
-            resp = self._session.get(self.url + path, params=params, timeout=self.timeout)
-            payload = resp.json()
-            if payload.get("status") != "success":
-                raise ValueError(f"status {payload.get('status')!r}: {payload.get('error')}")
-            return payload["data"]
-        return self._call(f"GET {path}", fetch)
+        return self._call(f"GET {path}", self._api, path, params)
 
     def rules(self) -> dict:
         """Every alerting rule with its active alerts (/api/v1/rules?type=alert), as `data`."""
@@ -154,8 +200,10 @@ class Prometheus:
             return default
 
     def started_at(self) -> float | None:
-        """When this Prometheus started (its TSDB holds no data before), or None."""
+        """When this Prometheus started (its TSDB holds no data before), or None (one try:
+        a compatible backend without the endpoint must not cost the retry budget)."""
         try:
-            return parse_rfc3339(self.get_json("/api/v1/status/runtimeinfo")["startTime"])
-        except (PrometheusError, KeyError, TypeError, ValueError):
+            return parse_rfc3339(self._api("/api/v1/status/runtimeinfo", None)["startTime"])
+        except (PrometheusError, _Rejected, _Status, requests.RequestException, KeyError,
+                TypeError, ValueError, AttributeError):
             return None

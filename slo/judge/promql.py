@@ -1,29 +1,42 @@
 """PromQL built from the model: pure functions, strings out, no I/O.
 
 For the checker, instant queries evaluated at the end of the judged window; the range is the
-window itself, in seconds, so `increase()` covers exactly the window (Prometheus handles counter
-resets):
+window itself, in seconds, so each count covers exactly the window:
 
     q = sli_queries(spec.slo("latency-p95"), window_s=300)
-    q.value   histogram_quantile(0.95, sum by (le) (increase(<duration>_bucket{...}[300s])))
-    q.good    (sum(increase(<duration>_bucket{...,le="0.3"}[300s])) or vector(0))
-    q.total   sum(increase(<duration>_count{...}[300s]))
+    q.value    histogram_quantile(0.95, <buckets counted by le over 300s>)
+    q.good     <count of the threshold bucket>
+    q.total    <count of _count>
+    q.buckets  <every bucket counted by le>: which boundaries exist, and where the quantile is
 
-A latency threshold that is not a bucket boundary has no `le` series: its good-event count is
-0, not a measurement, so the checker reads bucket_bounds_query() first and reports such an
-SLO as not evaluable (the DESIGN requires every threshold to be a bucket).
+A count is the counters' increase(), except for a series born inside the window (absent at
+its start, of a target Prometheus was already scraping): it counted from zero, so its count is
+its last value. A counter that appears already at 9 (nine requests between two scrapes, or a
+service restarted inside the window) has counted those nine, and increase() alone sees none
+of them. Per series, one of three disjoint cases (`or` unions them):
+
+    increase(S[W]) unless B                                    present at the start
+    or (last_over_time(S[W]) and resets(S[W]) == 0             born: its last value
+        or increase(S[W]) + max_over_time(S[W])) and B         born, then reset as well:
+                                                       at least its count (its first value
+                                                       is not known: max >= first)
+    where B = (last_over_time(S[W]) unless S offset W)
+              unless on (job, instance) (up unless up offset W)
 
 For sliding windows, `sliding()` gives the same expressions with the slice as window, to run
-as range queries (step = slice, so the slices do not overlap). For the recording rules,
+as range queries (step = slice, so the slices do not overlap). The checker first asks, per
+metric, whether any series was born in the window at all (born_query()); the metrics without
+one count by increase() alone. For the recording rules,
 `bad_ratio_rate()` is the share of bad events over a window, recorded as
-`slo:sli_error:ratio_rate<window>` and divided by the error budget to get a burn rate.
+`slo:sli_error:ratio_rate<window>` and divided by the error budget to get a burn rate (rate()
+as Sloth and Pyrra do: cheap, and the pre-initialised counters of a service make it exact).
 """
 
 from dataclasses import dataclass
 
 from harness_common.durations import format_duration
-from slo.spec.model import SLO, EventRatio, Quantile, Throughput
-from slo.spec.selectors import Selector
+from slo.spec.model import SLO, EventRatio, Events, Quantile, Throughput
+from slo.spec.selectors import Matcher, Selector
 from slo.units import format_number
 
 RECORD_PREFIX = "slo:sli_error:ratio_rate"
@@ -31,14 +44,85 @@ OBJECTIVE_RECORD = "slo:objective:ratio"
 BUDGET_RECORD = "slo:error_budget:ratio"
 
 
-def _sum(fn: str, selector: Selector, range_: str) -> str:
-    return f"sum({fn}({selector}[{range_}]))"
+def _sum(fn: str, selector: Selector, range_: str, by: str = "") -> str:
+    return f"sum{by}({fn}({selector}[{range_}]))"
+
+
+def rate_sum(events: Events, range_: str, fn: str = "rate", zero: bool = False) -> str:
+    """sum(fn(sel[range])) of each term, signed. Terms of several counters, and `zero` ones,
+    count a selector without series as 0 (no 5xx series yet is no 5xx)."""
+    terms = events.terms
+    wrap = zero or len(terms) > 1
+    out = ""
+    for i, term in enumerate(terms):
+        text = _sum(fn, term.selector, range_)
+        text = f"({text} or vector(0))" if wrap else text
+        out += (" - " if term.sign < 0 else " + ") + text if i else ("-" if term.sign < 0
+                                                                    else "") + text
+    return f"({out})" if len(terms) > 1 else out
+
+
+def born(selector: Selector, range_: str) -> str:
+    """The series of `selector` born inside the range: with samples in it, absent at its
+    start, of a target Prometheus already scraped at the start (a target new to Prometheus —
+    its first scrape, or Prometheus's own start — shows counts from before the window)."""
+    return (f"((last_over_time({selector}[{range_}]) unless {selector} offset {range_}) "
+            f"unless on (job, instance) (up unless up offset {range_}))")
+
+
+def per_series(selector: Selector, range_: str) -> str:
+    """Events of each series over the range, a series born inside it counted from zero: its
+    last value (if it also reset in the range: its increase and its highest value, which can
+    only count too many)."""
+    b = born(selector, range_)
+    inc = f"increase({selector}[{range_}])"
+    from_zero = (f"(last_over_time({selector}[{range_}]) and resets({selector}[{range_}]) == 0"
+                 f" or {inc} + max_over_time({selector}[{range_}]))")
+    return f"({inc} unless {b} or {from_zero} and {b})"
+
+
+ALL = None  # born: every metric may have series born inside the window
+
+
+def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None) -> str:
+    if fresh is not ALL and selector.metric not in fresh:
+        return f"increase({selector}[{range_}])"  # no series of it was born in the window
+    return per_series(selector, range_)
+
+
+def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+    """Events of one counter over the range (born series included), 0 without series.
+    `fresh`: the metrics that have series born inside the window (ALL: any may)."""
+    return f"(sum({_grows(selector, range_, fresh)}) or vector(0))"
+
+
+def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+    """`counted` per bucket boundary (sum by (le)): the buckets of a histogram over the range."""
+    return f"sum by (le) ({_grows(selector, range_, fresh)})"
+
+
+def born_query(metric: str, range_: str) -> str:
+    """How many series of `metric` were born inside the range (any labels): 0 lets every
+    selector of it count by increase() alone, far cheaper over many SLOs."""
+    return f"count({born(Selector('', (Matcher('__name__', '=', metric),)), range_)})"
+
+
+def count_expr(events: Events, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+    """The number of events over the range (born series included)."""
+    parts = ""
+    for i, term in enumerate(events.terms):
+        text = f"({counted(term.selector, range_, fresh)})"
+        parts += (" - " if term.sign < 0 else " + ") + text if i else ("-" if term.sign < 0
+                                                                      else "") + text
+    return f"({parts})"
 
 
 def ratio_expr(ratio: EventRatio, range_: str, fn: str = "increase") -> str:
-    """events / total over the range. No events yet (e.g. no 5xx series) counts as 0; no
-    traffic stays empty (or NaN), so an idle service never looks healthy."""
-    return f"(({_sum(fn, ratio.events, range_)} or vector(0)) / {_sum(fn, ratio.total, range_)})"
+    """events / total over the range, by rate() or increase() (the recording rules, the
+    dashboards). No events yet (e.g. no 5xx series) counts as 0; no traffic stays empty (or
+    NaN), so an idle service never looks healthy."""
+    events = rate_sum(ratio.events, range_, fn, zero=True)
+    return f"({events} / {rate_sum(ratio.total, range_, fn)})"
 
 
 def bad_ratio_expr(ratio: EventRatio, range_: str, fn: str = "rate") -> str:
@@ -47,21 +131,23 @@ def bad_ratio_expr(ratio: EventRatio, range_: str, fn: str = "rate") -> str:
     return f"(1 - {expr})" if ratio.good else expr
 
 
+def _scaled(expr: str, scale_s: float) -> str:
+    return expr if scale_s == 1.0 else f"({expr} * {format_number(scale_s)})"
+
+
 def quantile_expr(q: Quantile, range_: str, fn: str = "increase") -> str:
-    """histogram_quantile over the buckets' increase, summed by le."""
+    """histogram_quantile over the buckets' increase, summed by le, in seconds."""
     buckets = f"sum by (le) ({fn}({q.buckets}[{range_}]))"
-    return f"histogram_quantile({format_number(q.quantile)}, {buckets})"
+    return _scaled(f"histogram_quantile({format_number(q.quantile)}, {buckets})", q.scale_s)
 
 
 def value_expr(slo: SLO, range_: str) -> str:
-    """The SLI value over a range, in the objective's unit (range may be "$__range").
-
-    A request rate is sum(rate()), which Prometheus computes as the increase over the range
-    divided by its length in seconds.
-    """
+    """The SLI value over a range (dashboards, plots; range may be "$__range"), in the
+    objective's unit. A request rate is sum(rate()): the increase over the range divided by
+    its length in seconds."""
     sli = slo.sli
     if isinstance(sli, Throughput):
-        return _sum("rate", sli.total, range_)
+        return rate_sum(sli.total, range_)
     if isinstance(sli, Quantile):
         return quantile_expr(sli, range_)
     return ratio_expr(sli, range_)
@@ -77,7 +163,8 @@ class SliQueries:
     """Instant queries for one SLO over one window (evaluate them at the window's end).
 
     value: the SLI in the objective's unit; total: events in the window; good/bad: good and
-    bad events (None when the SLI has no such split: a request rate).
+    bad events (None when the SLI has no such split: a request rate); buckets: every bucket of
+    a latency SLO's histogram counted over the window, by le (None for other SLOs).
     """
 
     value: str
@@ -85,26 +172,38 @@ class SliQueries:
     good: str | None
     bad: str | None
     window_s: int
+    buckets: str | None = None
 
 
-def sli_queries(slo: SLO, window_s: int) -> SliQueries:
-    """The checker's queries for `slo` over the `window_s` seconds before evaluation time."""
+def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL) -> SliQueries:
+    """The checker's queries for `slo` over the `window_s` seconds before evaluation time.
+
+    `fresh`: the metrics with series born inside the window (see born_query(); ALL: any may).
+    """
     if int(window_s) != window_s or window_s < 1:
         raise ValueError(f"the window must be whole seconds >= 1 (got {window_s!r})")
     window_s = int(window_s)
     range_ = f"{window_s}s"
-    if isinstance(slo.sli, Throughput):
-        total = _sum("increase", slo.sli.total, range_)
+    sli = slo.sli
+    histogram = slo.histogram_buckets
+    buckets = None if histogram is None else counted_by_le(histogram[0], range_, fresh)
+    if isinstance(sli, Throughput):
+        total = count_expr(sli.total, range_, fresh)
         return SliQueries(f"{total} / {window_s}", total, None, None, window_s)
-    value = value_expr(slo, range_)
     ratio = slo.budget_ratio
     if ratio is None:  # a percentile without threshold cannot occur from a validated spec
         raise ValueError(f"SLO {slo.name!r} has no event ratio")
-    events = f"({_sum('increase', ratio.events, range_)} or vector(0))"
-    total = _sum("increase", ratio.total, range_)
+    events = count_expr(ratio.events, range_, fresh)
+    total = count_expr(ratio.total, range_, fresh)
+    if isinstance(sli, Quantile):
+        value = _scaled(f"histogram_quantile({format_number(sli.quantile)}, {buckets})",
+                        sli.scale_s)
+    else:
+        value = (f"({count_expr(sli.events, range_, fresh)} / "
+                 f"{count_expr(sli.total, range_, fresh)})")
     other = f"({total} - {events})"
     good, bad = (events, other) if ratio.good else (other, events)
-    return SliQueries(value, total, good, bad, window_s)
+    return SliQueries(value, total, good, bad, window_s, buckets)
 
 
 @dataclass(frozen=True)
@@ -127,15 +226,6 @@ def sliding(slo: SLO, start: float, end: float, step_s: int) -> SlidingQueries:
     return SlidingQueries(sli_queries(slo, step_s), start + step_s, end, int(step_s))
 
 
-def bucket_bounds_query(slo: SLO) -> str | None:
-    """`count by (le)` of the SLO's histogram buckets, to read which boundaries exist."""
-    if isinstance(slo.sli, Quantile):
-        return f"count by (le) ({slo.sli.buckets})"
-    if slo.threshold_s is not None and isinstance(slo.sli, EventRatio):
-        return f"count by (le) ({without_le(slo.sli.events)})"
-    return None
-
-
 def record_name(window_s: int) -> str:
     """The recording rule name of the bad-event ratio over a window: slo:sli_error:ratio_rate5m."""
     return f"{RECORD_PREFIX}{format_duration(window_s)}"
@@ -147,3 +237,15 @@ def bad_ratio_rate(slo: SLO, window_s: int) -> str:
     if ratio is None:
         raise ValueError(f"SLO {slo.name!r} ({slo.kind}) has no error budget to record")
     return bad_ratio_expr(ratio, format_duration(window_s), "rate")
+
+
+def absent_expr(slo: SLO) -> str | None:
+    """`absent()` of every series an SLO's budget cannot be computed without: its total, and
+    the threshold bucket of a latency SLO (error series may rightly not exist yet)."""
+    ratio = slo.budget_ratio
+    if ratio is None:
+        return None
+    needed: list[Selector] = list(ratio.total.selectors)
+    needed += [s for s in ratio.events.selectors if any(m.label == "le" for m in s.matchers)]
+    unique = list(dict.fromkeys(needed))
+    return " or ".join(f"absent({s})" for s in unique)

@@ -6,8 +6,11 @@
 Formats (each module turns its documents into slo.spec.model objects; nothing downstream
 knows which one a spec came from):
 
-    v1        slo-harness/v1, with the compact objectives of compact.py
-    openslo   OpenSLO `kind: SLO` documents
+    v1        slo-harness/v1, with the compact objectives of compact.py and the presets of
+              presets.py (promhttp, OpenTelemetry, Envoy, ...)
+    sloth     Sloth `version: prometheus/v1` specs (and its PrometheusServiceLevel CRD)
+    openslo   OpenSLO v1 and v1alpha documents (SLO, SLI referenced by name)
+    queries   the PromQL users write, parsed with promql-parser into event counts
     limits    names and bounds the formats share; selectors: PromQL label matchers
 
 Every problem is reported as `<file>: <field path>: <what is wrong and the fix>`.
@@ -19,7 +22,7 @@ from harness_common import validation
 from harness_common.inputs import read_input
 from harness_common.yamlsafe import load_documents
 from slo.errors import SpecError
-from slo.spec import openslo, v1
+from slo.spec import openslo, sloth, v1
 from slo.spec.limits import MAX_SPEC_BYTES
 from slo.spec.model import Spec
 
@@ -27,7 +30,7 @@ DEFAULT_SPEC = "slo/slos.yaml"
 
 
 def parse_spec(data: bytes | str, source: str = "<spec>") -> Spec:
-    """Parse spec text (slo-harness/v1, or OpenSLO v1 SLO documents) into a Spec."""
+    """Parse spec text (slo-harness/v1, Sloth prometheus/v1, OpenSLO) into a Spec."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     docs = load_documents(data, source, what="spec", error=SpecError, max_bytes=MAX_SPEC_BYTES,
@@ -37,11 +40,15 @@ def parse_spec(data: bytes | str, source: str = "<spec>") -> Spec:
             where = f"document {index + 1}: " if len(docs) > 1 else ""
             raise SpecError(source, f"{where}must be a mapping with version, service, prometheus "
                                     f"and slos (got {type(doc).__name__} {validation.got(doc)})")
-    if any("apiVersion" in doc for doc in docs):
+    if any(str(doc.get("apiVersion", "")).startswith("openslo/") for doc in docs):
         return openslo.convert(docs, source)
     if len(docs) > 1:
-        raise SpecError(source, f"holds {len(docs)} YAML documents; a slo-harness/v1 spec is one "
-                                "document (put every SLO under `slos:`)")
+        raise SpecError(source, f"holds {len(docs)} YAML documents; a slo-harness/v1 or Sloth "
+                                "spec is one document (put every SLO under `slos:`)")
+    if sloth.is_sloth(docs[0]):
+        return sloth.build_sloth(docs[0], source)
+    if "apiVersion" in docs[0]:
+        return openslo.convert(docs, source)
     return v1.build_v1(docs[0], source)
 
 

@@ -1,10 +1,11 @@
-"""Names and bounds every spec format shares (slo-harness/v1, OpenSLO), in one place."""
+"""Names and bounds every spec format shares (slo-harness/v1, Sloth, OpenSLO), in one place."""
 
 from harness_common.durations import DAY
 
 NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$"
 SERVICE = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 METRIC = r"^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$"
+LABEL = r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$"
 SEVERITY = r"^[a-z][a-z0-9_-]{0,30}$"
 # an http(s) URL, or a path in this repository such as README.md#runbook
 URL = r"^(?:https?://[^\s]{1,490}|[A-Za-z0-9_./-]{1,200}(?:#[A-Za-z0-9_-]{1,100})?)$"

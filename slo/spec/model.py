@@ -7,6 +7,9 @@ Every SLO is one SLI (what is measured) and one or two Objectives (bounds on the
                                                           "ratio <= 1%", "availability >= 99%"
     Throughput   total events per second                            "rate >= 1/s"
 
+Events are counts of counters (Events: signed selectors, so `total - good` and Sloth's
+`count - bucket{le="0.4"}` are events too), whatever format and query syntax a spec used.
+
 Values are in base units: seconds, ratios in [0, 1], events per second. A ratio SLO (and a
 percentile, through its threshold) has an error budget: the fraction of bad events allowed,
 which the burn-rate alerts spend.
@@ -58,29 +61,80 @@ class Objective:
         return f"{self.op} {self.target:g}"
 
 
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One counter of an event count: `sign` (+1/-1) x the increase of `selector`'s series."""
+
+    sign: int
+    selector: Selector
+
+
+@dataclass(frozen=True)
+class Events:
+    """A count of events over a window: the signed sum of its terms' counter increases.
+
+    `sum(rate(a[w])) - sum(rate(b[w]))` is Events((Term(1, a), Term(-1, b))). `origin` is the
+    spec field the events come from (what to fix when a selector sees nothing).
+    """
+
+    terms: tuple[Term, ...]
+    origin: str = field(default="", compare=False)
+
+    @classmethod
+    def of(cls, selector: Selector, origin: str = "") -> "Events":
+        """The events of one counter."""
+        return cls((Term(1, selector),), origin)
+
+    @property
+    def selectors(self) -> tuple[Selector, ...]:
+        """Every selector, in order."""
+        return tuple(t.selector for t in self.terms)
+
+    def minus(self, other: "Events") -> "Events":
+        """These events without `other`'s (total - good = bad)."""
+        return Events(self.terms + tuple(Term(-t.sign, t.selector) for t in other.terms),
+                      self.origin or other.origin)
+
+    def __str__(self) -> str:
+        parts = []
+        for i, term in enumerate(self.terms):
+            sign = "-" if term.sign < 0 else ("+" if i else "")
+            parts.append(f"{sign} {term.selector}".strip() if i else f"{sign}{term.selector}")
+        return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class EventRatio:
-    """value = sum(increase(events)) / sum(increase(total)); `good` says which events count."""
+    """value = events / total over a window; `good` says which events count."""
 
-    events: Selector
-    total: Selector
+    events: Events
+    total: Events
     good: bool
 
 
 @dataclass(frozen=True)
 class Quantile:
-    """The q-quantile of a histogram; `buckets` selects its _bucket series, `count` its _count."""
+    """The q-quantile of a histogram; `buckets` selects its _bucket series, `count` its _count.
+
+    `scale_s` is the histogram's unit in seconds (1 for seconds, 0.001 for milliseconds): the
+    `le` labels and histogram_quantile() are in that unit, the model in seconds.
+    """
 
     buckets: Selector
     count: Selector
     quantile: float
+    scale_s: float = 1.0
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
 class Throughput:
     """Events per second of a counter."""
 
-    total: Selector
+    total: Events
 
 
 SLI = EventRatio | Quantile | Throughput
@@ -88,7 +142,12 @@ SLI = EventRatio | Quantile | Throughput
 
 @dataclass(frozen=True)
 class Alerting:
-    """How the burn-rate alerts of an SLO are labelled and delayed."""
+    """How the burn-rate alerts of an SLO are named, labelled and delayed.
+
+    `labels`/`annotations` go on every alert of the SLO; the page_/ticket_ ones only on that
+    severity's alerts (they win over the generated ones: Sloth's alerting settings). A
+    severity can be disabled on its own; `enabled` False means no alert at all.
+    """
 
     enabled: bool = True
     page_severity: str = "page"
@@ -96,6 +155,39 @@ class Alerting:
     for_s: int = 0
     runbook_url: str | None = None
     dashboard_url: str | None = None
+    name: str = "ErrorBudgetBurn"
+    page_enabled: bool = True
+    ticket_enabled: bool = True
+    labels: Labels = ()
+    annotations: Labels = ()
+    page_labels: Labels = ()
+    page_annotations: Labels = ()
+    ticket_labels: Labels = ()
+    ticket_annotations: Labels = ()
+    page_for_s: int | None = None
+    ticket_for_s: int | None = None
+
+    def severity_enabled(self, severity: str) -> bool:
+        """True when alerts of `severity` (page or ticket) are generated."""
+        return self.enabled and (self.page_enabled if severity == "page" else self.ticket_enabled)
+
+    def severity_for_s(self, severity: str) -> int:
+        """The `for` of that severity's alerts (its own, else the SLO's)."""
+        own = self.page_for_s if severity == "page" else self.ticket_for_s
+        return self.for_s if own is None else own
+
+
+@dataclass(frozen=True)
+class Source:
+    """A selector the SLO reads, what it is for, and the spec field to fix when it sees nothing.
+
+    role: "total" (the SLI's denominator or rate), "events" (its numerator), "buckets" or
+    "count" (a histogram's series).
+    """
+
+    selector: Selector
+    role: str
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -112,6 +204,13 @@ class SLO:
     alerting: Alerting = field(default_factory=Alerting)
     # The latency threshold (seconds) of a latency SLO: the histogram bucket that must exist.
     threshold_s: float | None = None
+    # Extra labels on every rule of the SLO (Sloth's `labels`).
+    labels: Labels = ()
+    # label name -> how to fix a selector naming a label the metric lacks
+    # ("set prometheus.status_label"); other labels: "fix <the selector's origin>".
+    label_hints: Labels = ()
+    # Histogram unit in seconds of a latency ratio SLO's buckets (1: seconds, 0.001: ms).
+    bucket_scale_s: float = 1.0
 
     @property
     def unit(self) -> str:
@@ -163,9 +262,46 @@ class SLO:
         if isinstance(self.sli, EventRatio):
             return self.sli
         if isinstance(self.sli, Quantile) and self.threshold_s is not None:
-            return EventRatio(events=under_threshold(self.sli.buckets, self.threshold_s),
-                              total=self.sli.count, good=True)
+            q = self.sli
+            return EventRatio(
+                events=Events.of(under_threshold(q.buckets, self.threshold_s, q.scale_s),
+                                 q.origin),
+                total=Events.of(q.count, q.origin), good=True)
         return None
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """Every selector the SLO reads, with its role and origin (for the checks that prove
+        each one sees data)."""
+        sli = self.sli
+        if isinstance(sli, Quantile):
+            return (Source(sli.buckets, "buckets", sli.origin),
+                    Source(sli.count, "count", sli.origin))
+        if isinstance(sli, Throughput):
+            return tuple(Source(s, "total", sli.total.origin) for s in sli.total.selectors)
+        return (tuple(Source(s, "events", sli.events.origin) for s in sli.events.selectors)
+                + tuple(Source(s, "total", sli.total.origin) for s in sli.total.selectors))
+
+    @property
+    def histogram_buckets(self) -> tuple[Selector, float] | None:
+        """The _bucket selector (without `le`) of a latency SLO and its unit in seconds."""
+        if isinstance(self.sli, Quantile):
+            return self.sli.buckets, self.sli.scale_s
+        if self.threshold_s is None or not isinstance(self.sli, EventRatio):
+            return None
+        for selector in self.sli.events.selectors:
+            if selector.metric.endswith("_bucket"):
+                return (Selector(selector.metric,
+                                 tuple(m for m in selector.matchers if m.label != "le")),
+                        self.bucket_scale_s)
+        return None
+
+    def hint(self, label: str, origin: str) -> str:
+        """How to fix a selector of `origin` that names `label`, which its metric lacks."""
+        for name, text in self.label_hints:
+            if name == label:
+                return text
+        return f"fix {origin}" if origin else "fix the spec's selectors"
 
 
 def _ms(seconds: float) -> str:
@@ -176,12 +312,18 @@ def _pct(ratio: float) -> str:
     return f"{format_number(round(ratio * 100, 10))}%"
 
 
-def under_threshold(buckets: Selector, threshold_s: float) -> Selector:
-    """The bucket series counting requests that took <= threshold_s seconds."""
-    variants = le_label_variants(threshold_s)
+def under_threshold(buckets: Selector, threshold_s: float, scale_s: float = 1.0) -> Selector:
+    """The bucket series counting requests that took <= threshold_s seconds (`le` in a
+    histogram whose unit is `scale_s` seconds)."""
+    variants = le_label_variants(bucket_bound(threshold_s, scale_s))
     if len(variants) == 1:
         return buckets.where(Matcher("le", "=", variants[0]))
     return buckets.where(Matcher("le", "=~", "|".join(v.replace(".", "\\.") for v in variants)))
+
+
+def bucket_bound(seconds: float, scale_s: float) -> float:
+    """A duration in the histogram's unit, without float noise (0.3 s in ms -> 300.0)."""
+    return round(seconds / scale_s, 9)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
 """PromQL label matchers and series selectors: parsed from specs, rendered into queries.
 
     parse_matchers('endpoint=~"/api/.*", method="GET"')   -> (Matcher, Matcher)
-    parse_series_selector('http_requests_total{code!~"5.."}') -> Selector
     str(Selector("app_requests_total", (Matcher("job", "=", "portfolio-app"),)))
         -> 'app_requests_total{job="portfolio-app"}'
 
-Only the plain selector grammar is accepted (a metric name and `label op "value"` pairs);
-anything else raises ValueError saying what was expected.
+Only the plain matcher grammar is accepted (`label op "value"` pairs); anything else raises
+ValueError saying what was expected. Whole queries are parsed by slo.spec.queries.
 """
 
 import re
@@ -125,21 +124,3 @@ def parse_matchers(text: str) -> tuple[Matcher, ...]:
                 raise ValueError(f"expected ',' between label matchers at {body[pos:pos + 30]!r}")
             pos += 1
     return tuple(matchers)
-
-
-def parse_series_selector(text: str) -> Selector:
-    """Parse 'metric_name{a="x"}' (a plain counter selector) into a Selector."""
-    if not isinstance(text, str):
-        raise ValueError("must be a series selector like 'http_requests_total{code=\"200\"}' "
-                         f"(got {text!r})")
-    text = text.strip()
-    match = METRIC_NAME.match(text)
-    if match is None:
-        raise ValueError(f"must start with a metric name (got {text[:80]!r})")
-    rest = text[match.end():].strip()
-    if rest and not (rest.startswith("{") and rest.endswith("}")):
-        raise ValueError(
-            f"only a plain series selector like 'metric{{label=\"value\"}}' can be used "
-            f"(got {text[:80]!r})"
-        )
-    return Selector(match.group(0), parse_matchers(rest) if rest else ())

@@ -44,7 +44,33 @@ A full example (tests/test_slo_spec.py checks that it loads):
         alerting:
           runbook_url: https://example.org/runbooks/home-page
 
-Explicit kinds and their fields (besides name, description, key, selector, window, alerting):
+Any service's metrics: `prometheus.preset` names an instrumentation (slo-harness, promhttp,
+prometheus-flask-exporter, opentelemetry, opentelemetry-legacy, envoy; slo.spec.presets), and
+each of its settings may be set by hand:
+
+    prometheus:
+      preset: promhttp
+      job: checkout
+      requests_metric: http_requests_total          # the preset's names, overridable
+      duration_metric: http_request_duration_seconds
+      duration_unit: seconds                        # or milliseconds
+      status_label: code
+      route_label: handler
+      error_status: '5..|429'                       # must match some status value
+    slos:
+      - {name: api-errors, objective: ratio <= 1%, route: '/api/.*'}   # route_label=~
+      - name: checkout-errors                       # raw queries where labels cannot say it
+        objective: ratio <= 1%
+        events:                                     # bad or good, and total, over {{.window}}
+          bad: sum(rate(checkout_total{result="failed"}[{{.window}}]))
+          total: sum(rate(checkout_total[{{.window}}]))
+      - name: upstream-p99                          # a raw histogram selector
+        objective: p(99) <= 500ms
+        histogram: envoy_cluster_upstream_rq_time{envoy_cluster_name="app"}
+        duration_unit: milliseconds
+
+Explicit kinds and their fields (besides name, description, key, selector, route, events,
+histogram, duration_unit, window, alerting):
 
     latency_percentile  percentile, threshold_ms, warning_ms          p(N) <= threshold
     latency_ratio       threshold_ms, objective_percent, warning_percent  share under threshold >=
@@ -53,7 +79,8 @@ Explicit kinds and their fields (besides name, description, key, selector, windo
     request_rate        min_rps, max_rps, warning_min_rps, warning_max_rps
 
 A warning line lies on the safe side of the objective: crossing it warns, crossing the
-objective fails. A file may instead hold OpenSLO v1 `kind: SLO` documents (slo.spec.openslo).
+objective fails. A file may instead hold a Sloth spec (slo.spec.sloth) or OpenSLO documents
+(slo.spec.openslo).
 Every problem is reported as `<file>: <field path>: <what is wrong and the fix>`.
 """
 
@@ -66,6 +93,7 @@ from harness_common.durations import DAY, format_duration, whole_seconds
 from slo.errors import Problem, SpecError
 from slo.spec import compact, model
 from slo.spec.limits import (
+    LABEL,
     MAX_FOR_S,
     MAX_LATENCY_MS,
     MAX_RPS,
@@ -77,7 +105,9 @@ from slo.spec.limits import (
     SEVERITY,
     URL,
 )
-from slo.spec.model import Alerting, EventRatio, Objective, Quantile, Throughput
+from slo.spec.model import Alerting, EventRatio, Events, Objective, Quantile, Throughput
+from slo.spec.presets import DEFAULT_PRESET, PRESETS, UNITS, status_matcher_problem, unmatched
+from slo.spec.queries import MAX_QUERY_LEN, QueryError, parse_events, parse_selector, same_form
 from slo.spec.selectors import Matcher, Selector, parse_matchers, regex_problem
 
 VERSION = "slo-harness/v1"
@@ -89,13 +119,25 @@ class _Strict(BaseModel):
 
 
 class PrometheusV1(_Strict):
-    """Where the SLIs come from."""
+    """Where the SLIs come from: a preset's names (slo.spec.presets), each one overridable."""
 
     job: str = Field(min_length=1, max_length=200)
-    requests_metric: str = Field("app_requests_total", pattern=METRIC)
-    duration_metric: str = Field("app_request_duration_seconds", pattern=METRIC)
+    preset: str | None = Field(None, max_length=100)
+    requests_metric: str | None = Field(None, pattern=METRIC)
+    duration_metric: str | None = Field(None, pattern=METRIC)
+    duration_unit: Literal["seconds", "milliseconds"] | None = None
+    status_label: str | None = Field(None, pattern=LABEL)
+    route_label: str | None = Field(None, pattern=LABEL)
     selector: str = Field("", max_length=1000)
-    error_status: str = Field("5..|aborted", min_length=1, max_length=200)
+    error_status: str | None = Field(None, min_length=1, max_length=200)
+
+
+class EventsV1(_Strict):
+    """Raw event queries: bad or good events, and the total, each counting over {{.window}}."""
+
+    bad: str | None = Field(None, max_length=MAX_QUERY_LEN)
+    good: str | None = Field(None, max_length=MAX_QUERY_LEN)
+    total: str = Field(max_length=MAX_QUERY_LEN)
 
 
 class AlertingV1(_Strict):
@@ -114,6 +156,10 @@ class _SLOV1(_Strict):
     description: str = Field("", max_length=1000)
     key: bool = False
     selector: str = Field("", max_length=1000)
+    route: str | None = Field(None, min_length=1, max_length=1000)
+    events: EventsV1 | None = None
+    histogram: str | None = Field(None, max_length=1000)
+    duration_unit: Literal["seconds", "milliseconds"] | None = None
     window: str | None = Field(None, max_length=20)
     alerting: AlertingV1 | None = None
 
@@ -195,14 +241,46 @@ class _Builder:
     def __init__(self, top: SpecV1):
         self.top = top
         self.problems: list[Problem] = []
-        self.base: tuple[Matcher, ...] = (Matcher("job", "=", top.prometheus.job),)
+        prom = top.prometheus
+        name = prom.preset or DEFAULT_PRESET
+        if name not in PRESETS:
+            self.problem(("prometheus", "preset"), f"unknown preset {name!r}; use one of "
+                                                   f"{', '.join(PRESETS)}")
+            name = DEFAULT_PRESET
+        preset = PRESETS[name]
+        self.requests_metric = prom.requests_metric or preset.requests_metric
+        self.duration_metric = prom.duration_metric or preset.duration_metric
+        self.scale_s = UNITS[prom.duration_unit or preset.duration_unit]
+        self.status_label = prom.status_label or preset.status_label
+        self.route_label = prom.route_label or preset.route_label
+        self.error_status = prom.error_status or preset.error_status
+        self.hints: dict[str, str] = {}
+        self.base: tuple[Matcher, ...] = (Matcher("job", "=", prom.job),)
+        self.base += parse_matchers(preset.base_selector)
         try:
-            self.base += parse_matchers(top.prometheus.selector)
+            extra = parse_matchers(prom.selector)
         except ValueError as err:
             self.problem(("prometheus", "selector"), str(err))
-        problem = regex_problem(top.prometheus.error_status)
+            extra = ()
+        self.base += extra
+        for m in extra:
+            self.hints.setdefault(m.label, "fix prometheus.selector")
+            problem = status_matcher_problem(m.label, m.op, m.value)
+            if problem:
+                self.problem(("prometheus", "selector"), problem)
+        self.hints[self.status_label] = "set prometheus.status_label (or prometheus.preset)"
+        problem = regex_problem(self.error_status)
         if problem:
             self.problem(("prometheus", "error_status"), problem)
+        else:
+            missed = unmatched(self.error_status, preset.status_values)
+            if missed:
+                shown = ", ".join(repr(m) for m in missed)
+                self.problem(("prometheus", "error_status"),
+                             f"{shown} matches no value of {self.status_label!r} (tested "
+                             f"against {preset.status_domain}), so no request would ever "
+                             "count as an error; write a regex over the whole value, such as "
+                             f"{preset.error_status!r}")
         self.window_s = self.window(top.window, ("window",)) or 30 * DAY
         self.alerting = self.merge_alerting(Alerting(), top.alerting, ("alerting",))
 
@@ -243,7 +321,9 @@ class _Builder:
             dashboard_url=raw.dashboard_url or base.dashboard_url,
         )
 
-    def selectors(self, raw: _SLOV1, loc: tuple) -> dict[str, Selector]:
+    def selectors(self, raw: _SLOV1, loc: tuple) -> dict:
+        """The SLO's sources: the preset's metrics with the SLO's matchers, or its raw
+        queries (`events`, `histogram`)."""
         matchers = self.base
         try:
             extra = parse_matchers(raw.selector)
@@ -251,19 +331,91 @@ class _Builder:
             self.problem(loc + ("selector",), str(err))
             extra = ()
         for m in extra:
+            problem = status_matcher_problem(m.label, m.op, m.value)
+            if problem:
+                self.problem(loc + ("selector",), problem)
             if m.label in RESERVED_LABELS:
                 self.problem(loc + ("selector",), f"cannot match label {m.label!r}: "
                                                   f"{RESERVED_LABELS[m.label]}; remove it")
         matchers += tuple(m for m in extra if m.label not in RESERVED_LABELS)
-        prom = self.top.prometheus
-        requests = Selector(prom.requests_metric, matchers)
-        return {
-            "requests": requests,
-            "errors": requests.where(Matcher("status", "=~", prom.error_status)),
-            "good": requests.where(Matcher("status", "!~", prom.error_status)),
-            "buckets": Selector(prom.duration_metric + "_bucket", matchers),
-            "count": Selector(prom.duration_metric + "_count", matchers),
+        where = validation.field_path(loc)
+        hints = dict(self.hints)
+        for m in extra:
+            hints.setdefault(m.label, f"fix {where}.selector")
+        if raw.route is not None:
+            problem = regex_problem(raw.route)
+            if problem:
+                self.problem(loc + ("route",), problem)
+            matchers += (Matcher(self.route_label, "=~", raw.route),)
+            hints.setdefault(self.route_label, "set prometheus.route_label (or prometheus.preset)")
+        if (raw.events is not None or raw.histogram is not None) and (raw.selector or raw.route):
+            self.problem(loc, "selector and route apply to the preset's metrics; raw queries "
+                              "(events, histogram) carry their own matchers: remove one")
+        requests = Selector(self.requests_metric, matchers)
+        origin = "prometheus.requests_metric"
+        status = self.status_label
+        sel = {
+            "requests": Events.of(requests, origin),
+            "errors": Events.of(requests.where(Matcher(status, "=~", self.error_status)),
+                                origin),
+            "good": Events.of(requests.where(Matcher(status, "!~", self.error_status)), origin),
+            "buckets": Selector(self.duration_metric + "_bucket", matchers),
+            "count": Selector(self.duration_metric + "_count", matchers),
+            "histogram_origin": "prometheus.duration_metric",
+            "scale_s": UNITS[raw.duration_unit] if raw.duration_unit else self.scale_s,
+            "hints": tuple(sorted(hints.items())),
         }
+        if raw.events is not None:
+            self.raw_events(raw.events, loc + ("events",), sel)
+        if raw.histogram is not None:
+            hloc = loc + ("histogram",)
+            try:
+                selector = parse_selector(raw.histogram)
+            except QueryError as err:
+                self.problem(hloc, str(err))
+            else:
+                base = selector.metric
+                for suffix in ("_bucket", "_count", "_sum"):
+                    base = base.removesuffix(suffix)
+                sel["buckets"] = selector.renamed(base + "_bucket")
+                sel["count"] = selector.renamed(base + "_count")
+                sel["histogram_origin"] = validation.field_path(hloc)
+                sel["hints"] = ()
+        return sel
+
+    def raw_events(self, raw: EventsV1, loc: tuple, sel: dict) -> None:
+        """Raw `events: {bad|good, total}` queries into the errors/good/requests events."""
+        if (raw.bad is None) == (raw.good is None):
+            self.problem(loc, "needs exactly one of bad and good, beside total")
+            return
+        parsed = {}
+        for name in ("bad", "good", "total"):
+            text = getattr(raw, name)
+            if text is None:
+                continue
+            try:
+                parsed[name] = parse_events(text, need_window=True)
+            except QueryError as err:
+                self.problem(loc + (name,), str(err))
+        if len(parsed) < 2:
+            return
+        counted = "bad" if raw.bad is not None else "good"
+        try:
+            same_form(parsed[counted], parsed["total"], f"{getattr(raw, counted)} / {raw.total}")
+        except QueryError as err:
+            self.problem(loc, str(err))
+            return
+        origin = validation.field_path(loc)
+
+        def events(name: str) -> Events:
+            return Events(parsed[name].events.terms, f"{origin}.{name}")
+
+        total = events("total")
+        sel["requests"] = total
+        sel["errors"] = events("bad") if raw.bad is not None else total.minus(events("good"))
+        sel["good"] = events("good") if raw.good is not None else total.minus(events("bad"))
+        sel["raw_events"] = True
+        sel["hints"] = ()
 
     def safe_side(self, loc: tuple, field: str, warning, target, upper: bool, against: str,
                   shown: tuple[str, str] | None = None):
@@ -308,9 +460,21 @@ class _Builder:
         if built is None or len(self.problems) > before:
             return None
         kind, sli, objectives, threshold_s = built
+        latency = kind in ("latency_percentile", "latency_ratio")
+        if sel.get("raw_events") and latency:
+            self.problem(loc + ("events",), "a latency SLO reads a histogram: use `histogram:` "
+                                            "(or the preset's duration_metric), not events")
+            return None
+        if raw.histogram is not None and not latency:
+            self.problem(loc + ("histogram",), "only latency SLOs read a histogram; count "
+                                               "requests with `events:` instead")
+            return None
+        if len(self.problems) > before:
+            return None
         return model.SLO(name=raw.name, kind=kind, sli=sli, objectives=objectives,
                          description=raw.description, key=raw.key, window_s=window_s or 0,
-                         alerting=alerting, threshold_s=threshold_s)
+                         alerting=alerting, threshold_s=threshold_s, label_hints=sel["hints"],
+                         bucket_scale_s=sel["scale_s"])
 
     def compact(self, raw: CompactSLOV1, sel: dict, loc: tuple):
         try:
@@ -337,7 +501,8 @@ class _Builder:
                            "the objective", shown=(repr(raw.objective), repr(raw.warning)))
         objective = Objective(parsed.op, parsed.value, warning)
         if parsed.kind == "latency_percentile":
-            sli = Quantile(sel["buckets"], sel["count"], round(parsed.percentile / 100.0, 12))
+            sli = Quantile(sel["buckets"], sel["count"], round(parsed.percentile / 100.0, 12),
+                           sel["scale_s"], sel["histogram_origin"])
             return parsed.kind, sli, (objective,), parsed.value
         if parsed.kind == "error_ratio":
             sli = EventRatio(sel["errors"], sel["requests"], good=False)
@@ -353,14 +518,17 @@ class _Builder:
                            "threshold_ms")
             threshold_s = raw.threshold_ms / 1000.0
             warning = None if raw.warning_ms is None else raw.warning_ms / 1000.0
-            sli = Quantile(sel["buckets"], sel["count"], _pct(raw.percentile))
+            sli = Quantile(sel["buckets"], sel["count"], _pct(raw.percentile), sel["scale_s"],
+                           sel["histogram_origin"])
             return raw.kind, sli, (Objective("<=", threshold_s, warning),), threshold_s
         if isinstance(raw, LatencyRatioV1):
             self.safe_side(loc, "warning_percent", raw.warning_percent, raw.objective_percent,
                            False, "objective_percent")
             threshold_s = raw.threshold_ms / 1000.0
-            sli = EventRatio(model.under_threshold(sel["buckets"], threshold_s), sel["count"],
-                             good=True)
+            origin = sel["histogram_origin"]
+            sli = EventRatio(
+                Events.of(model.under_threshold(sel["buckets"], threshold_s, sel["scale_s"]),
+                          origin), Events.of(sel["count"], origin), good=True)
             warning = None if raw.warning_percent is None else _pct(raw.warning_percent)
             objective = Objective(">=", _pct(raw.objective_percent), warning)
             return raw.kind, sli, (objective,), threshold_s

@@ -95,11 +95,13 @@ def test_met_accepts_a_warning_and_violated_needs_a_violation():
     assert "SLO 'e' was violated in phase 'baseline'" in failed.reason
 
 
-def test_no_data_fails_both_ways():
+def test_no_data_or_an_inconclusive_verdict_is_not_evaluated_either_way():
     w = windows()[1]
     for expected in ("met", "violated"):
         result = slo_outcome(w, "e", expected, SloVerdict("e", "no_data"))
-        assert result.status == "failed" and "no data" in result.reason
+        assert result.status == "not_evaluated" and "no data" in result.reason
+        result = slo_outcome(w, "e", expected, SloVerdict("e", "inconclusive"))
+        assert result.status == "not_evaluated" and "inconclusive" in result.reason
 
 
 def test_an_unfinished_phase_is_skipped_not_judged():

@@ -102,7 +102,8 @@ def previous_fault_end(windows: list[PhaseWindow], index: int) -> float | None:
 
 def slo_outcome(window: PhaseWindow, name: str, expected: str,
                 verdict: SloVerdict | None) -> Outcome:
-    """met: pass or warn; violated: violated. No data fails either way (fail closed)."""
+    """met: pass or warn; violated: violated. No data or an inconclusive verdict is no claim
+    either way: not evaluated (the run exits 2, never 0), as `slo check` exits 2 for them."""
     phase = window.phase.name
     if not window.completed:
         return Outcome(phase, "slo", name, expected, SKIPPED, "not judged",
@@ -112,11 +113,11 @@ def slo_outcome(window: PhaseWindow, name: str, expected: str,
                        f"SLO {name!r} was not evaluated for phase {phase!r}")
     shown = verdict.status + (f" ({verdict.detail})" if verdict.detail else "")
     if verdict.status == "no_data":
-        return Outcome(phase, "slo", name, expected, FAILED, shown,
+        return Outcome(phase, "slo", name, expected, NOT_EVALUATED, shown,
                        f"no data for SLO {name!r} in phase {phase!r}: it cannot be judged "
                        f"{expected} (is the app scraped and is Locust sending load?)")
     if verdict.status == "inconclusive":
-        return Outcome(phase, "slo", name, expected, FAILED, shown,
+        return Outcome(phase, "slo", name, expected, NOT_EVALUATED, shown,
                        f"SLO {name!r} is inconclusive in phase {phase!r}: the histogram's "
                        f"buckets cannot tell whether it was {expected}")
     ok = verdict.status in ("met", "warn") if expected == "met" else verdict.status == "violated"

@@ -70,7 +70,7 @@ from slo.experiment.schema import Experiment
 from slo.experiment.series import collect_series
 from slo.experiment.timings import AlertTiming, alert_timings
 from slo.judge import promql
-from slo.judge.checker import NOT_EVALUATED, evaluate
+from slo.judge.checker import NOT_JUDGED, evaluate
 from slo.judge.prom import DEFAULT_INTERVALS, Intervals, Prometheus
 from slo.judge.window import MIN_WINDOW_S, Window
 from slo.live.alerts import (
@@ -172,7 +172,7 @@ def checker_evaluator(spec: Spec, prometheus_url: str, start: float, end: float
     """Judge every SLO over [start, end] with the checker (slo.judge.checker.evaluate)."""
     result = evaluate(spec, Prometheus(prometheus_url), Window(start, end, "phase"))
     return [SloVerdict(v.name, v.status, v.value, v.objective, v.unit,
-                       v.reason if v.status in NOT_EVALUATED or v.value is None else v.shown,
+                       v.reason if v.status in NOT_JUDGED or v.value is None else v.shown,
                        None if v.value_bounds is None
                        else tuple(v.to_json()["value_bounds"]))
             for v in result.verdicts]

@@ -34,7 +34,7 @@ from slo.spec.model import SLO, Quantile, Spec, Throughput
 from slo.units import format_number
 
 MET, WARN, VIOLATED, NO_DATA, INCONCLUSIVE = "met", "warn", "violated", "no_data", "inconclusive"
-NOT_EVALUATED = (NO_DATA, INCONCLUSIVE)
+NOT_JUDGED = (NO_DATA, INCONCLUSIVE)   # verdicts that are no claim about the service
 
 
 @dataclass
@@ -207,7 +207,7 @@ def judge(slo: SLO, value: float | None, total: float | None, good: float | None
 def apply_slices(verdict: Verdict, slices: Slices) -> Verdict:
     """Sliding-window rule: the SLO holds only if enough slices held."""
     verdict.slices = slices
-    if verdict.status in NOT_EVALUATED:
+    if verdict.status in NOT_JUDGED:
         return verdict
     if slices.total == 0 or slices.no_data == slices.total:
         verdict.status, verdict.reason = NO_DATA, "no slice of the window had data"
@@ -229,7 +229,7 @@ def apply_baseline(verdict: Verdict, baseline: float | None, max_regression: flo
     relatively; a baseline of 0 cannot be compared relatively and says so.
     """
     verdict.baseline_value = baseline
-    if baseline is None or verdict.value is None or verdict.status in NOT_EVALUATED:
+    if baseline is None or verdict.value is None or verdict.status in NOT_JUDGED:
         if baseline is None:
             verdict.notes.append("no baseline value for this SLO")
         return verdict
@@ -266,7 +266,7 @@ def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
         return exitcodes.NOT_EVALUATED
     if VIOLATED in statuses or (strict and WARN in statuses):
         return exitcodes.FAILED
-    if statuses & set(NOT_EVALUATED):
+    if statuses & set(NOT_JUDGED):
         return exitcodes.NOT_EVALUATED
     return exitcodes.OK
 

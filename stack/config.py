@@ -51,12 +51,13 @@ def private_stack_env(stack_dir: str | os.PathLike, environ=None, **extra: str) 
     """The environment of a native stack of its own: run directory `stack_dir`, free ports, the
     Telegram sandbox (never real Telegram), nothing of another stack's (for tests and benches).
     """
-    from stack.procs import free_port
+    from stack.procs import free_ports
 
     base = os.environ if environ is None else environ
     env = {k: v for k, v in base.items()
            if not k.startswith(_INHERITED) and k not in _PORT_NAMES}
-    env.update({var: str(free_port()) for var in _PORT_NAMES})
+    env.update({var: str(port) for var, port in zip(_PORT_NAMES, free_ports(len(_PORT_NAMES)),
+                                                     strict=True)})
     env.update({"STACK_DIR": str(stack_dir), "STACK_MODE": "native", **extra})
     return env
 

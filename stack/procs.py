@@ -25,6 +25,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct TCP ports free on `host` right now (each held until all are picked, so
+    the kernel cannot hand the same one out twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True when something accepts connections on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -64,9 +64,12 @@ def envoy_command(binary: Path, bootstrap: Path, concurrency: int = 1,
 
 
 def start_envoy(binary: Path, bootstrap: Path, concurrency: int = 1) -> subprocess.Popen:
-    """Spawn Envoy in this process group, its output into ours (the part's log)."""
+    """Spawn Envoy, its output into ours (the part's log), in a process group of its own: a
+    signal to the controller's group (SIGTERM from `stack down`, Ctrl-C) reaches the controller
+    alone, which clears the faults and then stops Envoy; PDEATHSIG covers a killed controller."""
     return subprocess.Popen(envoy_command(binary, bootstrap, concurrency),
-                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                            process_group=0)
 
 
 class EnvoyAdmin:

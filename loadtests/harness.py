@@ -30,7 +30,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness_common import exitcodes
 from harness_common.exposition import metrics_response
 from harness_common.faults.client import FaultClient
-from harness_common.stackenv import resolve_app_url, resolve_token
+from harness_common.stackenv import FaultApi, resolve_fault_api, resolve_target_url
 from loadtests import webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
@@ -55,7 +55,7 @@ class Settings:
     schedule: Schedule | None
     reports_dir: Path
     run_id: str | None
-    token: str | None
+    fault_api: FaultApi   # where the chaos schedule and the Chaos tab send faults
     unattended: bool  # --headless or --autostart: options cannot change during the session
 
 
@@ -64,7 +64,7 @@ def settings_from_options(options) -> Settings:
     plan = plan_from_options(options)
     schedule = load_schedule(options.chaos_schedule) if options.chaos_schedule else None
     return Settings(plan=plan, schedule=schedule, reports_dir=Path(options.reports_dir),
-                    run_id=options.run_id, token=resolve_token(),
+                    run_id=options.run_id, fault_api=resolve_fault_api(),
                     unattended=bool(options.headless or options.autostart))
 
 
@@ -75,7 +75,7 @@ class Harness:
         self.environment = environment
         self.settings = settings
         self.chaos = ChaosController(
-            lambda: FaultClient(environment.host, settings.token, timeout=ADMIN_TIMEOUT_S))
+            lambda: FaultClient.for_api(settings.fault_api, timeout=ADMIN_TIMEOUT_S))
         self.recorder = Recorder(settings.reports_dir, settings.run_id)
         self._schedule_greenlet = None
         self._sampler = None
@@ -243,17 +243,19 @@ def init(environment, runner, web_ui=None, **_kwargs) -> None:
     except LoadTestError as err:
         _fail_before_load(str(err))
     if not environment.host:
-        environment.host = resolve_app_url()
+        environment.host = resolve_target_url()
     try:
-        already_on = check_target(environment.host, settings.token, settings.schedule is not None)
+        already_on = check_target(environment.host, settings.fault_api,
+                                  settings.schedule is not None)
     except TargetError as err:
         if settings.unattended:
             _fail_before_load(str(err))
         log.warning("%s (the web UI starts anyway; set the host in its form)", err)
         already_on = []
     for fault in already_on:
-        log.warning("a %s fault is already on at the target (expires %s); it will affect this "
-                    "run", fault.get("kind"), fault.get("expires_at"))
+        log.warning("a %s fault is already on at the %s fault backend (expires %s); it will "
+                    "affect this run", fault.get("kind"), settings.fault_api.backend,
+                    fault.get("expires_at"))
     harness = Harness(environment, settings)
     environment.slo_harness = harness
     environment.events.test_start.add_listener(harness.on_test_start)

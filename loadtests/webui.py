@@ -140,7 +140,8 @@ class ChaosTab:
         html = render_template(
             "chaos.html", faults=faults, list_error=list_error, message=message, error=error,
             token=self.form_token, embed=request.args.get("embed") == "1",
-            has_token=bool(self.harness.settings.token), target=self.harness.environment.host,
+            has_token=bool(self.harness.settings.fault_api.token),
+            target=self.harness.environment.host, backend=self.harness.settings.fault_api,
             describe=describe)
         return Response(html, status=status, mimetype="text/html")
 

@@ -6,8 +6,10 @@
     python -m harness_common.faults list
     python -m harness_common.faults clear [KIND]
 
-The app is APP_URL (or http://127.0.0.1:$APP_PORT); the token is FAULT_ADMIN_TOKEN or the one
-in .stack/env. Exit codes: 0 done, 2 bad input or the app refused, 1 unreachable.
+Faults go to the stack's fault backend, read from .stack/env with its token: the fault proxy
+(Envoy in front of TARGET_URL) when the stack runs one, else the demo app; FAULT_API_URL or
+APP_URL (with FAULT_ADMIN_TOKEN) or --url point elsewhere. What the backend cannot do is refused
+naming the backend and the field. Exit codes: 0 done, 2 bad input or refused, 1 unreachable.
 """
 
 import argparse
@@ -16,9 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from harness_common.errors import FaultError, FaultValidationError
+from harness_common.faults.backends import check_supported
 from harness_common.faults.client import FaultClient
 from harness_common.faults.model import KINDS, parse_fault
-from harness_common.stackenv import resolve_app_url, resolve_token
+from harness_common.stackenv import resolve_fault_api
 
 FLAGS = {  # CLI flag -> spec field, per kind
     "latency": {"delay_ms": int, "jitter_ms": int},
@@ -31,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse tree: set <kind> [flags], list, clear [kind]."""
     parser = argparse.ArgumentParser(prog="python -m harness_common.faults", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=None, help="app base URL (default APP_URL or APP_PORT)")
+    parser.add_argument("--url", default=None, help="fault API base URL (default: the stack's "
+                        "fault backend from .stack/env, FAULT_API_URL, APP_URL or APP_PORT)")
     sub = parser.add_subparsers(dest="command", required=True)
     set_p = sub.add_parser("set", help="switch a fault on")
     kinds = set_p.add_subparsers(dest="kind", required=True)
@@ -65,14 +69,15 @@ def main(argv=None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     console, err = Console(), Console(stderr=True)
-    client = FaultClient(args.url or resolve_app_url(), resolve_token())
+    client = FaultClient.for_api(resolve_fault_api(args.url))
     try:
         if args.command == "set":
             fields = set(FLAGS[args.kind]) | {"probability", "routes", "ttl_s"}
             params = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
-            parse_fault(args.kind, params)  # validate locally first: a clear message, no request
+            # validate locally first: a clear message, no request
+            check_supported(client.backend, parse_fault(args.kind, params))
             fault = client.set(args.kind, **params)
-            console.print(f"{args.kind} fault on until {fault['expires_at']}")
+            console.print(f"{args.kind} fault on ({client.backend}) until {fault['expires_at']}")
             show(console, client.list())
         elif args.command == "list":
             show(console, client.list())

@@ -188,4 +188,4 @@ def test_a_proxy_that_cannot_start_envoy_says_so_in_one_line_and_exits_2(tmp_pat
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: the fault proxy did not come up: Envoy exited (code 1) before it "
-                      "was ready; its log lines are above"]
+                      "was ready (its own messages precede this line)"]

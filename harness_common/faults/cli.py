@@ -85,10 +85,10 @@ def main(argv=None) -> int:
             cleared = client.clear(args.kind)
             console.print(f"cleared: {', '.join(cleared) or 'nothing was active'}")
     except FaultValidationError as e:
-        err.print(f"[red]invalid fault[/red]: {e}")
+        err.print(f"[red]invalid fault[/red]: {e}", soft_wrap=True, highlight=False)
         return 2
     except FaultError as e:
-        err.print(f"[red]error[/red]: {e}")
+        err.print(f"[red]error[/red]: {e}", soft_wrap=True, highlight=False)
         return 1 if "cannot reach" in str(e) else 2
     return 0
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from harness_common.buckets import DEFAULT_BUCKETS
 from harness_common.faults.routes import PROTECTED_PREFIXES
@@ -34,6 +35,22 @@ STAT_PREFIX = "ingress_http"   # envoy_http_conn_manager_prefix="ingress_http" i
 CLUSTER = "upstream"
 DEFAULT_ABORT_STATUS = 503
 BUCKETS_MS = tuple(round(b * 1000, 3) for b in DEFAULT_BUCKETS)
+
+
+def target_address(url: str) -> tuple[str, int]:
+    """(host, port) of an http:// base URL; ValueError naming what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        raise ValueError(f"expected http://host:port (got {url!r}; an https service needs TLS "
+                         f"to the upstream, which the fault proxy does not set up)")
+    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
+        raise ValueError(f"expected a base URL http://host:port without path, query or "
+                         f"credentials (got {url!r})")
+    try:
+        port = parts.port or 80
+    except ValueError as err:
+        raise ValueError(f"bad port in {url!r}") from err
+    return parts.hostname, port
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
 from harness_common.errors import HarnessError
-from stack.proxy.bootstrap import ProxyConfig, build_bootstrap
+from stack.proxy.bootstrap import ProxyConfig, build_bootstrap, target_address
 from stack.proxy.controller import ProxyRegistry, create_control_app
 from stack.proxy.envoy import EnvoyAdmin, EnvoyError, envoy_binary, start_envoy
 from stack.proxy.routes import parse_prefixes
@@ -46,29 +45,15 @@ class ProxyStartError(HarnessError):
     """The proxy could not start; the message is the one line printed."""
 
 
-def target_address(url: str) -> tuple[str, int]:
-    """(host, port) of an http:// base URL; ValueError naming what is wrong."""
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise ValueError(f"expected http://host:port (got {url!r}; an https service needs TLS "
-                         f"to the upstream, which the fault proxy does not set up)")
-    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
-        raise ValueError(f"expected a base URL http://host:port without path, query or "
-                         f"credentials (got {url!r})")
-    try:
-        port = parts.port or 80
-    except ValueError as err:
-        raise ValueError(f"bad port in {url!r}") from err
-    return parts.hostname, port
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line (ports and target; no secret)."""
     parser = argparse.ArgumentParser(prog="python -m stack.proxy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", required=True, help="the service: http://host:port")
-    parser.add_argument("--listen-port", type=int, required=True, help="Envoy's listener")
-    parser.add_argument("--admin-port", type=int, required=True, help="Envoy's admin endpoint")
+    parser.add_argument("--listen-port", type=int, default=None,
+                        help="Envoy's listener (required unless --attach)")
+    parser.add_argument("--admin-port", type=int, default=None,
+                        help="Envoy's admin endpoint (required unless --attach)")
     parser.add_argument("--control-port", type=int, required=True, help="the fault API")
     parser.add_argument("--routes", default="", help="path prefixes faulted separately: /api,/x")
     parser.add_argument("--host", default="127.0.0.1", help="interface of the listener")
@@ -87,8 +72,8 @@ def _wait_ready(admin: EnvoyAdmin, popen, timeout: float) -> None:
         if admin.ready():
             return
         if popen is not None and popen.poll() is not None:
-            raise ProxyStartError(f"Envoy exited (code {popen.returncode}) before it was ready; "
-                                  f"its log lines are above")
+            raise ProxyStartError(f"Envoy exited (code {popen.returncode}) before it was ready "
+                                  f"(its own messages precede this line)")
         time.sleep(0.05)
     raise ProxyStartError(f"Envoy's admin endpoint {admin.url} was not ready after "
                           f"{timeout:.0f}s")
@@ -112,7 +97,9 @@ def start(args) -> tuple:
         prefixes = parse_prefixes(args.routes)
     except ValueError as err:
         raise ProxyStartError(f"--target/--routes: {err}") from err
-    config = ProxyConfig(listen_port=args.listen_port, admin_port=args.admin_port,
+    if not args.attach and (args.listen_port is None or args.admin_port is None):
+        raise ProxyStartError("--listen-port and --admin-port are required (or --attach URL)")
+    config = ProxyConfig(listen_port=args.listen_port or 0, admin_port=args.admin_port or 0,
                          upstream_host=host, upstream_port=port, prefixes=prefixes,
                          listen_host=args.host)
     popen = None

@@ -138,11 +138,16 @@ def parse_endpoints(data: bytes | str, source: str = "<endpoints>") -> EndpointS
     if len(docs) != 1 or not isinstance(docs[0], list | dict):
         raise EndpointsError(source, f"must be one YAML list of endpoints, or a mapping with "
                                      f"`endpoints:` (see {EXAMPLE})")
-    doc = docs[0] if isinstance(docs[0], dict) else {"endpoints": docs[0]}
+    listed = isinstance(docs[0], list)
+    doc = {"endpoints": docs[0]} if listed else docs[0]
     try:
         top = EndpointsV1.model_validate(doc)
     except ValidationError as err:
-        raise EndpointsError(source, validation.problems(err, EndpointsV1)) from None
+        problems = validation.problems(err, EndpointsV1)
+        if listed:  # the file is the list itself: "[0].path", not "endpoints[0].path"
+            problems = [Problem(p.path.removeprefix("endpoints") or "endpoints", p.message)
+                        for p in problems]
+        raise EndpointsError(source, problems) from None
     try:
         wait = _wait(top.wait)
     except ValueError as err:

@@ -102,15 +102,17 @@ def start_app(tmp_path):
 
 def launch_prometheus(workdir: Path, targets: dict, rule_files=(), scrape_interval="1s",
                       evaluation_interval="1s", alertmanager: str | None = None,
-                      extra_args=()) -> Server:
-    """Start a real Prometheus in `workdir` scraping `targets` ({job: ["127.0.0.1:port"]})."""
+                      extra_args=(), metrics_paths: dict | None = None) -> Server:
+    """Start a real Prometheus in `workdir` scraping `targets` ({job: ["127.0.0.1:port"]});
+    `metrics_paths` ({job: path}) for jobs whose page is not /metrics (Envoy's)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = {
         "global": {"scrape_interval": scrape_interval,
                    "evaluation_interval": evaluation_interval},
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": list(hosts)}]}
+            {"job_name": job, "static_configs": [{"targets": list(hosts)}],
+             **({"metrics_path": metrics_paths[job]} if job in (metrics_paths or {}) else {})}
             for job, hosts in targets.items()
         ],
         "rule_files": [str(Path(r).resolve()) for r in rule_files],

@@ -57,7 +57,7 @@ http {{
 def start_nginx(workdir: Path) -> tuple[Proc, str]:
     """nginx on a free port serving PATH; returns (proc, url)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    root = workdir / "nginx"
+    root = (workdir / "nginx").resolve()
     (root / "www").mkdir(parents=True, exist_ok=True)
     (root / "www" / PATH.lstrip("/")).write_text("hello\n")
     port = free_port()

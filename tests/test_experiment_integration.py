@@ -101,6 +101,34 @@ def test_an_alert_that_does_not_exist_fails_at_once_with_a_readable_reason(env, 
     assert time.monotonic() - started < 120  # the stack's start-up, then no phase at all
 
 
+def test_a_run_refuses_to_start_over_a_fault_it_did_not_set_and_leaves_it_alone(env, tmp_path):
+    stack = stack_env(env)
+    other = FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"])
+    other.set("latency", delay_ms=250, ttl_s=120)
+    try:
+        path = experiment(tmp_path, "busy", [{"name": "only", "duration": "20s"}])
+        run = slo(env, "run", str(path), "--keep", "--run-id", "busy", "--no-live")
+        assert run.returncode == 2, run.stdout + run.stderr
+        text = " ".join(run.stdout.split())
+        assert "a fault this run did not set is on at the demo app: latency (delay_ms=250" in text
+        assert "Clear it with `make fault-clear` (python -m harness_common.faults clear " \
+               "latency)" in text
+        assert [f["kind"] for f in faults(env)] == ["latency"]  # never cleared by the run
+        assert summary(env, "busy")["status"] == "error"
+    finally:
+        other.clear()
+
+
+def test_an_experiment_against_the_proxy_needs_a_stack_that_runs_one(env, tmp_path):
+    path = experiment(tmp_path, "noproxy", [{"name": "only", "duration": "20s"}])
+    doc = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**doc, "target": "proxy"}))
+    run = slo(env, "run", str(path), "--keep", "--run-id", "noproxy", "--no-live")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "target: proxy, but the running stack has no fault proxy" in " ".join(
+        run.stdout.split())
+
+
 def test_the_smoke_experiment_closes_the_loop_from_fault_to_telegram_and_back(env):
     run = slo(env, "run", str(SMOKE), "--keep", "--run-id", "smoke", "--no-live")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
@@ -219,7 +247,8 @@ def test_ctrl_c_mid_fault_clears_the_fault_and_writes_a_partial_report(env, tmp_
     result = summary(env, "interrupted")
     assert result["status"] == "interrupted"
     assert "interrupted by SIGINT (Ctrl-C) during phase 'outage'" in result["reason"]
-    assert any(step.startswith("clear every fault: ok") for step in result["rollback"]["steps"])
+    assert any(step.startswith("clear the run's faults: ok")
+               for step in result["rollback"]["steps"])
     phases = {p["name"]: p for p in result["phases"]}
     assert phases["calm"]["completed"] and not phases["outage"]["completed"]
     assert phases["outage"]["fault"]["end"] is not None  # the fault's window ends at rollback

@@ -125,8 +125,8 @@ def test_a_worker_on_another_address_makes_a_complete_distributed_run(tmp_path, 
             cli("distributed", "--workers", "0", "--remote-workers", "1",
                 "--master-bind-host", "127.0.0.2", "--master-port", str(master_port),
                 "--endpoints", str(endpoints), "--host", static_server.url, "--users", "4",
-                "--spawn-rate", "4", "--duration", "4s", "--run-id", "remote",
-                "--port", str(web_port), "--", "--autoquit", "4"),
+                "--spawn-rate", "4", "--duration", "3s", "--run-id", "remote",
+                "--port", str(web_port), "--", "--autoquit", "2"),
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     worker = subprocess.Popen(
         cli("worker", "--master-host", "127.0.0.2", "--master-port", str(master_port),

@@ -52,6 +52,7 @@ class FaultApi:
     url: str
     token: str | None = field(repr=False)
     backend: str = "app"          # app | proxy
+    affects: str | None = None    # the base URL whose requests its faults change, if known
 
 
 def resolve_fault_api(explicit_url: str | None = None, environ=None) -> FaultApi:
@@ -71,9 +72,11 @@ def resolve_fault_api(explicit_url: str | None = None, environ=None) -> FaultApi
                                              else None)
     if stack_api and url == stack_api.rstrip("/"):
         backend = stack.get("FAULT_BACKEND") or "app"
+        affects = stack.get("PROXY_URL") if backend == "proxy" else stack.get("APP_URL")
     else:
         backend = env.get("FAULT_BACKEND") or "app"
-    return FaultApi(url, token, backend)
+        affects = env.get("FAULT_AFFECTS_URL") or (url if backend == "app" else None)
+    return FaultApi(url, token, backend, (affects or "").rstrip("/") or None)
 
 
 def resolve_target_url(environ=None) -> str:

@@ -239,6 +239,8 @@ def child_env(prep: Prepared) -> dict:
         env["FAULT_ADMIN_TOKEN"] = prep.fault_api.token
     env["FAULT_API_URL"] = prep.fault_api.url
     env["FAULT_BACKEND"] = prep.fault_api.backend
+    if prep.fault_api.affects:
+        env["FAULT_AFFECTS_URL"] = prep.fault_api.affects
     env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
     return env
 

@@ -57,7 +57,7 @@ SANDBOX_CHAT_ID = -1001234567890
 # secrets and real Telegram credentials.
 _INHERITED = ("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE", "GRAFANA_", "PROMETHEUS_URL",
               "ALERTMANAGER_URL", "APP_URL", "REPORTS_DIR", "TARGET_", "PROXY_", "FAULT_API",
-              "FAULT_BACKEND")
+              "FAULT_BACKEND", "FAULT_AFFECTS")
 
 
 def private_stack_env(stack_dir: str | os.PathLike, environ=None, **extra: str) -> dict[str, str]:

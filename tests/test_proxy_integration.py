@@ -11,6 +11,9 @@ import requests
 from harness_common.errors import FaultError
 from harness_common.faults.client import FaultClient
 from harness_common.faults.model import parse_fault
+from harness_common.stackenv import FaultApi
+from loadtests.errors import TargetError
+from loadtests.preflight import check_target
 from stack.procs import free_port, pid_alive, port_in_use, stop_pid, wait_until
 from stack.proxy.controller import ProxyFaultError, ProxyRegistry
 from stack.proxy.envoy import EnvoyAdmin
@@ -189,3 +192,14 @@ def test_a_proxy_that_cannot_start_envoy_says_so_in_one_line_and_exits_2(tmp_pat
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: the fault proxy did not come up: Envoy exited (code 1) before it "
                       "was ready (its own messages precede this line)"]
+
+
+def test_a_schedule_whose_faults_would_miss_the_load_is_refused_before_any_load(
+        static_server, start_proxy):
+    proxy = start_proxy(static_server.url)
+    api = FaultApi(proxy.control_url, proxy.token, "proxy", proxy.url)
+    assert check_target(proxy.url, api, needs_admin=True) == []
+    with pytest.raises(TargetError, match=f"faults act on {proxy.url} .* but the load goes to "
+                                          f"{static_server.url}, which they never touch"):
+        check_target(static_server.url, api, needs_admin=True)
+    assert check_target(static_server.url, api, needs_admin=False) == []  # no faults: fine

@@ -79,18 +79,21 @@ def write_env(path: Path, pairs: dict) -> None:
 
 
 @pytest.mark.parametrize(("environ", "stack", "expected"), [
-    ({}, {"APP_URL": "http://127.0.0.1:5000", "FAULT_ADMIN_TOKEN": "s"},
-     ("http://127.0.0.1:5000", "s", "app")),
+    ({}, {"APP_URL": "http://127.0.0.1:5000", "FAULT_ADMIN_TOKEN": "stack-secret"},
+     ("http://127.0.0.1:5000", "stack-secret", "app")),
     ({}, {"APP_URL": "http://a:1", "FAULT_API_URL": "http://p:2", "FAULT_BACKEND": "proxy",
-          "FAULT_ADMIN_TOKEN": "s"}, ("http://p:2", "s", "proxy")),
+          "PROXY_URL": "http://p:10000", "FAULT_ADMIN_TOKEN": "stack-secret"},
+     ("http://p:2", "stack-secret", "proxy")),
     ({"FAULT_API_URL": "http://elsewhere:1"}, {"FAULT_API_URL": "http://p:2",
-                                                "FAULT_ADMIN_TOKEN": "s"},
+                                                "FAULT_ADMIN_TOKEN": "stack-secret"},
      ("http://elsewhere:1", None, "app")),
     ({"APP_URL": "http://a:1"}, {"APP_URL": "http://a:1", "FAULT_API_URL": "http://p:2",
-                                 "FAULT_BACKEND": "proxy", "FAULT_ADMIN_TOKEN": "s"},
-     ("http://a:1", "s", "app")),
-    ({"APP_URL": "http://mine:1", "FAULT_ADMIN_TOKEN": "e"}, {"FAULT_ADMIN_TOKEN": "s"},
-     ("http://mine:1", "e", "app")),
+                                 "FAULT_BACKEND": "proxy", "PROXY_URL": "http://p:10000",
+                                 "FAULT_ADMIN_TOKEN": "stack-secret"},
+     ("http://a:1", "stack-secret", "app")),
+    ({"APP_URL": "http://mine:1", "FAULT_ADMIN_TOKEN": "env-secret"},
+     {"FAULT_ADMIN_TOKEN": "stack-secret"},
+     ("http://mine:1", "env-secret", "app")),
     ({"APP_PORT": "5001"}, {}, ("http://127.0.0.1:5001", None, "app")),
 ], ids=["the stack's app", "the stack's proxy", "another API never gets the stack's token",
         "the stack's app while it runs a proxy", "the environment's own app and token",
@@ -100,7 +103,9 @@ def test_the_fault_api_is_resolved_with_the_token_that_belongs_to_it(tmp_path, e
     write_env(tmp_path, stack)
     api = resolve_fault_api(environ={"STACK_DIR": str(tmp_path), **environ})
     assert (api.url, api.token, api.backend) == expected
-    assert "s" not in repr(api) or api.token is None
+    # what its faults act on: the stack's proxy, else the app itself
+    assert api.affects == (stack.get("PROXY_URL") if api.backend == "proxy" else api.url)
+    assert "secret" not in repr(api)
 
 
 def test_load_goes_through_the_proxy_when_the_stack_runs_one(tmp_path):

@@ -296,8 +296,8 @@ class ExperimentRunner:
             urls["proxy"] = env.get("PROXY_URL", "")
             urls["faults"] = env.get("FAULT_API_URL", "")
         token = env.get("FAULT_ADMIN_TOKEN")
-        fault_api = (FaultApi(urls["faults"], token, "proxy") if proxy
-                     else FaultApi(urls["app"], token, "app"))
+        fault_api = (FaultApi(urls["faults"], token, "proxy", urls["proxy"]) if proxy
+                     else FaultApi(urls["app"], token, "app", urls["app"]))
         prom = Prometheus(urls["prometheus"], attempts=2)
         return Connection(settings=settings, mode=info.mode,
                           started_stack=not info.already_running, urls=urls, env=dict(env),
@@ -401,7 +401,8 @@ class ExperimentRunner:
         self.progress.alerts = self.tracker.snapshot_state
         locust_env = {**self.env, "FAULT_ADMIN_TOKEN": self.conn.env.get("FAULT_ADMIN_TOKEN", "")}
         locust_env.update({"FAULT_API_URL": self.conn.fault_api.url,
-                           "FAULT_BACKEND": self.conn.fault_api.backend})
+                           "FAULT_BACKEND": self.conn.fault_api.backend,
+                           "FAULT_AFFECTS_URL": self.conn.fault_api.affects or ""})
         self.locust = Locust(self.experiment, self.conn.load_host, self.run_dir, locust_env)
         self.progress.message("starting Locust")
         t0 = self.locust.start()

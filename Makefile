@@ -8,8 +8,8 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON3 ?= python3
 
-APP_PORT    ?= 5000
-LOCUST_PORT ?= 8089
+# APP_PORT, LOCUST_PORT, ...: not defaulted here, so a command finds the stack in .stack/env
+# unless you set them (the code's defaults are 5000 and 8089).
 SCENARIO    ?= steady
 USERS       ?=
 DURATION    ?=
@@ -24,6 +24,7 @@ PYTEST_ARGS ?=
 PART        ?=
 CHECK_ARGS  ?=
 CHECK_JSON  ?= reports/slo-check.json
+FRESH       ?=
 KEEP        ?=
 BENCH_ARGS  ?=
 LOCUSTFILE  ?=
@@ -48,9 +49,10 @@ DIST_ARGS = $(if $(MASTER_BIND_HOST),--master-bind-host $(MASTER_BIND_HOST)) $(i
         slo-check rules alert-check demo bench-load bench-slo bench-proxy clean stack-logs \
         telegram-sandbox
 
-help: ## show this help
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+help: ## show this help (colour only on a terminal)
+	@if [ -t 1 ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
+	grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-18s%s %s\n", on, $$1, off, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
@@ -87,8 +89,8 @@ fault-clear: install ## clear every active fault
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
 	$(PY) -m bench.app_overhead
 
-stack: install ## bring the stack up (docker compose if a Docker engine answers, else native processes) and print URLs; TARGET_URL=... puts the fault proxy in front of a service
-	$(PY) -m stack up
+stack: install ## bring the stack up (compose if a Docker engine answers, else native) and print URLs; FRESH=1: empty Prometheus data; TARGET_URL=...: the fault proxy in front of a service
+	$(PY) -m stack up $(if $(FRESH),--fresh)
 
 stack-down: install ## stop exactly what `make stack` started
 	$(PY) -m stack down

@@ -1,13 +1,22 @@
 """Where the stack is: .stack/env (mode 600, written by `make stack`), read the same way by all.
 
-    read_stack_env()            {"APP_URL": ..., "PROMETHEUS_URL": ..., "FAULT_ADMIN_TOKEN": ...}
-    resolve_app_url()           APP_URL, else http://127.0.0.1:$APP_PORT (default 5000)
-    resolve_token()             FAULT_ADMIN_TOKEN from the environment, else from .stack/env
-    resolve_fault_api()         where faults go and the token for that URL, resolved together
-    resolve_target_url()        what load goes to: APP_URL, else the stack's proxy, else the app
-    resolve_prometheus_url()    --prometheus, PROMETHEUS_URL, .stack/env, 127.0.0.1:9090
+One source of truth: an app URL and its admin token travel together.
 
-STACK_DIR (default .stack) names the folder.
+    fault_target()              (url, token): APP_URL / APP_PORT when the environment sets
+                                them, else the stack's APP_URL; the token that belongs to it
+    admin_token_for(url)        FAULT_ADMIN_TOKEN from the environment, else .stack/env's token
+                                only when `url` is the stack's own fault API (its app, or its
+                                fault proxy); never another URL's
+    resolve_fault_api()         where faults go (the stack's fault backend: the fault proxy when
+                                it runs one in front of TARGET_URL, else the app), with its token
+    fault_api_for(host)         the fault API whose faults act on the load sent to `host`
+    resolve_target_url()        where load goes: APP_URL/APP_PORT, else the stack's fault proxy,
+                                else the stack's app
+    resolve_prometheus_url()    --prometheus, PROMETHEUS_URL, .stack/env, 127.0.0.1:9090
+    read_stack_env()            {"APP_URL": ..., "PROMETHEUS_URL": ..., "FAULT_ADMIN_TOKEN": ...}
+
+STACK_DIR (default .stack) names the folder. An empty variable counts as unset (make exports
+variables it was not given as empty strings).
 """
 
 from __future__ import annotations
@@ -15,13 +24,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_STACK_DIR = ".stack"
+DEFAULT_APP_PORT = "5000"
+
+
+def stack_env_path(environ=None) -> Path:
+    """The env file of the stack the environment points at."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("STACK_DIR") or DEFAULT_STACK_DIR) / "env"
 
 
 def read_stack_env(stack_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """The KEY=VALUE pairs of .stack/env written by the native launcher ({} when absent)."""
-    path = Path(stack_dir or os.environ.get("STACK_DIR", DEFAULT_STACK_DIR)) / "env"
+    path = Path(stack_dir) / "env" if stack_dir else stack_env_path()
     if not path.is_file():
         return {}
     pairs = {}
@@ -32,17 +49,72 @@ def read_stack_env(stack_dir: str | os.PathLike | None = None) -> dict[str, str]
     return pairs
 
 
-def resolve_token(environ=None) -> str | None:
-    """FAULT_ADMIN_TOKEN from the environment, else from .stack/env, else None."""
+def same_url(a: str | None, b: str | None) -> bool:
+    """True when two base URLs name the same server (scheme, host, port; localhost=127.0.0.1)."""
+    if not a or not b:
+        return False
+
+    def key(url: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(url.strip().rstrip("/"))
+        host = (parts.hostname or "").lower()
+        host = "127.0.0.1" if host in ("localhost", "::1") else host
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        return parts.scheme, host, port
+
+    try:
+        return key(a) == key(b)
+    except ValueError:
+        return False
+
+
+def _env_app_url(env) -> str | None:
+    if env.get("APP_URL"):
+        return env["APP_URL"].rstrip("/")
+    if env.get("APP_PORT"):
+        return f"http://127.0.0.1:{env['APP_PORT']}"
+    return None
+
+
+def admin_token_for(url: str, environ=None) -> str | None:
+    """The admin token that belongs to `url`, or None.
+
+    FAULT_ADMIN_TOKEN set in the environment: the user vouches for it. Else the token of
+    .stack/env, but only when `url` is the stack's own fault API (its APP_URL, or its fault
+    proxy's FAULT_API_URL): the stack's token is never sent to whatever else listens on a port.
+    """
     env = os.environ if environ is None else environ
-    stack_env = read_stack_env(env.get("STACK_DIR"))
-    return env.get("FAULT_ADMIN_TOKEN") or stack_env.get("FAULT_ADMIN_TOKEN")
+    if env.get("FAULT_ADMIN_TOKEN"):
+        return env["FAULT_ADMIN_TOKEN"]
+    stack = read_stack_env(env.get("STACK_DIR"))
+    if stack.get("FAULT_ADMIN_TOKEN") and (same_url(url, stack.get("APP_URL"))
+                                           or same_url(url, stack.get("FAULT_API_URL"))):
+        return stack["FAULT_ADMIN_TOKEN"]
+    return None
+
+
+def token_hint(url: str, environ=None) -> str:
+    """Why there is no token for `url`, and what to do (for error messages; no secret)."""
+    env = os.environ if environ is None else environ
+    stack = read_stack_env(env.get("STACK_DIR"))
+    if stack.get("FAULT_ADMIN_TOKEN") and stack.get("APP_URL"):
+        return (f"the token in {stack_env_path(env)} belongs to the stack's app at "
+                f"{stack['APP_URL']}, not {url}: unset APP_URL/APP_PORT to use the stack, or set "
+                f"FAULT_ADMIN_TOKEN for {url}")
+    return "set FAULT_ADMIN_TOKEN, or start the stack (make stack writes it to .stack/env)"
+
+
+def fault_target(environ=None) -> tuple[str, str | None]:
+    """(app URL, its admin token): the environment's APP_URL/APP_PORT, else the stack's app,
+    else http://127.0.0.1:5000."""
+    env = os.environ if environ is None else environ
+    url = (_env_app_url(env) or read_stack_env(env.get("STACK_DIR")).get("APP_URL")
+           or f"http://127.0.0.1:{DEFAULT_APP_PORT}").rstrip("/")
+    return url, admin_token_for(url, env)
 
 
 def resolve_app_url(environ=None) -> str:
-    """APP_URL, else http://127.0.0.1:$APP_PORT (default 5000)."""
-    env = os.environ if environ is None else environ
-    return env.get("APP_URL") or f"http://127.0.0.1:{env.get('APP_PORT', '5000')}"
+    """The app URL of fault_target()."""
+    return fault_target(environ)[0]
 
 
 @dataclass(frozen=True)
@@ -55,37 +127,49 @@ class FaultApi:
     affects: str | None = None    # the base URL whose requests its faults change, if known
 
 
-def resolve_fault_api(explicit_url: str | None = None, environ=None) -> FaultApi:
-    """Where faults go: --url, else FAULT_API_URL, else APP_URL, else .stack/env's fault API
-    (the proxy's when the stack runs one, TARGET_URL set; else the app's), else the app at
-    APP_PORT. The token is FAULT_ADMIN_TOKEN from the environment, or the stack's, and the
-    stack's only for a URL of the stack: it is never sent anywhere else.
-    """
-    env = os.environ if environ is None else environ
-    stack = read_stack_env(env.get("STACK_DIR"))
-    stack_api = stack.get("FAULT_API_URL") or stack.get("APP_URL")
-    url = explicit_url or env.get("FAULT_API_URL") or env.get("APP_URL") or stack_api \
-        or resolve_app_url(env)
-    url = url.rstrip("/")
-    own = {u.rstrip("/") for u in (stack_api, stack.get("APP_URL")) if u}
-    token = env.get("FAULT_ADMIN_TOKEN") or (stack.get("FAULT_ADMIN_TOKEN") if url in own
-                                             else None)
-    if stack_api and url == stack_api.rstrip("/"):
-        backend = stack.get("FAULT_BACKEND") or "app"
-        affects = stack.get("PROXY_URL") if backend == "proxy" else stack.get("APP_URL")
-    else:
-        backend = env.get("FAULT_BACKEND") or "app"
-        affects = env.get("FAULT_AFFECTS_URL") or (url if backend == "app" else None)
+def _stack_api(url: str, stack: dict, env) -> FaultApi:
+    """The API at `url`, named as the stack names it (its proxy, or its app)."""
+    token = admin_token_for(url, env)
+    if stack.get("FAULT_BACKEND") == "proxy" and same_url(url, stack.get("FAULT_API_URL")):
+        return FaultApi(url, token, "proxy", (stack.get("PROXY_URL") or "").rstrip("/") or None)
+    backend = env.get("FAULT_BACKEND") or "app"
+    affects = env.get("FAULT_AFFECTS_URL") or (url if backend == "app" else None)
     return FaultApi(url, token, backend, (affects or "").rstrip("/") or None)
 
 
-def resolve_target_url(environ=None) -> str:
-    """Where load goes by default: APP_URL, else the stack's fault proxy (PROXY_URL, when the
-    stack runs one in front of TARGET_URL), else the app (resolve_app_url)."""
+def resolve_fault_api(explicit_url: str | None = None, environ=None) -> FaultApi:
+    """Where faults go: --url, else FAULT_API_URL, else APP_URL/APP_PORT (an app of the
+    user's), else the stack's fault backend from .stack/env (the fault proxy when the stack runs
+    one in front of TARGET_URL, else its app), else the app at 127.0.0.1:5000. The token is
+    admin_token_for(url): the stack's goes to the stack's own URLs only."""
     env = os.environ if environ is None else environ
-    if env.get("APP_URL"):
-        return env["APP_URL"]
-    return read_stack_env(env.get("STACK_DIR")).get("PROXY_URL") or resolve_app_url(env)
+    stack = read_stack_env(env.get("STACK_DIR"))
+    url = (explicit_url or env.get("FAULT_API_URL") or _env_app_url(env)
+           or stack.get("FAULT_API_URL") or stack.get("APP_URL")
+           or f"http://127.0.0.1:{DEFAULT_APP_PORT}").rstrip("/")
+    return _stack_api(url, stack, env)
+
+
+def fault_api_for(host: str, environ=None) -> FaultApi:
+    """The fault API whose faults act on the load sent to `host`: FAULT_API_URL when set, the
+    stack's fault proxy when `host` is its PROXY_URL, else `host` itself (the demo app's admin
+    API at the address the load goes to)."""
+    env = os.environ if environ is None else environ
+    stack = read_stack_env(env.get("STACK_DIR"))
+    if env.get("FAULT_API_URL"):
+        return _stack_api(env["FAULT_API_URL"].rstrip("/"), stack, env)
+    if stack.get("FAULT_BACKEND") == "proxy" and same_url(host, stack.get("PROXY_URL")):
+        return _stack_api(stack["FAULT_API_URL"].rstrip("/"), stack, env)
+    host = host.rstrip("/")
+    return FaultApi(host, admin_token_for(host, env), "app", host)
+
+
+def resolve_target_url(environ=None) -> str:
+    """Where load goes by default: APP_URL/APP_PORT, else the stack's fault proxy (PROXY_URL,
+    when the stack runs one in front of TARGET_URL), else the stack's app (fault_target)."""
+    env = os.environ if environ is None else environ
+    return (_env_app_url(env) or read_stack_env(env.get("STACK_DIR")).get("PROXY_URL")
+            or fault_target(env)[0]).rstrip("/")
 
 
 def resolve_prometheus_url(explicit: str | None = None, environ=None) -> str:
@@ -93,4 +177,4 @@ def resolve_prometheus_url(explicit: str | None = None, environ=None) -> str:
     env = os.environ if environ is None else environ
     return (explicit or env.get("PROMETHEUS_URL")
             or read_stack_env(env.get("STACK_DIR")).get("PROMETHEUS_URL")
-            or f"http://127.0.0.1:{env.get('PROMETHEUS_PORT', '9090')}").rstrip("/")
+            or f"http://127.0.0.1:{env.get('PROMETHEUS_PORT') or '9090'}").rstrip("/")

@@ -38,7 +38,6 @@ Exit codes: 0 the run went through (failed requests included: the SLO checker ju
 
 import argparse
 import ast
-import ctypes
 import os
 import signal
 import subprocess
@@ -47,14 +46,14 @@ import time
 from pathlib import Path
 
 from harness_common import exitcodes
-from harness_common.stackenv import resolve_fault_api, resolve_target_url
+from harness_common.stackenv import fault_api_for, resolve_target_url
 from loadtests.endpoints import load_endpoints
 from loadtests.errors import LoadTestError
 from loadtests.preflight import check_target
 from loadtests.record import load_record, new_run_id, reports_dir
 from loadtests.scenarios import SCENARIOS, LoadPlan, build_plan
 from loadtests.schedule import load_schedule
-from stack.procs import free_port, port_in_use, stop_pid
+from stack.procs import die_with_parent, free_port, port_in_use, stop_pid
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 ENDPOINTS_LOCUSTFILE = Path(__file__).with_name("endpoints_locustfile.py")
@@ -62,7 +61,6 @@ PLUGIN = "loadtests.plugin"
 DEFAULT_MASTER_PORT = 5557
 STARTUP_MARGIN_S = 20
 WORKER_WAIT_S = 30
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SCENARIO_FLAGS = ("ramp_time", "step_users", "step_time", "spike_users", "spike_at", "spike_time")
 
 
@@ -193,7 +191,7 @@ def prepare(args) -> Prepared:
                                 f"(got {args.workers} local, {args.remote_workers} remote)")
     locustfile = choose_locustfile(args)
     host = (args.host or resolve_target_url()).rstrip("/")
-    fault_api = resolve_fault_api()
+    fault_api = fault_api_for(host)
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)
     try:
         check_target(host, fault_api, needs_admin=schedule is not None)
@@ -265,23 +263,10 @@ def pick_port(requested: int | None, unattended: bool) -> int:
     """The web port: --port, else LOCUST_PORT (8089); unattended runs dodge a busy default."""
     if requested is not None:
         return requested
-    default = int(os.environ.get("LOCUST_PORT", "8089"))
+    default = int(os.environ.get("LOCUST_PORT") or "8089")
     if unattended and port_in_use(default):
         return free_port()
     return default
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec (Linux): get SIGTERM if the CLI dies, even by SIGKILL.
-
-    The children run in their own session (so a terminal's Ctrl-C reaches them once, through
-    the CLI); this keeps them from outliving a killed CLI. Elsewhere it does nothing.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
 
 
 class Supervisor:
@@ -296,7 +281,7 @@ class Supervisor:
         out = open(log_path, "ab") if log_path else None  # closed by stop_all()
         popen = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                  stderr=subprocess.STDOUT if out else None,
-                                 start_new_session=True, preexec_fn=_die_with_parent)
+                                 start_new_session=True, preexec_fn=die_with_parent)
         self.procs.append((name, popen, out))
         return popen
 

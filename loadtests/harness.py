@@ -15,7 +15,10 @@ could not be cleared or the record could not be written; 2 for a crash Locust lo
 """
 
 import atexit
+import dataclasses
+import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -30,11 +33,12 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness_common import exitcodes
 from harness_common.exposition import metrics_response
 from harness_common.faults.client import FaultClient
-from harness_common.stackenv import FaultApi, resolve_fault_api, resolve_target_url
+from harness_common.stackenv import FaultApi, fault_api_for, resolve_target_url
 from loadtests import webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
 from loadtests.errors import LoadTestError, TargetError
+from loadtests.latency import LATENCY_KEY, PHASES_VAR, ClientLatency, PhaseSpan
 from loadtests.options import plan_from_options
 from loadtests.preflight import check_target
 from loadtests.recorder import Recorder
@@ -55,7 +59,7 @@ class Settings:
     schedule: Schedule | None
     reports_dir: Path
     run_id: str | None
-    fault_api: FaultApi   # where the chaos schedule and the Chaos tab send faults
+    fault_api: FaultApi | None  # where the schedule and the Chaos tab send faults (at init)
     unattended: bool  # --headless or --autostart: options cannot change during the session
 
 
@@ -64,7 +68,7 @@ def settings_from_options(options) -> Settings:
     plan = plan_from_options(options)
     schedule = load_schedule(options.chaos_schedule) if options.chaos_schedule else None
     return Settings(plan=plan, schedule=schedule, reports_dir=Path(options.reports_dir),
-                    run_id=options.run_id, fault_api=resolve_fault_api(),
+                    run_id=options.run_id, fault_api=None,
                     unattended=bool(options.headless or options.autostart))
 
 
@@ -74,8 +78,11 @@ class Harness:
     def __init__(self, environment, settings: Settings):
         self.environment = environment
         self.settings = settings
-        self.chaos = ChaosController(
-            lambda: FaultClient.for_api(settings.fault_api, timeout=ADMIN_TIMEOUT_S))
+        # The fault API is resolved for the host of each call: the web form may change the host,
+        # faults must act on what the load hits (the stack's fault proxy when the host is its
+        # PROXY_URL), and the stack's token must never go to another server.
+        self.chaos = ChaosController(lambda: FaultClient.for_api(
+            fault_api_for(environment.host), timeout=ADMIN_TIMEOUT_S))
         self.recorder = Recorder(settings.reports_dir, settings.run_id)
         self._schedule_greenlet = None
         self._sampler = None
@@ -196,20 +203,44 @@ class Harness:
             self.environment.runner.quit()
 
 
+def phases_from_env() -> tuple[PhaseSpan, ...]:
+    """The experiment's phases (SLO_EXPERIMENT_PHASES, set by `slo run`), else none."""
+    raw = os.environ.get(PHASES_VAR)
+    if not raw:
+        return ()
+    try:
+        return tuple(PhaseSpan(str(name), float(start), float(end))
+                     for name, start, end in json.loads(raw))
+    except (ValueError, TypeError) as err:
+        log.error("%s is not a list of [name, start_s, end_s]: %s", PHASES_VAR, err)
+        return ()
+
+
 def _init_metrics(environment, runner) -> ClientMetrics:
     metrics = ClientMetrics()
+    latency = ClientLatency(phases_from_env())
+    environment.slo_client_latency = latency
 
     def on_request(request_type, name, response_time, exception, **_kwargs):
         metrics.observe(request_type, name, exception is None, (response_time or 0) / 1000.0)
+        latency.observe(response_time or 0.0, time.time())
+
+    def on_test_start(**_kwargs):
+        latency.reset(time.time())
 
     environment.events.request.add_listener(on_request)
+    environment.events.test_start.add_listener(on_test_start)
     if isinstance(runner, WorkerRunner):
-        environment.events.report_to_master.add_listener(
-            lambda client_id, data, **_kw: data.__setitem__(REPORT_KEY, metrics.drain()))
+        def on_report(client_id, data, **_kw):
+            data[REPORT_KEY] = metrics.drain()
+            data[LATENCY_KEY] = latency.drain()
+
+        environment.events.report_to_master.add_listener(on_report)
     elif isinstance(runner, MasterRunner):
         def on_worker_report(client_id, data, **_kwargs):
             try:
                 metrics.merge(data.get(REPORT_KEY))
+                latency.merge(data.get(LATENCY_KEY))
             except (ValueError, TypeError, KeyError) as err:
                 log.error("client metrics from worker %s ignored: %s", client_id, err)
 
@@ -244,6 +275,7 @@ def init(environment, runner, web_ui=None, **_kwargs) -> None:
         _fail_before_load(str(err))
     if not environment.host:
         environment.host = resolve_target_url()
+    settings = dataclasses.replace(settings, fault_api=fault_api_for(environment.host))
     try:
         already_on = check_target(environment.host, settings.fault_api,
                                   settings.schedule is not None)

@@ -7,8 +7,9 @@ completed or interrupted. Format (version 1):
     {
       "version": 1,
       "run_id": "20250101-120000-steady",     # also the folder name under reports/
-      "start": "2025-01-01T12:00:00Z",         # UTC, to the second (truncated): the test started
-      "end": "2025-01-01T12:01:00Z",           #   ...and stopped (load was on in between)
+      "start": "2025-01-01T12:00:00Z",         # UTC, to the second (rounded down): the test
+      "end": "2025-01-01T12:01:00Z",           #   started, and stopped (rounded up), so the
+                                               #   window holds all of the load
       "duration_s": 60.2,
       "status": "completed",                   # or "stopped": ended before the scenario did
                                                #   (Stop button, Ctrl-C, SIGTERM)
@@ -42,7 +43,13 @@ completed or interrupted. Format (version 1):
                     "exceptions_csv": "locust_exceptions.csv"}   # names inside the run folder
     }
 
-Percentiles are Locust's own (response times bucketed to 2 significant digits), in ms.
+      "client_latency": {"overall": {"count": 1200, "p50_ms": 19.2, "p95_ms": 43.7,
+                                     "p99_ms": 118.0, "max_ms": 410.2},
+                         "phases": {"baseline": {...}}},   # experiments: one per phase
+                                               # (exact to 1%: loadtests/latency.py)
+
+`stats` percentiles are Locust's own (response times rounded to 2 significant digits), in ms;
+`client_latency` keeps every response time in an HDR histogram, exact to 1%.
 The module is pure (no Locust import): save_record/load_record/find_latest are all the checker
 needs. REPORTS_DIR overrides the default reports/ folder.
 """
@@ -50,7 +57,7 @@ needs. REPORTS_DIR overrides the default reports/ folder.
 import json
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -63,10 +70,13 @@ from pydantic import (
     field_validator,
 )
 
+from harness_common.errors import InputError
+from harness_common.inputs import read_input
 from loadtests.errors import RecordError
 
 RECORD_VERSION = 1
 RECORD_FILE = "run.json"
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 DEFAULT_REPORTS_DIR = "reports"
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -159,6 +169,23 @@ class RunStats(_Model):
     errors: tuple[ErrorCount, ...] = ()
 
 
+class LatencySummary(_Model):
+    """Exact client-side response times (HDR histogram, 1%): count, p50/p95/p99, max (ms)."""
+
+    count: int
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+
+class ClientLatencyInfo(_Model):
+    """The client's truth for the whole run and for each experiment phase (loadtests.latency)."""
+
+    overall: LatencySummary
+    phases: dict[str, LatencySummary] = Field(default_factory=dict)
+
+
 class RunRecord(_Model):
     """One load test run (see the module docstring for the JSON format)."""
 
@@ -177,12 +204,20 @@ class RunRecord(_Model):
     faults: tuple[FaultWindow, ...] = ()
     users: tuple[tuple[float, int], ...] = ()
     stats: RunStats
+    client_latency: ClientLatencyInfo | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("start", "end")
+    @field_validator("start")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return utc_seconds(value)
+
+    @field_validator("end")
+    @classmethod
+    def _utc_up(cls, value: datetime) -> datetime:
+        # Rounded up: a window judged from the record must hold the load's last second too.
+        whole = utc_seconds(value)
+        return whole if whole == value.astimezone(UTC) else whole + timedelta(seconds=1)
 
     @field_validator("run_id")
     @classmethod
@@ -226,10 +261,13 @@ def load_record(path: str | Path) -> RunRecord:
     if path.is_dir():
         path = record_path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise RecordError(f"{path}: cannot read the run record: "
-                          f"{err.strerror or type(err).__name__}") from err
+        raw = json.loads(read_input(path, what="run record", max_bytes=MAX_RECORD_BYTES,
+                                    missing_hint="pass a run folder or its run.json "
+                                                 "(reports/<id>/run.json)"))
+    except InputError as err:
+        raise RecordError(str(err)) from None
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a run record (not UTF-8 JSON)") from None
     except json.JSONDecodeError as err:
         raise RecordError(f"{path}: not valid JSON (line {err.lineno}): {err.msg}") from None
     try:
@@ -241,10 +279,12 @@ def load_record(path: str | Path) -> RunRecord:
 
 
 def find_latest(base: str | Path | None = None) -> Path | None:
-    """The run.json of the most recently ended run under `base` (default reports_dir())."""
+    """The run.json of the most recently ended run under `base` (default reports_dir()): a
+    load test's reports/<id>/run.json, or the Locust record an experiment leaves in
+    reports/<id>/locust/run.json (all that is left of an experiment killed with SIGKILL)."""
     base = Path(base) if base is not None else reports_dir()
     latest: tuple[datetime, Path] | None = None
-    for path in base.glob(f"*/{RECORD_FILE}"):
+    for path in (*base.glob(f"*/{RECORD_FILE}"), *base.glob(f"*/*/{RECORD_FILE}")):
         try:
             record = load_record(path)
         except RecordError:

@@ -15,6 +15,7 @@ from locust.html import get_html_report
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, sort_stats
 
 from loadtests.record import (
+    ClientLatencyInfo,
     EndpointStats,
     ErrorCount,
     RunRecord,
@@ -49,6 +50,11 @@ def endpoint_stats(entry) -> EndpointStats:
         min_ms=round(entry.min_response_time or 0, 3), max_ms=round(entry.max_response_time, 3),
         p50_ms=pct(0.5), p95_ms=pct(0.95), p99_ms=pct(0.99),
     )
+
+
+def _client_latency(environment) -> ClientLatencyInfo | None:
+    latency = getattr(environment, "slo_client_latency", None)
+    return ClientLatencyInfo.model_validate(latency.summary()) if latency is not None else None
 
 
 def run_stats(stats) -> RunStats:
@@ -141,6 +147,7 @@ class Recorder:
             scenario=scenario_info(run.plan, environment.parsed_options),
             chaos_schedule=schedule_source, faults=tuple(faults), users=tuple(run.users),
             stats=run_stats(environment.runner.stats), artifacts=dict(ARTIFACTS),
+            client_latency=_client_latency(environment),
         )
         path = save_record(record, run.run_dir)
         self._write_reports(run.run_dir, environment)

@@ -16,10 +16,14 @@ The admin token stays in this process (ChaosController's FaultClient); the brows
 it. Locust's web UI enables CORS for every origin and usually runs without login, so the POST
 routes require the request's Origin (or Referer) to be this server and a per-process form token;
 the /chaos responses name only this server in Access-Control-Allow-Origin and may only be framed
-by it. With --web-login the routes also require Locust's login.
+by it. Every /chaos route (GET too: the page carries the form token) refuses a Host header that
+is not an address this server answers on — an IP literal, localhost or the --web-host name, on
+its port — which is how a DNS-rebinding page would reach a loopback UI. With --web-login the
+routes also require Locust's login.
 """
 
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
@@ -30,6 +34,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from harness_common.errors import FaultError, FaultValidationError
 from harness_common.faults.model import parse_fault
+from harness_common.stackenv import fault_api_for
 
 log = logging.getLogger("loadtests.webui")
 
@@ -44,6 +49,32 @@ FIELDS = {  # form field -> type, per settable kind (the rest of a fault keeps i
 ROWS_MAX_AGE_S = 1.0
 TABLE = [{"key": "fault", "title": "Fault"}, {"key": "settings", "title": "Settings"},
          {"key": "remaining", "title": "Switches off in"}, {"key": "source", "title": "Set by"}]
+
+
+LOCAL_NAMES = ("localhost", "localhost.localdomain")
+
+
+def host_allowed(host: str | None, web_host: str | None, web_port: int) -> bool:
+    """True when a request's Host header names this server: an IP literal or a local name (or
+    the --web-host name) with our port. A DNS name an attacker controls is refused."""
+    if not host:
+        return False
+    parsed = urlsplit(f"//{host}")
+    try:
+        name, port = parsed.hostname, parsed.port
+    except ValueError:
+        return False
+    if name is None or (port or 80) != web_port:
+        return False
+    configured = (web_host or "").strip().lower()
+    if name in LOCAL_NAMES or (configured not in ("", "*", "0.0.0.0", "::") and
+                               name == configured):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def same_origin(origin: str | None, referer: str | None, host_url: str) -> bool:
@@ -137,11 +168,12 @@ class ChaosTab:
     def page(self, message: str | None = None, error: str | None = None, status: int = 200):
         """The controls page, with the outcome of the last action."""
         faults, list_error = self.active()
+        backend = fault_api_for(self.harness.environment.host)
         html = render_template(
             "chaos.html", faults=faults, list_error=list_error, message=message, error=error,
             token=self.form_token, embed=request.args.get("embed") == "1",
-            has_token=bool(self.harness.settings.fault_api.token),
-            target=self.harness.environment.host, backend=self.harness.settings.fault_api,
+            has_token=bool(backend.token), target=self.harness.environment.host,
+            backend=backend,
             describe=describe)
         return Response(html, status=status, mimetype="text/html")
 
@@ -210,6 +242,16 @@ def init_web_ui(web_ui, harness) -> ChaosTab:
     bp = Blueprint("slo_chaos", __name__, url_prefix=f"{base}/chaos",
                    template_folder=str(HERE / "templates"))
     bp.after_request(_protect)
+    web_port = int(getattr(options, "web_port", 8089) or 8089)
+
+    @bp.before_request
+    def refuse_foreign_host():
+        if not host_allowed(request.host, getattr(options, "web_host", ""), web_port):
+            return Response(f"refused: Host {request.host!r} is not this server's address; open "
+                            f"the UI as http://127.0.0.1:{web_port}/", status=403,
+                            mimetype="text/plain")
+        return None
+
     bp.add_url_rule("", "page", auth(lambda: tab.page()), methods=["GET"])
     bp.add_url_rule("/faults", "faults", auth(lambda: jsonify(faults=tab.active()[0])),
                     methods=["GET"])

@@ -38,6 +38,7 @@ from stack import compose, launcher
 from stack.config import StackSettings, check_target_url
 from stack.errors import PartFailedError, StackError
 from stack.files import read_env_file, sandbox_bot_token
+from stack.links import UiInfo
 from stack.proxy.bootstrap import ProxyConfig, build_bootstrap
 from stack.render import PROMETHEUS_SOURCE, RULES_DIR, native_prometheus_config, select_rule_files
 from stack.setup import plan_setup, run_setup
@@ -46,8 +47,20 @@ EXIT_NOT_RUNNING = 3
 TITLES = {"telegram-sandbox": "Telegram sandbox", "app": "Target app",
           "alertmanager": "Alertmanager", "prometheus": "Prometheus", "grafana": "Grafana",
           "locust": "Locust (make load)", "proxy": "Fault proxy"}
-LINKS = {"telegram-sandbox": "/sandbox/messages", "app": "/metrics", "prometheus": "/alerts",
-         "alertmanager": "/#/alerts", "grafana": "/dashboards"}
+LINKS = {"telegram-sandbox": "/sandbox", "app": "/metrics", "grafana": "/dashboards"}
+
+
+def part_link(part: str, url: str, ui: UiInfo) -> str:
+    """The page of a part to open, as this installation serves it (never a 404)."""
+    if part == "prometheus":
+        alerts = ui.prometheus_page(url, "alerts")
+        return (f"{alerts} (alerts), {ui.prometheus_page(url, 'targets')} (targets)" if alerts
+                else "(no web UI in this build: query /api/v1/..., or `slo verify-alerts`)")
+    if part == "alertmanager":
+        return (ui.alertmanager_alerts(url) or
+                "(no web UI in this build: `amtool --alertmanager.url=" + url + " alert`, or "
+                "`slo verify-alerts`)")
+    return f"{url}{LINKS[part]}" if part in LINKS else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the stack (idempotent)")
+    up = sub.add_parser("up", help="start the stack (idempotent)")
+    up.add_argument("--fresh", action="store_true",
+                    help="start Prometheus with empty data (no series or alerts of earlier runs)")
     sub.add_parser("down", help="stop what `up` started")
     sub.add_parser("status", help="show each part; exit 0 all up, 1 degraded, 3 not running")
     logs = sub.add_parser("logs", help="show the parts' logs")
@@ -84,9 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_up(console: Console, settings: StackSettings) -> int:
+def cmd_up(console: Console, settings: StackSettings, fresh: bool = False) -> int:
     """Start (or find) the stack and print its URLs."""
-    info = launcher.ensure_stack(settings, report=lambda m: console.print(f"[dim]{m}[/dim]"))
+    info = launcher.ensure_stack(settings, report=lambda m: console.print(f"[dim]{m}[/dim]"),
+                                 fresh=fresh)
     if info.already_running:
         console.print(f"[bold]The stack is already running[/bold] ({info.mode}, from "
                       f"{settings.paths.root}); `python -m stack down` stops it.")
@@ -94,14 +110,16 @@ def cmd_up(console: Console, settings: StackSettings) -> int:
         console.print(f"[bold green]Stack up[/bold green] ({info.mode}).")
     for message in info.warnings + info.skipped:
         console.print(f"[yellow]note:[/yellow] {escape(message)}", soft_wrap=True)
+    ui = UiInfo.from_env(info.env)
     for part, url in info.urls.items():
-        extra = f"   {url}{LINKS[part]}" if part in LINKS else ""
         if part == "proxy":
-            url, extra = (info.env.get("PROXY_URL", ""),
-                          f" -> {info.env.get('TARGET_URL', '')}   (fault API {url}, Envoy "
-                          f"admin {info.env.get('PROXY_ADMIN_URL', '')})")
-        console.print(f"  {TITLES.get(part, part):<18} {url}{extra}", soft_wrap=True,
-                      highlight=False)
+            console.print(f"  {TITLES[part]:<18} {info.env.get('PROXY_URL', '')} -> "
+                          f"{info.env.get('TARGET_URL', '')}   (fault API {url}, Envoy admin "
+                          f"{info.env.get('PROXY_ADMIN_URL', '')})", soft_wrap=True,
+                          highlight=False)
+            continue
+        console.print(f"  {TITLES.get(part, part):<18} {url}   {part_link(part, url, ui)}",
+                      soft_wrap=True, highlight=False)
     if info.env.get("FAULT_BACKEND") == "proxy":
         console.print("Faults (make fault, the Chaos tab, experiments) act on the fault proxy; "
                       "load goes through it (make load).", soft_wrap=True, highlight=False)
@@ -250,7 +268,7 @@ def main(argv=None) -> int:
             return run_setup(plan_setup(), console.print)
         settings = StackSettings.from_env()
         if args.command == "up":
-            return cmd_up(console, settings)
+            return cmd_up(console, settings, fresh=args.fresh)
         if args.command == "down":
             return cmd_down(console, settings)
         if args.command == "status":

@@ -151,6 +151,7 @@ class StackSettings:
     ports: dict[str, int]
     mode: str = "auto"
     slo_profile: str = "standard"
+    slo_profile_chosen: bool = False   # SLO_PROFILE was set, not defaulted
     extra_rules: tuple[Path, ...] = ()
     app_baseline_delay_ms: str = "5-50"
     telegram_bot_token: str | None = field(default=None, repr=False)
@@ -219,6 +220,7 @@ class StackSettings:
             ports=ports,
             mode=_choice(env, "STACK_MODE", STACK_MODES),
             slo_profile=_choice(env, "SLO_PROFILE", SLO_PROFILES),
+            slo_profile_chosen=bool(env.get("SLO_PROFILE")),
             extra_rules=extra,
             app_baseline_delay_ms=env.get("APP_BASELINE_DELAY_MS") or "5-50",
             telegram_bot_token=token,

@@ -17,6 +17,7 @@ load goes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -29,6 +30,7 @@ from stack import compose
 from stack.config import PORT_VARS, StackSettings, TelegramTarget, check_target_url, port_var
 from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
 from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
+from stack.links import FULL_UI, UiInfo, detect_ui
 from stack.parts import (
     GRAFANA_HINT,
     INSTALL_HINT,
@@ -309,12 +311,25 @@ def _drift(settings: StackSettings, state: StackState) -> list[str]:
     return [f"{n}: `python -m stack down` first to change it" for n in notes]
 
 
+def revived_settings(settings: StackSettings, state: StackState | None
+                     ) -> tuple[StackSettings, str | None]:
+    """Reviving a stack keeps its SLO profile unless SLO_PROFILE chooses one: a fast-profile
+    stack an experiment started must not come back with the standard rules just because the
+    shell that revives it does not set SLO_PROFILE. Returns the settings and a note."""
+    if state is None or settings.slo_profile_chosen or state.slo_profile == settings.slo_profile:
+        return settings, None
+    return (dataclasses.replace(settings, slo_profile=state.slo_profile),
+            f"keeping the {state.slo_profile} SLO profile of the stack in {settings.paths.root} "
+            f"(SLO_PROFILE chooses another)")
+
+
 def ensure_stack(settings: StackSettings | None = None, *, report: Report = _quiet,
-                 timeout: float = READY_TIMEOUT_S) -> StackInfo:
+                 timeout: float = READY_TIMEOUT_S, fresh: bool = False) -> StackInfo:
     """Bring the stack up unless it already is; restart parts of a native stack that died.
 
-    Raises MissingBinaryError, PortInUseError, PartFailedError (after stopping what it
-    started), StackConfigError.
+    `fresh`: start Prometheus with empty data (a run that must not see the last run's series
+    and alerts); refused while Prometheus runs. Raises MissingBinaryError, PortInUseError,
+    PartFailedError (after stopping what it started), StackConfigError, StackError.
     """
     settings = settings or StackSettings.from_env()
     paths = settings.paths
@@ -322,8 +337,15 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
         state = load_state(paths.state_file)
         if state is not None and state.mode == "compose":
             return _info(settings, state, already=True, warnings=_drift(settings, state))
+        settings, note = revived_settings(settings, state)
+        if note:
+            report(note)
         if state is not None:
             alive = [r for r in state.parts if r.leader_alive()]
+            prometheus = state.part("prometheus")
+            if fresh and prometheus is not None and prometheus.leader_alive():
+                raise StackError(f"--fresh (FRESH=1) starts Prometheus with empty data, but the "
+                                 f"stack in {paths.root} is running: `make stack-down` first")
             if alive and len(alive) == len(state.parts):
                 return _info(settings, state, already=True, warnings=_drift(settings, state))
             if alive and state.ports != settings.ports:
@@ -333,6 +355,11 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
         if mode == "compose":
             return _compose_up(settings, report)
         _check_target(settings)
+        if fresh:
+            data = paths.part_dir("prometheus") / "data"
+            if data.exists():
+                shutil.rmtree(data)
+                report(f"fresh start: removed Prometheus's data ({data})")
         return _native_up(settings, state, report, timeout)
 
 
@@ -340,6 +367,7 @@ def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
     _env, _warnings, telegram_mode = _prepare(settings, "compose", grafana=True)
     report("Docker engine found: starting compose.yaml (docker compose up -d --wait)")
     compose.compose_up(settings.paths.env_file)
+    _record_ui(settings, FULL_UI)
     state = StackState(mode="compose", ports=dict(settings.ports),
                        slo_profile=settings.slo_profile, telegram_mode=telegram_mode,
                        target_url=settings.target_url)
@@ -389,7 +417,14 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
             paths.state_file.unlink(missing_ok=True)
         raise
     save_state(paths.state_file, state)
+    _record_ui(settings, detect_ui(settings.url("prometheus"), settings.url("alertmanager")))
     return _info(settings, state, already=False, warnings=warnings, skipped=skipped)
+
+
+def _record_ui(settings: StackSettings, ui: UiInfo) -> None:
+    """Keep which web UIs the running servers have in .stack/env (see stack.links)."""
+    pairs = {**read_env_file(settings.paths.root), **ui.env_pairs()}
+    write_private(settings.paths.env_file, render_env_file(pairs))
 
 
 def stop_stack(settings: StackSettings | None = None, *, report: Report = _quiet) -> list[str]:

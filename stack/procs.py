@@ -5,6 +5,7 @@ be stopped as a whole and never outlives the caller by accident.
 """
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -60,15 +61,34 @@ class Proc:
         stop_pid(self.popen.pid, timeout, popen=self.popen)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """In a child, before exec (Linux): receive SIGTERM when the parent dies, even by SIGKILL.
+
+    Children run in their own session (so they can be stopped as a group and a terminal's
+    Ctrl-C reaches them once, through the parent); this keeps them from outliving a killed
+    parent. Elsewhere it does nothing.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+
+
 def spawn(name: str, cmd: list[str], log_path: Path, env: dict | None = None,
-          cwd: str | os.PathLike | None = None) -> Proc:
-    """Start `cmd` in a new session with output appended to `log_path`."""
+          cwd: str | os.PathLike | None = None, with_parent: bool = False) -> Proc:
+    """Start `cmd` in a new session with output appended to `log_path`; with `with_parent` it
+    gets SIGTERM when this process dies (see die_with_parent)."""
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(  # noqa: S603 - argv lists built by the harness
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+            preexec_fn=die_with_parent if with_parent else None,
         )
     return Proc(name, popen, log_path)
 

@@ -24,8 +24,10 @@ def create_app(config: dict | None = None, fault_registry: FaultRegistry | None 
     app.extensions["fault_registry"] = registry
 
     app_metrics = metrics.init_app(app, registry)
-    inject.init_app(app, registry, app_metrics.faults_injected)
+    inject.init_app(app, registry, app_metrics.faults_injected, app_metrics.faults_shed)
     processing.init_app(app)
     routes.init_app(app)
     admin.init_app(app)
+    if app.config["INSTRUMENTATION"]:
+        metrics.preinit(app, app_metrics)  # every route is known now
     return app

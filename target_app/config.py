@@ -9,6 +9,15 @@ import os
 from harness_common.buckets import DEFAULT_BUCKETS
 from harness_common.errors import HarnessError
 
+DEFAULT_THREADS = 32
+
+
+def fault_max_held(threads: int) -> int:
+    """Requests faults may hold with `threads` worker threads: all but a reserve of one in
+    eight (at least 2) for the paths that are never faulted."""
+    return max(1, threads - max(2, threads // 8))
+
+
 DEFAULTS = {
     "APP_VERSION": "0.1.0",
     # "Simulated processing": every app page waits a uniform random time in this range (ms).
@@ -20,6 +29,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 16 * 1024,
     # Turn the RED instrumentation off (benchmark baseline only; /metrics stays up).
     "INSTRUMENTATION": True,
+    # Requests faults may hold (sleep in) at once; the rest of the threads stay free for
+    # /metrics, /health and /admin. From APP_THREADS at start-up (see fault_max_held).
+    "FAULT_MAX_HELD": fault_max_held(DEFAULT_THREADS),
 }
 
 
@@ -59,6 +71,15 @@ def config_from_env(environ=None) -> dict:
                                                    env["APP_BASELINE_DELAY_MS"])
     if "APP_LATENCY_BUCKETS" in env:
         config["LATENCY_BUCKETS"] = _parse_buckets(env["APP_LATENCY_BUCKETS"])
+    if "APP_THREADS" in env:
+        try:
+            threads = int(env["APP_THREADS"])
+        except ValueError:
+            threads = 0
+        if not 3 <= threads <= 1000:
+            raise HarnessError(f"APP_THREADS: expected a whole number of threads from 3 to 1000 "
+                               f"(got {env['APP_THREADS']!r})")
+        config["FAULT_MAX_HELD"] = fault_max_held(threads)
     if env.get("APP_INSTRUMENTATION", "1").lower() in ("0", "false", "off", "no"):
         config["INSTRUMENTATION"] = False
     return config

@@ -5,6 +5,8 @@
     app_requests_in_progress                        gauge
     app_fault_active{kind}                          gauge, 1 while a fault is on
     app_faults_injected_total{kind}                 counter, requests a fault was applied to
+    app_faults_shed_total{kind}                     counter, faulted requests shed with 503
+                                                    (the fault already held FAULT_MAX_HELD)
     + the default process, GC and platform collectors
 
 `endpoint` is the route template (/api/projects/<project_id>); paths that match no route
@@ -23,6 +25,7 @@ from prometheus_client import (
 )
 
 from harness_common.exposition import add_default_collectors, metrics_response
+from harness_common.faults.routes import is_protected
 
 UNMATCHED = "<unmatched>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -51,7 +54,37 @@ class AppMetrics:
             "app_faults_injected_total", "Requests a fault was applied to.", ["kind"],
             registry=registry,
         )
+        self.faults_shed = Counter(
+            "app_faults_shed_total", "Faulted requests answered 503 at once because the fault "
+            "already held FAULT_MAX_HELD requests.", ["kind"], registry=registry,
+        )
         add_default_collectors(registry)
+
+
+# The statuses every route is born with, at 0, besides its success: the errors the app and
+# its faults answer (client_python's advice: a series that appears only with its first error
+# starts at that error, and increase() over a window misses it).
+ERROR_STATUSES = ("500", "502", "503", "504", "aborted")
+PREINIT_SKIP = frozenset({"HEAD", "OPTIONS"})   # added to every route by Flask
+
+
+def preinit(app, metrics: AppMetrics) -> int:
+    """Create every route x method x (200 and each error status) series at 0, and the latency
+    histogram of each user route (not /metrics, /health, /admin: they are never faulted nor
+    judged, and a histogram is ~80 series), before the first request; returns how many request
+    series exist."""
+    count = 0
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) & KNOWN_METHODS - PREINIT_SKIP):
+            if not is_protected(rule.rule):
+                metrics.duration.labels(method, rule.rule)
+            for status in ("200", *ERROR_STATUSES):
+                metrics.requests.labels(method, rule.rule, status)
+                count += 1
+    for status in ("404", *ERROR_STATUSES):
+        metrics.requests.labels("GET", UNMATCHED, status)
+        count += 1
+    return count
 
 
 def _labels() -> tuple[str, str]:

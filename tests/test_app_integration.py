@@ -168,3 +168,22 @@ def test_the_cli_sets_lists_and_clears_faults(app):
     assert client.list() == []
     for result in (done, bad):
         assert server.token not in result.stdout + result.stderr
+
+
+def test_slow_faulted_requests_never_take_the_threads_metrics_and_admin_need(start_app):
+    """6 threads: a 4 s latency fault may hold 4 requests; 10 clients at once must not block
+    /metrics (a false "app down" for Prometheus) or the DELETE that clears the fault."""
+    server = start_app(APP_THREADS="6")
+    client = FaultClient(server.url, server.token)
+    client.set("latency", delay_ms=4000, ttl_s=60)
+    with requests.Session() as session, ThreadPoolExecutor(max_workers=10) as pool:
+        slow = [pool.submit(session.get, server.url + "/", timeout=15) for _ in range(10)]
+        time.sleep(0.5)  # the held requests are asleep now
+        metrics = requests.get(server.url + "/metrics", timeout=2)
+        health = requests.get(server.url + "/health", timeout=2)
+        cleared = FaultClient(server.url, server.token, timeout=2).clear()
+        statuses = sorted(f.result().status_code for f in slow)
+    assert metrics.status_code == 200 and health.status_code == 200
+    assert cleared == ["latency"]
+    assert statuses.count(200) == 4 and statuses.count(503) == 6, statuses
+    assert value(scrape(server.url), "app_faults_shed_total", kind="latency") == 6

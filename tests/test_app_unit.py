@@ -86,7 +86,7 @@ def test_each_app_has_its_own_registry():
     b = create_app({"TESTING": True, "BASELINE_DELAY_MS": (0, 0)})
     a.test_client().get("/")
     assert sample(a, "app_requests_total", method="GET", endpoint="/", status="200") == 1
-    assert sample(b, "app_requests_total", method="GET", endpoint="/", status="200") is None
+    assert sample(b, "app_requests_total", method="GET", endpoint="/", status="200") == 0.0
 
 
 def test_admin_api_is_closed_without_a_configured_token():
@@ -122,9 +122,11 @@ def test_a_fault_limited_to_routes_leaves_other_routes_alone(client):
     assert client.get("/").status_code == 200
 
 
-def test_a_fault_naming_health_explicitly_faults_it(client):
-    client.put("/admin/faults/error", json={"routes": ["/health"]}, headers=AUTH)
-    assert client.get("/health").status_code == 500
+def test_a_fault_naming_health_is_refused_and_health_stays_up(client):
+    answer = client.put("/admin/faults/error", json={"routes": ["/health"]}, headers=AUTH)
+    assert answer.status_code == 400 and answer.get_json()["field"] == "routes"
+    assert client.get("/admin/faults", headers=AUTH).get_json()["faults"] == []
+    assert client.get("/health").status_code == 200
 
 
 @pytest.mark.parametrize(("kind", "body", "field"), [
@@ -170,3 +172,21 @@ def test_config_from_env_parses_ranges_and_buckets_and_rejects_garbage():
         config_from_env({"APP_BASELINE_DELAY_MS": "50-5"})
     with pytest.raises(HarnessError, match="APP_LATENCY_BUCKETS"):
         config_from_env({"APP_LATENCY_BUCKETS": "a,b"})
+
+
+@pytest.mark.parametrize(("method", "endpoint", "status"), [
+    ("GET", "/", "503"), ("GET", "/api/projects", "500"), ("GET", "/api/projects/<project_id>",
+                                                           "aborted"),
+    ("GET", "/", "200"), ("GET", "<unmatched>", "404"), ("PUT", "/admin/faults/<kind>", "500"),
+])
+def test_every_route_method_and_error_status_exists_at_zero_before_any_request(
+        app, method, endpoint, status):
+    assert sample(app, "app_requests_total", method=method, endpoint=endpoint,
+                  status=status) == 0.0
+    assert sample(app, "app_request_duration_seconds_count", method="GET", endpoint="/") == 0.0
+
+
+def test_a_first_error_increments_a_series_that_was_already_there(app, client):
+    client.put("/admin/faults/error", json={"status": 503}, headers=AUTH)
+    client.get("/")
+    assert sample(app, "app_requests_total", method="GET", endpoint="/", status="503") == 1.0

@@ -14,10 +14,12 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import yaml
 
+from harness_common.errors import FaultError
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import read_stack_env
 from slo.live.delivery import notices, parse_counters
@@ -45,12 +47,32 @@ def env(tmp_path_factory):
                    capture_output=True, check=False, timeout=60)
 
 
+def quiet(env) -> None:
+    """Before a run: an earlier test's outage leaves SLO alerts firing for minutes (the fast
+    profile's ticket rows), and a run refuses to start its baseline over them. Stop such a stack,
+    so the run starts a fresh one (empty Prometheus data)."""
+    url = stack_env(env).get("PROMETHEUS_URL")
+    if not url:
+        return
+    try:
+        alerts = requests.get(url + "/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+    except (requests.RequestException, ValueError, KeyError):
+        return
+    if any(a.get("labels", {}).get("alertname") == "ErrorBudgetBurn" for a in alerts):
+        subprocess.run([sys.executable, "-m", "stack", "down"], env=env, cwd=REPO,
+                       capture_output=True, check=False, timeout=60)
+
+
 def slo(env, *args, timeout=300) -> subprocess.CompletedProcess:
+    if args[:1] == ("run",):
+        quiet(env)
     return subprocess.run([sys.executable, "-m", "slo.cli", *args], env=env, cwd=REPO,
                           capture_output=True, text=True, check=False, timeout=timeout)
 
 
 def start_slo(env, *args) -> subprocess.Popen:
+    if args[:1] == ("run",):
+        quiet(env)
     return subprocess.Popen([sys.executable, "-m", "slo.cli", *args], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -72,8 +94,17 @@ def stack_env(env) -> dict:
 
 
 def faults(env) -> list:
+    """The faults on at the stack's app (FaultError when it does not answer)."""
     stack = stack_env(env)
     return FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"]).list()
+
+
+def faults_once_up(env) -> list:
+    """faults(), or [] while the stack is still starting (for waiting on a fault)."""
+    try:
+        return faults(env) if stack_env(env).get("APP_URL") else []
+    except FaultError:
+        return []
 
 
 def by_phase(result: dict) -> dict:
@@ -101,22 +132,64 @@ def test_an_alert_that_does_not_exist_fails_at_once_with_a_readable_reason(env, 
     assert time.monotonic() - started < 120  # the stack's start-up, then no phase at all
 
 
-def test_a_run_refuses_to_start_over_a_fault_it_did_not_set_and_leaves_it_alone(env, tmp_path):
-    stack = stack_env(env)
-    other = FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"])
-    other.set("latency", delay_ms=250, ttl_s=120)
+def test_a_fault_the_run_did_not_set_stops_it_before_any_load_and_is_left_alone(env, tmp_path):
+    stack = stack_env(env) if stack_env(env) else None
+    if stack is None:  # the module's first run starts the stack
+        slo(env, "run", str(experiment(tmp_path, "warm", [{"name": "w", "duration": "5s"}])),
+            "--keep", "--run-id", "warm", "--no-live")
+        stack = stack_env(env)
+    theirs = FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"])
+    theirs.set("latency", delay_ms=5, ttl_s=60)
     try:
-        path = experiment(tmp_path, "busy", [{"name": "only", "duration": "20s"}])
-        run = slo(env, "run", str(path), "--keep", "--run-id", "busy", "--no-live")
+        path = experiment(tmp_path, "foreign", [{"name": "only", "duration": "5s"}])
+        run = slo(env, "run", str(path), "--keep", "--run-id", "foreign", "--no-live")
         assert run.returncode == 2, run.stdout + run.stderr
-        text = " ".join(run.stdout.split())
-        assert "a fault this run did not set is on at the demo app: latency (delay_ms=250" in text
-        assert "Clear it with `make fault-clear` (python -m harness_common.faults clear " \
-               "latency)" in text
-        assert [f["kind"] for f in faults(env)] == ["latency"]  # never cleared by the run
-        assert summary(env, "busy")["status"] == "error"
+        assert "a fault this run did not set is on" in run.stdout and "latency" in run.stdout
+        assert "make fault-clear" in run.stdout
+        assert [f["kind"] for f in faults(env)] == ["latency"]   # never cleared by the run
+        assert not (Path(env["REPORTS_DIR"]) / "foreign" / "locust").exists()
     finally:
-        other.clear()
+        theirs.clear("latency")
+
+
+def test_a_sigkilled_run_takes_its_locust_down_and_leaves_a_record_slo_check_judges(env,
+                                                                                    tmp_path):
+    path = experiment(tmp_path, "killed", [{"name": "calm", "duration": "15s"},
+                                           {"name": "outage", "duration": "40s",
+                                            "fault": OUTAGE}])
+    proc = start_slo(env, "run", str(path), "--keep", "--run-id", "killed", "--no-live")
+    try:
+        judge_a_killed_run(env, proc)
+    finally:
+        # the fault outlives its SIGKILLed setter only until its TTL (the phase + 30 s): the
+        # next tests must not start over it
+        stack = stack_env(env)
+        if stack.get("APP_URL"):
+            FaultClient(stack["APP_URL"], stack["FAULT_ADMIN_TOKEN"]).clear()
+
+
+def judge_a_killed_run(env, proc) -> None:
+    try:
+        wait_until(lambda: faults_once_up(env), 90, "the experiment's fault to be on")
+        locusts = [p for p in psutil.process_iter(["cmdline"])
+                   if "locust" in " ".join(p.info["cmdline"] or []) and
+                   str(Path(env["REPORTS_DIR"]) / "killed") in " ".join(p.info["cmdline"])]
+        assert locusts, "the run's Locust process"
+        proc.kill()                      # SIGKILL: no rollback runs
+        proc.wait(timeout=10)
+        gone = wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                                          for p in locusts) or None, 30, "Locust to exit")
+        assert gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+    record = Path(env["REPORTS_DIR"]) / "killed" / "locust" / "run.json"
+    wait_until(record.is_file, 15, "Locust's run record")
+    check = slo(env, "check", "--spec", str(SPEC), "--no-settle", "--json", "-")
+    assert check.returncode in (0, 1), check.stdout + check.stderr   # judged, not "no record"
+    judged = json.loads(check.stdout)
+    assert judged["window"]["source"].startswith("run ")
 
 
 def test_an_experiment_against_the_proxy_needs_a_stack_that_runs_one(env, tmp_path):
@@ -189,6 +262,13 @@ def telegram_request_failures(env) -> float:
 
 
 def test_a_sandbox_answering_429_for_a_while_still_gets_the_alert_after_retries(env, tmp_path):
+    # The fault goes to this stack's sandbox: start it fresh now, so the run does not restart
+    # it (with an earlier test's alerts still firing, it would).
+    subprocess.run([sys.executable, "-m", "stack", "down"], env=env, cwd=REPO,
+                   capture_output=True, check=False, timeout=60)
+    up = subprocess.run([sys.executable, "-m", "stack", "up", "--fresh"], env=env, cwd=REPO,
+                        capture_output=True, text=True, check=False, timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
     sandbox = SandboxClient(stack_env(env)["TELEGRAM_SANDBOX_URL"])
     failed_before = telegram_request_failures(env)
     sandbox.set_fault("429", count=3, retry_after=1, methods=["sendMessage"])
@@ -215,7 +295,7 @@ def test_alertmanager_stopped_mid_run_is_not_delivered_and_the_fault_is_still_ro
     settings = StackSettings.from_env(env)
     proc = start_slo(env, "run", str(path), "--keep", "--run-id", "no-am", "--no-live")
     try:
-        wait_until(lambda: faults(env), 90, "the experiment's fault to be on")
+        wait_until(lambda: faults_once_up(env), 90, "the experiment's fault to be on")
         assert stop_part("alertmanager", settings)
         out, _ = proc.communicate(timeout=120)
     finally:
@@ -236,7 +316,7 @@ def test_ctrl_c_mid_fault_clears_the_fault_and_writes_a_partial_report(env, tmp_
         {"name": "outage", "duration": "60s", "fault": OUTAGE}])
     proc = start_slo(env, "run", str(path), "--keep", "--run-id", "interrupted", "--no-live")
     try:
-        wait_until(lambda: faults(env), 90, "the experiment's fault to be on")
+        wait_until(lambda: faults_once_up(env), 90, "the experiment's fault to be on")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -247,8 +327,8 @@ def test_ctrl_c_mid_fault_clears_the_fault_and_writes_a_partial_report(env, tmp_
     result = summary(env, "interrupted")
     assert result["status"] == "interrupted"
     assert "interrupted by SIGINT (Ctrl-C) during phase 'outage'" in result["reason"]
-    assert any(step.startswith("clear the run's faults: ok")
-               for step in result["rollback"]["steps"])
+    assert any(step.startswith("clear the error fault this run set: ok")
+               for step in result["rollback"]["steps"]), result["rollback"]
     phases = {p["name"]: p for p in result["phases"]}
     assert phases["calm"]["completed"] and not phases["outage"]["completed"]
     assert phases["outage"]["fault"]["end"] is not None  # the fault's window ends at rollback

@@ -69,13 +69,28 @@ def test_a_body_kind_that_contradicts_the_url_is_rejected():
     ("/health", ("*",), False),
     ("/metrics", ("/*",), False),
     ("/admin/faults", ("*",), False),
-    ("/health", ("/health",), True),
-    ("/metrics", ("/metrics",), True),
-    ("/admin/faults/latency", ("/admin/*",), True),
+    ("/health", ("/h*",), False),
+    ("/admin/faults/latency", ("/*/faults/*",), False),
     ("/healthy-page", ("*",), True),
 ])
-def test_route_globs_never_select_observability_paths_unless_named(path, patterns, expected):
+def test_route_globs_never_select_the_control_and_observability_paths(path, patterns, expected):
     assert matches(path, patterns) is expected
+
+
+@pytest.mark.parametrize("pattern", ["/health", "/metrics", "/admin*", "/admin/*",
+                                     "/admin/faults", "/metrics?x", "/health[z]"])
+def test_a_route_naming_admin_metrics_or_health_is_refused(pattern):
+    with pytest.raises(FaultValidationError, match="never faulted") as info:
+        parse_fault("error", {"routes": [pattern]})
+    assert info.value.field == "routes"
+
+
+@pytest.mark.parametrize("field", ["ttl_s", "probability", "delay_ms", "jitter_ms"])
+def test_a_boolean_is_not_a_number(field):
+    body = {"delay_ms": 10, field: True}
+    with pytest.raises(FaultValidationError, match="not a boolean") as info:
+        parse_fault("latency", body)
+    assert info.value.field == field
 
 
 def test_protected_paths_are_exactly_metrics_health_and_admin():

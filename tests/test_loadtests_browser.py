@@ -91,6 +91,10 @@ def test_the_chaos_tab_sets_and_clears_a_fault_at_the_app(locust_web, app_server
     no_token = requests.post(locust_web + "/chaos/set/latency", data={"delay_ms": "100"},
                              headers={"Origin": locust_web}, timeout=5)
     assert (forged.status_code, no_token.status_code) == (403, 403)
+    rebound = requests.get(locust_web + "/chaos", headers={"Host": "rebind.evil.example:"
+                                                          + locust_web.rsplit(":", 1)[1]},
+                           timeout=5)
+    assert rebound.status_code == 403 and "csrf_token" not in rebound.text
     assert admin.list() == []
 
     # stopping the test writes its record with the window the tab opened

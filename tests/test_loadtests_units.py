@@ -33,7 +33,7 @@ from loadtests.record import (
 )
 from loadtests.scenarios import SCENARIOS, build_plan
 from loadtests.schedule import compile_steps, load_schedule, parse_steps
-from loadtests.webui import form_to_body, same_origin
+from loadtests.webui import form_to_body, host_allowed, same_origin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -316,9 +316,10 @@ def make_record(run_id="20250101-120000-steady", end_minute=1) -> RunRecord:
 
 
 def test_a_record_round_trips_with_utc_times_to_the_second(tmp_path):
+    """Start rounds down and end up, so a window judged from the record holds all the load."""
     path = save_record(make_record(), tmp_path / "run1")
     raw = json.loads(path.read_text())
-    assert raw["start"] == "2025-01-01T12:00:00Z" and raw["end"] == "2025-01-01T12:01:00Z"
+    assert raw["start"] == "2025-01-01T12:00:00Z" and raw["end"] == "2025-01-01T12:01:01Z"
     loaded = load_record(tmp_path / "run1")
     assert loaded == make_record()
     assert not list((tmp_path / "run1").glob("*.tmp"))
@@ -331,6 +332,9 @@ def test_the_latest_record_is_the_one_that_ended_last(tmp_path):
     (tmp_path / "junk" / "run.json").write_text("{")
     assert find_latest(tmp_path) == tmp_path / "a" / "run.json"
     assert find_latest(tmp_path / "empty") is None
+    # an experiment killed with SIGKILL leaves only its Locust record: that one counts too
+    save_record(make_record("locust", end_minute=9), tmp_path / "20250101-killed" / "locust")
+    assert find_latest(tmp_path) == tmp_path / "20250101-killed" / "locust" / "run.json"
 
 
 def test_an_unreadable_record_names_the_file_and_field(tmp_path):
@@ -340,7 +344,7 @@ def test_an_unreadable_record_names_the_file_and_field(tmp_path):
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match=r"run.json: end: Field required"):
         load_record(path)
-    with pytest.raises(RecordError, match="cannot read the run record"):
+    with pytest.raises(RecordError, match=r"missing.json: no such file; pass a run folder"):
         load_record(tmp_path / "missing.json")
 
 
@@ -397,6 +401,24 @@ def test_chaos_posts_must_come_from_this_server(origin, referer, ok):
     assert same_origin(origin, referer, "http://127.0.0.1:8089/") is ok
 
 
+@pytest.mark.parametrize("host, web_host, ok", [
+    ("127.0.0.1:8089", "", True),
+    ("localhost:8089", "127.0.0.1", True),
+    ("[::1]:8089", "", True),
+    ("10.0.0.5:8089", "*", True),
+    ("locust.internal:8089", "locust.internal", True),
+    ("rebind.evil.example:8089", "", False),
+    ("rebind.evil.example:8089", "127.0.0.1", False),
+    ("127.0.0.1:9999", "", False),
+    ("127.0.0.1", "", False),
+    ("", "", False),
+    (None, "", False),
+    ("127.0.0.1:notaport", "", False),
+])
+def test_chaos_routes_answer_only_a_host_header_naming_this_server(host, web_host, ok):
+    assert host_allowed(host, web_host, 8089) is ok
+
+
 def test_form_fields_become_an_admin_api_body():
     body = form_to_body("latency", {"delay_ms": "250", "jitter_ms": "", "probability": "0.5",
                                     "routes": "/api/*, /", "ttl_s": "60"})
@@ -405,3 +427,36 @@ def test_form_fields_become_an_admin_api_body():
         form_to_body("latency", {"delay_ms": "fast"})
     with pytest.raises(FaultValidationError, match="sets latency and error faults"):
         form_to_body("abort", {})
+
+
+# -- the client's truth ------------------------------------------------------------------------
+def test_client_latency_is_exact_to_one_percent_per_run_and_per_phase():
+    from loadtests.latency import ClientLatency, PhaseSpan
+
+    latency = ClientLatency([PhaseSpan("baseline", 0, 10), PhaseSpan("outage", 10, 20)])
+    latency.reset(1000.0)
+    for i in range(1000):                     # 0.5 s .. 0.5995 s, evenly: p95 = 0.59475 s
+        latency.observe(500 + i * 0.1, at=1015.0)
+    for _ in range(100):
+        latency.observe(20.0, at=1001.0)
+    latency.observe(3.0, at=1030.0)           # after every phase: the run only
+    summary = latency.summary()
+    assert summary["overall"]["count"] == 1101
+    outage = summary["phases"]["outage"]
+    assert outage["count"] == 1000
+    assert outage["p95_ms"] == pytest.approx(594.75, rel=0.01)
+    assert outage["p50_ms"] == pytest.approx(550.0, rel=0.01)
+    assert summary["phases"]["baseline"]["p99_ms"] == pytest.approx(20.0, rel=0.01)
+
+
+def test_client_latency_merges_a_workers_histograms():
+    from loadtests.latency import ClientLatency
+
+    master, worker = ClientLatency(), ClientLatency()
+    worker.reset(0.0)
+    for ms in (10.0, 20.0, 30.0):
+        worker.observe(ms, at=1.0)
+    master.merge(worker.drain())
+    assert worker.drain() is None           # drained: nothing twice
+    assert master.summary()["overall"]["count"] == 3
+    assert master.summary()["overall"]["max_ms"] == pytest.approx(30.0, rel=0.01)

@@ -15,9 +15,11 @@ from harness_common.stackenv import FaultApi
 from loadtests.errors import TargetError
 from loadtests.preflight import check_target
 from stack.procs import free_port, pid_alive, port_in_use, stop_pid, wait_until
+from stack.proxy.bootstrap import BUCKETS_MS
 from stack.proxy.controller import ProxyFaultError, ProxyRegistry
 from stack.proxy.envoy import EnvoyAdmin
 from stack.proxy.routes import parse_prefixes, proxy_routes
+from stack.proxy.rules import envoy_le
 from stack.proxy.runtime import overrides
 from tests.conftest import launch_proxy, start_static_server
 
@@ -92,7 +94,7 @@ def test_the_list_and_the_clear_are_the_demo_apps_api_with_backend_proxy(proxied
     ("latency", {"delay_ms": 300, "jitter_ms": 20}, "jitter_ms", "has no jitter"),
     ("abort", {"mode": "reset"}, "kind", "cannot drop or hang connections"),
     ("error", {"status": 503, "routes": ["/orders/*"]}, "routes[0]", "no route for /orders"),
-    ("error", {"status": 503, "routes": ["/admin/*"]}, "routes[0]", "never faults /admin"),
+    ("error", {"status": 503, "routes": ["/admin/*"]}, "routes", "names /admin, which is never"),
     ("error", {"status": 700}, "status", "must be <= 599"),
 ], ids=["jitter", "an abort", "an unconfigured prefix", "the admin path", "a bad status"])
 def test_what_the_proxy_cannot_do_is_refused_with_400_and_changes_nothing(
@@ -203,3 +205,19 @@ def test_a_schedule_whose_faults_would_miss_the_load_is_refused_before_any_load(
                                           f"{static_server.url}, which they never touch"):
         check_target(static_server.url, api, needs_admin=True)
     assert check_target(static_server.url, api, needs_admin=False) == []  # no faults: fine
+
+
+def test_every_bucket_envoy_prints_is_one_the_bridge_rules_map(proxied, faults):
+    requests.get(proxied.url + "/", timeout=5)
+    inf = 'envoy_http_downstream_rq_time_bucket{envoy_http_conn_manager_prefix="ingress_http",' \
+          'le="+Inf"} 0\n'
+
+    def flushed() -> str | None:
+        text = requests.get(proxied.admin_url + "/stats/prometheus", timeout=5).text
+        return text if inf not in text else None
+
+    text = wait_until(flushed, 3, "Envoy's histogram flush")
+    printed = {line.split('le="')[1].split('"')[0] for line in text.splitlines()
+               if line.startswith("envoy_http_downstream_rq_time_bucket")
+               and 'prefix="ingress_http"' in line}
+    assert printed == {envoy_le(ms) for ms in BUCKETS_MS} | {"+Inf"}

@@ -675,3 +675,11 @@ def test_a_good_spec_with_one_field_replaced_by_anything_raises_only_spec_errors
     doc = good()
     doc["slos"][i][key] = value
     _never_crashes(yaml.safe_dump(doc))
+
+
+def test_the_default_buckets_keep_interpolation_within_ten_percent_from_10ms_to_2s():
+    dense = [b for b in DEFAULT_BUCKETS if 0.01 <= b <= 2.0]
+    assert dense[0] == 0.01 and dense[-1] == 2.0
+    assert max(high / low for low, high in zip(dense, dense[1:], strict=False)) <= 1.10
+    assert {0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 1.0, 2.0} <= set(DEFAULT_BUCKETS)
+    assert list(DEFAULT_BUCKETS) == sorted(set(DEFAULT_BUCKETS))

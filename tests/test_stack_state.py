@@ -65,3 +65,20 @@ def test_an_unreadable_state_file_names_the_file_and_the_fix(tmp_path):
     path.write_text("{not json")
     with pytest.raises(StackError, match=r"state\.json: unreadable .* remove the file"):
         load_state(path)
+
+
+@pytest.mark.parametrize(("environ", "recorded", "kept"), [
+    ({}, "fast", "fast"),                         # revived as it was
+    ({"SLO_PROFILE": ""}, "fast", "fast"),        # make's empty export is not a choice
+    ({"SLO_PROFILE": "standard"}, "fast", "standard"),   # a choice wins
+    ({}, "standard", "standard"),
+])
+def test_reviving_a_stack_keeps_its_profile_unless_one_is_chosen(tmp_path, environ, recorded,
+                                                                  kept):
+    from stack.launcher import revived_settings
+
+    settings = StackSettings.from_env({"STACK_DIR": str(tmp_path), **environ})
+    revived, note = revived_settings(settings, StackState(mode="native", slo_profile=recorded))
+    assert revived.slo_profile == kept
+    assert (note is not None) == (kept != settings.slo_profile)
+    assert revived_settings(settings, None) == (settings, None)

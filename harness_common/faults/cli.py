@@ -6,10 +6,11 @@
     python -m harness_common.faults list
     python -m harness_common.faults clear [KIND]
 
-Faults go to the stack's fault backend, read from .stack/env with its token: the fault proxy
-(Envoy in front of TARGET_URL) when the stack runs one, else the demo app; FAULT_API_URL or
-APP_URL (with FAULT_ADMIN_TOKEN) or --url point elsewhere. What the backend cannot do is refused
-naming the backend and the field. Exit codes: 0 done, 2 bad input or refused, 1 unreachable.
+Faults go to --url, FAULT_API_URL, APP_URL (or http://127.0.0.1:$APP_PORT), else the stack's
+fault backend from .stack/env: the fault proxy (Envoy in front of TARGET_URL) when the stack
+runs one, else its demo app. The token is FAULT_ADMIN_TOKEN, or the stack's only when the URL
+is the stack's own. What the backend cannot do is refused naming the backend and the field.
+Exit codes: 0 done, 2 bad input or refused, 1 unreachable.
 """
 
 import argparse

@@ -13,7 +13,7 @@ from __future__ import annotations
 import requests
 
 from harness_common.errors import FaultError
-from harness_common.stackenv import FaultApi, resolve_fault_api
+from harness_common.stackenv import FaultApi, resolve_fault_api, token_hint
 
 
 class FaultClient:
@@ -43,8 +43,7 @@ class FaultClient:
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         if not self._token:
-            raise FaultError("no admin token: set FAULT_ADMIN_TOKEN or start the stack "
-                             "(make stack writes it to .stack/env)")
+            raise FaultError(f"no admin token for {self.base_url}: {token_hint(self.base_url)}")
         url = f"{self.base_url}/admin/faults{path}"
         try:
             resp = self._session.request(

@@ -38,6 +38,14 @@ class _FaultSpec(BaseModel):
     routes: tuple[str, ...] = Field(ALL_ROUTES, min_length=1, max_length=MAX_ROUTES)
     ttl_s: int = Field(DEFAULT_TTL_S, ge=1, le=MAX_TTL_S)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value):
+        # JSON numbers may come as strings ("503"), but true is not a number of seconds.
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number or a string, not a boolean (got {value!r})")
+        return value
+
     @field_validator("routes", mode="before")
     @classmethod
     def _routes_are_globs(cls, value):

@@ -13,11 +13,12 @@ Exit codes: 0 every SLO met (warnings allowed unless --strict), 1 at least one v
 
 import json
 import time
-from pathlib import Path
 
 from rich.console import Console
 
 from harness_common.durations import whole_seconds
+from harness_common.errors import InputError
+from harness_common.inputs import read_input
 from harness_common.stackenv import resolve_prometheus_url
 from slo.errors import WindowError
 from slo.judge import outputs
@@ -31,6 +32,7 @@ DEFAULT_SPEC = "slo/slos.yaml"
 # Prometheus scrapes every 5 s: wait this long after a window's end so the last scrape that
 # belongs to the window has happened before judging it.
 SETTLE_S = 6.0
+BASELINE_MAX_BYTES = 16 * 1024 * 1024
 
 
 def _percent(flag: str, text: str) -> float:
@@ -102,8 +104,10 @@ def run(args, console: Console) -> int:
     baseline = None
     if args.baseline:
         try:
-            baseline = baseline_values(json.loads(Path(args.baseline).read_text()))
-        except (OSError, ValueError) as err:
+            data = read_input(args.baseline, what="check result", max_bytes=BASELINE_MAX_BYTES,
+                              missing_hint="pass a file written by `slo check --json`")
+            baseline = baseline_values(json.loads(data))
+        except (InputError, ValueError) as err:
             raise WindowError(f"--baseline {args.baseline}: cannot read a check result: "
                               f"{err}") from None
     wait = window.end + SETTLE_S - time.time()

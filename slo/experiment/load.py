@@ -18,6 +18,7 @@ from pathlib import Path
 
 import loadtests
 from harness_common.errors import HarnessError
+from loadtests.latency import PHASES_VAR
 from loadtests.scenarios import Stage, build_plan
 from slo.experiment.schema import Experiment
 from stack.config import REPO
@@ -81,7 +82,9 @@ class Locust:
         """Start Locust and wait until its test starts; returns the test's time zero."""
         stages = [[s.end_s, s.users, s.spawn_rate] for s in experiment_stages(self.experiment)]
         self.t0_file.unlink(missing_ok=True)
+        phases = [[p.name, p.start_s, p.end_s] for p in self.experiment.phases]
         env = {**self.env, "SLO_EXPERIMENT_STAGES": json.dumps(stages),
+               PHASES_VAR: json.dumps(phases),
                "SLO_EXPERIMENT_T0_FILE": str(self.t0_file), "PYTHONUNBUFFERED": "1",
                # Locust loads the locustfile by path; make the harness's packages importable
                # even from an install that predates them.
@@ -90,7 +93,9 @@ class Locust:
         cmd = [sys.executable, "-m", "locust", "-f", files, "--headless",
                "--host", self.host, "--reports-dir", str(self.run_dir),
                "--run-id", LOCUST_RUN_ID, "--loglevel", "INFO", "--stop-timeout", "2", *extra]
-        self.proc = spawn("locust", cmd, self.run_dir / "locust.log", env=env)
+        # Locust dies with the runner, even a SIGKILLed one (its SIGTERM writes Locust's run
+        # record and reports, and its chaos clean-up runs), instead of loading on until the end.
+        self.proc = spawn("locust", cmd, self.run_dir / "locust.log", env=env, with_parent=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.t0_file.is_file():

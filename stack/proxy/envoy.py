@@ -11,9 +11,7 @@ wrapper script, and with --disable-hot-restart so several Envoys can run on one 
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import subprocess
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -21,8 +19,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from stack.errors import StackError
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
+from stack.procs import die_with_parent
 
 
 class EnvoyError(StackError):
@@ -47,15 +44,6 @@ def envoy_binary(environ=None) -> Path:
     return path
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the process that started it dies (Linux), so an
-    Envoy never outlives the controller that owns its faults' TTLs."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-
-
 def envoy_command(binary: Path, bootstrap: Path, concurrency: int = 1,
                   log_level: str = "warning") -> list[str]:
     """Envoy's argv: the bootstrap file, worker threads, no hot restart."""
@@ -66,9 +54,10 @@ def envoy_command(binary: Path, bootstrap: Path, concurrency: int = 1,
 def start_envoy(binary: Path, bootstrap: Path, concurrency: int = 1) -> subprocess.Popen:
     """Spawn Envoy, its output into ours (the part's log), in a process group of its own: a
     signal to the controller's group (SIGTERM from `stack down`, Ctrl-C) reaches the controller
-    alone, which clears the faults and then stops Envoy; PDEATHSIG covers a killed controller."""
+    alone, which clears the faults and then stops Envoy; PDEATHSIG (SIGTERM, on which Envoy
+    exits at once) covers a killed controller, so no Envoy outlives the TTLs' keeper."""
     return subprocess.Popen(envoy_command(binary, bootstrap, concurrency),
-                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
                             process_group=0)
 
 

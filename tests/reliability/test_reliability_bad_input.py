@@ -404,3 +404,60 @@ def test_the_compact_form_means_what_the_explicit_form_means_for_any_value(p, ms
         {"kind": "availability", "objective_percent": p})
     assert spec_with({"objective": f"p({q}) <= {ms}ms"}) == spec_with(
         {"kind": "latency_percentile", "percentile": q, "threshold_ms": ms})
+
+
+# ------------------------------------------------------------------ inputs that exhaust memory
+
+BILLION_LAUGHS = (b'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+                  + b"".join(f"{chr(98 + i)}: &{chr(98 + i)} [".encode()
+                             + b",".join([f"*{chr(97 + i)}".encode()] * 9) + b"]\n"
+                             for i in range(8)))
+
+
+def load_run_record(path: Path) -> None:
+    from loadtests.record import load_record
+
+    load_record(path)
+
+
+def load_baseline(path: Path) -> None:
+    from slo.cli import main
+
+    code = main(["check", "--last", "1m", "--baseline", str(path), "--no-settle",
+                 "--prometheus", "http://127.0.0.1:9", "--retries", "1"])
+    assert code == 2
+
+
+LOADERS = {
+    "spec": (SpecError, load_spec),
+    "experiment": (ExperimentError, load_experiment),
+    "schedule": (ScheduleError, load_schedule),
+}
+
+
+@pytest.mark.parametrize("edge", sorted(LOADERS))
+def test_a_stream_like_dev_zero_is_refused_by_size_not_read_until_memory_runs_out(edge):
+    error, load = LOADERS[edge]
+    with pytest.raises(error, match="larger than"):
+        load(Path("/dev/zero"))
+
+
+def test_a_run_record_or_baseline_that_is_a_stream_is_refused_by_size(capsys):
+    from loadtests.errors import RecordError
+
+    with pytest.raises(RecordError, match="larger than"):
+        load_run_record(Path("/dev/zero"))
+    load_baseline(Path("/dev/zero"))
+    assert "larger than" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edge", sorted(LOADERS))
+def test_a_billion_laughs_document_is_refused_before_it_expands(tmp_path, edge):
+    """435 bytes of nested aliases took 2.2 GB in the chaos-schedule loader: aliases are refused
+    by every loader."""
+    assert len(BILLION_LAUGHS) < 600
+    error, load = LOADERS[edge]
+    path = tmp_path / "laughs.yaml"
+    path.write_bytes(BILLION_LAUGHS)
+    with pytest.raises(error, match=r"YAML aliases \(\*a\) are not allowed"):
+        load(path)

@@ -1,0 +1,107 @@
+"""Where the stack is: the app URL and its admin token travel together, and the stack's token
+never goes to another server (issue: a new shell without APP_PORT sent the stack's token to
+whatever listened on 127.0.0.1:5000)."""
+
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness_common.errors import FaultError
+from harness_common.faults.client import FaultClient
+from harness_common.stackenv import admin_token_for, fault_target, same_url
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "stack-token-abc"
+
+
+def stack_dir(tmp_path: Path, app_url: str) -> Path:
+    (tmp_path / "env").write_text(f"APP_URL={app_url}\nFAULT_ADMIN_TOKEN={TOKEN}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, ("http://127.0.0.1:15000", TOKEN)),
+    ({"APP_PORT": ""}, ("http://127.0.0.1:15000", TOKEN)),           # make's empty export
+    ({"APP_PORT": "15000"}, ("http://127.0.0.1:15000", TOKEN)),
+    ({"APP_URL": "http://localhost:15000/"}, ("http://localhost:15000", TOKEN)),
+    ({"APP_PORT": "5000"}, ("http://127.0.0.1:5000", None)),          # another server: no token
+    ({"APP_PORT": "5000", "FAULT_ADMIN_TOKEN": "mine"}, ("http://127.0.0.1:5000", "mine")),
+])
+def test_the_app_url_and_its_token_travel_together(tmp_path, environ, expected):
+    env = {"STACK_DIR": str(stack_dir(tmp_path, "http://127.0.0.1:15000")), **environ}
+    assert fault_target(env) == expected
+
+
+def test_without_a_stack_the_default_app_has_no_token(tmp_path):
+    assert fault_target({"STACK_DIR": str(tmp_path)}) == ("http://127.0.0.1:5000", None)
+
+
+def test_urls_compare_by_scheme_host_and_port():
+    assert same_url("http://localhost:80/", "http://127.0.0.1")
+    assert not same_url("http://127.0.0.1:5000", "http://127.0.0.1:5001")
+    assert not same_url("https://127.0.0.1:5000", "http://127.0.0.1:5000")
+    assert not same_url(None, "http://127.0.0.1")
+
+
+def test_a_client_for_another_server_refuses_naming_whose_token_it_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("STACK_DIR", str(stack_dir(tmp_path, "http://127.0.0.1:15000")))
+    monkeypatch.delenv("FAULT_ADMIN_TOKEN", raising=False)
+    client = FaultClient("http://127.0.0.1:5000", admin_token_for("http://127.0.0.1:5000"))
+    with pytest.raises(FaultError, match=r"belongs to the stack's app at "
+                                         r"http://127\.0\.0\.1:15000, not http://127\.0\.0\.1:5000"):
+        client.list()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers like the admin API and remembers the Authorization headers it was sent."""
+
+    seen: list[str | None] = []
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        type(self).seen.append(self.headers.get("Authorization"))
+        body = b'{"faults": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorders():
+    servers = []
+    for _ in range(2):
+        handler = type("R", (Recorder,), {"seen": []})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    yield servers
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_fault_cli_sends_the_stack_token_only_to_the_stack(tmp_path, recorders):
+    other, stack_app = recorders
+    stack_url = f"http://127.0.0.1:{stack_app.server_port}"
+    base = {"PATH": "/usr/bin:/bin", "STACK_DIR": str(stack_dir(tmp_path, stack_url))}
+
+    def cli(**env) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "harness_common.faults", "list"],
+                              env={**base, **env}, cwd=REPO, capture_output=True, text=True,
+                              timeout=30)
+
+    # a new shell, nothing set: the stack's own app, with its token
+    assert cli().returncode == 0
+    assert stack_app.RequestHandlerClass.seen == [f"Bearer {TOKEN}"]
+    # APP_PORT names another server: the token is not sent, and the CLI says why
+    refused = cli(APP_PORT=str(other.server_port))
+    assert refused.returncode == 2 and "belongs to the stack's app" in refused.stderr
+    assert other.RequestHandlerClass.seen == []

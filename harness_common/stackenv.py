@@ -138,16 +138,26 @@ def _stack_api(url: str, stack: dict, env) -> FaultApi:
 
 
 def resolve_fault_api(explicit_url: str | None = None, environ=None) -> FaultApi:
-    """Where faults go: --url, else FAULT_API_URL, else APP_URL/APP_PORT (an app of the
-    user's), else the stack's fault backend from .stack/env (the fault proxy when the stack runs
-    one in front of TARGET_URL, else its app), else the app at 127.0.0.1:5000. The token is
-    admin_token_for(url): the stack's goes to the stack's own URLs only."""
+    """Where faults go: --url, else FAULT_API_URL, else APP_URL (or APP_PORT, unless it is the
+    stack's own), else the stack's fault backend from .stack/env (the fault proxy when the
+    stack runs one in front of TARGET_URL, else its app), else the app at 127.0.0.1:5000. The
+    token is admin_token_for(url): the stack's goes to the stack's own URLs only."""
     env = os.environ if environ is None else environ
     stack = read_stack_env(env.get("STACK_DIR"))
-    url = (explicit_url or env.get("FAULT_API_URL") or _env_app_url(env)
+    url = (explicit_url or env.get("FAULT_API_URL") or _own_app(env, stack)
            or stack.get("FAULT_API_URL") or stack.get("APP_URL")
            or f"http://127.0.0.1:{DEFAULT_APP_PORT}").rstrip("/")
     return _stack_api(url, stack, env)
+
+
+def _own_app(env, stack: dict) -> str | None:
+    """The app the environment names on purpose: APP_URL; or APP_PORT unless it is the stack's
+    own app's port (the port the stack was started with means the stack, whose faults go to
+    its fault proxy when it runs one)."""
+    if env.get("APP_URL"):
+        return env["APP_URL"].rstrip("/")
+    app = _env_app_url(env)
+    return None if app and same_url(app, stack.get("APP_URL")) else app
 
 
 def fault_api_for(host: str, environ=None) -> FaultApi:
@@ -165,11 +175,12 @@ def fault_api_for(host: str, environ=None) -> FaultApi:
 
 
 def resolve_target_url(environ=None) -> str:
-    """Where load goes by default: APP_URL/APP_PORT, else the stack's fault proxy (PROXY_URL,
-    when the stack runs one in front of TARGET_URL), else the stack's app (fault_target)."""
+    """Where load goes by default: APP_URL (or APP_PORT, unless it is the stack's own), else
+    the stack's fault proxy (PROXY_URL, when the stack runs one in front of TARGET_URL), else
+    the stack's app (fault_target)."""
     env = os.environ if environ is None else environ
-    return (_env_app_url(env) or read_stack_env(env.get("STACK_DIR")).get("PROXY_URL")
-            or fault_target(env)[0]).rstrip("/")
+    stack = read_stack_env(env.get("STACK_DIR"))
+    return (_own_app(env, stack) or stack.get("PROXY_URL") or fault_target(env)[0]).rstrip("/")
 
 
 def resolve_prometheus_url(explicit: str | None = None, environ=None) -> str:

@@ -95,9 +95,13 @@ def write_env(path: Path, pairs: dict) -> None:
      {"FAULT_ADMIN_TOKEN": "stack-secret"},
      ("http://mine:1", "env-secret", "app")),
     ({"APP_PORT": "5001"}, {}, ("http://127.0.0.1:5001", None, "app")),
+    ({"APP_PORT": "5001"}, {"APP_URL": "http://127.0.0.1:5001", "FAULT_API_URL": "http://p:2",
+                            "FAULT_BACKEND": "proxy", "PROXY_URL": "http://p:10000",
+                            "FAULT_ADMIN_TOKEN": "stack-secret"},
+     ("http://p:2", "stack-secret", "proxy")),
 ], ids=["the stack's app", "the stack's proxy", "another API never gets the stack's token",
-        "the stack's app while it runs a proxy", "the environment's own app and token",
-        "no stack"])
+        "the stack's app named in APP_URL", "the environment's own app and token",
+        "no stack", "the stack's own APP_PORT means the stack"])
 def test_the_fault_api_is_resolved_with_the_token_that_belongs_to_it(tmp_path, environ,
                                                                      stack, expected):
     write_env(tmp_path, stack)
@@ -109,8 +113,11 @@ def test_the_fault_api_is_resolved_with_the_token_that_belongs_to_it(tmp_path, e
 
 
 def test_load_goes_through_the_proxy_when_the_stack_runs_one(tmp_path):
-    write_env(tmp_path, {"APP_URL": "http://a:1", "PROXY_URL": "http://p:10000"})
+    write_env(tmp_path, {"APP_URL": "http://127.0.0.1:5001", "PROXY_URL": "http://p:10000"})
     assert resolve_target_url({"STACK_DIR": str(tmp_path)}) == "http://p:10000"
+    # the stack's own app port, as the stack was started with, still means the stack
+    assert resolve_target_url({"STACK_DIR": str(tmp_path), "APP_PORT": "5001"}) == \
+        "http://p:10000"
     assert resolve_target_url({"STACK_DIR": str(tmp_path), "APP_URL": "http://x:2"}) == \
         "http://x:2"
 

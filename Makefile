@@ -21,6 +21,9 @@ SPEC        ?= slo/slos.yaml
 RUN         ?=
 EXPERIMENT  ?= slo/experiments/demo.yaml
 PYTEST_ARGS ?=
+# Most tests wait on real servers (scrapes, alert windows), not on the CPU: four processes,
+# one test file each at a time (module fixtures stay whole), fit 2 cores.
+TEST_WORKERS ?= 4
 PART        ?=
 CHECK_ARGS  ?=
 CHECK_JSON  ?= reports/slo-check.json
@@ -66,7 +69,7 @@ setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, w
 	$(PY) -m stack setup
 
 test: install ## the test suite: unit + integration against real binaries + the reliability tests that fit CI
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-reliability: install ## the whole reliability suite, soak included (~6 min)
 	$(PY) -m pytest -m reliability $(PYTEST_ARGS)

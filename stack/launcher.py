@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stack import compose
-from stack.config import PORT_VARS, StackSettings, TelegramTarget, check_target_url, port_var
+from stack.config import (
+    PORT_VARS,
+    SANDBOX_CHAT_ID,
+    StackSettings,
+    TelegramTarget,
+    check_target_url,
+    port_var,
+)
 from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
 from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
 from stack.links import FULL_UI, UiInfo, detect_ui
@@ -133,6 +140,7 @@ def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
     pairs["PROMETHEUS_URL"] = settings.url("prometheus")
     pairs["ALERTMANAGER_URL"] = settings.url("alertmanager")
     pairs["TELEGRAM_SANDBOX_URL"] = settings.url("telegram-sandbox")
+    pairs["TELEGRAM_SANDBOX_CHAT_ID"] = str(SANDBOX_CHAT_ID)   # where the verifiers look
     if grafana:
         pairs["GRAFANA_URL"] = settings.url("grafana")
     return pairs

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from stack.config import StackSettings, port_var
+from stack.config import SANDBOX_CHAT_ID, StackSettings, port_var
 from stack.grafana.env import grafana_env
 from stack.grafana.exprs import DASHBOARDS_DIR
 from stack.procs import find_binary, http_ok
@@ -135,6 +135,10 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
             cmd=[py, "-m", "stack.telegram_sandbox", "--host", settings.host,
                  "--port", str(settings.ports["telegram-sandbox"]),
                  "--data", str(paths.part_dir("telegram-sandbox") / "messages.jsonl")],
+            # strict, as Telegram: only the stack's bot token and chat exist (the token is a
+            # secret: environment, never argv)
+            env={"TELEGRAM_SANDBOX_TOKENS": secrets["TELEGRAM_SANDBOX_TOKEN"],
+                 "TELEGRAM_SANDBOX_CHATS": str(SANDBOX_CHAT_ID)},
             url=url("telegram-sandbox"),
             ready=ready_check("telegram-sandbox", url("telegram-sandbox")),
             ready_what="the Telegram sandbox's /health",

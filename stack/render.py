@@ -37,6 +37,9 @@ JOB_PARTS = {
 OPTIONAL_JOBS = {"envoy": "proxy-admin"}
 TARGET_JOB = "target"
 GENERATED_RULE_PREFIX = "slo-"
+# telegram.tmpl's worst case (3,773 of Alertmanager's 4,096 runes) assumes a Grafana base URL of
+# at most this many characters
+GRAFANA_URL_MAX = 64
 
 HEADER = ("# Rendered by `python -m stack` from {source}; do not edit (the comments that explain\n"
           "# every setting are in the source). Re-rendered at each start.\n")
@@ -150,5 +153,8 @@ def render_links(grafana_url: str | None) -> str:
     base = check_api_url("GRAFANA_URL", grafana_url)
     if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+", base):
         raise StackConfigError(f"GRAFANA_URL: expected http(s)://host[:port] (got {base!r})")
+    if len(base) > GRAFANA_URL_MAX:
+        raise StackConfigError(f"GRAFANA_URL: at most {GRAFANA_URL_MAX} characters (got "
+                               f"{len(base)}): telegram.tmpl's length budget counts on it")
     return (head + '{{ with . }} · <a href="{{ if match "^https?://" . }}{{ . }}{{ else }}'
             + base + '{{ . }}{{ end }}">Grafana</a>{{ end }}{{ end }}\n')

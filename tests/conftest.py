@@ -69,6 +69,24 @@ def start_alertmanager_at(config: Path, storage: Path, port: int, log: Path,
     ], log, f"http://127.0.0.1:{port}/-/ready")
 
 
+def start_stack_sandbox(workdir: Path) -> Server:
+    """The Telegram sandbox exactly as `make stack` starts it (stack.parts.build_parts: strict,
+    only its own bot token and chat), on a free port; `token` is the stack's bot token."""
+    from stack.config import StackSettings, private_stack_env
+    from stack.files import resolve_secrets
+    from stack.parts import build_parts
+
+    settings = StackSettings.from_env(private_stack_env(workdir / "stack"))
+    secrets_ = resolve_secrets({}, {})
+    (part,) = [p for p in build_parts(settings, secrets_, {"prometheus": "-",
+                                                           "alertmanager": "-"}, None)
+               if p.name == "telegram-sandbox"]
+    proc = spawn_ready(part.name, part.cmd, workdir / "sandbox.log", part.url + "/health",
+                       env=part.env)
+    return Server(url=part.url, port=settings.ports["telegram-sandbox"], proc=proc,
+                  token=secrets_["TELEGRAM_SANDBOX_TOKEN"], workdir=workdir)
+
+
 def _start_app(workdir: Path, **env) -> Server:
     port = free_port()
     token = env.pop("FAULT_ADMIN_TOKEN", None) or secrets.token_urlsafe(24)

@@ -140,3 +140,15 @@ def test_an_unreachable_alertmanager_is_counted_and_a_restart_starts_from_zero()
 def test_without_an_earlier_sample_the_first_one_is_the_baseline(after):
     delta = counter_delta(samples((4, 2, 0), (6, 3, 0)), after=after, before=10)
     assert delta.delivered == 1
+
+
+def test_a_message_to_another_chat_is_not_found_when_the_chat_is_given():
+    found = notices([{**message(1, 100.0, ("FIRING", "error-ratio", "page")), "chat_id": -100999},
+                     {**message(2, 110.0, ("FIRING", "error-ratio", "page")),
+                      "chat_id": -1001234567890}])
+    labels = (("slo", "error-ratio"),)
+    assert first_notice(found, "ErrorBudgetBurn", labels, "firing", 90).message_id == 1
+    hit = first_notice(found, "ErrorBudgetBurn", labels, "firing", 90, chat_id="-1001234567890")
+    assert hit.message_id == 2 and hit.chat_id == -1001234567890
+    assert first_notice(found[:1], "ErrorBudgetBurn", labels, "firing", 90,
+                        chat_id=-1001234567890) is None

@@ -1,6 +1,9 @@
 """Judging expectations from observations (no servers): SLO verdicts, alert states, Telegram
 messages and counters — each failure with a reason a person can act on."""
 
+from dataclasses import replace
+
+import pytest
 import yaml
 
 from slo.experiment.expectations import (
@@ -12,8 +15,9 @@ from slo.experiment.expectations import (
     telegram_outcome,
 )
 from slo.experiment.schema import parse_experiment
-from slo.live.alerts import AlertTimeline, Transition
-from slo.live.delivery import CounterDelta, notices
+from slo.live.alerts import AlertTimeline, Poll, Rule, Transition
+from slo.live.delivery import CounterDelta, CounterSample, notices
+from slo.live.health import Route
 
 T0 = 1_800_000_000.0
 EXPERIMENT = parse_experiment(yaml.safe_dump({
@@ -37,6 +41,7 @@ EXPERIMENT = parse_experiment(yaml.safe_dump({
 LABELS = (("alertname", "ErrorBudgetBurn"), ("long", "1m"), ("severity", "page"),
           ("slo", "error-ratio"))
 END = T0 + 95
+CHAT = "-1001234567890"
 
 
 def windows() -> list[PhaseWindow]:
@@ -49,9 +54,26 @@ def windows() -> list[PhaseWindow]:
     return out
 
 
-def timeline(*events) -> AlertTimeline:
+RULE = Rule("ErrorBudgetBurn", (("severity", "page"), ("slo", "error-ratio")), 0, "x", "g", 1.0)
+
+
+def polls(start=-5, end=100, down=(), health="ok") -> list[Poll]:
+    """A poll of Prometheus every second from T0+start to T0+end; none answers in `down`
+    ((from, to) offsets); `health` is the rule's health in every answer."""
+    rule = Rule(*[getattr(RULE, f) for f in ("name", "labels", "for_s", "query", "group",
+                                             "interval_s")], health=health)
+    out = []
+    for at in range(start, end + 1):
+        blind = any(low <= at < high for low, high in down)
+        out.append(Poll(T0 + at, "prometheus", () if blind else (rule,),
+                        "Prometheus at http://127.0.0.1:9090 is unreachable" if blind else ""))
+    return out
+
+
+def timeline(*events, history=None) -> AlertTimeline:
     return AlertTimeline(transitions=[Transition(T0 + at, "prometheus", "ErrorBudgetBurn",
-                                                 LABELS, state) for at, state in events])
+                                                 LABELS, state) for at, state in events],
+                         history=polls() if history is None else history)
 
 
 STORY = timeline((32, "pending"), (32, "firing"), (70, "resolved"))
@@ -124,6 +146,66 @@ def test_a_deadline_after_the_end_of_an_interrupted_run_is_skipped():
     assert outcome(2, "alert", stuck, run_end=T0 + 60).status == "skipped"
 
 
+# -- what was not watched is not judged (issue 11 item 3) ------------------------------------
+
+def test_a_baseline_not_watched_for_most_of_its_time_is_not_evaluated_naming_the_gap():
+    blind = timeline((32, "pending"), (32, "firing"), (70, "resolved"),
+                     history=polls(down=[(1, 19)]))
+    result = outcome(0, "alert", blind)
+    assert result.status == "not_evaluated"
+    assert result.observed == "could not evaluate (5% observed)"
+    assert result.reason.startswith(
+        'ErrorBudgetBurn{slo="error-ratio"} cannot be judged not firing in phase \'baseline\': '
+        "the alert tracker watched its rule for only 5% of the phase (at least 90% is needed): "
+        "no successful poll of prometheus for 19.0s (+0.0s..+19.0s): Prometheus at "
+        "http://127.0.0.1:9090 is unreachable; keep Prometheus up")
+    assert result.details["gaps"] == [{"source": "prometheus", "start_offset_s": 0.0,
+                                       "length_s": 19.0, "cause": "Prometheus at "
+                                       "http://127.0.0.1:9090 is unreachable"}]
+
+
+def test_a_short_outage_of_the_poller_still_counts_as_watched():
+    result = outcome(0, "alert", timeline(history=polls(down=[(5, 9)])))
+    assert result.passed and result.observed == "did not fire"
+    assert result.details["observed_fraction"] == 1.0
+
+
+def test_a_firing_alert_seen_through_the_gaps_is_still_a_fact():
+    seen = timeline((32, "pending"), (32, "firing"), (70, "resolved"),
+                    history=polls(down=[(20, 31)]))
+    assert outcome(1, "alert", seen).passed
+    noisy = timeline((5, "pending"), (5, "firing"), history=polls(down=[(0, 4), (6, 20)]))
+    assert outcome(0, "alert", noisy).status == "failed"
+
+
+def test_not_firing_in_time_while_blind_is_not_evaluated():
+    late = timeline((30, "pending"), (45, "firing"), history=polls(down=[(25, 40)]))
+    result = outcome(1, "alert", late)
+    assert result.status == "not_evaluated"
+    assert "cannot be judged not firing within 20s of the fault's start" in result.reason
+    assert "the 20s after the fault's start" in result.reason
+
+
+def test_resolution_while_blind_at_the_deadline_is_not_evaluated_either_way():
+    for story in (STORY, timeline((32, "pending"), (32, "firing"))):
+        blind = timeline(history=polls(down=[(55, 80)]))
+        blind.transitions = story.transitions
+        result = outcome(2, "alert", blind)
+        assert result.status == "not_evaluated", result
+
+
+@pytest.mark.parametrize("health", ["err", "unknown"])
+def test_a_rule_that_is_not_evaluated_healthily_is_not_watched(health):
+    result = outcome(0, "alert", timeline(history=polls(health=health)))
+    assert result.status == "not_evaluated"
+    assert f"rule ErrorBudgetBurn had health '{health}'" in result.reason
+
+
+def test_a_timeline_without_polls_watched_nothing():
+    result = outcome(0, "alert", timeline(history=[]))
+    assert result.status == "not_evaluated" and "0% observed" in result.observed
+
+
 def test_an_unknown_rule_fails_with_a_pointer_to_verify_alerts():
     w = windows()
     result = alert_outcome(w, 1, w[1].phase.alerts[0], STORY, END, rules_known=False)
@@ -162,11 +244,59 @@ def test_a_missing_message_is_not_delivered_with_alertmanager_hints():
     assert "3 telegram notifications failed for good" in result.reason
 
 
-def test_real_telegram_is_judged_by_alertmanagers_counters():
-    delivered = TelegramEvidence("telegram", (), lambda a, b: CounterDelta(1, 0, a + 6.5, 0))
-    result = telegram(1, delivered)
-    assert result.passed and result.measured_s == 6.5 and "counter +1" in result.observed
-    failing = TelegramEvidence("telegram", (), lambda a, b: CounterDelta(0, 2, None, 0))
-    result = telegram(1, failing)
+ROUTE = Route(("alertname", "service", "slo", "severity"), 5, 10)
+
+
+def counters(*rows, story=STORY):
+    """Real-Telegram evidence: counter samples (offset, notifications, failed) and the timeline."""
+    return TelegramEvidence("telegram", (), lambda a, b: CounterDelta(0, 0, None, 0),
+                            samples=tuple(CounterSample(T0 + at, n, f) for at, n, f in rows),
+                            timeline=story, route=ROUTE)
+
+
+def test_real_telegram_counts_a_delivery_after_the_alerts_own_change():
+    result = telegram(1, counters((30, 1, 0), (38, 2, 0)))
+    assert result.passed and result.measured_s == 18.0
+    assert "after the alert's own change, no other group then" in result.observed
+
+
+def test_real_telegram_does_not_count_a_delivery_before_the_alert_fired():
+    result = telegram(1, counters((21, 1, 0), (25, 2, 0), (44, 2, 0)))
+    assert result.status == "failed" and result.observed == "not delivered"
+    assert "Alertmanager counted no telegram notification for it without failure" in (
+        result.reason)
+
+
+def test_real_telegram_cannot_tell_its_delivery_from_another_groups():
+    other = (("alertname", "PortfolioAppDown"), ("severity", "page"), ("slo", "availability"))
+    story = timeline((32, "pending"), (32, "firing"), (70, "resolved"))
+    story.transitions.append(Transition(T0 + 33, "prometheus", "PortfolioAppDown", other,
+                                        "firing"))
+    result = telegram(1, counters((30, 1, 0), (38, 2, 0), story=story))
+    assert result.status == "not_evaluated"
+    assert "PortfolioAppDown{severity=page,slo=availability} firing" in result.reason
+    assert "Alertmanager counts per integration" in result.reason
+
+
+def test_real_telegram_failures_are_not_delivered():
+    result = telegram(1, counters((30, 1, 0), (40, 2, 1), (44, 2, 1)))
     assert result.status == "failed"
-    assert "did not rise without failures (2 failed)" in result.reason
+    quiet = timeline()   # it never fired: nothing can have been sent for it
+    result = telegram(1, counters((30, 1, 0), (38, 2, 0), story=quiet))
+    assert result.status == "failed"
+    assert "the alert did not fire in that time, so nothing was sent for it" in result.reason
+
+
+def test_a_message_in_another_chat_is_not_delivered_and_says_where_it_went():
+    evidence = sandbox((37, "FIRING"))
+    astray = TelegramEvidence("sandbox", tuple(replace(n, chat_id=-100999)
+                                               for n in evidence.notices),
+                              evidence.counter_delta, chat_id=CHAT)
+    result = telegram(1, astray)
+    assert result.status == "failed"
+    assert f"reached the Telegram sandbox in chat {CHAT} within 25s" in result.reason
+    assert "one reached chat -100999 instead: check chat_id" in result.reason
+    right = TelegramEvidence("sandbox", tuple(replace(n, chat_id=int(CHAT))
+                                              for n in evidence.notices),
+                             evidence.counter_delta, chat_id=CHAT)
+    assert telegram(1, right).passed

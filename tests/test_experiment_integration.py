@@ -255,6 +255,37 @@ def test_verify_alerts_lists_rules_waits_for_a_state_and_proves_delivery(env):
     assert "time-to-notify:" in sent.stdout and "resolved:" in sent.stdout
 
 
+def test_prometheus_down_for_most_of_a_phase_is_not_a_pass_for_not_firing(env, tmp_path):
+    """Issue 11 item 3: not watching is not "did not fire". A phase with 30% errors pages
+    (the control in the issue fired at +7.7 s); with Prometheus stopped as the phase starts, the
+    tracker saw nothing, which used to be PASSED (exit 0). Runs right after the smoke run, whose
+    page alerts end resolved (an alert still firing from an earlier test would fail it)."""
+    path = experiment(tmp_path, "blind", [
+        {"name": "baseline", "duration": "15s",
+         "fault": {"kind": "error", "params": {"probability": 0.3, "status": 500}},
+         "expect": {"alerts": [{"alert": "ErrorBudgetBurn", "labels": PAGE,
+                                "state": "not_firing"}]}}])
+    settings = StackSettings.from_env(env)
+    proc = start_slo(env, "run", str(path), "--keep", "--run-id", "blind", "--no-live")
+    try:
+        wait_until(lambda: faults_once_up(env), 120, "the experiment's fault to be on")
+        assert stop_part("prometheus", settings)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        restart_part("prometheus", settings)
+    assert proc.returncode == 2, out[-4000:]
+    (outcome,) = summary(env, "blind")["expectations"]
+    assert outcome["status"] == "not_evaluated", outcome
+    assert outcome["observed"].startswith("could not evaluate")
+    assert "no successful poll of prometheus for" in outcome["reason"]
+    (gap,) = outcome["details"]["gaps"]
+    assert gap["length_s"] >= 12 and gap["source"] == "prometheus"
+    assert outcome["details"]["observed_fraction"] < 0.9
+    assert faults(env) == []
+
+
 def telegram_request_failures(env) -> float:
     """Failed telegram requests of Alertmanager, retried or not."""
     text = requests.get(stack_env(env)["ALERTMANAGER_URL"] + "/metrics", timeout=5).text

@@ -113,7 +113,8 @@ def test_the_summary_holds_phases_expectations_timings_and_the_rollback(tmp_path
     outage = summary["phases"][1]
     assert outage["fault"]["start_offset_s"] == 20 and outage["fault"]["end_offset_s"] == 50
     assert outage["slos"][0]["status"] == "violated"
-    assert summary["totals"] == {"expectations": 3, "passed": 2, "failed": 1, "skipped": 0}
+    assert summary["totals"] == {"expectations": 3, "passed": 2, "failed": 1, "skipped": 0,
+                                 "not_evaluated": 0}
     assert summary["alerts"][0]["fire_s"] == 12.0
     assert [t["offset_s"] for t in summary["transitions"]] == [32, 32, 70]
     assert summary["notifications"][0]["status"] == "firing"

@@ -36,6 +36,7 @@ from stack.render import (
     select_rule_files,
 )
 from stack.setup import plan_setup
+from stack.telegram_sandbox.formatting import parse_text
 from tests.conftest import fake_bot_token
 
 REPO = Path(__file__).resolve().parent.parent
@@ -283,11 +284,61 @@ def test_message_without_grafana_has_no_grafana_link(tmp_path):
     assert "Grafana" not in message and "Prometheus</a>" in message
 
 
-def test_message_lists_at_most_eight_alerts_per_status(tmp_path):
+def test_message_lists_at_most_six_alerts_and_counts_the_others(tmp_path):
     message = render_message(tmp_path, [alert(f"A{i}", summary="s" * 200) for i in range(12)])
-    assert message.count("<b>FIRING</b>") == 8
-    assert "… and more firing alerts" in message
+    assert message.count("<b>FIRING</b>") == 6
+    assert "… and 6 more firing (12 in all)" in message
     assert len(message) < 4096
+
+
+def test_each_value_is_cut_to_its_cap_on_the_escaped_text_never_inside_an_entity(tmp_path):
+    one = alert("Cut", summary="&" * 300, description="a<b>" * 200, value="1" * 30)
+    message = render_message(tmp_path, [one])
+    summary_line = message.splitlines()[2]
+    assert summary_line == "&amp;" * 40 + "…"   # 200 runes of escaped text, no half entity
+    assert "<i>" + "a&lt;b&gt;" * 40 + "…</i>" in message   # 400 runes
+    assert "value <code>" + "1" * 24 + "…</code>" in message
+    parse_text(message, "HTML")
+
+
+def test_a_link_too_long_or_not_a_url_is_left_out_never_cut(tmp_path):
+    odd = alert("Links", summary="s", runbook_url="https://x/" + "r" * 200,
+                dashboard='/d/a"onmouseover="x')
+    odd["generatorURL"] = "javascript:alert(1)"
+    message = render_message(tmp_path, [odd])
+    assert "runbook" not in message and "Grafana" not in message
+    assert "Prometheus" not in message and "javascript" not in message
+    parse_text(message, "HTML")
+
+
+def worst_alert(i: int, status: str) -> dict:
+    """Every field far over its cap with '&' (escaping makes it 5x longer), links at caps."""
+    amp = "&" * 5000
+    return {"status": status,
+            "labels": {"alertname": amp, "severity": amp, "slo": amp, "service": amp,
+                       "instance": str(i)},
+            "annotations": {"summary": amp, "description": amp, "value": amp,
+                            "dashboard": "/" + "d" * 119, "runbook_url": "http://" + "r" * 153},
+            "startsAt": "2026-01-01T10:00:00Z",
+            "endsAt": "2026-01-01T10:05:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+            "generatorURL": "http://" + "g" * 393, "fingerprint": f"f{i}"}
+
+
+@pytest.mark.parametrize("firing, resolved", [(1, 0), (0, 7), (6, 2), (12, 12)])
+def test_the_worst_message_stays_under_alertmanagers_cut_and_parses_as_telegram_html(
+        tmp_path, firing, resolved):
+    alerts = ([worst_alert(i, "firing") for i in range(firing)]
+              + [worst_alert(i, "resolved") for i in range(firing, firing + resolved)])
+    message = render_message(tmp_path, alerts, grafana_url="http://" + "g" * 57)  # 64 runes
+    assert len(message) <= 3773 < 4096        # runes, as Alertmanager 0.25 counts before its cut
+    text, _entities = parse_text(message, "HTML")  # what Telegram would accept and show
+    assert len(text) < len(message)
+    assert message.count("</b>") >= 2 * min(6, firing + resolved)
+
+
+def test_grafana_url_longer_than_the_budget_assumes_is_refused():
+    with pytest.raises(StackConfigError, match="GRAFANA_URL: at most 64 characters"):
+        render_links("http://" + "g" * 58)
 
 
 # -- Settings, secrets, files -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from stack.errors import MissingBinaryError, StackError
 from stack.procs import pid_alive, port_in_use, wait_until
 from stack.state import load_state
 from stack.telegram_sandbox.client import SandboxClient
+from tests.conftest import fake_bot_token
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent
@@ -107,6 +108,16 @@ def test_stack_lifecycle_up_alert_to_sandbox_restart_and_down(stack_env):
     assert message["parse_mode"] == "HTML"
     assert "launcher test alert <fires at once> & is escaped" in message["text"]
     assert "FIRING" in message["text"] and "SLO smoke" in message["text"]
+
+    # The stack's sandbox is strict, as Telegram: only its own token and chat exist.
+    bot_api = settings.url("telegram-sandbox") + "/bot{}/sendMessage"
+    assert pairs["TELEGRAM_SANDBOX_CHAT_ID"] == "-1001234567890"
+    stranger = requests.post(bot_api.format(fake_bot_token(555, "ZZ", "00")), timeout=5,
+                             json={"chat_id": "-1001234567890", "text": "x"})
+    assert stranger.status_code == 401 and stranger.json()["description"] == "Unauthorized"
+    elsewhere = requests.post(bot_api.format(pairs["TELEGRAM_SANDBOX_TOKEN"]), timeout=5,
+                              json={"chat_id": "-100999", "text": "x"})
+    assert elsewhere.json()["description"] == "Bad Request: chat not found"
 
     # A second `up` finds the running stack and changes nothing.
     state = load_state(settings.paths.state_file)

@@ -470,6 +470,21 @@ def test_429_fault_answers_retry_after_then_recovers_after_count(client):
     assert len(client.get("/sandbox/messages").get_json()["messages"]) == 1  # faults record nothing
 
 
+@pytest.mark.parametrize("reason, description", [
+    (None, "Forbidden: bot was blocked by the user"),
+    ("blocked", "Forbidden: bot was blocked by the user"),
+    ("not_member", "Forbidden: bot is not a member of the channel chat"),
+])
+def test_403_fault_answers_forbidden_like_telegram_and_records_nothing(client, reason,
+                                                                        description):
+    body = {"mode": "403", "count": 1, **({"reason": reason} if reason else {})}
+    assert client.put("/sandbox/faults", json=body).status_code == 200
+    status, answer = send(client, chat_id=CHAT, text="x")
+    assert status == 403
+    assert answer == {"ok": False, "error_code": 403, "description": description}
+    assert client.get("/sandbox/messages").get_json()["messages"] == []
+
+
 def test_500_fault_answers_in_telegrams_envelope(client):
     client.put("/sandbox/faults", json={"mode": 500, "count": 1})
     status, body = send(client, chat_id=CHAT, text="x")
@@ -530,6 +545,7 @@ def test_fault_without_count_or_duration_still_has_a_ttl():
     ({"mode": "timeout", "hang_s": 500}, "hang_s"),
     ({"mode": "429", "methods": ["sendPigeon"]}, "methods"),
     ({"mode": "429", "colour": "red"}, "colour"),
+    ({"mode": "403", "reason": "kicked"}, "reason"),
 ])
 def test_invalid_fault_is_refused_naming_the_field_and_changes_nothing(client, body, field):
     response = client.put("/sandbox/faults", json=body)

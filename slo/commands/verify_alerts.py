@@ -5,20 +5,28 @@
                                                         # Telegram; firing and resolved, timed
     slo verify-alerts --alert ErrorBudgetBurn --label slo=error-ratio --expect firing --within 60s
 
-Exit codes: 0 as expected (delivered / in the expected state); 1 not delivered, not in the
-expected state in time, or no such rule; 2 could not check (Prometheus or Alertmanager down,
+Both the listing and --send-test then judge Telegram delivery for every alert Alertmanager
+holds (slo.live.health), with the telegram integration's failed notifications and requests
+over --window (default 15m): an alert whose notification keeps failing fails the command (a
+delivered test message proves nothing for it); a retry that ended in delivery is a warning.
+
+Exit codes: 0 as expected (delivered / in the expected state); 1 not delivered, a notification
+that keeps failing, an unhealthy rule, not in the expected state in time, or no such rule;
+2 could not check (Prometheus or Alertmanager down, a delivery the counters cannot attribute,
 or a usage error such as --within banana).
 """
 
 import argparse
 import time
+from collections import Counter
 
 from rich.table import Table
 
 from harness_common import exitcodes
 from harness_common.durations import whole_seconds
 from slo.live.alerts import AlertSelector, AlertTracker, labels_text
-from slo.live.verify import Endpoints, rule_states, send_test, wait_for
+from slo.live.health import DELIVERED, FAILING, DeliveryHealth
+from slo.live.verify import Endpoints, delivery_health, rule_states, send_test, wait_for
 
 HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
 DEFAULT_SERVICE = "portfolio-app"
@@ -54,6 +62,36 @@ def add_arguments(parser) -> None:
                         help="time limit for --send-test and --alert (default 60s)")
     parser.add_argument("--service", default=DEFAULT_SERVICE,
                         help="service label of the test alert (default %(default)s)")
+    parser.add_argument("--window", default="15m", type=_duration,
+                        help="how far back Telegram delivery failures are counted (default 15m)")
+
+
+def _show_delivery(console, health: DeliveryHealth, chat: str | None) -> int:
+    """Each held alert's delivery and the counters; FAILED while one keeps failing."""
+    where = f" (chat {chat})" if chat else ""
+    console.print(health.summary() + where, highlight=False, soft_wrap=True)
+    delivered = Counter(item.alert.name for item in health.alerts if item.verdict == DELIVERED)
+    if delivered:
+        names = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in delivered.items())
+        console.print(f"  [green]DELIVERED[/] {sum(delivered.values())} held alert(s): {names}",
+                      highlight=False, soft_wrap=True)
+    for item in health.alerts:
+        if item.verdict != DELIVERED:
+            colour = "bold red" if item.verdict == FAILING else "yellow"
+            console.print(f"  {item.alert}: [{colour}]{item.verdict.upper()}[/] {item.detail}",
+                          highlight=False, soft_wrap=True)
+    for warning in health.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if not health.failed:
+        return exitcodes.OK
+    if health.integration:
+        console.print(f"[red]FAILED[/] {health.integration}", highlight=False, soft_wrap=True)
+    failing = health.failing
+    if failing:
+        console.print(f"[red]FAILED[/] {len(failing)} alert(s) whose Telegram notification keeps "
+                      f"failing: {', '.join(str(f.alert) for f in failing[:5])}",
+                      highlight=False, soft_wrap=True)
+    return exitcodes.FAILED
 
 
 def _show_rules(console, tracker: AlertTracker) -> int:
@@ -90,13 +128,22 @@ def run(args, console) -> int:
                       f"(Telegram: {endpoints.telegram_mode})", highlight=False)
         result = send_test(endpoints, args.service, args.within, resolve=not args.no_resolve)
         colour = "green" if result.ok else "red"
-        console.print(f"[{colour}]{'DELIVERED' if result.ok else 'NOT DELIVERED'}[/] "
-                      f"{result.detail}", soft_wrap=True)
+        shown = {"delivered": "DELIVERED", "unproven": "NOT PROVEN"}.get(result.verdict,
+                                                                        "NOT DELIVERED")
+        console.print(f"[{colour}]{shown}[/] {result.detail}", soft_wrap=True)
         if result.notify_s is not None:
             console.print(f"time-to-notify: {result.notify_s:.1f}s"
                           + (f"; resolved: {result.resolved_notify_s:.1f}s"
                              if result.resolved_notify_s is not None else ""))
-        return exitcodes.OK if result.ok else exitcodes.FAILED
+        others = exitcodes.OK
+        if result.health is not None:
+            if result.ok and result.others_failing:
+                console.print("the test message proves delivery for itself only; the other "
+                              "alerts Alertmanager holds:", highlight=False)
+            others = _show_delivery(console, result.health, _chat(endpoints))
+        if not result.ok:
+            return exitcodes.NOT_EVALUATED if result.verdict == "unproven" else exitcodes.FAILED
+        return others
     if args.alert:
         selector = AlertSelector.of(args.alert, dict(args.label))
         console.print(f"waiting up to {args.within}s for {selector} to be {args.expect}",
@@ -114,4 +161,11 @@ def run(args, console) -> int:
         raise PrometheusError(tracker.last_errors["prometheus"])
     for source, error in tracker.last_errors.items():
         console.print(f"[yellow]warning:[/] {source}: {error}", soft_wrap=True)
-    return _show_rules(console, tracker)
+    rules = _show_rules(console, tracker)
+    delivery = _show_delivery(console, delivery_health(endpoints, args.window),
+                              _chat(endpoints))
+    return max(rules, delivery)
+
+
+def _chat(endpoints: Endpoints) -> str | None:
+    return endpoints.chat_id if endpoints.telegram_mode == "sandbox" else None

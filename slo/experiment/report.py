@@ -91,10 +91,12 @@ def timing_table(result: ExperimentResult) -> TableData:
 def junit(result: ExperimentResult) -> str:
     """One testsuite; one testcase per expectation; an <error> case when the run broke off."""
     name = result.experiment.name
-    outcome = {"failed": "failure", "skipped": "skipped", "passed": "passed"}
+    outcome = {"failed": "failure", "skipped": "skipped", "passed": "passed",
+               "not_evaluated": "error"}
+    kinds = {"failed": "ExpectationFailed", "not_evaluated": "NotEvaluated"}
     cases = [Case(f"{name}.{o.phase}", f"{o.kind}: {o.subject} {o.expected}", outcome[o.status],
                   o.reason or (o.observed if o.status == "failed" else "not judged"),
-                  "ExpectationFailed" if o.status == "failed" else "",
+                  kinds.get(o.status, ""),
                   f"observed: {o.observed}", o.measured_s or 0.0)
              for o in result.outcomes]
     if result.status in ("error", "interrupted"):
@@ -161,10 +163,11 @@ def print_summary(console: Console, result: ExperimentResult) -> None:
     table = Table(title="expectations", title_justify="left")
     for column in ("phase", "expectation", "observed", "result"):
         table.add_column(column)
-    styles = {"passed": "green", "failed": "bold red", "skipped": "dim"}
+    styles = {"passed": "green", "failed": "bold red", "skipped": "dim",
+              "not_evaluated": "bold yellow"}
     for o in result.outcomes:
         table.add_row(o.phase, f"{o.kind} {o.subject} {o.expected}", o.observed,
-                      f"[{styles[o.status]}]{o.status.upper()}[/]")
+                      f"[{styles[o.status]}]{o.status.upper().replace('_', ' ')}[/]")
     console.print(table)
     if result.timings:
         timings = Table(title="alert timings, s (from the fault's start; resolve: from its end)",
@@ -182,7 +185,10 @@ def print_summary(console: Console, result: ExperimentResult) -> None:
     for o in result.outcomes:
         if o.status == "failed":
             console.print(f"[red]✗[/] {o.phase}: {o.reason}", soft_wrap=True)
+        elif o.status == "not_evaluated":
+            console.print(f"[yellow]?[/] {o.phase}: {o.reason}", soft_wrap=True)
     colour = "green" if result.status == "passed" else "red"
-    console.print(f"[bold {colour}]{result.status.upper()}[/] {result.reason}", soft_wrap=True)
+    shown = result.status.upper().replace("_", " ")
+    console.print(f"[bold {colour}]{shown}[/] {result.reason}", soft_wrap=True)
     console.print(f"report: {result.run_dir / ARTIFACTS['html']}", highlight=False,
                   soft_wrap=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from slo.experiment.expectations import FAILED, PASSED, Outcome, SloVerdict
+from slo.experiment.expectations import FAILED, NOT_EVALUATED, PASSED, Outcome, SloVerdict
 from slo.experiment.timings import AlertTiming
 from slo.live.alerts import Transition
 from slo.live.delivery import Notice
@@ -129,12 +129,13 @@ class Series:
 
 @dataclass(frozen=True)
 class Totals:
-    """How many expectations passed, failed and were skipped."""
+    """How many expectations passed, failed, were skipped and could not be evaluated."""
 
     expectations: int
     passed: int
     failed: int
     skipped: int
+    not_evaluated: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class ExperimentResult:
     run_id: str
     run_dir: Path
     experiment: ExperimentInfo
-    status: str                      # passed | failed | interrupted | error
+    status: str                      # passed | failed | not_evaluated | interrupted | error
     exit_code: int
     reason: str
     started_at: float
@@ -169,7 +170,9 @@ class ExperimentResult:
         """Passed, failed and skipped expectations."""
         passed = sum(1 for o in self.outcomes if o.status == PASSED)
         failed = sum(1 for o in self.outcomes if o.status == FAILED)
-        return Totals(len(self.outcomes), passed, failed, len(self.outcomes) - passed - failed)
+        unjudged = sum(1 for o in self.outcomes if o.status == NOT_EVALUATED)
+        return Totals(len(self.outcomes), passed, failed,
+                      len(self.outcomes) - passed - failed - unjudged, unjudged)
 
     def to_summary(self) -> dict:
         """summary.json (JSON-ready throughout)."""
@@ -198,7 +201,8 @@ class ExperimentResult:
                       "evaluation_interval_s": self.stack.evaluation_interval_s},
             "phases": [self._phase(p, t0) for p in self.phases],
             "totals": {"expectations": totals.expectations, "passed": totals.passed,
-                       "failed": totals.failed, "skipped": totals.skipped},
+                       "failed": totals.failed, "skipped": totals.skipped,
+                       "not_evaluated": totals.not_evaluated},
             "expectations": [o.as_dict() for o in self.outcomes],
             "alerts": [t.as_dict() for t in self.timings],
             "transitions": [dict(t.as_dict(), offset_s=offset(t.at, t0))

@@ -46,12 +46,14 @@ from slo.alerting.detection import rule_theory
 from slo.errors import PrometheusError
 from slo.experiment.expectations import (
     FAILED,
+    NOT_EVALUATED,
     PASSED,
     Outcome,
     PhaseWindow,
     SloVerdict,
     TelegramEvidence,
     alert_outcome,
+    blind_notes,
     slo_outcome,
     telegram_outcome,
 )
@@ -83,9 +85,10 @@ from slo.live.alerts import (
     Rule,
     labels_text,
 )
-from slo.live.delivery import AlertmanagerCounters, Notice, notices
+from slo.live.delivery import AlertmanagerCounters, Notice, notices, same_chat
+from slo.live.verify import alertmanager_route
 from slo.spec.model import Spec
-from stack.config import StackSettings
+from stack.config import SANDBOX_CHAT_ID, StackSettings
 from stack.telegram_sandbox.client import SandboxClient
 from stack.telegram_sandbox.errors import SandboxError
 
@@ -639,7 +642,8 @@ class ExperimentRunner:
             return exitcodes.FAILED, "failed"
         if log.status != "completed":
             return exitcodes.NOT_EVALUATED, log.status
-        failed = [o for o in outcomes if o.status != PASSED]
+        failed = [o for o in outcomes if o.status not in (PASSED, NOT_EVALUATED)]
+        unjudged = [o for o in outcomes if o.status == NOT_EVALUATED]
         if not log.rollback_ok:
             log.reason = "rollback failed: " + "; ".join(
                 line for line in log.rollback_steps if "FAILED" in line)
@@ -648,6 +652,10 @@ class ExperimentRunner:
             log.reason = f"{len(failed)} of {len(outcomes)} expectations failed: " + "; ".join(
                 o.reason or f"{o.subject} {o.expected}" for o in failed[:3])
             return exitcodes.FAILED, "failed"
+        if unjudged:   # what was not observed is never a pass (exit 2)
+            log.reason = (f"{len(unjudged)} of {len(outcomes)} expectations could not be "
+                          f"evaluated: " + "; ".join(o.reason for o in unjudged[:3]))
+            return exitcodes.NOT_EVALUATED, "not_evaluated"
         log.reason = f"all {len(outcomes)} expectations held"
         return exitcodes.OK, "passed"
 
@@ -672,6 +680,11 @@ class ExperimentRunner:
                 self.log.note(f"could not judge the SLOs of phase {window.phase.name!r}: {err}")
         return out
 
+    def _sandbox_chat(self) -> str:
+        """The chat the stack's Alertmanager sends to in sandbox mode (messages elsewhere are
+        not delivered)."""
+        return self.conn.env.get("TELEGRAM_SANDBOX_CHAT_ID") or str(SANDBOX_CHAT_ID)
+
     def _notices(self) -> list[Notice]:
         """The Telegram messages of the run, read back from the sandbox (real Telegram: none)."""
         if self.conn.telegram_mode != "sandbox":
@@ -687,8 +700,13 @@ class ExperimentRunner:
                ) -> list[Outcome]:
         timeline = self.tracker.timeline
         mode = "sandbox" if self.conn.telegram_mode == "sandbox" else "telegram"
-        evidence = TelegramEvidence(mode, tuple(found), self.counters.delta)
+        evidence = TelegramEvidence(mode, tuple(found), self.counters.delta,
+                                    chat_id=self._sandbox_chat() if mode == "sandbox" else None,
+                                    samples=self.counters.snapshot(), timeline=timeline,
+                                    route=alertmanager_route(self.conn.urls["alertmanager"]))
         windows, run_end = self.log.windows, self.log.run_end
+        for note in blind_notes(timeline, windows):
+            self.progress.message("warning: " + self.log.note(note))
         outcomes = []
         for index, window in enumerate(windows):
             phase = window.phase
@@ -735,8 +753,9 @@ class ExperimentRunner:
                                intervals.scrape_s, rule.interval_s or intervals.eval_s, history)
 
         sandbox = self.conn.telegram_mode == "sandbox"
+        mine = [n for n in found if same_chat(n, self._sandbox_chat())] if sandbox else None
         return alert_timings(self.log.windows, self.tracker.timeline, self.log.run_end,
-                             notices=found if sandbox else None,
+                             notices=mine,
                              counter_delta=None if sandbox else self.counters.delta,
                              theory_for=theory_for)
 

@@ -122,9 +122,11 @@ def alert_timings(windows: list[PhaseWindow], timeline: AlertTimeline, run_end: 
                 resolved_notified_at = _notice_at(notices, labels, "resolved", resolved_at,
                                                   run_end)
             elif counter_delta is not None:
-                notified_at = counter_delta(start, horizon).first_delivery_at
-                if end is not None:
-                    resolved_notified_at = counter_delta(end, run_end).first_delivery_at
+                # Counted per integration: a delivery before this instance's own change cannot
+                # be its notification.
+                notified_at = counter_delta(fired_at or first.at, horizon).first_delivery_at
+                if resolved_at is not None:
+                    resolved_notified_at = counter_delta(resolved_at, run_end).first_delivery_at
             theory = theory_for(window, rule) if (theory_for and rule) else None
             out.append(AlertTiming(
                 phase=window.phase.name, fault=window.phase.fault.describe(), source=key[0],

@@ -102,6 +102,22 @@ class Snapshot:
     source: str = "prometheus"
 
 
+@dataclass(frozen=True)
+class Poll:
+    """One poll of one source as the timeline keeps it: when, and what it saw or why it failed
+    (the rules, shared with the snapshot, say which rules were loaded and healthy)."""
+
+    at: float
+    source: str
+    rules: tuple[Rule, ...] = ()
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the source answered."""
+        return not self.error
+
+
 _GRAFANA_STATES = {"alerting": "firing", "firing": "firing", "pending": "pending"}
 
 
@@ -236,7 +252,9 @@ class Transition:
 
 @dataclass
 class AlertTimeline:
-    """Every transition seen so far, and the current state of each instance."""
+    """Every transition seen so far, the current state of each instance, and every poll (what
+    was watched when: slo.live.coverage reads `history`; `poll_interval_s` is how often the
+    tracker polls)."""
 
     transitions: list[Transition] = field(default_factory=list)
     current: dict[tuple, ActiveAlert] = field(default_factory=dict)
@@ -244,6 +262,8 @@ class AlertTimeline:
     polls: int = 0
     first_poll_at: float | None = None
     last_poll: dict[str, float] = field(default_factory=dict)    # source -> time of last poll
+    history: list[Poll] = field(default_factory=list)
+    poll_interval_s: float = 1.0
 
     def _when(self, snapshot: Snapshot, name: str, labels: tuple) -> float:
         """The evaluation that caused a change seen in `snapshot` (see Transition)."""
@@ -269,6 +289,7 @@ class AlertTimeline:
         if self.first_poll_at is None:
             self.first_poll_at = snapshot.at
         self.rules[snapshot.source] = snapshot.rules
+        self.history.append(Poll(snapshot.at, snapshot.source, snapshot.rules))
         new: list[Transition] = []
         seen = set()
 
@@ -292,6 +313,10 @@ class AlertTimeline:
         self.transitions.extend(new)
         self.transitions.sort(key=lambda t: t.at)
         return new
+
+    def blind(self, source: str, at: float, error: str) -> None:
+        """Record a poll of `source` that failed (the time it did not see anything)."""
+        self.history.append(Poll(at, source, (), error[:300] or "the poll failed"))
 
     def all_rules(self) -> list[Rule]:
         """Every rule from every source."""
@@ -428,7 +453,7 @@ class AlertTracker:
         self.on_transition = on_transition
         self.clock = clock
         self.extra = list(extra or [])   # more pollers with .poll(at) (e.g. delivery counters)
-        self.timeline = AlertTimeline()
+        self.timeline = AlertTimeline(poll_interval_s=interval_s)
         self.last_errors: dict[str, str] = {}
         self.failed_polls: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -446,6 +471,7 @@ class AlertTracker:
                 with self._lock:
                     self.last_errors[source.name] = str(err)
                     self.failed_polls[source.name] = self.failed_polls.get(source.name, 0) + 1
+                    self.timeline.blind(source.name, at, str(err))
                 continue
             with self._lock:
                 self.last_errors.pop(source.name, None)

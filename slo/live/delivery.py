@@ -26,6 +26,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -46,12 +47,13 @@ class DeliveryError(HarnessError):
 
 @dataclass(frozen=True)
 class Notice:
-    """One alert block of a Telegram message."""
+    """One alert block of a Telegram message (and the chat the message went to)."""
 
     status: str                 # firing | resolved
     labels: dict = field(hash=False)
     message_id: int | None = None
     received_at: float | None = None
+    chat_id: int | str | None = None
 
     @property
     def alertname(self) -> str:
@@ -82,8 +84,13 @@ def notices(messages: list[dict]) -> list[Notice]:
         text = message.get("text") or message.get("raw_text") or ""
         for status, labels in parse_message(text):
             out.append(Notice(status, labels, message.get("message_id"),
-                              message.get("received_at")))
+                              message.get("received_at"), message.get("chat_id")))
     return out
+
+
+def same_chat(notice: Notice, chat_id) -> bool:
+    """True when the block's message went to `chat_id` (None: any chat)."""
+    return chat_id is None or str(notice.chat_id) == str(chat_id)
 
 
 def matches(notice: Notice, alert: str, labels, status: str) -> bool:
@@ -101,8 +108,9 @@ def matches(notice: Notice, alert: str, labels, status: str) -> bool:
 
 
 def first_notice(found: list[Notice], alert: str, labels, status: str, after: float,
-                 before: float | None = None) -> Notice | None:
-    """The first message in [after, before] that reports `alert` with `status`.
+                 before: float | None = None, chat_id=None) -> Notice | None:
+    """The first message in [after, before] to `chat_id` (None: any) that reports `alert` with
+    `status`.
 
     firing: a block of the alert is FIRING. resolved: a block is RESOLVED and none is still
     FIRING — the message that tells on-call the incident is over (Alertmanager sends one per
@@ -112,7 +120,7 @@ def first_notice(found: list[Notice], alert: str, labels, status: str, after: fl
     by_message: dict = {}
     for notice in found:
         at = notice.received_at or 0.0
-        if at >= after and (before is None or at <= before):
+        if at >= after and (before is None or at <= before) and same_chat(notice, chat_id):
             by_message.setdefault((at, notice.message_id), []).append(notice)
     for _key, blocks in sorted(by_message.items(), key=lambda item: item[0][0]):
         hits = [b for b in blocks if matches(b, alert, labels, status)]
@@ -223,11 +231,82 @@ class AlertmanagerCounters:
             self.samples.append(sample)
         return sample
 
+    def snapshot(self) -> tuple[CounterSample, ...]:
+        """The samples collected so far (a copy)."""
+        with self._lock:
+            return tuple(self.samples)
+
     def delta(self, after: float, before: float) -> CounterDelta:
         """counter_delta over the samples collected so far."""
         with self._lock:
             samples = list(self.samples)
         return counter_delta(samples, after, before)
+
+
+def process_start(text: str) -> float | None:
+    """process_start_time_seconds from a /metrics text (None when absent)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "process_start_time_seconds":
+                return sample.value
+    return None
+
+
+class AlertmanagerApi:
+    """Alertmanager's v2 API and /metrics: what it holds, how it routes, what it counted."""
+
+    def __init__(self, url: str, timeout: float = 5.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _get(self, path: str, params: dict | None = None):
+        try:
+            resp = self._session.get(f"{self.url}{path}", params=params, timeout=self.timeout)
+            resp.raise_for_status()
+            return resp
+        except requests.RequestException as err:
+            raise DeliveryError(f"Alertmanager at {self.url} did not answer GET {path} "
+                                f"({type(err).__name__}); is the stack up (`make stack`)?"
+                                ) from err
+
+    def alerts(self) -> list:
+        """Every alert it holds, active, silenced and inhibited (/api/v2/alerts)."""
+        try:
+            return self._get("/api/v2/alerts").json()
+        except ValueError as err:
+            raise DeliveryError(f"Alertmanager at {self.url}: /api/v2/alerts is not JSON"
+                                ) from err
+
+    def config_text(self) -> str:
+        """Its running config as YAML, secrets masked (/api/v2/status config.original)."""
+        try:
+            return self._get("/api/v2/status").json()["config"]["original"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise DeliveryError(f"Alertmanager at {self.url}: /api/v2/status has no config"
+                                ) from err
+
+    def counters_since_start(self, now: float) -> list[CounterSample]:
+        """Two samples: zero when it started (process_start_time_seconds) and now."""
+        text = self._get("/metrics").text
+        started = process_start(text)
+        now_sample = CounterSample(now, *parse_counters(text))
+        return [CounterSample(started, 0.0, 0.0, 0.0), now_sample] if started else [now_sample]
+
+
+def counter_history(prom, alertmanager_url: str, start: float, end: float,
+                    integration: str = INTEGRATION) -> list[CounterSample]:
+    """Alertmanager's counters of the integration over [start, end] as Prometheus scraped them
+    (its `instance` label is the Alertmanager's host:port); [] when Prometheus has none."""
+    instance = urlsplit(alertmanager_url).netloc
+    step = max(1, int((end - start) / 500))
+    columns: dict[float, list[float]] = {}
+    for name, index in COUNTERS.items():
+        expr = f'sum({name}{{integration="{integration}",instance="{instance}"}})'
+        for series in prom.query_range(expr, start, end, step):
+            for at, value in series["values"]:
+                columns.setdefault(at, [0.0, 0.0, 0.0])[index] = value
+    return [CounterSample(at, *values) for at, values in sorted(columns.items())]
 
 
 # ------------------------------------------------------------------ synthetic alerts

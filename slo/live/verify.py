@@ -1,13 +1,20 @@
 """Alert verification against a running stack (the logic of `slo verify-alerts`).
 
 - `rule_states`: every alerting rule with its state (Prometheus, and Grafana when configured);
+- `delivery_health`: the telegram integration's counters over a window (from Prometheus's scrape
+  of Alertmanager, else since Alertmanager started) and, for every alert Alertmanager holds,
+  whether its notification got through (slo.live.health): one that keeps failing fails the
+  command, a retry that ended in delivery is a warning;
 - `send_test`: posts a synthetic alert to Alertmanager's v2 API and proves it reached Telegram —
-  read back from the sandbox, or by Alertmanager's telegram counters in real mode — then
-  resolves it and proves the resolution too; measures time-to-notify for both;
+  read back from the sandbox in the configured chat, or by Alertmanager's telegram counters in
+  real mode, matched to its own group and time — then resolves it and proves the resolution
+  too; measures time-to-notify for both. Its message proves nothing for the other alerts, so
+  delivery_health is judged after it as well;
 - `wait_for`: waits until an alert is firing (or resolved) within a time limit.
 
 Where the stack is: the environment (PROMETHEUS_URL, ALERTMANAGER_URL, TELEGRAM_SANDBOX_URL,
-TELEGRAM_MODE, GRAFANA_URL) wins over .stack/env, written by `make stack`.
+TELEGRAM_SANDBOX_CHAT_ID, TELEGRAM_MODE, GRAFANA_URL) wins over .stack/env, written by
+`make stack`.
 """
 
 from __future__ import annotations
@@ -18,9 +25,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness_common.errors import HarnessError
 from harness_common.stackenv import read_stack_env
+from slo.judge.prom import Prometheus
 from slo.live.alerts import AlertSelector, AlertTracker, GrafanaAlerts, PrometheusAlerts, Snapshot
-from slo.live.delivery import AlertmanagerCounters, DeliveryError, notices, post_alert
+from slo.live.delivery import (
+    AlertmanagerApi,
+    AlertmanagerCounters,
+    DeliveryError,
+    counter_delta,
+    counter_history,
+    notices,
+    post_alert,
+    same_chat,
+)
+from slo.live.health import (
+    DeliveryHealth,
+    HeldAlert,
+    Route,
+    attribute,
+    held_activity,
+    integration_failing,
+    judge_counters,
+    judge_sandbox,
+    parse_held_alerts,
+    parse_route,
+)
+from stack.config import SANDBOX_CHAT_ID
 from stack.telegram_sandbox.client import SandboxClient
 from stack.telegram_sandbox.errors import SandboxError
 
@@ -37,6 +68,7 @@ class Endpoints:
     telegram_mode: str
     grafana: str | None = None
     grafana_password: str | None = None
+    chat_id: str = str(SANDBOX_CHAT_ID)      # the sandbox chat messages must reach
 
     @classmethod
     def from_env(cls, environ=None) -> Endpoints:
@@ -58,6 +90,7 @@ class Endpoints:
             telegram_mode=mode,
             grafana=get("GRAFANA_URL"),
             grafana_password=get("GRAFANA_ADMIN_PASSWORD"),
+            chat_id=get("TELEGRAM_SANDBOX_CHAT_ID") or str(SANDBOX_CHAT_ID),
         )
 
     def sources(self) -> list:
@@ -97,15 +130,70 @@ def rule_states(snapshot: Snapshot) -> list[RuleState]:
     return out
 
 
+def alertmanager_route(url: str) -> Route:
+    """The root route of the Alertmanager at `url` (Alertmanager's defaults when unreadable)."""
+    try:
+        return parse_route(AlertmanagerApi(url).config_text())
+    except DeliveryError:
+        return Route()
+
+
+def delivery_health(endpoints: Endpoints, window_s: float, clock: Callable[[], float] = time.time,
+                    exclude: Callable[[HeldAlert], bool] | None = None) -> DeliveryHealth:
+    """The telegram integration over the last `window_s` and each held alert's delivery.
+
+    Raises DeliveryError when Alertmanager does not answer (delivery cannot be checked).
+    """
+    api = AlertmanagerApi(endpoints.alertmanager)
+    now = clock()
+    since = now - window_s
+    held = [a for a in parse_held_alerts(api.alerts()) if not (exclude and exclude(a))]
+    route = alertmanager_route(endpoints.alertmanager)
+    notes: list[str] = []
+    try:
+        samples = counter_history(Prometheus(endpoints.prometheus, attempts=1),
+                                  endpoints.alertmanager, since, now)
+        source = f"in the last {window_s:.0f}s (Prometheus's scrape of Alertmanager)"
+    except HarnessError:
+        samples = []
+    if not samples:
+        samples = api.counters_since_start(now)
+        since = samples[0].at if len(samples) > 1 else now
+        source = (f"since Alertmanager started {now - since:.0f}s ago (Prometheus does not "
+                  f"scrape it)")
+    delta = counter_delta(samples, since, now) if len(samples) > 1 else None
+    if endpoints.telegram_mode == "sandbox":
+        oldest = min((a.starts_at for a in held), default=now)
+        messages = SandboxClient(endpoints.sandbox).messages(since=oldest - 1) if held else []
+        judged = judge_sandbox(held, notices(messages), endpoints.chat_id, route, now, delta)
+    else:
+        judged = judge_counters(held, samples, route, now)
+        if held:
+            notes.append("real Telegram: delivery is read from Alertmanager's counters, which "
+                         "count per integration, not per alert")
+    integration = (integration_failing(samples, since, now, route) if len(samples) > 1
+                   else None)
+    return DeliveryHealth(since, now, source, delta, tuple(judged), tuple(notes), integration)
+
+
 @dataclass(frozen=True)
 class TestDelivery:
-    """The outcome of --send-test."""
+    """The outcome of --send-test: `verdict` of the test's own message (delivered,
+    not_delivered, or unproven when real-Telegram counters cannot tell it from another group's),
+    and the health of every other alert's delivery."""
 
     ok: bool
     mode: str
     notify_s: float | None
     resolved_notify_s: float | None
     detail: str
+    verdict: str = "delivered"
+    health: DeliveryHealth | None = None
+
+    @property
+    def others_failing(self) -> bool:
+        """True while another alert's notification (or the integration) keeps failing."""
+        return self.health is not None and self.health.failed
 
 
 def _wait(predicate: Callable[[], float | None], timeout: float, interval: float = 0.5
@@ -127,6 +215,7 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
     annotations = {"summary": f"slo verify-alerts delivery check {nonce}: no action needed",
                    "description": "A synthetic alert posted by `slo verify-alerts --send-test`."}
     counters = AlertmanagerCounters(endpoints.alertmanager)
+    api = AlertmanagerApi(endpoints.alertmanager)
     sandbox = SandboxClient(endpoints.sandbox) if endpoints.telegram_mode == "sandbox" else None
     if counters.poll(clock()).attempts is None:
         raise DeliveryError(f"Alertmanager at {endpoints.alertmanager} does not answer /metrics; "
@@ -134,16 +223,29 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
     if sandbox is not None and not sandbox.healthy():
         raise SandboxError(f"the Telegram sandbox at {endpoints.sandbox} does not answer; is the "
                            f"stack up (`make stack`)?")
+    route = alertmanager_route(endpoints.alertmanager)
+    group = route.group(labels)
+    elsewhere: list = []      # sandbox: our message in another chat
+    unattributed: list = []   # real: a delivery another group may have made
 
     def delivered(status: str, since: float) -> Callable[[], float | None]:
         def check() -> float | None:
             if sandbox is not None:
                 for notice in notices(sandbox.messages(since=since, contains=nonce)):
                     if notice.status == status and notice.alertname == TEST_ALERT:
-                        return notice.received_at
+                        if same_chat(notice, endpoints.chat_id):
+                            return notice.received_at
+                        elsewhere.append(notice.chat_id)
                 return None
-            counters.poll(clock())
-            return counters.delta(since, clock()).first_delivery_at
+            now = counters.poll(clock()).at
+            held = parse_held_alerts(api.alerts())
+            seen = attribute(counters.samples, since, group, held_activity(held, route), route,
+                             now)
+            if seen.proven:
+                return seen.delivered_at
+            if seen.delivered_at is not None:
+                unattributed[:] = list(seen.others)
+            return None
         return check
 
     sent = clock()
@@ -155,23 +257,36 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
         post_alert(endpoints.alertmanager, labels, annotations, sent, ended)
         if fired_at is not None:
             resolved_at = _wait(delivered("resolved", ended - 1), within_s)
-    how = ("read back from the Telegram sandbox" if sandbox is not None
-           else "Alertmanager's telegram notification counter rose without failures")
+    health = delivery_health(endpoints, max(within_s, clock() - sent) + 60, clock,
+                             exclude=lambda a: a.name == TEST_ALERT)
+    how = (f"read back from the Telegram sandbox, chat {endpoints.chat_id}" if sandbox is not None
+           else "Alertmanager's telegram counter rose without failures, no other group then")
+    mode = endpoints.telegram_mode
     if fired_at is None:
         delta = counters.delta(sent - 1, clock())
-        return TestDelivery(False, endpoints.telegram_mode, None, None,
+        if unattributed:
+            return TestDelivery(False, mode, None, None,
+                                f"not proven within {within_s:.0f}s: a telegram notification "
+                                f"was counted, but {', '.join(unattributed[:3])} may have sent "
+                                f"it (Alertmanager counts per integration)", "unproven", health)
+        where = (f"; it reached chat {elsewhere[0]}, not the configured chat "
+                 f"{endpoints.chat_id}" if elsewhere else "")
+        return TestDelivery(False, mode, None, None,
                             f"not delivered within {within_s:.0f}s: no message for the test alert "
-                            f"(check {nonce}); in Alertmanager {delta.failed} telegram "
-                            f"notifications failed, {delta.request_failures} requests failed")
+                            f"(check {nonce}){where}; in Alertmanager {delta.failed} telegram "
+                            f"notifications failed, {delta.request_failures} requests failed",
+                            "not_delivered", health)
     notify_s = round(fired_at - sent, 3)
     resolved_s = round(resolved_at - ended, 3) if resolved_at is not None else None
     if resolve and resolved_at is None:
-        return TestDelivery(False, endpoints.telegram_mode, notify_s, None,
+        return TestDelivery(False, mode, notify_s, None,
                             f"the firing message arrived after {notify_s:.1f}s ({how}), but the "
-                            f"resolution was not delivered within {within_s:.0f}s")
-    return TestDelivery(True, endpoints.telegram_mode, notify_s, resolved_s,
-                        f"delivered ({how}): firing after {notify_s:.1f}s"
-                        + (f", resolved after {resolved_s:.1f}s" if resolved_s is not None else ""))
+                            f"resolution was not delivered within {within_s:.0f}s",
+                            "not_delivered", health)
+    return TestDelivery(True, mode, notify_s, resolved_s,
+                        f"({how}): firing after {notify_s:.1f}s"
+                        + (f", resolved after {resolved_s:.1f}s" if resolved_s is not None else ""),
+                        "delivered", health)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,12 @@
 
 Options override TELEGRAM_SANDBOX_PORT / _HOST / _DATA (defaults 8081, 127.0.0.1,
 .stack/telegram/messages.jsonl). Other settings: TELEGRAM_SANDBOX_FAULT (JSON, as
-PUT /sandbox/faults), TELEGRAM_SANDBOX_RATE_LIMIT ("N/S"), TELEGRAM_SANDBOX_CHATS,
-TELEGRAM_SANDBOX_THREADS, TELEGRAM_SANDBOX_LOG_LEVEL.
+PUT /sandbox/faults), TELEGRAM_SANDBOX_RATE_LIMIT ("N/S"), TELEGRAM_SANDBOX_CHATS and
+TELEGRAM_SANDBOX_TOKENS (the chats and bot tokens that exist; without them any is accepted, and
+the start says so), TELEGRAM_SANDBOX_THREADS, TELEGRAM_SANDBOX_LOG_LEVEL.
+
+A port already in use is refused at once (exit 2), naming TELEGRAM_SANDBOX_PORT and a free one,
+instead of gunicorn retrying its bind.
 """
 
 import argparse
@@ -13,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from stack.telegram_sandbox.config import DEFAULT_DATA_PATH, DEFAULT_PORT
+from stack.procs import free_port, port_in_use
+from stack.telegram_sandbox.config import DEFAULT_DATA_PATH, DEFAULT_PORT, strictness
 
 CONF = Path(__file__).with_name("gunicorn.conf.py")
 
@@ -48,6 +53,14 @@ def parse_args(argv=None, environ=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     """Exec gunicorn with the sandbox's config file and the chosen port/host/data."""
     args = parse_args(argv)
+    if port_in_use(args.port, args.host):
+        print(f"TELEGRAM_SANDBOX_PORT: port {args.port} on {args.host} is already in use; stop "
+              f"what listens there or choose a free port, e.g. "
+              f"TELEGRAM_SANDBOX_PORT={free_port(args.host)} make telegram-sandbox",
+              file=sys.stderr)
+        return 2
+    print(f"Telegram sandbox on http://{args.host}:{args.port}: {strictness()}",
+          file=sys.stderr, flush=True)
     env = {**os.environ, "TELEGRAM_SANDBOX_PORT": str(args.port),
            "TELEGRAM_SANDBOX_HOST": args.host,
            "TELEGRAM_SANDBOX_DATA": str(Path(args.data).absolute())}

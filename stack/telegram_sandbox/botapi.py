@@ -19,7 +19,13 @@ from urllib.parse import unquote_to_bytes
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from stack.telegram_sandbox.errors import BotApiError
-from stack.telegram_sandbox.faults import NGINX_PAGE, ChatRateLimiter, FaultSpec, FaultState
+from stack.telegram_sandbox.faults import (
+    FORBIDDEN,
+    NGINX_PAGE,
+    ChatRateLimiter,
+    FaultSpec,
+    FaultState,
+)
 from stack.telegram_sandbox.logmask import LOGGER_NAME
 from stack.telegram_sandbox.model import (
     Bot,
@@ -103,6 +109,8 @@ def fault_response(spec: FaultSpec, released) -> Response:
     """What the emulated failure answers (raises BotApiError for Telegram-shaped ones)."""
     if spec.mode == "429":
         raise too_many_requests(spec.retry_after)
+    if spec.mode == "403":
+        raise BotApiError(403, FORBIDDEN[spec.reason])
     if spec.mode == "500":
         raise BotApiError(500, "Internal Server Error")
     if spec.mode == "timeout":

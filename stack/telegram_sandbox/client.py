@@ -105,10 +105,12 @@ class SandboxClient:
     # ---------------------------------------------------------------- faults
     def set_fault(self, mode: str, count: int | None = None, duration_s: float | None = None,
                   retry_after: int | None = None, hang_s: float | None = None,
-                  methods: list[str] | None = None) -> dict:
-        """Switch a fault on ("429", "500", "502" or "timeout"); returns its state."""
+                  methods: list[str] | None = None, reason: str | None = None) -> dict:
+        """Switch a fault on ("429", "403", "500", "502" or "timeout"; 403's `reason` "blocked"
+        or "not_member"); returns its state."""
         body = {"mode": str(mode), "count": count, "duration_s": duration_s,
-                "retry_after": retry_after, "hang_s": hang_s, "methods": methods}
+                "retry_after": retry_after, "hang_s": hang_s, "methods": methods,
+                "reason": reason}
         body = {k: v for k, v in body.items() if v is not None}
         return self._call("PUT", "/sandbox/faults", json=body)["fault"]
 

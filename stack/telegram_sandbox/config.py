@@ -11,6 +11,11 @@
     ALLOWED_CHATS         ids / @usernames that exist; others get "chat not found" (None: all)
     ACCEPTED_TOKENS       tokens that exist; others get 401 (None: every well-formed token).
                           Kept only as fingerprints.
+
+Environment (config_from_env): TELEGRAM_SANDBOX_DATA, _FAULT, _RATE_LIMIT, _CHATS (ALLOWED_CHATS,
+comma-separated) and _TOKENS (ACCEPTED_TOKENS, comma-separated; a secret, so environment only,
+never argv). The stack's sandbox gets its own token and chat there (strict); started alone
+(`make telegram-sandbox`) without them it is permissive and says so.
     GETUPDATES_MAX_WAIT_S cap on getUpdates long polling (`timeout` parameter)
     PAGE_LIMIT            how many recent messages the chat page shows
 """
@@ -81,4 +86,27 @@ def config_from_env(environ=None) -> dict:
         config["CHAT_RATE_LIMIT"] = env["TELEGRAM_SANDBOX_RATE_LIMIT"]
     if env.get("TELEGRAM_SANDBOX_CHATS"):
         config["ALLOWED_CHATS"] = [c for c in env["TELEGRAM_SANDBOX_CHATS"].split(",") if c.strip()]
+    if env.get("TELEGRAM_SANDBOX_TOKENS"):
+        config["ACCEPTED_TOKENS"] = [t.strip() for t in env["TELEGRAM_SANDBOX_TOKENS"].split(",")
+                                     if t.strip()]
     return config
+
+
+def strictness(environ=None) -> str:
+    """What the sandbox started from `environ` accepts, in one sentence (said at start)."""
+    env = os.environ if environ is None else environ
+    tokens = [t for t in (env.get("TELEGRAM_SANDBOX_TOKENS") or "").split(",") if t.strip()]
+    chats = [c.strip() for c in (env.get("TELEGRAM_SANDBOX_CHATS") or "").split(",")
+             if c.strip()]
+    if tokens and chats:
+        return (f"strict: only its {len(tokens)} configured bot token(s) (others: 401 "
+                f"Unauthorized) and chat(s) {', '.join(chats)} (others: 400 Bad Request: chat "
+                f"not found), as Telegram")
+    said = []
+    said.append(f"only {len(tokens)} configured bot token(s)" if tokens
+                else "ANY well-formed bot token")
+    said.append(f"only chat(s) {', '.join(chats)}" if chats else "ANY chat id")
+    return (f"permissive: accepts {' and '.join(said)}, where Telegram answers 401 "
+            f"Unauthorized and 400 chat not found; the stack's sandbox (`make stack`) is strict: "
+            f"set TELEGRAM_SANDBOX_TOKENS and TELEGRAM_SANDBOX_CHATS (comma-separated) for the "
+            f"same here")

@@ -5,6 +5,9 @@ misbehaves, for the next `count` calls or for `duration_s` seconds, whichever en
 
     429      {"ok":false,"error_code":429,"description":"Too Many Requests: retry after N",
               "parameters":{"retry_after":N}}                  (Telegram's flood control)
+    403      {"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}
+             (reason "blocked", the default) or "...: bot is not a member of the channel chat"
+             (reason "not_member"): the bot lost its chat, one of the commonest real failures
     500      {"ok":false,"error_code":500,"description":"Internal Server Error"}
     502      nginx's HTML "502 Bad Gateway" page (not JSON: senders must cope)
     timeout  no answer for hang_s seconds, then nginx's "504 Gateway Time-out" page
@@ -12,6 +15,7 @@ misbehaves, for the next `count` calls or for `duration_s` seconds, whichever en
 Example body of `PUT /sandbox/faults`:
 
     {"mode": "429", "count": 2, "retry_after": 3}
+    {"mode": "403", "reason": "not_member", "duration_s": 120}
     {"mode": "timeout", "duration_s": 60, "hang_s": 20, "methods": ["sendMessage"]}
 
 Faults bite before validation (they emulate infrastructure, not Telegram's judgement) and never
@@ -40,7 +44,10 @@ from pydantic import (
 
 from stack.telegram_sandbox.errors import SandboxValidationError
 
-MODES = ("429", "500", "502", "timeout")
+MODES = ("429", "403", "500", "502", "timeout")
+# 403 reasons -> Telegram's descriptions
+FORBIDDEN = {"blocked": "Forbidden: bot was blocked by the user",
+             "not_member": "Forbidden: bot is not a member of the channel chat"}
 DEFAULT_DURATION_S = 300.0
 MAX_DURATION_S = 3600.0
 BOT_METHODS = ("getMe", "sendMessage", "getUpdates")
@@ -70,11 +77,12 @@ class FaultSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mode: Literal["429", "500", "502", "timeout"]
+    mode: Literal["429", "403", "500", "502", "timeout"]
     count: int | None = Field(None, ge=1, le=100_000)
     duration_s: float | None = Field(None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
     retry_after: int = Field(5, ge=1, le=3600)
     hang_s: float = Field(30.0, ge=0, le=120, allow_inf_nan=False)
+    reason: Literal["blocked", "not_member"] = "blocked"
     methods: tuple[str, ...] = ("sendMessage",)
 
     @model_validator(mode="before")
@@ -106,7 +114,8 @@ def parse_fault(body) -> FaultSpec:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         if first["type"] == "literal_error":
-            message = f"must be one of {list(MODES)} (got {first.get('input')!r})"
+            allowed = list(FORBIDDEN) if where == "reason" else list(MODES)
+            message = f"must be one of {allowed} (got {first.get('input')!r})"
         elif first["type"] == "extra_forbidden":
             message = f"unknown field; allowed: {sorted(FaultSpec.model_fields)}"
         else:

@@ -30,12 +30,27 @@ CHECK_JSON  ?= reports/slo-check.json
 FRESH       ?=
 KEEP        ?=
 BENCH_ARGS  ?=
+LOCUSTFILE  ?=
+ENDPOINTS   ?=
+HOST        ?=
+MASTER_HOST ?=
+MASTER_PORT ?=
+MASTER_BIND_HOST ?=
+REMOTE_WORKERS ?=
 export APP_PORT LOCUST_PORT
-LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) $(if $(SCHEDULE),--chaos-schedule $(SCHEDULE))
+# The fault proxy (make stack TARGET_URL=http://127.0.0.1:8000): passed on to the launcher.
+export TARGET_URL TARGET_METRICS_URL PROXY_PORT PROXY_ADMIN_PORT PROXY_CONTROL_PORT PROXY_ROUTES
+# Whose users and where the load goes: LOCUSTFILE (your own, importing loadtests.plugin) or
+# ENDPOINTS (a YAML list), HOST (an http(s) URL; default the stack's proxy, else the app).
+USER_ARGS = $(if $(LOCUSTFILE),--locustfile $(LOCUSTFILE)) $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
+HOST_ARGS = $(if $(filter http://% https://%,$(HOST)),--host $(HOST))
+LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) $(if $(SCHEDULE),--chaos-schedule $(SCHEDULE)) $(USER_ARGS) $(HOST_ARGS)
+DIST_ARGS = $(if $(MASTER_BIND_HOST),--master-bind-host $(MASTER_BIND_HOST)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) $(if $(REMOTE_WORKERS),--remote-workers $(REMOTE_WORKERS))
 
-.PHONY: help install setup test test-reliability lint app fault fault-clear bench bench-app \
-        stack stack-down stack-status load load-headless load-distributed slo-check rules \
-        alert-check demo bench-load bench-slo clean stack-logs telegram-sandbox
+.PHONY: help install setup test test-reliability test-proxy lint app fault fault-clear bench \
+        bench-app stack stack-down stack-status load load-headless load-distributed load-worker \
+        slo-check rules alert-check demo bench-load bench-slo bench-proxy clean stack-logs \
+        telegram-sandbox
 
 help: ## show this help (colour only on a terminal)
 	@if [ -t 1 ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
@@ -59,13 +74,16 @@ test: install ## the test suite: unit + integration against real binaries + the 
 test-reliability: install ## the whole reliability suite, soak included (~6 min)
 	$(PY) -m pytest -m reliability $(PYTEST_ARGS)
 
+test-proxy: install ## the fault proxy's proofs on services this project did not write (~4 min)
+	$(PY) -m pytest -m slow tests/test_proxy_proofs.py $(PYTEST_ARGS)
+
 lint: install ## ruff over the code
 	$(VENV)/bin/ruff check .
 
 app: install ## run the target app under gunicorn in the foreground on APP_PORT
 	$(PY) -m target_app serve
 
-fault: install ## set a fault: make fault KIND=latency ARGS="--delay-ms 300 --ttl 120"
+fault: install ## set a fault (on the stack's fault proxy when it has TARGET_URL): make fault KIND=latency ARGS="--delay-ms 300 --ttl 120"
 	$(PY) -m harness_common.faults set $(KIND) $(ARGS)
 
 fault-clear: install ## clear every active fault
@@ -74,7 +92,7 @@ fault-clear: install ## clear every active fault
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
 	$(PY) -m bench.app_overhead
 
-stack: install ## bring the stack up (compose if a Docker engine answers, else native) and print URLs; FRESH=1: empty Prometheus data
+stack: install ## bring the stack up (compose if a Docker engine answers, else native) and print URLs; FRESH=1: empty Prometheus data; TARGET_URL=...: the fault proxy in front of a service
 	$(PY) -m stack up $(if $(FRESH),--fresh)
 
 stack-down: install ## stop exactly what `make stack` started
@@ -89,14 +107,17 @@ stack-logs: install ## tail the stack's logs: make stack-logs PART=prometheus
 telegram-sandbox: install ## run the Telegram Bot API sandbox alone, in the foreground
 	$(PY) -m stack.telegram_sandbox
 
-load: install ## Locust web UI with the Chaos tab on LOCUST_PORT, against the app on APP_PORT
-	$(PY) -m loadtests web
+load: install ## Locust web UI with the Chaos tab on LOCUST_PORT (LOCUSTFILE=path or ENDPOINTS=file, HOST=url)
+	$(PY) -m loadtests web $(USER_ARGS) $(HOST_ARGS)
 
-load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file]
+load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file LOCUSTFILE=path HOST=url]
 	$(PY) -m loadtests headless $(LOAD_ARGS)
 
-load-distributed: install ## Locust master + WORKERS local workers running SCENARIO unattended
-	$(PY) -m loadtests distributed --workers $(WORKERS) $(LOAD_ARGS)
+load-distributed: install ## Locust master + WORKERS local workers (+ REMOTE_WORKERS elsewhere: MASTER_BIND_HOST, MASTER_PORT) running SCENARIO
+	$(PY) -m loadtests distributed --workers $(WORKERS) $(LOAD_ARGS) $(DIST_ARGS)
+
+load-worker: install ## Locust workers for a master on another machine: make load-worker MASTER_HOST=10.0.0.5 [MASTER_PORT=5557 WORKERS=2]
+	$(PY) -m loadtests worker --master-host $(MASTER_HOST) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) --workers $(WORKERS) $(USER_ARGS)
 
 bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
 	$(PY) -m bench.load_capacity
@@ -110,13 +131,16 @@ rules: install ## generate Prometheus rules + Grafana SLO alerts/dashboard from 
 bench-slo: install ## benchmark: slo check wall time (default spec, 100 SLOs) and p95 accuracy (reports/bench/slo.json)
 	$(PY) -m bench.slo_check
 
+bench-proxy: install ## benchmark: the fault proxy's added latency, and load generator capacity vs nginx (reports/bench/proxy.json)
+	$(PY) -m bench.proxy
+
 demo: setup ## the closed loop (~5 min): fast-alert stack, load, faults, SLO verdicts, alerts, Telegram; prints the report path
 	SLO_PROFILE=$${SLO_PROFILE:-fast} $(PY) -m slo.cli run $(EXPERIMENT) $(if $(KEEP),--keep)
 
 alert-check: install ## alert rules' states, then a test alert proven delivered to Telegram (firing and resolved, timed)
 	$(PY) -m slo.cli verify-alerts && $(PY) -m slo.cli verify-alerts --send-test
 
-bench: install ## every benchmark (app, load, slo check, detection) -> reports/bench/summary.json + table; BENCH_ARGS=--quick
+bench: install ## every benchmark (app, load, proxy, slo check, detection) -> reports/bench/summary.json + table; BENCH_ARGS=--quick
 	$(PY) -m bench.all $(BENCH_ARGS)
 
 clean: ## remove caches (keeps .venv, .stack and reports)

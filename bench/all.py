@@ -9,6 +9,8 @@ Runs, each as its own process (a crash in one does not lose the others):
     app         bench.app_overhead    RED instrumentation on vs off (wrk, alternating)
     load        bench.load_capacity   one Locust process: FastHttpUser, HttpUser, wrk;
                                                 repeated, since one run is one sample
+    proxy       bench.proxy           the fault proxy's added latency (median, p99) vs direct,
+                                                and Locust vs wrk vs Envoy-proxied against nginx
     slo         bench.slo_check       `slo check` wall time; p95 vs the exact p95
     detection   `slo run slo/experiments/smoke.yaml` on a private native stack (free ports,
                 its own run directory): time-to-fire / -notify / -resolve of the page alert
@@ -102,7 +104,8 @@ def run_bench(out: Outcome, name: str, args: list[str], logs: Path, timeout: flo
               what: str = "") -> dict | None:
     """Run bench.<module> writing reports/bench/<name>.json; its data, or None with `out`
     marked failed (exit code and the log's tail)."""
-    module = {"app": "app_overhead", "load": "load_capacity", "slo": "slo_check"}[name]
+    module = {"app": "app_overhead", "load": "load_capacity", "slo": "slo_check",
+              "proxy": "proxy"}[name]
     log = logs / f"{name}.log"
     began = time.time()
     code = run_module([f"bench.{module}", *args], log, timeout=timeout)
@@ -165,6 +168,34 @@ def bench_load(quick: bool, logs: Path) -> Outcome:
         out.ratio("Locust FastHttpUser / wrk", summarize(vs_wrk),
                   "near 1.0: the app, not Locust, is the limit on this machine")
     out.runs = runs
+    return out
+
+
+def bench_proxy(quick: bool, logs: Path) -> Outcome:
+    """The fault proxy's cost and the load generator's capacity against nginx (bench.proxy)."""
+    out = Outcome("proxy", source="reports/bench/proxy.json")
+    if find_binary("nginx") is None and not Path("/usr/sbin/nginx").is_file():
+        out.status, out.note = "skipped", "nginx is not installed (apt-get install nginx)"
+        return out
+    args = (["--rounds", "2", "--requests", "1000", "--seconds", "3"] if quick
+            else ["--rounds", "3", "--requests", "2000", "--seconds", "5"])
+    data = run_bench(out, "proxy", args, logs, timeout=300)
+    if data is None:
+        return out
+    latency = data["added_latency"]
+    for path in ("direct", "proxied"):
+        out.figure(f"{path} median (1 connection, sequential)", "ms",
+                   one(latency[path]["median_ms"]))
+        out.figure(f"{path} p99", "ms", one(latency[path]["p99_ms"]))
+    out.figure("added by the proxy, median", "ms", one(latency["added"]["median_ms"]))
+    out.figure("added by the proxy, p99", "ms", one(latency["added"]["p99_ms"]))
+    for name, rps in data["capacity_rps"].items():
+        out.figure(f"capacity {name.replace('_', ' ')}", "req/s", one(rps))
+    for name, value in data["ratios"].items():
+        if value is not None:
+            out.ratio(name.replace("_", " "), one(value), "same run, same target")
+    out.note = (f"adds {latency['added']['median_ms'] * 1000:.0f} us at the median (goal < 1 ms: "
+                f"{'met' if latency['goal_met'] else 'NOT met'})")
     return out
 
 
@@ -252,6 +283,7 @@ def bench_detection(quick: bool, logs: Path) -> Outcome:
 BENCHES: dict[str, Callable[[bool, Path], Outcome]] = {
     "app": bench_app,
     "load": bench_load,
+    "proxy": bench_proxy,
     "slo": bench_slo,
     "detection": bench_detection,
 }

@@ -21,3 +21,13 @@ class RequestsHealth(HttpUser):
     @task
     def health(self):
         self.client.get("/health")
+
+
+class FastStatic(FastHttpUser):
+    """geventhttpclient against a static file (nginx, directly or through the fault proxy)."""
+
+    wait_time = constant(0)
+
+    @task
+    def static(self):
+        self.client.get("/static.txt")

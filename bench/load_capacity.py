@@ -44,13 +44,15 @@ def start_app(workdir: Path):
     return proc, url
 
 
-def run_locust(url: str, user_class: str, users: int, seconds: int, workdir: Path) -> dict:
+def run_locust(url: str, user_class: str, users: int, seconds: int, workdir: Path,
+               endpoint: str = ENDPOINT, label: str | None = None) -> dict:
     """One headless Locust process with `users` users of `user_class`; its steady req/s."""
-    out = workdir / f"locust-{user_class}"
+    label = label or user_class
+    out = workdir / f"locust-{label}"
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), user_class, "--headless",
            "--host", url, "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
            "--only-summary", "--json-file", str(out), "--loglevel", "WARNING"]
-    proc = spawn(f"locust-{user_class}", cmd, workdir / f"locust-{user_class}.log")
+    proc = spawn(f"locust-{label}", cmd, workdir / f"locust-{label}.log")
     cpu = []
     try:
         ps = psutil.Process(proc.pid)
@@ -64,7 +66,7 @@ def run_locust(url: str, user_class: str, users: int, seconds: int, workdir: Pat
     finally:
         proc.stop()
     entries = json.loads(Path(f"{out}.json").read_text())
-    entry = next(e for e in entries if e["name"] == ENDPOINT)
+    entry = next(e for e in entries if e["name"] == endpoint)
     per_second = sorted((int(t), n) for t, n in entry["num_reqs_per_sec"].items())
     steady = [n for _, n in per_second[WARMUP_S:-1]] or [n for _, n in per_second]
     rps = statistics.mean(steady)

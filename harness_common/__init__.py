@@ -9,7 +9,7 @@
     stackenv    where the stack is (.stack/env), read the same way by every CLI
     buckets     the latency histogram layout shared by the app and the load generator
     exposition  the default collectors and the /metrics answer every part serves
-    faults      the fault contract (kinds, bounds), its client and its CLI
+    faults      the fault contract (kinds, bounds, backends), its registry, API, client and CLI
 
 Layers: harness_common <- target_app, stack <- loadtests <- slo. This package imports none of
 them (tests/test_layout.py proves it). Its name is long on purpose: Locust puts a locustfile's

@@ -5,7 +5,13 @@ One source of truth: an app URL and its admin token travel together.
     fault_target()              (url, token): APP_URL / APP_PORT when the environment sets
                                 them, else the stack's APP_URL; the token that belongs to it
     admin_token_for(url)        FAULT_ADMIN_TOKEN from the environment, else .stack/env's token
-                                only when `url` is the stack's own app; never another URL's
+                                only when `url` is the stack's own fault API (its app, or its
+                                fault proxy); never another URL's
+    resolve_fault_api()         where faults go (the stack's fault backend: the fault proxy when
+                                it runs one in front of TARGET_URL, else the app), with its token
+    fault_api_for(host)         the fault API whose faults act on the load sent to `host`
+    resolve_target_url()        where load goes: APP_URL/APP_PORT, else the stack's fault proxy,
+                                else the stack's app
     resolve_prometheus_url()    --prometheus, PROMETHEUS_URL, .stack/env, 127.0.0.1:9090
     read_stack_env()            {"APP_URL": ..., "PROMETHEUS_URL": ..., "FAULT_ADMIN_TOKEN": ...}
 
@@ -16,6 +22,7 @@ variables it was not given as empty strings).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,14 +79,15 @@ def admin_token_for(url: str, environ=None) -> str | None:
     """The admin token that belongs to `url`, or None.
 
     FAULT_ADMIN_TOKEN set in the environment: the user vouches for it. Else the token of
-    .stack/env, but only when `url` is the stack's own app (its APP_URL): the stack's token is
-    never sent to whatever else listens on a port.
+    .stack/env, but only when `url` is the stack's own fault API (its APP_URL, or its fault
+    proxy's FAULT_API_URL): the stack's token is never sent to whatever else listens on a port.
     """
     env = os.environ if environ is None else environ
     if env.get("FAULT_ADMIN_TOKEN"):
         return env["FAULT_ADMIN_TOKEN"]
     stack = read_stack_env(env.get("STACK_DIR"))
-    if stack.get("FAULT_ADMIN_TOKEN") and same_url(url, stack.get("APP_URL")):
+    if stack.get("FAULT_ADMIN_TOKEN") and (same_url(url, stack.get("APP_URL"))
+                                           or same_url(url, stack.get("FAULT_API_URL"))):
         return stack["FAULT_ADMIN_TOKEN"]
     return None
 
@@ -107,6 +115,72 @@ def fault_target(environ=None) -> tuple[str, str | None]:
 def resolve_app_url(environ=None) -> str:
     """The app URL of fault_target()."""
     return fault_target(environ)[0]
+
+
+@dataclass(frozen=True)
+class FaultApi:
+    """A fault backend's API (the demo app's, or the fault proxy's) and the token for it."""
+
+    url: str
+    token: str | None = field(repr=False)
+    backend: str = "app"          # app | proxy
+    affects: str | None = None    # the base URL whose requests its faults change, if known
+
+
+def _stack_api(url: str, stack: dict, env) -> FaultApi:
+    """The API at `url`, named as the stack names it (its proxy, or its app)."""
+    token = admin_token_for(url, env)
+    if stack.get("FAULT_BACKEND") == "proxy" and same_url(url, stack.get("FAULT_API_URL")):
+        return FaultApi(url, token, "proxy", (stack.get("PROXY_URL") or "").rstrip("/") or None)
+    backend = env.get("FAULT_BACKEND") or "app"
+    affects = env.get("FAULT_AFFECTS_URL") or (url if backend == "app" else None)
+    return FaultApi(url, token, backend, (affects or "").rstrip("/") or None)
+
+
+def resolve_fault_api(explicit_url: str | None = None, environ=None) -> FaultApi:
+    """Where faults go: --url, else FAULT_API_URL, else APP_URL (or APP_PORT, unless it is the
+    stack's own), else the stack's fault backend from .stack/env (the fault proxy when the
+    stack runs one in front of TARGET_URL, else its app), else the app at 127.0.0.1:5000. The
+    token is admin_token_for(url): the stack's goes to the stack's own URLs only."""
+    env = os.environ if environ is None else environ
+    stack = read_stack_env(env.get("STACK_DIR"))
+    url = (explicit_url or env.get("FAULT_API_URL") or _own_app(env, stack)
+           or stack.get("FAULT_API_URL") or stack.get("APP_URL")
+           or f"http://127.0.0.1:{DEFAULT_APP_PORT}").rstrip("/")
+    return _stack_api(url, stack, env)
+
+
+def _own_app(env, stack: dict) -> str | None:
+    """The app the environment names on purpose: APP_URL; or APP_PORT unless it is the stack's
+    own app's port (the port the stack was started with means the stack, whose faults go to
+    its fault proxy when it runs one)."""
+    if env.get("APP_URL"):
+        return env["APP_URL"].rstrip("/")
+    app = _env_app_url(env)
+    return None if app and same_url(app, stack.get("APP_URL")) else app
+
+
+def fault_api_for(host: str, environ=None) -> FaultApi:
+    """The fault API whose faults act on the load sent to `host`: FAULT_API_URL when set, the
+    stack's fault proxy when `host` is its PROXY_URL, else `host` itself (the demo app's admin
+    API at the address the load goes to)."""
+    env = os.environ if environ is None else environ
+    stack = read_stack_env(env.get("STACK_DIR"))
+    if env.get("FAULT_API_URL"):
+        return _stack_api(env["FAULT_API_URL"].rstrip("/"), stack, env)
+    if stack.get("FAULT_BACKEND") == "proxy" and same_url(host, stack.get("PROXY_URL")):
+        return _stack_api(stack["FAULT_API_URL"].rstrip("/"), stack, env)
+    host = host.rstrip("/")
+    return FaultApi(host, admin_token_for(host, env), "app", host)
+
+
+def resolve_target_url(environ=None) -> str:
+    """Where load goes by default: APP_URL (or APP_PORT, unless it is the stack's own), else
+    the stack's fault proxy (PROXY_URL, when the stack runs one in front of TARGET_URL), else
+    the stack's app (fault_target)."""
+    env = os.environ if environ is None else environ
+    stack = read_stack_env(env.get("STACK_DIR"))
+    return (_own_app(env, stack) or stack.get("PROXY_URL") or fault_target(env)[0]).rstrip("/")
 
 
 def resolve_prometheus_url(explicit: str | None = None, environ=None) -> str:

@@ -4,11 +4,26 @@
     python -m loadtests headless --scenario step --users 20 --duration 2m \\
                                  [--chaos-schedule loadtests/schedules/latency-then-errors.yaml]
     python -m loadtests distributed --workers 2 [--web] [the headless options]
+    python -m loadtests headless --locustfile my_locustfile.py --host http://127.0.0.1:8000
+    python -m loadtests headless --endpoints endpoints.yaml --host http://127.0.0.1:8000
 
-Before Locust starts, the scenario, the chaos schedule and the target are checked (/health, and
-the admin API when a schedule is given); a problem exits 2 with one line naming it, before any
-load. The admin token comes from FAULT_ADMIN_TOKEN or .stack/env and reaches Locust through its
-environment, never its command line. Headless runs keep Locust's web server up on 127.0.0.1
+Any service: --locustfile names your own locustfile (it must `import loadtests.plugin`), or
+--endpoints a YAML list of endpoints (loadtests/endpoints.py); --host is where the load goes
+(default APP_URL, else the stack's fault proxy when it runs one, else the app).
+
+More than one machine: the master binds --master-bind-host (default 127.0.0.1; 0.0.0.0 or the
+machine's address for workers elsewhere) on --master-port, starts --workers local workers and
+waits for --remote-workers more, which are started on the other machines with
+
+    python -m loadtests worker --master-host MASTER --master-port PORT [--workers N] \\
+                               [--locustfile ... | --endpoints ...]
+
+Before Locust starts, the scenario, the chaos schedule and the target are checked (the target
+answers HTTP, and the fault API accepts the token when a schedule is given); a problem exits 2
+with one line naming it, before any load. Faults go to the stack's fault backend (the fault
+proxy when the stack runs one in front of TARGET_URL, else the app's admin API), with its
+token from FAULT_ADMIN_TOKEN or .stack/env; it reaches Locust through its environment, never
+its command line, and never a worker. Headless runs keep Locust's web server up on 127.0.0.1
 (--autostart --autoquit 0), so /metrics and the Chaos tab work during the run, and exit when the
 scenario ends; the CLI stops Locust if it overruns the scenario by more than a margin.
 
@@ -22,6 +37,7 @@ Exit codes: 0 the run went through (failed requests included: the SLO checker ju
 """
 
 import argparse
+import ast
 import os
 import signal
 import subprocess
@@ -30,7 +46,8 @@ import time
 from pathlib import Path
 
 from harness_common import exitcodes
-from harness_common.stackenv import admin_token_for, fault_target
+from harness_common.stackenv import fault_api_for, resolve_target_url
+from loadtests.endpoints import load_endpoints
 from loadtests.errors import LoadTestError
 from loadtests.preflight import check_target
 from loadtests.record import load_record, new_run_id, reports_dir
@@ -39,6 +56,9 @@ from loadtests.schedule import load_schedule
 from stack.procs import die_with_parent, free_port, port_in_use, stop_pid
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+ENDPOINTS_LOCUSTFILE = Path(__file__).with_name("endpoints_locustfile.py")
+PLUGIN = "loadtests.plugin"
+DEFAULT_MASTER_PORT = 5557
 STARTUP_MARGIN_S = 20
 WORKER_WAIT_S = 30
 SCENARIO_FLAGS = ("ramp_time", "step_users", "step_time", "spike_users", "spike_at", "spike_time")
@@ -50,9 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def users(p):
+        p.add_argument("--locustfile", "-f", default=os.environ.get("LOCUSTFILE") or None,
+                       help="your own locustfile (it imports loadtests.plugin); default: the "
+                            "demo app's users (env LOCUSTFILE)")
+        p.add_argument("--endpoints", default=os.environ.get("ENDPOINTS") or None,
+                       help="a YAML list of endpoints with weights and expected status, for a "
+                            "service without a locustfile (env ENDPOINTS)")
+
     def common(p):
-        p.add_argument("--host", default=None, help="target app URL (default APP_URL or "
-                                                    "http://127.0.0.1:$APP_PORT)")
+        users(p)
+        p.add_argument("--host", default=None, help="where the load goes (default APP_URL, "
+                                                    "else the stack's fault proxy, else the app)")
         p.add_argument("--port", type=int, default=None,
                        help="Locust web port (default LOCUST_PORT, 8089; headless runs take a "
                             "free port when it is busy)")
@@ -76,22 +105,76 @@ def build_parser() -> argparse.ArgumentParser:
     common(sub.add_parser("headless", help="run one scenario unattended, then exit"))
     dist = sub.add_parser("distributed", help="a Locust master and N workers on this machine")
     common(dist)
-    dist.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    dist.add_argument("--workers", type=int, default=2, help="local worker processes "
+                                                             "(default 2)")
+    dist.add_argument("--remote-workers", type=int, default=0,
+                      help="workers started on other machines (`python -m loadtests worker`) "
+                           "to wait for before the test starts")
+    dist.add_argument("--master-bind-host", default="127.0.0.1",
+                      help="interface the master listens on for workers (default 127.0.0.1; "
+                           "0.0.0.0 or this machine's address for workers elsewhere)")
+    dist.add_argument("--master-port", type=int, default=None,
+                      help=f"the master's port for workers (default {DEFAULT_MASTER_PORT} with "
+                           f"remote workers, else a free one)")
     dist.add_argument("--web", action="store_true", help="serve the web UI instead of running "
                                                          "the scenario unattended")
+    worker = sub.add_parser("worker", help="workers for a master on another machine")
+    users(worker)
+    worker.add_argument("--master-host", required=True, help="the master's address")
+    worker.add_argument("--master-port", type=int, default=DEFAULT_MASTER_PORT)
+    worker.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    worker.add_argument("--log-dir", default=None, help="one log per worker here (default: "
+                                                        "this terminal)")
     return parser
 
 
 class Prepared:
     """Validated input for one invocation."""
 
-    def __init__(self, args, plan: LoadPlan, host: str, token: str | None, run_id: str | None):
+    def __init__(self, args, plan: LoadPlan, host: str, fault_api, run_id: str | None,
+                 locustfile: Path):
         self.args = args
         self.plan = plan
         self.host = host
-        self.token = token
+        self.fault_api = fault_api
         self.run_id = run_id
+        self.locustfile = locustfile
         self.reports = reports_dir()
+
+
+def imports_plugin(path: Path) -> bool:
+    """True when the locustfile imports loadtests.plugin (anywhere at its top level)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return True  # let Locust report what is wrong with it
+    for node in tree.body:
+        if isinstance(node, ast.Import) and any(a.name == PLUGIN for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (
+                node.module == PLUGIN or (node.module == "loadtests"
+                                          and any(a.name == "plugin" for a in node.names))):
+            return True
+    return False
+
+
+def choose_locustfile(args) -> Path:
+    """The locustfile to run: --endpoints' (the file checked), --locustfile, or the demo's."""
+    if args.endpoints and args.locustfile:
+        raise LoadTestError("--endpoints and --locustfile: give one (an endpoints file is for "
+                            "a service without a locustfile)")
+    if args.endpoints:
+        load_endpoints(args.endpoints)
+        return ENDPOINTS_LOCUSTFILE
+    if not args.locustfile:
+        return LOCUSTFILE
+    path = Path(args.locustfile)
+    if not path.is_file():
+        raise LoadTestError(f"--locustfile {path}: no such file")
+    if not imports_plugin(path):
+        raise LoadTestError(f"--locustfile {path}: does not import the harness; add "
+                            f"`import loadtests.plugin` to it (README: your own locustfile)")
+    return path.resolve()
 
 
 def prepare(args) -> Prepared:
@@ -102,19 +185,22 @@ def prepare(args) -> Prepared:
     if schedule is not None and schedule.end_s > plan.duration_s:
         print(f"warning: the chaos schedule runs until {schedule.end_s:g}s but the scenario "
               f"ends at {plan.duration_s:g}s; later steps will not happen", file=sys.stderr)
-    if getattr(args, "workers", 1) < 1:
-        raise LoadTestError(f"--workers must be at least 1 (got {args.workers})")
-    host = (args.host or fault_target()[0]).rstrip("/")
-    token = admin_token_for(host)
+    if args.command == "distributed":
+        if args.workers < 0 or args.remote_workers < 0 or args.workers + args.remote_workers < 1:
+            raise LoadTestError(f"--workers and --remote-workers: at least one worker in all "
+                                f"(got {args.workers} local, {args.remote_workers} remote)")
+    locustfile = choose_locustfile(args)
+    host = (args.host or resolve_target_url()).rstrip("/")
+    fault_api = fault_api_for(host)
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)
     try:
-        check_target(host, token, needs_admin=schedule is not None)
+        check_target(host, fault_api, needs_admin=schedule is not None)
     except LoadTestError as err:
         if unattended:
             raise
         print(f"warning: {err}", file=sys.stderr)
     run_id = args.run_id or (new_run_id(plan.scenario) if unattended else None)
-    return Prepared(args, plan, host, token, run_id)
+    return Prepared(args, plan, host, fault_api, run_id, locustfile)
 
 
 def locust_argv(prep: Prepared, port: int, unattended: bool) -> list[str]:
@@ -125,11 +211,12 @@ def locust_argv(prep: Prepared, port: int, unattended: bool) -> list[str]:
         users = users or prep.plan.parameters.get("users")
         rate = rate or prep.plan.parameters.get("spawn_rate")
         duration = duration or f"{prep.plan.duration_s:g}s"
-    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", prep.host,
+    argv = [sys.executable, "-m", "locust", "-f", str(prep.locustfile), "--host", prep.host,
             "--web-host", a.web_host, "--web-port", str(port), "--scenario", prep.plan.scenario,
             "--reports-dir", str(prep.reports)]
     for flag, value in (("-u", users), ("-r", rate), ("-t", duration),
-                        ("--chaos-schedule", a.chaos_schedule), ("--run-id", prep.run_id)):
+                        ("--chaos-schedule", a.chaos_schedule), ("--run-id", prep.run_id),
+                        ("--endpoints", a.endpoints)):
         if value is not None:
             argv += [flag, str(value)]
     for flag in SCENARIO_FLAGS:
@@ -142,12 +229,34 @@ def locust_argv(prep: Prepared, port: int, unattended: bool) -> list[str]:
 
 
 def child_env(prep: Prepared) -> dict:
-    """Locust's environment: ours plus the resolved token (never on a command line)."""
+    """Locust's environment: ours plus the resolved fault API and its token (never on a
+    command line), so Locust resolves the same backend."""
     env = dict(os.environ)
-    if prep.token:
-        env["FAULT_ADMIN_TOKEN"] = prep.token
+    env.pop("FAULT_ADMIN_TOKEN", None)
+    if prep.fault_api.token:
+        env["FAULT_ADMIN_TOKEN"] = prep.fault_api.token
+    env["FAULT_API_URL"] = prep.fault_api.url
+    env["FAULT_BACKEND"] = prep.fault_api.backend
+    if prep.fault_api.affects:
+        env["FAULT_AFFECTS_URL"] = prep.fault_api.affects
     env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
     return env
+
+
+def worker_env(environ=None) -> dict:
+    """A worker's environment: no admin token (workers never set faults)."""
+    env = dict(os.environ if environ is None else environ)
+    for key in ("FAULT_ADMIN_TOKEN", "LOCUST_SKIP_MONKEY_PATCH"):
+        env.pop(key, None)
+    return env
+
+
+def worker_argv(locustfile: Path, master_host: str, master_port: int,
+                endpoints: str | None) -> list[str]:
+    """One worker's Locust command line."""
+    argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--worker",
+            "--master-host", master_host, "--master-port", str(master_port)]
+    return argv + (["--endpoints", endpoints] if endpoints else [])
 
 
 def pick_port(requested: int | None, unattended: bool) -> int:
@@ -247,12 +356,18 @@ def run(args) -> int:
         (prep.reports / prep.run_id).mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + prep.plan.duration_s + STARTUP_MARGIN_S
     if args.command == "distributed":
-        master_port = free_port()
-        argv += ["--master", "--master-bind-host", "127.0.0.1",
-                 "--master-bind-port", str(master_port), "--expect-workers", str(args.workers),
+        master_port = args.master_port or (DEFAULT_MASTER_PORT if args.remote_workers
+                                           else free_port(args.master_bind_host))
+        expected = args.workers + args.remote_workers
+        argv += ["--master", "--master-bind-host", args.master_bind_host,
+                 "--master-bind-port", str(master_port), "--expect-workers", str(expected),
                  "--expect-workers-max-wait", str(WORKER_WAIT_S)]
         if deadline is not None:
             deadline += WORKER_WAIT_S
+        if args.remote_workers:
+            print(f"locust master: waiting up to {WORKER_WAIT_S}s for {args.remote_workers} "
+                  f"remote worker(s): python -m loadtests worker --master-host "
+                  f"<this machine> --master-port {master_port}", file=sys.stderr)
     print(f"locust: {prep.plan.describe()} against {prep.host}; web UI and /metrics on "
           f"http://{args.web_host}:{port}", file=sys.stderr)
     started = time.time()
@@ -260,12 +375,12 @@ def run(args) -> int:
     if args.command == "distributed":
         logs = prep.reports / (prep.run_id or "workers")
         logs.mkdir(parents=True, exist_ok=True)
-        worker_argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
-                       "--master-host", "127.0.0.1", "--master-port", str(master_port)]
-        worker_env = {k: v for k, v in env.items() if k != "FAULT_ADMIN_TOKEN"}
+        connect = ("127.0.0.1" if args.master_bind_host in ("0.0.0.0", "*", "")
+                   else args.master_bind_host)
+        argv_w = worker_argv(prep.locustfile, connect, master_port, args.endpoints)
+        env_w = worker_env(env)
         for i in range(args.workers):
-            supervisor.start(f"worker-{i + 1}", worker_argv, worker_env,
-                             logs / f"worker-{i + 1}.log")
+            supervisor.start(f"worker-{i + 1}", argv_w, env_w, logs / f"worker-{i + 1}.log")
     code = supervisor.wait(deadline)
     records = sorted(p for p in prep.reports.glob("*/run.json") if p.stat().st_mtime >= started)
     for path in records:
@@ -279,6 +394,32 @@ def run(args) -> int:
     return exitcodes.OK
 
 
+def run_workers(args) -> int:
+    """`worker`: start --workers Locust workers for the master at --master-host; wait."""
+    try:
+        if args.workers < 1:
+            raise LoadTestError(f"--workers must be at least 1 (got {args.workers})")
+        locustfile = choose_locustfile(args)
+    except LoadTestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return exitcodes.NOT_EVALUATED
+    supervisor = Supervisor()
+    argv = worker_argv(locustfile, args.master_host, args.master_port, args.endpoints)
+    logs = Path(args.log_dir) if args.log_dir else None
+    if logs:
+        logs.mkdir(parents=True, exist_ok=True)
+    print(f"locust: {args.workers} worker(s) for the master at {args.master_host}:"
+          f"{args.master_port}", file=sys.stderr)
+    for i in range(args.workers):
+        supervisor.start(f"worker-{i + 1}", argv, worker_env(),
+                         logs / f"worker-{i + 1}.log" if logs else None)
+    code = supervisor.wait(None)
+    return exitcodes.OK if code == 0 else exitcodes.FAILED
+
+
 def main(argv=None) -> int:
     """Entry point of `python -m loadtests`."""
-    return run(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    if args.command == "worker":
+        return run_workers(args)
+    return run(args)

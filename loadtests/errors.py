@@ -18,6 +18,10 @@ class ScheduleError(InputError, LoadTestError):
     """A chaos schedule file that cannot be applied as written (`<file>: <step>: <why>`)."""
 
 
+class EndpointsError(InputError, LoadTestError):
+    """An endpoints file (loadtests/endpoints.py) that cannot be read or is invalid."""
+
+
 class TargetError(LoadTestError):
     """The target app is unreachable, or refuses the admin token the chaos schedule needs."""
 

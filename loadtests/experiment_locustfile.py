@@ -1,60 +1,11 @@
-"""The locustfile of `slo run`: the harness's users and run records, with the experiment's shape.
+"""The locustfile of `slo run` against the demo app: its users, and the experiment's shape.
 
-The runner starts `locust -f loadtests/experiment_locustfile.py --headless` with the phases'
-stages in SLO_EXPERIMENT_STAGES (JSON [[end_s, users, spawn_rate], ...]) and a file path in
-SLO_EXPERIMENT_T0_FILE, where the shape writes the Unix time at which the test starts: the
-runner counts its phase boundaries from that moment, so faults and load changes line up.
-Everything else (users, client metrics, the run record and Locust's CSV/HTML in
-<reports-dir>/<run-id>/) is the load-test harness's own (loadtests/).
+`locust -f loadtests/experiment_locustfile.py --headless` (the runner starts it; see
+loadtests/experiment_shape.py for the stages and time zero). Everything else (client metrics,
+the run record and Locust's CSV/HTML in <reports-dir>/<run-id>/) is the harness's own.
 
 Only Locust imports this file (it monkey-patches the process with gevent).
 """
 
-import json
-import os
-import time
-
-from locust import LoadTestShape, events
-
-from loadtests import harness, options
-from loadtests.scenarios import LoadPlan, Stage
+from loadtests.experiment_shape import ExperimentShape  # noqa: F401 - the experiment's phases
 from loadtests.users import ApiConsumer, HealthProbe, PortfolioVisitor  # noqa: F401
-
-STAGES_VAR = "SLO_EXPERIMENT_STAGES"
-T0_VAR = "SLO_EXPERIMENT_T0_FILE"
-
-events.init_command_line_parser.add_listener(lambda parser, **_kw: options.add_arguments(parser))
-events.init.add_listener(harness.init)
-
-
-def plan_from_env() -> LoadPlan:
-    """The experiment's stages as a LoadPlan (the harness records it in run.json)."""
-    stages = tuple(Stage(float(end), int(users), float(rate))
-                   for end, users, rate in json.loads(os.environ[STAGES_VAR]))
-    return LoadPlan(scenario="experiment", parameters={"stages": len(stages)}, stages=stages)
-
-
-class ExperimentShape(LoadTestShape):
-    """Ticks through the experiment's stages (users per phase), then ends the test."""
-
-    plan = None
-    finished = False
-
-    def reset_time(self):
-        """The test starts: load the plan and tell the runner when time zero is."""
-        super().reset_time()
-        self.plan = plan_from_env()
-        self.finished = False
-        path = os.environ.get(T0_VAR)
-        if path:
-            tmp = f"{path}.tmp"
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(repr(time.time()))
-            os.replace(tmp, path)
-
-    def tick(self):
-        """(users, spawn rate) of the current stage; None ends the test."""
-        current = self.plan.tick(self.get_run_time()) if self.plan is not None else None
-        if current is None:
-            self.finished = True
-        return current

@@ -33,7 +33,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness_common import exitcodes
 from harness_common.exposition import metrics_response
 from harness_common.faults.client import FaultClient
-from harness_common.stackenv import admin_token_for, fault_target
+from harness_common.stackenv import FaultApi, fault_api_for, resolve_target_url
 from loadtests import webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
@@ -59,7 +59,7 @@ class Settings:
     schedule: Schedule | None
     reports_dir: Path
     run_id: str | None
-    token: str | None
+    fault_api: FaultApi | None  # where the schedule and the Chaos tab send faults (at init)
     unattended: bool  # --headless or --autostart: options cannot change during the session
 
 
@@ -68,7 +68,7 @@ def settings_from_options(options) -> Settings:
     plan = plan_from_options(options)
     schedule = load_schedule(options.chaos_schedule) if options.chaos_schedule else None
     return Settings(plan=plan, schedule=schedule, reports_dir=Path(options.reports_dir),
-                    run_id=options.run_id, token=None,
+                    run_id=options.run_id, fault_api=None,
                     unattended=bool(options.headless or options.autostart))
 
 
@@ -78,10 +78,11 @@ class Harness:
     def __init__(self, environment, settings: Settings):
         self.environment = environment
         self.settings = settings
-        # The token is looked up for the host of each call: the web form may change the host,
-        # and the stack's token must never go to another server.
-        self.chaos = ChaosController(lambda: FaultClient(
-            environment.host, admin_token_for(environment.host), timeout=ADMIN_TIMEOUT_S))
+        # The fault API is resolved for the host of each call: the web form may change the host,
+        # faults must act on what the load hits (the stack's fault proxy when the host is its
+        # PROXY_URL), and the stack's token must never go to another server.
+        self.chaos = ChaosController(lambda: FaultClient.for_api(
+            fault_api_for(environment.host), timeout=ADMIN_TIMEOUT_S))
         self.recorder = Recorder(settings.reports_dir, settings.run_id)
         self._schedule_greenlet = None
         self._sampler = None
@@ -273,18 +274,20 @@ def init(environment, runner, web_ui=None, **_kwargs) -> None:
     except LoadTestError as err:
         _fail_before_load(str(err))
     if not environment.host:
-        environment.host = fault_target()[0]
-    settings = dataclasses.replace(settings, token=admin_token_for(environment.host))
+        environment.host = resolve_target_url()
+    settings = dataclasses.replace(settings, fault_api=fault_api_for(environment.host))
     try:
-        already_on = check_target(environment.host, settings.token, settings.schedule is not None)
+        already_on = check_target(environment.host, settings.fault_api,
+                                  settings.schedule is not None)
     except TargetError as err:
         if settings.unattended:
             _fail_before_load(str(err))
         log.warning("%s (the web UI starts anyway; set the host in its form)", err)
         already_on = []
     for fault in already_on:
-        log.warning("a %s fault is already on at the target (expires %s); it will affect this "
-                    "run", fault.get("kind"), fault.get("expires_at"))
+        log.warning("a %s fault is already on at the %s fault backend (expires %s); it will "
+                    "affect this run", fault.get("kind"), settings.fault_api.backend,
+                    fault.get("expires_at"))
     harness = Harness(environment, settings)
     environment.slo_harness = harness
     environment.events.test_start.add_listener(harness.on_test_start)

@@ -34,7 +34,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from harness_common.errors import FaultError, FaultValidationError
 from harness_common.faults.model import parse_fault
-from harness_common.stackenv import admin_token_for
+from harness_common.stackenv import fault_api_for
 
 log = logging.getLogger("loadtests.webui")
 
@@ -168,11 +168,12 @@ class ChaosTab:
     def page(self, message: str | None = None, error: str | None = None, status: int = 200):
         """The controls page, with the outcome of the last action."""
         faults, list_error = self.active()
+        backend = fault_api_for(self.harness.environment.host)
         html = render_template(
             "chaos.html", faults=faults, list_error=list_error, message=message, error=error,
             token=self.form_token, embed=request.args.get("embed") == "1",
-            has_token=bool(admin_token_for(self.harness.environment.host)),
-            target=self.harness.environment.host,
+            has_token=bool(backend.token), target=self.harness.environment.host,
+            backend=backend,
             describe=describe)
         return Response(html, status=status, mimetype="text/html")
 

@@ -9,14 +9,18 @@
     python -m stack setup       apt-get install the system binaries (or print the command)
     python -m stack render-alertmanager --out FILE     (compose: render the secret config)
     python -m stack render-prometheus --out FILE [--target compose|native]
+    python -m stack render-envoy --out FILE [--container]   (the fault proxy's bootstrap)
 
 Settings come from the environment (see stack/config.py): *_PORT, STACK_DIR, STACK_MODE,
-SLO_PROFILE, STACK_EXTRA_RULES, TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID / TELEGRAM_API_URL.
+SLO_PROFILE, STACK_EXTRA_RULES, TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID / TELEGRAM_API_URL,
+TARGET_URL (puts the fault proxy, Envoy, in front of that service) / TARGET_METRICS_URL /
+PROXY_ROUTES / PROXY_PORT / PROXY_ADMIN_PORT / PROXY_CONTROL_PORT.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -31,17 +35,18 @@ from rich.table import Table
 
 from harness_common.errors import HarnessError
 from stack import compose, launcher
-from stack.config import StackSettings
+from stack.config import StackSettings, check_target_url
 from stack.errors import PartFailedError, StackError
 from stack.files import read_env_file, sandbox_bot_token
 from stack.links import UiInfo
+from stack.proxy.bootstrap import ProxyConfig, build_bootstrap
 from stack.render import PROMETHEUS_SOURCE, RULES_DIR, native_prometheus_config, select_rule_files
 from stack.setup import plan_setup, run_setup
 
 EXIT_NOT_RUNNING = 3
 TITLES = {"telegram-sandbox": "Telegram sandbox", "app": "Target app",
           "alertmanager": "Alertmanager", "prometheus": "Prometheus", "grafana": "Grafana",
-          "locust": "Locust (make load)"}
+          "locust": "Locust (make load)", "proxy": "Fault proxy"}
 LINKS = {"telegram-sandbox": "/sandbox", "app": "/metrics", "grafana": "/dashboards"}
 
 
@@ -85,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     prom.add_argument("--target", choices=("compose", "native"), default="compose",
                       help="compose: service names, rules/ relative (for /etc/prometheus); "
                       "native: 127.0.0.1 ports, absolute rule paths")
+    envoy = sub.add_parser("render-envoy", help="render the fault proxy's Envoy bootstrap "
+                                                "(TARGET_URL, PROXY_ROUTES)")
+    envoy.add_argument("--out", required=True, type=Path)
+    envoy.add_argument("--container", action="store_true",
+                       help="listen and admin on 0.0.0.0:10000 / :9901 (compose's envoy service) "
+                            "instead of 127.0.0.1 on PROXY_PORT / PROXY_ADMIN_PORT")
     return parser
 
 
@@ -101,8 +112,17 @@ def cmd_up(console: Console, settings: StackSettings, fresh: bool = False) -> in
         console.print(f"[yellow]note:[/yellow] {escape(message)}", soft_wrap=True)
     ui = UiInfo.from_env(info.env)
     for part, url in info.urls.items():
+        if part == "proxy":
+            console.print(f"  {TITLES[part]:<18} {info.env.get('PROXY_URL', '')} -> "
+                          f"{info.env.get('TARGET_URL', '')}   (fault API {url}, Envoy admin "
+                          f"{info.env.get('PROXY_ADMIN_URL', '')})", soft_wrap=True,
+                          highlight=False)
+            continue
         console.print(f"  {TITLES.get(part, part):<18} {url}   {part_link(part, url, ui)}",
                       soft_wrap=True, highlight=False)
+    if info.env.get("FAULT_BACKEND") == "proxy":
+        console.print("Faults (make fault, the Chaos tab, experiments) act on the fault proxy; "
+                      "load goes through it (make load).", soft_wrap=True, highlight=False)
     where = ("the stack's Telegram sandbox (chat page: "
              f"{info.urls.get('telegram-sandbox', '')}/sandbox)"
              if info.telegram_mode == "sandbox" else "real Telegram (TELEGRAM_BOT_TOKEN/CHAT_ID)")
@@ -219,6 +239,24 @@ def cmd_render_prometheus(console: Console, settings: StackSettings, args) -> in
     return 0
 
 
+def cmd_render_envoy(console: Console, settings: StackSettings, args) -> int:
+    """Render the fault proxy's bootstrap (compose's envoy-config job runs this)."""
+    if not settings.proxy:
+        raise StackError("render-envoy: TARGET_URL is not set; the fault proxy needs the URL "
+                         "of the service it stands in front of")
+    host, port = check_target_url("TARGET_URL", settings.target_url)
+    if args.container:
+        config = ProxyConfig(10000, 9901, host, port, settings.proxy_routes,
+                             listen_host="0.0.0.0", admin_host="0.0.0.0")
+    else:
+        config = ProxyConfig(settings.ports["proxy"], settings.ports["proxy-admin"], host, port,
+                             settings.proxy_routes, listen_host=settings.host)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(build_bootstrap(config), indent=1) + "\n", encoding="utf-8")
+    console.print(f"wrote {args.out} (Envoy in front of {settings.target_url})")
+    return 0
+
+
 def main(argv=None) -> int:
     """Run one subcommand; HarnessErrors become a one-line message and exit code 2 (1: a part
     failed to start)."""
@@ -239,12 +277,14 @@ def main(argv=None) -> int:
             return cmd_logs(console, settings, args.part, args.lines, args.follow)
         if args.command == "render-alertmanager":
             return cmd_render_alertmanager(console, settings, args)
+        if args.command == "render-envoy":
+            return cmd_render_envoy(console, settings, args)
         return cmd_render_prometheus(console, settings, args)
     except PartFailedError as err:
-        err_console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 1
     except (StackError, HarnessError) as err:
-        err_console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
 
 

@@ -9,6 +9,12 @@ STACK_MODE auto|native|compose (auto: compose when a Docker engine answers); SLO
 standard|fast (which generated SLO rule file Prometheus loads); STACK_EXTRA_RULES (more rule
 files, separated by ':'); APP_BASELINE_DELAY_MS (5-50); TELEGRAM_BOT_TOKEN + TELEGRAM_CHAT_ID
 (both set: real Telegram; neither: the sandbox), TELEGRAM_API_URL (https://api.telegram.org).
+
+The fault proxy (stack/proxy), when TARGET_URL is set (http://host:port of any service): Envoy
+on PROXY_PORT (10000) in front of it, its admin endpoint on PROXY_ADMIN_PORT (9901, loopback),
+the fault API on PROXY_CONTROL_PORT (9902); PROXY_ROUTES lists the path prefixes a fault may
+name one by one ("/api,/orders"); TARGET_METRICS_URL (the service's own /metrics) is scraped
+too when given.
 """
 
 from __future__ import annotations
@@ -34,7 +40,13 @@ PORT_VARS = {
     "grafana": ("GRAFANA_PORT", 3000),
     "locust": ("LOCUST_PORT", 8089),
 }
-_PORT_NAMES = tuple(var for var, _ in PORT_VARS.values())
+# The fault proxy's ports: part of the stack only when TARGET_URL is set.
+PROXY_PORT_VARS = {
+    "proxy": ("PROXY_PORT", 10000),
+    "proxy-admin": ("PROXY_ADMIN_PORT", 9901),
+    "proxy-control": ("PROXY_CONTROL_PORT", 9902),
+}
+_PORT_NAMES = tuple(var for var, _ in (*PORT_VARS.values(), *PROXY_PORT_VARS.values()))
 SLO_PROFILES = ("standard", "fast")
 STACK_MODES = ("auto", "native", "compose")
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
@@ -44,7 +56,8 @@ SANDBOX_CHAT_ID = -1001234567890
 # What a private stack must not inherit from the caller's shell: where another stack is, its
 # secrets and real Telegram credentials.
 _INHERITED = ("TELEGRAM_", "FAULT_ADMIN", "STACK_", "SLO_PROFILE", "GRAFANA_", "PROMETHEUS_URL",
-              "ALERTMANAGER_URL", "APP_URL", "REPORTS_DIR")
+              "ALERTMANAGER_URL", "APP_URL", "REPORTS_DIR", "TARGET_", "PROXY_", "FAULT_API",
+              "FAULT_BACKEND", "FAULT_AFFECTS")
 
 
 def private_stack_env(stack_dir: str | os.PathLike, environ=None, **extra: str) -> dict[str, str]:
@@ -77,6 +90,31 @@ def _port(environ, var: str, default: int) -> int:
     if not 1 <= port <= 65535:
         raise StackConfigError(f"{var}: expected a port number 1-65535 (got {port})")
     return port
+
+
+def port_var(part: str) -> str:
+    """The environment variable that sets a part's port."""
+    return {**PORT_VARS, **PROXY_PORT_VARS}[part][0]
+
+
+def check_target_url(var: str, url: str) -> tuple[str, int]:
+    """(host, port) of an http://host:port service URL; StackConfigError naming `var`."""
+    from stack.proxy.bootstrap import target_address
+
+    try:
+        return target_address(url)
+    except ValueError as err:
+        raise StackConfigError(f"{var}: {err}") from err
+
+
+def check_metrics_url(var: str, url: str) -> str:
+    """`url` if it is an http(s) URL of a metrics page (a path is allowed, no credentials)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username \
+            or parts.fragment:
+        raise StackConfigError(f"{var}: expected the URL of the service's metrics page, e.g. "
+                               f"http://127.0.0.1:8000/metrics (got {url!r})")
+    return url
 
 
 def _choice(environ, var: str, choices: tuple[str, ...]) -> str:
@@ -122,20 +160,42 @@ class StackSettings:
     telegram_api_url: str = TELEGRAM_API_DEFAULT
     fault_admin_token: str | None = field(default=None, repr=False)
     host: str = HOST
+    target_url: str | None = None              # the service behind the fault proxy
+    target_metrics_url: str | None = None      # its own metrics page, scraped as job "target"
+    proxy_routes: tuple[str, ...] = ()         # prefixes the proxy faults one by one
 
     @classmethod
     def from_env(cls, environ=None) -> StackSettings:
         """Read and validate the settings; errors name the variable and never echo a token."""
         env = os.environ if environ is None else environ
         stack_dir = Path(env.get("STACK_DIR") or REPO / ".stack").resolve()
-        ports = {part: _port(env, var, default) for part, (var, default) in PORT_VARS.items()}
+        target = (env.get("TARGET_URL") or "").strip().rstrip("/") or None
+        port_vars = {**PORT_VARS, **(PROXY_PORT_VARS if target else {})}
+        ports = {part: _port(env, var, default) for part, (var, default) in port_vars.items()}
         seen: dict[int, str] = {}
         for part, port in ports.items():
             if port in seen:
                 raise StackConfigError(
-                    f"{PORT_VARS[part][0]} and {PORT_VARS[seen[port]][0]} are both {port}: "
+                    f"{port_var(part)} and {port_var(seen[port])} are both {port}: "
                     f"give each part its own port")
             seen[port] = part
+        metrics = (env.get("TARGET_METRICS_URL") or "").strip() or None
+        routes: tuple[str, ...] = ()
+        if target:
+            check_target_url("TARGET_URL", target)
+            from stack.proxy.routes import parse_prefixes
+
+            try:
+                routes = parse_prefixes(env.get("PROXY_ROUTES"))
+            except ValueError as err:
+                raise StackConfigError(f"PROXY_ROUTES: {err}") from err
+        else:
+            for var in ("TARGET_METRICS_URL", "PROXY_ROUTES"):
+                if env.get(var):
+                    raise StackConfigError(f"{var} is set but TARGET_URL is not: the fault "
+                                           f"proxy runs only in front of a TARGET_URL")
+        if metrics:
+            check_metrics_url("TARGET_METRICS_URL", metrics)
         extra = tuple(Path(p).resolve() for p in (env.get("STACK_EXTRA_RULES") or "").split(":")
                       if p.strip())
         for path in extra:
@@ -168,7 +228,15 @@ class StackSettings:
             telegram_chat_id=int(chat) if chat else None,
             telegram_api_url=api_url,
             fault_admin_token=env.get("FAULT_ADMIN_TOKEN") or None,
+            target_url=target,
+            target_metrics_url=metrics,
+            proxy_routes=routes,
         )
+
+    @property
+    def proxy(self) -> bool:
+        """True when the stack runs the fault proxy (TARGET_URL is set)."""
+        return self.target_url is not None
 
     def url(self, part: str) -> str:
         """http://127.0.0.1:<port> of a part."""

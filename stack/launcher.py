@@ -8,7 +8,10 @@ Library use (the experiment runner, test fixtures):
 
 Natively the run directory (.stack/, or STACK_DIR) holds the rendered configs, logs, state.json
 (pids + start times) and env (tokens, ports, URLs; mode 600). Parts start in order sandbox, app,
-Alertmanager, Prometheus, Grafana (when installed) and stop in reverse.
+the fault proxy (when TARGET_URL is set), Alertmanager, Prometheus, Grafana (when installed) and
+stop in reverse. With TARGET_URL, .stack/env names the proxy's fault API as FAULT_API_URL (the
+CLIs, Locust and experiments then fault the service behind the proxy) and PROXY_URL as where
+load goes.
 """
 
 from __future__ import annotations
@@ -17,13 +20,21 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stack import compose
-from stack.config import PORT_VARS, SANDBOX_CHAT_ID, StackSettings, TelegramTarget
+from stack.config import (
+    PORT_VARS,
+    SANDBOX_CHAT_ID,
+    StackSettings,
+    TelegramTarget,
+    check_target_url,
+    port_var,
+)
 from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
 from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
 from stack.links import FULL_UI, UiInfo, detect_ui
@@ -111,9 +122,21 @@ def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
     pairs["STACK_MODE"] = mode
     pairs["SLO_PROFILE"] = settings.slo_profile
     pairs["TELEGRAM_MODE"] = telegram_mode
-    for part, (var, _default) in PORT_VARS.items():
-        pairs[var] = str(settings.ports[part])
+    for part, port in settings.ports.items():
+        pairs[port_var(part)] = str(port)
     pairs["APP_URL"] = settings.url("app")
+    pairs["FAULT_API_URL"] = settings.url("app")
+    pairs["FAULT_BACKEND"] = "app"
+    if settings.proxy:
+        pairs["TARGET_URL"] = settings.target_url
+        if settings.target_metrics_url:
+            pairs["TARGET_METRICS_URL"] = settings.target_metrics_url
+        pairs["PROXY_ROUTES"] = ",".join(settings.proxy_routes)
+        pairs["PROXY_URL"] = settings.url("proxy")
+        pairs["PROXY_ADMIN_URL"] = settings.url("proxy-admin")
+        pairs["FAULT_API_URL"] = settings.url("proxy-control")
+        pairs["FAULT_BACKEND"] = "proxy"
+        pairs["COMPOSE_PROFILES"] = "proxy"   # compose.yaml's envoy and fault-proxy services
     pairs["PROMETHEUS_URL"] = settings.url("prometheus")
     pairs["ALERTMANAGER_URL"] = settings.url("alertmanager")
     pairs["TELEGRAM_SANDBOX_URL"] = settings.url("telegram-sandbox")
@@ -179,6 +202,9 @@ def _log_tail(record: PartRecord, lines: int = 25) -> str:
 def _wait_ready(spec: PartSpec, record: PartRecord, timeout: float) -> None:
     def ready() -> bool:
         if not record.leader_alive():
+            if spec.one_line_errors:
+                raise StackError(f"{_last_error(record) or spec.title + ' exited'} "
+                                 f"(log: {record.log})")
             raise PartFailedError(f"{spec.title} exited during start-up; "
                                   f"{record.log} ends with:\n{_log_tail(record)}")
         return spec.ready()
@@ -186,9 +212,18 @@ def _wait_ready(spec: PartSpec, record: PartRecord, timeout: float) -> None:
     try:
         wait_until(ready, timeout, spec.ready_what, interval=0.2)
     except TimeoutError as err:
+        if spec.one_line_errors:
+            raise StackError(f"{spec.title} was not ready after {timeout:.0f}s (waiting for "
+                             f"{spec.ready_what}; log: {record.log})") from err
         raise PartFailedError(f"{spec.title} was not ready after {timeout:.0f}s (waiting for "
                               f"{spec.ready_what}); {record.log} ends with:\n"
                               f"{_log_tail(record)}") from err
+
+
+def _last_error(record: PartRecord) -> str | None:
+    """The last `error: ...` line of a part's log, without the prefix."""
+    lines = [line for line in _log_tail(record, 50).splitlines() if line.startswith("error: ")]
+    return lines[-1].removeprefix("error: ") if lines else None
 
 
 def _reap() -> None:
@@ -215,12 +250,31 @@ def _stop_record(record: PartRecord, timeout: float = 10.0) -> bool:
 
 def _check_ports(specs: list[PartSpec], settings: StackSettings) -> None:
     for spec in specs:
-        port = settings.ports[spec.name]
-        if port_in_use(port, settings.host):
-            raise PortInUseError(
-                f"port {port} ({spec.port_var}) is taken by a process the stack did not start: "
-                f"stop it, or choose another port, e.g. `{spec.port_var}={_suggest(port)} "
-                f"make stack`")
+        for key in spec.port_keys:
+            port, var = settings.ports[key], port_var(key)
+            if port_in_use(port, settings.host):
+                raise PortInUseError(
+                    f"port {port} ({var}) is taken by a process the stack did not start: "
+                    f"stop it, or choose another port, e.g. `{var}={_suggest(port)} "
+                    f"make stack`")
+
+
+def _check_target(settings: StackSettings, timeout: float = 2.0) -> None:
+    """TARGET_URL must accept connections before the proxy is put in front of it (a part of
+    the stack itself, e.g. its Prometheus, counts as reachable: it starts with the stack)."""
+    if not settings.proxy:
+        return
+    host, port = check_target_url("TARGET_URL", settings.target_url)
+    own = {p for k, p in settings.ports.items() if not k.startswith("proxy")}
+    if host in ("127.0.0.1", "localhost", settings.host) and port in own:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise StackError(f"TARGET_URL {settings.target_url} is unreachable ({why}): start the "
+                         f"service first, or point TARGET_URL at it") from err
 
 
 def _suggest(port: int) -> int:
@@ -241,6 +295,8 @@ def _info(settings: StackSettings, state: StackState, already: bool,
     urls = {p.name: p.url for p in state.parts}
     if state.mode == "compose":
         urls = {part: settings.url(part) for part in PORT_VARS if part != "locust"}
+        if settings.proxy:
+            urls["proxy"] = settings.url("proxy-control")
     return StackInfo(mode=state.mode, already_running=already, urls=urls,
                      env=read_env_file(settings.paths.root), telegram_mode=state.telegram_mode,
                      warnings=warnings or [], skipped=skipped or [])
@@ -250,9 +306,13 @@ def _drift(settings: StackSettings, state: StackState) -> list[str]:
     """How the running stack differs from what `settings` ask for (it is kept as it is)."""
     notes = []
     if state.ports != settings.ports:
-        changed = [PORT_VARS[part][0] for part, port in settings.ports.items()
-                   if state.ports.get(part) != port]
+        changed = [port_var(part) for part in {**state.ports, **settings.ports}
+                   if state.ports.get(part) != settings.ports.get(part)]
         notes.append(f"the running stack uses other ports ({', '.join(changed)})")
+    if state.target_url != settings.target_url:
+        running = state.target_url or "no service (no fault proxy)"
+        notes.append(f"the running stack proxies {running}, not "
+                     f"{settings.target_url or 'nothing (TARGET_URL unset)'}")
     if state.slo_profile != settings.slo_profile:
         notes.append(f"the running stack loads SLO profile {state.slo_profile}, "
                      f"not {settings.slo_profile}")
@@ -302,6 +362,7 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
         mode = choose_mode(settings)
         if mode == "compose":
             return _compose_up(settings, report)
+        _check_target(settings)
         if fresh:
             data = paths.part_dir("prometheus") / "data"
             if data.exists():
@@ -316,7 +377,8 @@ def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
     compose.compose_up(settings.paths.env_file)
     _record_ui(settings, FULL_UI)
     state = StackState(mode="compose", ports=dict(settings.ports),
-                       slo_profile=settings.slo_profile, telegram_mode=telegram_mode)
+                       slo_profile=settings.slo_profile, telegram_mode=telegram_mode,
+                       target_url=settings.target_url)
     save_state(settings.paths.state_file, state)
     return _info(settings, state, already=False)
 
@@ -331,7 +393,8 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
     env, warnings, telegram_mode = _prepare(settings, "native", grafana=grafana is not None)
     specs = build_parts(settings, env, binaries, grafana)
     state = StackState(mode="native", ports=dict(settings.ports),
-                       slo_profile=settings.slo_profile, telegram_mode=telegram_mode)
+                       slo_profile=settings.slo_profile, telegram_mode=telegram_mode,
+                       target_url=settings.target_url)
     kept = {r.name: r for r in (previous.parts if previous else []) if r.leader_alive()}
     for record in (previous.parts if previous else []):
         if record.name not in kept:
@@ -415,8 +478,8 @@ def restart_part(name: str, settings: StackSettings | None = None, *,
         env = read_env_file(paths.root)
         spec = next((s for s in _specs(settings, env) if s.name == name), None)
         if spec is None:
-            raise StackError(f"{name}: unknown part (telegram-sandbox, app, alertmanager, "
-                             f"prometheus, grafana)")
+            raise StackError(f"{name}: unknown part (telegram-sandbox, app, proxy, "
+                             f"alertmanager, prometheus, grafana)")
         if (old := state.part(name)) is not None:
             _stop_record(old)
         _check_ports([spec], settings)

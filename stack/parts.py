@@ -1,8 +1,9 @@
 """The parts of the native stack: how each is started and how we know it is ready.
 
 `build_parts()` turns settings + secrets + the binaries found into one `PartSpec` per part, in
-start order (sandbox, app, Alertmanager, Prometheus, Grafana). Secrets travel in the child's
-environment or in mode-600 files, never in argv (argv is public in `ps`).
+start order (sandbox, app, the fault proxy when TARGET_URL is set, Alertmanager, Prometheus,
+Grafana). Secrets travel in the child's environment or in mode-600 files, never in argv (argv is
+public in `ps`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from stack.config import PORT_VARS, SANDBOX_CHAT_ID, StackSettings
+from stack.config import SANDBOX_CHAT_ID, StackSettings, port_var
 from stack.grafana.env import grafana_env
 from stack.grafana.exprs import DASHBOARDS_DIR
 from stack.procs import find_binary, http_ok
@@ -40,11 +41,18 @@ class PartSpec:
     ready_what: str
     env: dict[str, str] = field(default_factory=dict, repr=False)
     links: dict[str, str] = field(default_factory=dict)   # extra URLs worth printing
+    ports: tuple[str, ...] = ()        # port keys it binds (default: its own name)
+    one_line_errors: bool = False      # a failed start is the log's last `error:` line, exit 2
+
+    @property
+    def port_keys(self) -> tuple[str, ...]:
+        """The settings.ports keys of the ports this part binds."""
+        return self.ports or (self.name,)
 
     @property
     def port_var(self) -> str:
         """The environment variable that sets this part's port."""
-        return PORT_VARS[self.name][0]
+        return port_var(self.name)
 
 
 def _target_up(prometheus_url: str, job: str) -> bool:
@@ -58,9 +66,9 @@ def _target_up(prometheus_url: str, job: str) -> bool:
     return any(t["labels"].get("job") == job and t.get("health") == "up" for t in targets)
 
 
-def prometheus_ready(url: str) -> bool:
-    """Prometheus answers /-/ready and scrapes the app successfully (up == 1)."""
-    return http_ok(url + "/-/ready") and _target_up(url, "portfolio-app")
+def prometheus_ready(url: str, jobs: tuple[str, ...] = ("portfolio-app",)) -> bool:
+    """Prometheus answers /-/ready and scrapes each job successfully (up == 1)."""
+    return http_ok(url + "/-/ready") and all(_target_up(url, job) for job in jobs)
 
 
 # part -> path that answers 2xx once the part serves (Prometheus: see prometheus_ready).
@@ -70,6 +78,7 @@ READY_PATHS = {
     "alertmanager": "/-/ready",
     "prometheus": "/-/ready",
     "grafana": "/api/health",
+    "proxy": "/health",          # the fault API's: 200 when Envoy is ready and in line
 }
 
 
@@ -87,6 +96,30 @@ def grafana_binary() -> tuple[str, list[str]] | None:
     if path := find_binary("grafana-server"):
         return path, [path]
     return None
+
+
+def proxy_part(settings: StackSettings, secrets: dict[str, str]) -> PartSpec:
+    """The fault proxy: `python -m stack.proxy` (Envoy + its fault controller, one process
+    group; the token in its environment). Its URL is the fault API's, where readiness is read."""
+    control = settings.url("proxy-control")
+    return PartSpec(
+        name="proxy", title="Fault proxy (Envoy)",
+        cmd=[sys.executable, "-m", "stack.proxy", "--target", settings.target_url,
+             "--listen-port", str(settings.ports["proxy"]),
+             "--admin-port", str(settings.ports["proxy-admin"]),
+             "--control-port", str(settings.ports["proxy-control"]),
+             "--routes", ",".join(settings.proxy_routes), "--host", settings.host,
+             "--control-host", settings.host,
+             "--run-dir", str(settings.paths.part_dir("proxy"))],
+        env={"FAULT_ADMIN_TOKEN": secrets["FAULT_ADMIN_TOKEN"]},
+        url=control,
+        ready=ready_check("proxy", control),
+        ready_what="the fault proxy's /health (Envoy ready)",
+        links={"proxy": settings.url("proxy"), "envoy admin": settings.url("proxy-admin"),
+               "target": settings.target_url},
+        ports=("proxy", "proxy-admin", "proxy-control"),
+        one_line_errors=True,
+    )
 
 
 def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict[str, str],
@@ -122,6 +155,7 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
             ready_what="the app's /health",
             links={"metrics": url("app") + "/metrics"},
         ),
+        *([proxy_part(settings, secrets)] if settings.proxy else []),
         PartSpec(
             name="alertmanager", title="Alertmanager",
             cmd=[*redact, binaries["alertmanager"],
@@ -146,8 +180,10 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
                  f"--rules.alert.resend-delay={RESEND_DELAY}",
                  "--log.level=info"],
             url=url("prometheus"),
-            ready=ready_check("prometheus", url("prometheus")),
-            ready_what='Prometheus to scrape the app (up{job="portfolio-app"} == 1)',
+            ready=(lambda: prometheus_ready(url("prometheus"), ("portfolio-app", "envoy")))
+            if settings.proxy else ready_check("prometheus", url("prometheus")),
+            ready_what='Prometheus to scrape the app (up{job="portfolio-app"} == 1)'
+                       + (' and Envoy (up{job="envoy"} == 1)' if settings.proxy else ""),
             links={"alerts": url("prometheus") + "/alerts",
                    "targets": url("prometheus") + "/targets"},
         ),

@@ -12,6 +12,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -30,7 +31,11 @@ JOB_PARTS = {
     "alertmanager": "alertmanager",
     "telegram-sandbox": "telegram-sandbox",
     "locust": "locust",
+    "envoy": "proxy-admin",
 }
+# Jobs of the source that a native stack scrapes only when it runs the part they name.
+OPTIONAL_JOBS = {"envoy": "proxy-admin"}
+TARGET_JOB = "target"
 GENERATED_RULE_PREFIX = "slo-"
 # telegram.tmpl's worst case (3,773 of Alertmanager's 4,096 runes) assumes a Grafana base URL of
 # at most this many characters
@@ -40,20 +45,37 @@ HEADER = ("# Rendered by `python -m stack` from {source}; do not edit (the comme
           "# every setting are in the source). Re-rendered at each start.\n")
 
 
+def target_job(metrics_url: str) -> dict:
+    """A scrape job for a service's own metrics page (TARGET_METRICS_URL)."""
+    parts = urlsplit(metrics_url)
+    job = {"job_name": TARGET_JOB, "scheme": parts.scheme,
+           "metrics_path": parts.path or "/metrics",
+           "static_configs": [{"targets": [parts.netloc]}]}
+    if parts.query:
+        job["params"] = {k: v for k, v in parse_qs(parts.query).items()}
+    return job
+
+
 def render_prometheus(source_text: str, targets: Mapping[str, str], alertmanager: str,
-                      rule_files: Iterable[str | Path], source_name: str = "prometheus.yml") -> str:
+                      rule_files: Iterable[str | Path], source_name: str = "prometheus.yml",
+                      drop_jobs: Iterable[str] = (), extra_jobs: Iterable[dict] = ()) -> str:
     """The Prometheus config with each job's targets, the Alertmanager and rule files replaced.
 
     `targets` maps job name -> "host:port". A job of the source without a target is an error, so
-    a job added to prometheus.yml cannot silently keep its compose address in native runs.
+    a job added to prometheus.yml cannot silently keep its compose address in native runs;
+    `drop_jobs` are left out on purpose (a part this run does not have), `extra_jobs` added.
     """
     config = yaml.safe_load(source_text)
+    dropped = set(drop_jobs)
+    config["scrape_configs"] = [j for j in config.get("scrape_configs", [])
+                                if j["job_name"] not in dropped]
     for job in config.get("scrape_configs", []):
         name = job["job_name"]
         if name not in targets:
             raise StackConfigError(f"{source_name}: scrape_configs job {name!r} has no native "
                                    f"target: add it to stack.render.JOB_PARTS")
         job["static_configs"] = [{"targets": [targets[name]]}]
+    config["scrape_configs"] += list(extra_jobs)
     config["rule_files"] = [str(path) for path in rule_files]
     config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
@@ -84,10 +106,13 @@ def native_prometheus_config(settings: StackSettings, rules_dir: Path = RULES_DI
         warnings.append(f"{rules_dir / wanted} not found: SLO alerts are off until "
                         f"`make rules` generates it (SLO_PROFILE={settings.slo_profile})")
     rule_files = [rules_dir / n for n in chosen] + list(settings.extra_rules)
-    targets = {job: settings.address(part) for job, part in JOB_PARTS.items()}
+    drop = [job for job, part in OPTIONAL_JOBS.items() if part not in settings.ports]
+    targets = {job: settings.address(part) for job, part in JOB_PARTS.items() if job not in drop}
+    extra = [target_job(settings.target_metrics_url)] if settings.target_metrics_url else []
     text = render_prometheus(source.read_text(encoding="utf-8"), targets,
                              settings.address("alertmanager"), rule_files,
-                             source_name="stack/prometheus/prometheus.yml")
+                             source_name="stack/prometheus/prometheus.yml", drop_jobs=drop,
+                             extra_jobs=extra)
     return text, warnings
 
 

@@ -21,6 +21,7 @@ BINARIES = {
     "chromium": (("chromium-browser",), "chromium", "the browser test"),
     "chromedriver": ((), "chromium-driver", "the browser test"),
     "wrk": ((), "wrk", "benchmarks"),
+    "nginx": ((), "nginx", "the proxy benchmark (a static-file target)"),
 }
 GRAFANA_NOTE = ("Grafana is optional natively and not in Debian: see "
                 "https://grafana.com/docs/grafana/latest/setup-grafana/installation/debian/ "

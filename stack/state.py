@@ -90,6 +90,7 @@ class StackState:
     ports: dict[str, int] = field(default_factory=dict)
     slo_profile: str = "standard"
     telegram_mode: str = "sandbox"
+    target_url: str | None = None              # the service behind the fault proxy, if any
     parts: list[PartRecord] = field(default_factory=list)
 
     def part(self, name: str) -> PartRecord | None:

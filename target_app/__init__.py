@@ -7,10 +7,11 @@ Config is passed in, never read from the environment here (see config.config_fro
 
 from flask import Flask
 
-from target_app import admin, metrics, processing, routes
+from harness_common.faults import api as admin
+from harness_common.faults.registry import FaultRegistry
+from target_app import metrics, processing, routes
 from target_app.config import DEFAULTS
 from target_app.faults import inject
-from target_app.faults.registry import FaultRegistry
 
 
 def create_app(config: dict | None = None, fault_registry: FaultRegistry | None = None) -> Flask:

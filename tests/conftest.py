@@ -120,15 +120,17 @@ def start_app(tmp_path):
 
 def launch_prometheus(workdir: Path, targets: dict, rule_files=(), scrape_interval="1s",
                       evaluation_interval="1s", alertmanager: str | None = None,
-                      extra_args=()) -> Server:
-    """Start a real Prometheus in `workdir` scraping `targets` ({job: ["127.0.0.1:port"]})."""
+                      extra_args=(), metrics_paths: dict | None = None) -> Server:
+    """Start a real Prometheus in `workdir` scraping `targets` ({job: ["127.0.0.1:port"]});
+    `metrics_paths` ({job: path}) for jobs whose page is not /metrics (Envoy's)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = {
         "global": {"scrape_interval": scrape_interval,
                    "evaluation_interval": evaluation_interval},
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": list(hosts)}]}
+            {"job_name": job, "static_configs": [{"targets": list(hosts)}],
+             **({"metrics_path": metrics_paths[job]} if job in (metrics_paths or {}) else {})}
             for job, hosts in targets.items()
         ],
         "rule_files": [str(Path(r).resolve()) for r in rule_files],
@@ -157,6 +159,70 @@ def start_prometheus(tmp_path):
     yield start
     for server in started:
         server.proc.stop()
+
+
+def start_static_server(workdir: Path, files: dict[str, str] | None = None) -> Server:
+    """`python -m http.server` (a service this project did not write) serving `files`."""
+    root = workdir / "www"
+    for name, text in (files or {"index.html": "hello\n"}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    port = free_port()
+    proc = spawn_ready("http.server", [sys.executable, "-m", "http.server", str(port), "--bind",
+                                       "127.0.0.1", "--directory", str(root)],
+                       workdir / "http-server.log", f"http://127.0.0.1:{port}/")
+    return Server(url=f"http://127.0.0.1:{port}", port=port, proc=proc, workdir=workdir)
+
+
+@dataclass
+class Proxy:
+    """A started fault proxy (python -m stack.proxy): Envoy's listener, its admin endpoint and
+    the fault API with its token."""
+
+    url: str
+    admin_url: str
+    control_url: str
+    token: str
+    proc: Proc
+
+
+def launch_proxy(workdir: Path, target: str, routes: str = "", **env) -> Proxy:
+    """Envoy + its fault controller in front of `target`, on free ports, ready."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    listen, admin, control = free_port(), free_port(), free_port()
+    token = secrets.token_urlsafe(16)
+    proc = spawn_ready("fault-proxy", [
+        sys.executable, "-m", "stack.proxy", "--target", target, "--listen-port", str(listen),
+        "--admin-port", str(admin), "--control-port", str(control), "--routes", routes,
+        "--run-dir", str(workdir)], workdir / "proxy.log",
+        f"http://127.0.0.1:{control}/health", env={"FAULT_ADMIN_TOKEN": token, **env}, cwd=REPO)
+    return Proxy(f"http://127.0.0.1:{listen}", f"http://127.0.0.1:{admin}",
+                 f"http://127.0.0.1:{control}", token, proc)
+
+
+@pytest.fixture
+def start_proxy(tmp_path):
+    """Factory: a fault proxy in front of a target URL; stopped after the test."""
+    started: list[Proxy] = []
+
+    def start(target: str, routes: str = "", **env) -> Proxy:
+        proxy = launch_proxy(tmp_path / f"proxy{len(started)}", target, routes, **env)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.proc.stop()
+
+
+@pytest.fixture
+def static_server(tmp_path):
+    """A `python -m http.server` with a few files; stopped after the test."""
+    server = start_static_server(tmp_path / "static", {
+        "index.html": "home\n", "api/items": "[1, 2, 3]\n", "health": "ok\n",
+        "metrics": "# none\n"})
+    yield server
+    server.proc.stop()
 
 
 @pytest.fixture

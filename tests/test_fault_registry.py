@@ -3,7 +3,7 @@
 import time
 
 from harness_common.faults.model import parse_fault
-from target_app.faults.registry import FaultRegistry
+from harness_common.faults.registry import FaultRegistry
 
 
 class FakeClock:

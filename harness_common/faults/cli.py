@@ -6,9 +6,11 @@
     python -m harness_common.faults list
     python -m harness_common.faults clear [KIND]
 
-The app is --url, APP_URL (or http://127.0.0.1:$APP_PORT), else the stack's app from
-.stack/env; the token is FAULT_ADMIN_TOKEN, or the stack's only when the app is the stack's.
-Exit codes: 0 done, 2 bad input or the app refused, 1 unreachable.
+Faults go to --url, FAULT_API_URL, APP_URL (or http://127.0.0.1:$APP_PORT), else the stack's
+fault backend from .stack/env: the fault proxy (Envoy in front of TARGET_URL) when the stack
+runs one, else its demo app. The token is FAULT_ADMIN_TOKEN, or the stack's only when the URL
+is the stack's own. What the backend cannot do is refused naming the backend and the field.
+Exit codes: 0 done, 2 bad input or refused, 1 unreachable.
 """
 
 import argparse
@@ -17,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from harness_common.errors import FaultError, FaultValidationError
+from harness_common.faults.backends import check_supported
 from harness_common.faults.client import FaultClient
 from harness_common.faults.model import KINDS, parse_fault
-from harness_common.stackenv import admin_token_for, fault_target
+from harness_common.stackenv import resolve_fault_api
 
 FLAGS = {  # CLI flag -> spec field, per kind
     "latency": {"delay_ms": int, "jitter_ms": int},
@@ -32,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse tree: set <kind> [flags], list, clear [kind]."""
     parser = argparse.ArgumentParser(prog="python -m harness_common.faults", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=None, help="app base URL (default APP_URL or APP_PORT)")
+    parser.add_argument("--url", default=None, help="fault API base URL (default: the stack's "
+                        "fault backend from .stack/env, FAULT_API_URL, APP_URL or APP_PORT)")
     sub = parser.add_subparsers(dest="command", required=True)
     set_p = sub.add_parser("set", help="switch a fault on")
     kinds = set_p.add_subparsers(dest="kind", required=True)
@@ -66,15 +70,15 @@ def main(argv=None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     console, err = Console(), Console(stderr=True)
-    url = (args.url or fault_target()[0]).rstrip("/")
-    client = FaultClient(url, admin_token_for(url))
+    client = FaultClient.for_api(resolve_fault_api(args.url))
     try:
         if args.command == "set":
             fields = set(FLAGS[args.kind]) | {"probability", "routes", "ttl_s"}
             params = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
-            parse_fault(args.kind, params)  # validate locally first: a clear message, no request
+            # validate locally first: a clear message, no request
+            check_supported(client.backend, parse_fault(args.kind, params))
             fault = client.set(args.kind, **params)
-            console.print(f"{args.kind} fault on until {fault['expires_at']}")
+            console.print(f"{args.kind} fault on ({client.backend}) until {fault['expires_at']}")
             show(console, client.list())
         elif args.command == "list":
             show(console, client.list())
@@ -82,10 +86,10 @@ def main(argv=None) -> int:
             cleared = client.clear(args.kind)
             console.print(f"cleared: {', '.join(cleared) or 'nothing was active'}")
     except FaultValidationError as e:
-        err.print(f"[red]invalid fault[/red]: {e}", soft_wrap=True)
+        err.print(f"[red]invalid fault[/red]: {e}", soft_wrap=True, highlight=False)
         return 2
     except FaultError as e:
-        err.print(f"[red]error[/red]: {e}", soft_wrap=True)
+        err.print(f"[red]error[/red]: {e}", soft_wrap=True, highlight=False)
         return 1 if "cannot reach" in str(e) else 2
     return 0
 

@@ -1,6 +1,6 @@
 """The client of the fault API, used by the fault CLI, Locust, the judge and the runner.
 
-    client = FaultClient.from_env()          # APP_URL / APP_PORT, token from env or .stack/env
+    client = FaultClient.from_env()          # the stack's fault API (app or proxy), its token
     client.set("latency", delay_ms=400, ttl_s=60)
     client.list()
     client.clear("latency")                  # or client.clear() for every fault
@@ -13,23 +13,30 @@ from __future__ import annotations
 import requests
 
 from harness_common.errors import FaultError
-from harness_common.stackenv import fault_target, token_hint
+from harness_common.stackenv import FaultApi, resolve_fault_api, token_hint
 
 
 class FaultClient:
     """Admin API client; every call raises FaultError with the server's reason on failure."""
 
-    def __init__(self, base_url: str, token: str | None, timeout: float = 5.0):
+    def __init__(self, base_url: str, token: str | None, timeout: float = 5.0,
+                 backend: str = "app"):
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
+        self.backend = backend
         self._session = requests.Session()
 
     @classmethod
+    def for_api(cls, api: FaultApi, timeout: float = 5.0) -> FaultClient:
+        """A client for a resolved fault API (stackenv.resolve_fault_api)."""
+        return cls(api.url, api.token, timeout=timeout, backend=api.backend)
+
+    @classmethod
     def from_env(cls, timeout: float = 5.0) -> FaultClient:
-        """A client for the app the environment (or .stack/env) names, with its own token."""
-        url, token = fault_target()
-        return cls(url, token, timeout=timeout)
+        """A client for the fault API the environment and .stack/env name (resolve_fault_api):
+        the fault proxy's when the stack runs one in front of TARGET_URL, else the app's."""
+        return cls.for_api(resolve_fault_api(), timeout=timeout)
 
     def __repr__(self) -> str:
         return f"FaultClient({self.base_url!r}, token={'set' if self._token else 'unset'})"
@@ -44,7 +51,7 @@ class FaultClient:
                 headers={"Authorization": f"Bearer {self._token}"},
             )
         except requests.RequestException as err:
-            raise FaultError(f"cannot reach the app's admin API at {self.base_url}: "
+            raise FaultError(f"cannot reach the {self.what} at {self.base_url}: "
                              f"{type(err).__name__}") from err
         try:
             payload = resp.json()
@@ -54,6 +61,11 @@ class FaultClient:
             reason = payload.get("error") or resp.reason
             raise FaultError(f"{method} /admin/faults{path} -> {resp.status_code}: {reason}")
         return payload
+
+    @property
+    def what(self) -> str:
+        """How messages name the backend."""
+        return "fault proxy's API" if self.backend == "proxy" else "app's admin API"
 
     def list(self) -> list[dict]:
         """The active faults."""

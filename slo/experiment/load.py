@@ -1,7 +1,9 @@
 """Locust as the runner's load generator: one headless process through every phase.
 
 The phases become one list of stages (each phase's scenario from loadtests.scenarios, shifted
-to the phase's offset), run by the ExperimentShape of loadtests/experiment_locustfile.py. Locust
+to the phase's offset), run by the ExperimentShape of loadtests/experiment_shape.py, with the
+experiment's users: the demo app's (experiment_locustfile.py), an endpoints file's
+(endpoints_locustfile.py) or the user's own locustfile, given to Locust beside the shape. Locust
 runs in its own process (it monkey-patches with gevent; the runner uses threads) and its own
 session, so a Ctrl-C in the terminal reaches the runner, which then stops Locust itself.
 Its run record and CSV/HTML reports go to <run dir>/locust/.
@@ -22,7 +24,10 @@ from slo.experiment.schema import Experiment
 from stack.config import REPO
 from stack.procs import Proc, spawn, stop_pid
 
-LOCUSTFILE = Path(loadtests.__file__).resolve().parent / "experiment_locustfile.py"
+LOADTESTS = Path(loadtests.__file__).resolve().parent
+LOCUSTFILE = LOADTESTS / "experiment_locustfile.py"
+SHAPE_FILE = LOADTESTS / "experiment_shape.py"
+ENDPOINTS_LOCUSTFILE = LOADTESTS / "endpoints_locustfile.py"
 LOCUST_RUN_ID = "locust"
 START_TIMEOUT_S = 60.0
 
@@ -40,6 +45,16 @@ def experiment_stages(experiment: Experiment) -> list[Stage]:
         stages += [Stage(round(phase.start_s + s.end_s, 3), s.users, s.spawn_rate)
                    for s in plan.stages]
     return stages
+
+
+def locust_files(experiment: Experiment) -> tuple[str, list[str]]:
+    """Locust's -f value and any extra options for the experiment's users."""
+    if experiment.endpoints is not None:
+        return (f"{ENDPOINTS_LOCUSTFILE},{SHAPE_FILE}",
+                ["--endpoints", str(experiment.endpoints)])
+    if experiment.locustfile is not None:
+        return f"{experiment.locustfile},{SHAPE_FILE}", []
+    return str(LOCUSTFILE), []
 
 
 def _pythonpath(existing: str | None) -> str:
@@ -74,9 +89,10 @@ class Locust:
                # Locust loads the locustfile by path; make the harness's packages importable
                # even from an install that predates them.
                "PYTHONPATH": _pythonpath(self.env.get("PYTHONPATH"))}
-        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        files, extra = locust_files(self.experiment)
+        cmd = [sys.executable, "-m", "locust", "-f", files, "--headless",
                "--host", self.host, "--reports-dir", str(self.run_dir),
-               "--run-id", LOCUST_RUN_ID, "--loglevel", "INFO", "--stop-timeout", "2"]
+               "--run-id", LOCUST_RUN_ID, "--loglevel", "INFO", "--stop-timeout", "2", *extra]
         # Locust dies with the runner, even a SIGKILLed one (its SIGTERM writes Locust's run
         # record and reports, and its chaos clean-up runs), instead of loading on until the end.
         self.proc = spawn("locust", cmd, self.run_dir / "locust.log", env=env, with_parent=True)

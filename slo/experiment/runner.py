@@ -7,14 +7,17 @@ The run, one step per method:
 1. connect: bring up the native stack (SLO_PROFILE = the experiment's profile, default fast)
    unless one is running, noting what it started so it can stop it afterwards (unless --keep);
    read where its parts answer and how Prometheus scrapes;
-2. preflight: every alert an expectation names is a loaded rule (if not, the run fails at once
-   with exit 1, before any load); leftover faults are cleared;
+2. preflight: the stack serves the experiment's target (the demo app, or the service behind the
+   fault proxy: TARGET_URL); a fault the run did not set is on -> the run refuses to start
+   (exit 2, naming the fault and how to clear it); every alert an expectation names is a loaded
+   rule (if not, the run fails at once with exit 1, before any load);
 3. track alert states (background thread, 1 s) and Alertmanager's telegram counters;
 4. drive: Locust headless through every phase as one test; each phase's fault on at its start
    and off at its end (app faults carry a TTL of the phase + a margin, so a killed runner
    cannot leave one on); kill/pause act on the app's process;
 5. roll back, whatever happened (success, failure, Ctrl-C, SIGTERM, an error): resume or
-   restart the app, clear every fault, stop Locust, check that no fault is left;
+   restart the app, clear the faults the run set (never another's), stop Locust, check that
+   none of them is left;
 6. judge every expectation, time every alert beside the theory, read the plots' data, and
    freeze it all into an ExperimentResult, which the report writes to reports/<run-id>/
    (also for a partial run).
@@ -37,6 +40,7 @@ from rich.console import Console
 from harness_common import exitcodes
 from harness_common.errors import FaultError, HarnessError
 from harness_common.faults.client import FaultClient
+from harness_common.stackenv import FaultApi
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.detection import rule_theory
 from slo.errors import PrometheusError
@@ -89,6 +93,7 @@ from stack.telegram_sandbox.client import SandboxClient
 from stack.telegram_sandbox.errors import SandboxError
 
 APP_JOB = "portfolio-app"
+PROXY_JOB = "envoy"
 LOCUST_FINISH_S = 20.0
 QUIET_WAIT_S = 60.0   # how long a run waits for an earlier run's alerts to resolve
 PLOT_LEAD_S = 15
@@ -129,6 +134,8 @@ class Connection:
     profile: str
     intervals: Intervals = DEFAULT_INTERVALS
     prometheus_started: float | None = None
+    fault_api: FaultApi | None = None       # where the run's faults go (the target's backend)
+    load_host: str = ""                     # where Locust sends the load
 
 
 @dataclass
@@ -286,6 +293,7 @@ class ExperimentRunner:
                               f"{self.experiment.expectation_count()} expectations; report in "
                               f"{self.run_dir}")
         self.conn = self._connect()
+        self._check_target()
         self._check_profile()
         self._open_clients()
         self._refuse_foreign_faults()
@@ -312,13 +320,29 @@ class ExperimentRunner:
         }
         if env.get("GRAFANA_URL"):
             urls["grafana"] = env["GRAFANA_URL"]
+        proxy = self.experiment.target == "proxy" and env.get("FAULT_BACKEND") == "proxy"
+        if proxy:
+            urls["proxy"] = env.get("PROXY_URL", "")
+            urls["faults"] = env.get("FAULT_API_URL", "")
+        token = env.get("FAULT_ADMIN_TOKEN")
+        fault_api = (FaultApi(urls["faults"], token, "proxy", urls["proxy"]) if proxy
+                     else FaultApi(urls["app"], token, "app", urls["app"]))
         prom = Prometheus(urls["prometheus"], attempts=2)
         return Connection(settings=settings, mode=info.mode,
                           started_stack=not info.already_running, urls=urls, env=dict(env),
                           telegram_mode=info.telegram_mode,
                           profile=env.get("SLO_PROFILE") or settings.slo_profile,
-                          intervals=prom.intervals(APP_JOB),
-                          prometheus_started=prom.started_at())
+                          intervals=prom.intervals(PROXY_JOB if proxy else APP_JOB),
+                          prometheus_started=prom.started_at(), fault_api=fault_api,
+                          load_host=urls["proxy"] if proxy else urls["app"])
+
+    def _check_target(self) -> None:
+        """An experiment against the service behind the proxy needs a stack that runs one."""
+        if self.experiment.target == "proxy" and self.conn.fault_api.backend != "proxy":
+            raise RunnerError(
+                f"{self.experiment.source}: target: proxy, but the running stack has no fault "
+                f"proxy: start it in front of the service, e.g. `make stack-down` then "
+                f"`TARGET_URL=http://127.0.0.1:8000 slo run {self.experiment.source}`")
 
     def _check_profile(self) -> None:
         """An experiment's alert timings only hold on the profile it was written for."""
@@ -360,20 +384,25 @@ class ExperimentRunner:
 
     def _open_clients(self) -> None:
         urls = self.conn.urls
-        self.fault_client = FaultClient(urls["app"], self.conn.env.get("FAULT_ADMIN_TOKEN"))
+        self.fault_client = FaultClient.for_api(self.conn.fault_api)
         self.prom = Prometheus(urls["prometheus"], attempts=2)
         self.app = app_process(self.conn.settings, self.conn.mode)
         self.counters = AlertmanagerCounters(urls["alertmanager"])
 
     def _refuse_foreign_faults(self) -> None:
-        """A fault this run did not set would distort every verdict, and clearing it would
-        break whoever set it: refuse to start, naming it."""
+        """A fault the run did not set would be judged as its own: refuse to start (a run never
+        clears what it did not set)."""
         faults = self.fault_client.list()
-        if faults:
-            shown = "; ".join(f"{f['kind']} (expires {f.get('expires_at', '?')})" for f in faults)
-            raise RunnerError(f"a fault this run did not set is on at {self.conn.urls['app']}: "
-                              f"{shown}; clear it (`make fault-clear`) or wait until it expires, "
-                              f"then run again")
+        if not faults:
+            return
+        where = ("the fault proxy" if self.fault_client.backend == "proxy"
+                 else "the demo app")
+        named = "; ".join(_describe_fault(f) for f in faults)
+        kinds = " ".join(sorted({f["kind"] for f in faults}))
+        raise RunnerError(f"a fault this run did not set is on at {where}: {named}; it would "
+                          f"be judged as the experiment's own. Clear it with `make fault-clear` "
+                          f"(python -m harness_common.faults clear {kinds}) or wait until it "
+                          f"expires, then run again")
 
     def _start_tracking(self) -> None:
         urls = self.conn.urls
@@ -431,7 +460,10 @@ class ExperimentRunner:
         self.progress.stats = self.live
         self.progress.alerts = self.tracker.snapshot_state
         locust_env = {**self.env, "FAULT_ADMIN_TOKEN": self.conn.env.get("FAULT_ADMIN_TOKEN", "")}
-        self.locust = Locust(self.experiment, self.conn.urls["app"], self.run_dir, locust_env)
+        locust_env.update({"FAULT_API_URL": self.conn.fault_api.url,
+                           "FAULT_BACKEND": self.conn.fault_api.backend,
+                           "FAULT_AFFECTS_URL": self.conn.fault_api.affects or ""})
+        self.locust = Locust(self.experiment, self.conn.load_host, self.run_dir, locust_env)
         self.progress.message("starting Locust")
         t0 = self.locust.start()
         self.progress.begin(t0, self.experiment.duration_s, self.experiment.name)
@@ -768,6 +800,11 @@ class ExperimentRunner:
             notes=tuple(log.notes), series=series)
 
 
+def _describe_fault(fault: dict) -> str:
+    """'latency (delay_ms=300 probability=1.0 routes=['*']) until 2026-...'."""
+    shown = " ".join(f"{k}={fault[k]}" for k in ("delay_ms", "status", "mode", "probability",
+                                                 "routes") if k in fault)
+    return f"{fault['kind']} ({shown}) until {fault.get('expires_at', '?')}"
 def _running(settings: StackSettings) -> bool:
     """True when a stack is recorded in the settings' run directory (it is reused as it is)."""
     from stack.state import load_state

@@ -41,6 +41,17 @@ A full example (slo/experiments/demo.yaml is the one `make demo` runs):
           telegram:
             - {alert: ErrorBudgetBurn, labels: {slo: error-ratio}, status: resolved, within: 60s}
 
+The target. `target: app` (the default) is the demo app: the load goes to it and faults go to its
+admin API. `target: proxy` is the service behind the stack's fault proxy (the stack runs with
+TARGET_URL, e.g. `TARGET_URL=http://127.0.0.1:8000 slo run envoy.yaml`): the load goes through
+Envoy and faults are Envoy's (latency without jitter, error; no abort, kill or pause: refused
+here naming the field). Whose requests make the load:
+
+    users: {endpoints: ../../loadtests/endpoints/prometheus-api.yaml}   # a YAML list of
+                                   # endpoints with weights and expected status, or
+    users: {locustfile: my_locustfile.py}                              # your own users
+                                   # (default: the demo app's users); paths relative to the file
+
 Faults. An app fault (latency, error, abort) is switched on when its phase starts and off when it
 ends, with a TTL of the phase plus a margin so it also ends if the runner is killed. `ttl_s` is
 therefore not allowed in `params`. Infrastructure faults act on the app's process:
@@ -73,7 +84,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness_common import validation
 from harness_common.durations import format_duration, whole_seconds
-from harness_common.errors import FaultValidationError
+from harness_common.errors import FaultValidationError, HarnessError
+from harness_common.faults.backends import check_supported
 from harness_common.faults.model import KINDS as APP_FAULT_KINDS
 from harness_common.faults.model import MAX_TTL_S, TTL_MARGIN_S, parse_fault
 from harness_common.inputs import read_input
@@ -196,6 +208,13 @@ class PhaseV1(_Strict):
         return _duration(value)
 
 
+class UsersV1(_Strict):
+    """Who sends the load: an endpoints file or a locustfile (paths relative to the file)."""
+
+    endpoints: str | None = Field(None, min_length=1, max_length=500)
+    locustfile: str | None = Field(None, min_length=1, max_length=500)
+
+
 class ExperimentV1(_Strict):
     """The top level of an experiment document."""
 
@@ -205,6 +224,8 @@ class ExperimentV1(_Strict):
     description: str = Field("", max_length=2000)
     spec: str = Field(DEFAULT_SPEC, min_length=1, max_length=500)
     profile: Literal["fast", "standard"] = "fast"
+    target: Literal["app", "proxy"] = "app"
+    users: UsersV1 | None = None
     load: LoadV1 = LoadV1()
     phases: list[PhaseV1] = Field(min_length=1, max_length=MAX_PHASES)
 
@@ -314,6 +335,9 @@ class Experiment:
     spec_path: Path
     profile: str
     phases: tuple[Phase, ...]
+    target: str = "app"                  # app | proxy (the service behind the fault proxy)
+    endpoints: Path | None = None        # the load's endpoints file, or
+    locustfile: Path | None = None       # its locustfile (neither: the demo app's users)
 
     @property
     def duration_s(self) -> int:
@@ -373,11 +397,18 @@ class _Builder:
                 return None
             try:
                 spec = parse_fault(raw.kind, {**params, "ttl_s": ttl})
+                check_supported(self.top.target, spec)
             except FaultValidationError as err:
-                self.problem(loc + ("params", err.field), err.message)
+                where = ("kind",) if err.field == "kind" else ("params", err.field)
+                self.problem(loc + where, err.message)
                 return None
             return Fault(raw.kind, spec.model_dump(mode="json", exclude={"kind"}),
                          given=tuple(params.items()))
+        if self.top.target == "proxy":
+            self.problem(loc + ("kind",), f"{raw.kind} acts on the demo app's process; against "
+                                          f"the service behind the proxy use a latency or an "
+                                          f"error fault (target: proxy)")
+            return None
         if raw.params is not None:
             self.problem(loc + ("params",), f"a {raw.kind} fault has no params; remove them")
         if raw.kind == "kill":
@@ -508,8 +539,36 @@ class _Builder:
                                       f"most {format_duration(MAX_TOTAL_S)}")
         self.clocks(phases)
         spec_path = (base_dir / self.top.spec).resolve()
+        endpoints, locustfile = self.users(base_dir)
         return Experiment(source=source, name=self.top.name, description=self.top.description,
-                          spec_path=spec_path, profile=self.top.profile, phases=tuple(phases))
+                          spec_path=spec_path, profile=self.top.profile, phases=tuple(phases),
+                          target=self.top.target, endpoints=endpoints, locustfile=locustfile)
+
+    def users(self, base_dir: Path) -> tuple[Path | None, Path | None]:
+        """(endpoints file, locustfile) of `users:`, checked; (None, None) by default."""
+        users = self.top.users
+        if users is None:
+            return None, None
+        if (users.endpoints is None) == (users.locustfile is None):
+            self.problem(("users",), "give exactly one of endpoints (a YAML list of endpoints) "
+                                     "and locustfile (your own users)")
+            return None, None
+        field = "endpoints" if users.endpoints else "locustfile"
+        path = (base_dir / (users.endpoints or users.locustfile)).resolve()
+        if not path.is_file():
+            self.problem(("users", field), f"{path} does not exist (paths are relative to the "
+                                           f"experiment file)")
+            return None, None
+        if users.endpoints:
+            from loadtests.endpoints import load_endpoints
+
+            try:
+                load_endpoints(path)
+            except HarnessError as err:
+                self.problem(("users", "endpoints"), str(err))
+                return None, None
+            return path, None
+        return None, path
 
 
 def _first_check(doc: dict, source: str) -> None:

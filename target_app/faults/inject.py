@@ -17,8 +17,8 @@ import time
 from flask import jsonify, request
 from prometheus_client import Counter
 
+from harness_common.faults.registry import FaultRegistry
 from harness_common.faults.routes import matches
-from target_app.faults.registry import FaultRegistry
 
 ABORTED_STATUS = "aborted"  # the `status` label of a request whose connection was dropped
 

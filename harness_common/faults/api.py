@@ -1,5 +1,11 @@
 """The /admin/faults HTTP API: list, set and clear faults, behind a bearer token.
 
+One implementation for both fault backends: the demo app serves it on its own registry, the
+fault proxy's controller (stack.proxy) on a registry that drives Envoy. Either keeps its
+registry in app.extensions["fault_registry"] (set/clear/active/now, as in
+harness_common.faults.registry) and names itself in config["FAULT_BACKEND"] (app | proxy),
+which every answer carries as "backend".
+
     GET    /admin/faults           the active faults
     PUT    /admin/faults/<kind>    switch a fault on (JSON body, see faults/model.py)
     DELETE /admin/faults/<kind>    switch one kind off
@@ -7,7 +13,8 @@
 
 No FAULT_ADMIN_TOKEN configured -> 403 saying how to enable it; a missing or wrong token ->
 401 with no details (constant-time comparison). A request that fails validation gets 400
-naming the field and changes nothing.
+naming the field and changes nothing; one the backend cannot carry out now (the proxy's Envoy
+does not answer) gets 503 with the reason.
 """
 
 import hmac
@@ -15,7 +22,7 @@ import hmac
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from harness_common.errors import FaultValidationError
+from harness_common.errors import FaultError, FaultValidationError
 from harness_common.faults.model import KINDS, parse_fault
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,7 +35,8 @@ def _registry():
 def _state(**extra):
     registry = _registry()
     now = registry.now()
-    return jsonify(**extra, faults=[f.to_json(now) for f in registry.active()])
+    return jsonify(**extra, backend=current_app.config.get("FAULT_BACKEND", "app"),
+                   faults=[f.to_json(now) for f in registry.active()])
 
 
 @bp.before_request
@@ -67,6 +75,12 @@ def refuse_oversized_chunked_body():
 def invalid(err: FaultValidationError):
     """400 naming the field; nothing was changed."""
     return jsonify(error=str(err), field=err.field), 400
+
+
+@bp.errorhandler(FaultError)
+def unavailable(err: FaultError):
+    """503: the backend could not apply the change (its state is unchanged or reconciled)."""
+    return jsonify(error=str(err)), 503
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -110,5 +124,5 @@ def clear_all():
 
 
 def init_app(app):
-    """Register the admin API."""
+    """Register the admin API (the registry must be in app.extensions["fault_registry"])."""
     app.register_blueprint(bp)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from harness_common.faults.model import FaultSpec
 
-log = logging.getLogger("target_app.faults")
+log = logging.getLogger("harness_common.faults")
 
 
 @dataclass(frozen=True)

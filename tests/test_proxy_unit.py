@@ -1,0 +1,164 @@
+"""The fault proxy's pure parts: prefixes, route selection, runtime values, what the proxy
+refuses, and the bootstrap (which the real Envoy binary validates)."""
+
+import json
+import subprocess
+
+import pytest
+
+from harness_common.buckets import ANCHORS_S, DEFAULT_BUCKETS
+from harness_common.errors import FaultValidationError
+from harness_common.faults.backends import check_supported
+from harness_common.faults.model import parse_fault
+from stack.proxy.bootstrap import BUCKETS_MS, ProxyConfig, build_bootstrap
+from stack.proxy.envoy import envoy_binary
+from stack.proxy.routes import parse_prefixes, proxy_routes, select_routes
+from stack.proxy.runtime import (
+    RoutedFault,
+    desired_runtime,
+    differences,
+    fractional_percent,
+    overrides,
+)
+
+ROUTES = proxy_routes(parse_prefixes("/api,/api/v2,/orders"))
+
+
+def test_prefixes_are_ordered_longest_first_so_envoy_matches_the_deepest():
+    assert parse_prefixes(" /api , /api/v2,/orders ") == ("/api/v2", "/orders", "/api")
+    assert [r.slug for r in ROUTES] == ["p1", "p2", "p3", "all"]
+    assert parse_prefixes("") == ()
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("api", "not a path prefix"),
+    ("/api/", "not a path prefix"),
+    ("/api/*", "not a path prefix"),
+    ("/a b", "not a path prefix"),
+    ("/api?x=1", "not a path prefix"),
+    ("/health", "never faulted"),
+    ("/admin/faults", "never faulted"),
+    ("/api,/api", "listed twice"),
+    (",".join(f"/p{i}" for i in range(21)), "at most 20"),
+], ids=["no leading slash", "a trailing slash", "a wildcard", "whitespace", "a query",
+        "the health path", "under admin", "a duplicate", "too many"])
+def test_a_bad_proxy_routes_entry_is_refused_naming_it(text, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        parse_prefixes(text)
+
+
+@pytest.mark.parametrize(("globs", "slugs"), [
+    (("*",), ("p1", "p2", "p3", "all")),
+    (("/api/*",), ("p3",)),
+    (("/api/v2/*", "/orders/*"), ("p1", "p2")),
+    (("/api/*", "*"), ("p3", "p1", "p2", "all")),
+], ids=["every route", "one prefix", "two prefixes", "a prefix and everything"])
+def test_route_globs_select_the_proxys_routes(globs, slugs):
+    assert select_routes(globs, ROUTES) == slugs
+
+
+@pytest.mark.parametrize(("globs", "field", "fragment"), [
+    (("/users/*",), "routes[0]", "no route for /users: its routes are fixed at start"),
+    (("*", "/api"), "routes[1]", "path prefixes only"),
+    (("/api*",), "routes[0]", "path prefixes only"),
+    (("/api/*/x",), "routes[0]", "path prefixes only"),
+    (("/metrics",), "routes[0]", "never faults /metrics"),
+    (("/admin*",), "routes[0]", "never faults /admin"),
+    (("/health/*",), "routes[0]", "never faults /health"),
+], ids=["an unconfigured prefix", "an exact path", "a glob that is not a prefix",
+        "a wildcard inside", "metrics", "admin by a glob", "health"])
+def test_route_globs_the_proxy_cannot_honour_are_refused_naming_the_entry(globs, field,
+                                                                          fragment):
+    with pytest.raises(FaultValidationError, match=fragment) as info:
+        select_routes(globs, ROUTES)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(("kind", "body", "field", "fragment"), [
+    ("latency", {"delay_ms": 300, "jitter_ms": 50}, "jitter_ms", "has no jitter"),
+    ("abort", {"mode": "reset"}, "kind", "cannot drop or hang connections"),
+    ("abort", {"mode": "hang", "hang_s": 5}, "kind", "cannot drop or hang connections"),
+    ("error", {"status": 503, "message": "down"}, "message", "Envoy's own body"),
+], ids=["jitter", "a connection reset", "a hang", "a custom error body"])
+def test_what_envoys_fault_filter_cannot_do_is_refused_naming_backend_and_field(
+        kind, body, field, fragment):
+    with pytest.raises(FaultValidationError, match=fragment) as info:
+        check_supported("proxy", parse_fault(kind, body))
+    assert info.value.field == field
+    assert "the fault proxy (Envoy's fault filter)" in str(info.value)
+
+
+def test_the_app_backend_takes_every_kind_and_the_proxy_the_rest():
+    for kind, body in (("latency", {"delay_ms": 1, "jitter_ms": 1}), ("abort", {})):
+        check_supported("app", parse_fault(kind, body))
+    check_supported("proxy", parse_fault("latency", {"delay_ms": 300, "probability": 0.5}))
+    check_supported("proxy", parse_fault("error", {"status": 503}))
+
+
+@pytest.mark.parametrize(("probability", "numerator"), [
+    (1.0, 1_000_000), (0.1, 100_000), (0.025, 25_000), (0.000001, 1), (0.0, 0)])
+def test_shares_become_fractional_percents_over_a_million(probability, numerator):
+    assert json.loads(fractional_percent(probability)) == {"numerator": numerator,
+                                                           "denominator": "MILLION"}
+    assert " " not in fractional_percent(probability)
+
+
+def test_desired_runtime_sets_only_the_selected_routes_keys_and_unsets_the_rest():
+    latency = RoutedFault(parse_fault("latency", {"delay_ms": 300, "routes": ["/api/*"]}),
+                          ("p3",))
+    error = RoutedFault(parse_fault("error", {"status": 502, "probability": 0.1}), ("all",))
+    want = desired_runtime([latency, error], ROUTES)
+    assert len(want) == 16
+    assert {k: v for k, v in want.items() if v} == {
+        "harness.p3.delay_percent": fractional_percent(1.0), "harness.p3.delay_ms": "300",
+        "harness.all.abort_percent": fractional_percent(0.1), "harness.all.abort_status": "502"}
+
+
+def test_overrides_read_the_admin_layer_and_differences_remove_stale_keys():
+    doc = {"layers": ["static", "admin"], "entries": {
+        "harness.p3.delay_ms": {"final_value": "300", "layer_values": ["", "300"]},
+        "harness.old.delay_ms": {"final_value": "5", "layer_values": ["", "5"]},
+        "fault.http.delay.fixed_delay_percent": {"final_value": "1", "layer_values": ["", "1"]},
+    }}
+    have = overrides(doc)
+    assert have == {"harness.p3.delay_ms": "300", "harness.old.delay_ms": "5"}
+    want = dict.fromkeys(["harness.p3.delay_ms", "harness.p3.delay_percent"], "")
+    assert differences(want, have) == {"harness.p3.delay_ms": "", "harness.old.delay_ms": ""}
+    assert differences({"harness.p3.delay_ms": "300"}, have) == {"harness.old.delay_ms": ""}
+
+
+def test_the_bootstrap_routes_never_faulted_paths_first_then_prefixes_then_everything():
+    config = ProxyConfig(10000, 9901, "127.0.0.1", 8000, parse_prefixes("/api,/api/v2"))
+    doc = build_bootstrap(config)
+    hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    routes = hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    matches = [r["match"] for r in routes]
+    assert matches == [{"path_separated_prefix": "/metrics"}, {"path_separated_prefix": "/health"},
+                       {"path_separated_prefix": "/admin"}, {"path_separated_prefix": "/api/v2"},
+                       {"path_separated_prefix": "/api"}, {"prefix": "/"}]
+    for route in routes[:3]:
+        assert route["typed_per_filter_config"]["envoy.filters.http.fault"]["disabled"] is True
+    for route in routes[3:]:
+        fault = route["typed_per_filter_config"]["envoy.filters.http.fault"]
+        assert {"delay", "abort"} <= set(fault)   # without both, runtime keys are ignored
+        assert fault["delay_percent_runtime"].startswith(f"harness.{route['name']}.")
+    assert doc["stats_config"]["histogram_bucket_settings"][0]["buckets"] == list(BUCKETS_MS)
+    # the harness's layout in whole milliseconds from 10 ms up: every anchor kept, Envoy prints
+    # every boundary plainly (the bridge rules match them by name)
+    assert {round(a * 1000) for a in ANCHORS_S} <= set(BUCKETS_MS)
+    assert all(ms == int(ms) for ms in BUCKETS_MS if ms >= 10)
+    assert len(BUCKETS_MS) == len(DEFAULT_BUCKETS)
+    assert doc["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    assert doc["stats_flush_interval"] == "1s"
+
+
+@pytest.mark.parametrize("upstream", ["127.0.0.1", "service.internal"], ids=["an IP", "a name"])
+def test_the_real_envoy_accepts_the_bootstrap(tmp_path, upstream):
+    config = ProxyConfig(10000, 9901, upstream, 8000, parse_prefixes("/api,/orders"))
+    path = tmp_path / "envoy.json"
+    path.write_text(json.dumps(build_bootstrap(config)))
+    result = subprocess.run([str(envoy_binary()), "--mode", "validate", "-c", str(path),
+                             "--disable-hot-restart", "--log-level", "error"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK" in result.stdout

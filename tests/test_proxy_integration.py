@@ -15,11 +15,10 @@ from harness_common.stackenv import FaultApi
 from loadtests.errors import TargetError
 from loadtests.preflight import check_target
 from stack.procs import free_port, pid_alive, port_in_use, stop_pid, wait_until
-from stack.proxy.bootstrap import BUCKETS_MS
+from stack.proxy.bootstrap import BUCKETS_MS, envoy_le
 from stack.proxy.controller import ProxyFaultError, ProxyRegistry
 from stack.proxy.envoy import EnvoyAdmin
 from stack.proxy.routes import parse_prefixes, proxy_routes
-from stack.proxy.rules import envoy_le
 from stack.proxy.runtime import overrides
 from tests.conftest import launch_proxy, start_static_server
 

@@ -2,9 +2,10 @@
 test-proxy`, about 4 minutes).
 
 1. `python -m http.server` behind the fault proxy, a real Prometheus (1 s scrape and rule
-   evaluation, the bridge rules) and the checker over each window: a 300 ms delay violates the
-   p95 SLO with the measured p95 within 10 % of the delay; a 10 % error fault gives an error
-   ratio within 3 points of 10 %; clearing either meets the SLOs again.
+   evaluation) and the checker over each window, reading Envoy's own series through the spec's
+   `envoy` preset: a 300 ms delay violates the p95 SLO with the measured p95 within 10 % of
+   the delay; a 10 % error fault gives an error ratio within 3 points of 10 %; clearing either
+   meets the SLOs again.
 2. The stack's own Prometheus HTTP API behind the proxy: the shipped experiment
    slo/experiments/envoy-prometheus.yaml, run by `slo run` on a private native stack with
    TARGET_URL pointing at that stack's Prometheus, holds every expectation, with the same
@@ -29,7 +30,6 @@ from slo.judge.prom import Prometheus
 from slo.judge.window import Window
 from slo.spec import load_spec
 from stack.config import private_stack_env
-from stack.proxy.rules import RULES_FILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 REPO = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def test_http_server_behind_envoy_delay_and_errors_are_measured_and_cleared(
         static_server, start_proxy, start_prometheus):
     proxy = start_proxy(static_server.url)
     admin = proxy.admin_url.removeprefix("http://")
-    prom = start_prometheus({"envoy": [admin]}, rule_files=[RULES_FILE],
+    prom = start_prometheus({"envoy": [admin]},
                             metrics_paths={"envoy": "/stats/prometheus"})
     faults = FaultClient(proxy.control_url, proxy.token, backend="proxy")
     with Load(proxy.url + "/"):

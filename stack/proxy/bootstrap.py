@@ -41,6 +41,11 @@ BUCKETS_MS = tuple(sorted({(ms if ms < 10 else float(round(ms)))
                            for ms in (round(b * 1000, 6) for b in DEFAULT_BUCKETS)}))
 
 
+def envoy_le(ms: float) -> str:
+    """Envoy's spelling of a bucket boundary in milliseconds: 300.0 -> '300', 2.5 -> '2.5'."""
+    return str(int(ms)) if ms == int(ms) else repr(ms)
+
+
 def target_address(url: str) -> tuple[str, int]:
     """(host, port) of an http:// base URL; ValueError naming what is wrong."""
     parts = urlsplit(url)

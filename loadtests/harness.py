@@ -34,7 +34,7 @@ from harness_common import exitcodes
 from harness_common.exposition import metrics_response
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import FaultApi, fault_api_for, resolve_target_url
-from loadtests import webui
+from loadtests import tabs, webui
 from loadtests.chaos import ChaosController
 from loadtests.client_metrics import REPORT_KEY, ClientMetrics, build_registry
 from loadtests.errors import LoadTestError, TargetError
@@ -308,3 +308,5 @@ def init(environment, runner, web_ui=None, **_kwargs) -> None:
     if web_ui is not None:
         _serve_metrics(web_ui, metrics, runner)
         webui.init_web_ui(web_ui, harness)
+        for provider in tabs.install(web_ui, environment, harness):
+            log.info("web UI tab %r: %s", provider.title, provider.describe())

@@ -17,6 +17,7 @@ Locust's own --users/-u, --spawn-rate/-r and --run-time/-t feed every scenario (
 The scenario options also appear in the web UI's start form.
 """
 
+from loadtests import tabs
 from loadtests.scenarios import SCENARIOS, LoadPlan, build_plan
 
 SCENARIO_OPTIONS = {  # option dest -> build_plan keyword
@@ -54,6 +55,7 @@ def add_arguments(parser) -> None:
                         help="run id naming reports/<run-id>/ (default: UTC time + scenario)")
     parser.add_argument("--reports-dir", env_var="REPORTS_DIR", default="reports",
                         include_in_web_ui=False, help="folder for run folders (default reports)")
+    tabs.add_arguments(parser)  # web UI tab plugins (the SLO tab) add their own options
 
 
 def plan_from_options(options) -> LoadPlan:

@@ -220,8 +220,8 @@ class ChaosTab:
         return self.page(message=f"cleared: {', '.join(cleared) or 'nothing was on'}")
 
 
-def _protect(response: Response) -> Response:
-    """Only this server may read (CORS) or frame the chaos routes; nothing is cached."""
+def protect_response(response: Response) -> Response:
+    """Only this server may read (CORS) or frame our routes (Chaos, plugin tabs); no cache."""
     response.headers["Access-Control-Allow-Origin"] = request.host_url.rstrip("/")
     response.headers["Vary"] = "Origin"
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
@@ -241,7 +241,7 @@ def init_web_ui(web_ui, harness) -> ChaosTab:
     base = (getattr(options, "web_base_path", None) or "").rstrip("/")
     bp = Blueprint("slo_chaos", __name__, url_prefix=f"{base}/chaos",
                    template_folder=str(HERE / "templates"))
-    bp.after_request(_protect)
+    bp.after_request(protect_response)
     web_port = int(getattr(options, "web_port", 8089) or 8089)
 
     @bp.before_request
@@ -263,8 +263,10 @@ def init_web_ui(web_ui, harness) -> ChaosTab:
         mimetype="application/javascript"))
     web_ui.app.register_blueprint(bp)
 
-    web_ui.template_args["extended_tabs"] = [{"title": "Chaos", "key": TAB_KEY}]
-    web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": TABLE}]
+    web_ui.template_args.setdefault("extended_tabs", []).insert(0, {"title": "Chaos",
+                                                                    "key": TAB_KEY})
+    web_ui.template_args.setdefault("extended_tables", []).insert(0, {"key": TAB_KEY,
+                                                                      "structure": TABLE})
 
     @web_ui.app.after_request
     def feed_tab(response: Response) -> Response:
@@ -272,12 +274,16 @@ def init_web_ui(web_ui, harness) -> ChaosTab:
         path = request.path
         if path.endswith("/stats/requests") and response.is_json:
             payload = response.get_json()
-            payload["extended_stats"] = [{"key": TAB_KEY, "data": tab.table_rows()}]
+            extra = [{"key": key, "data": rows()}
+                     for key, rows in getattr(web_ui, "slo_tab_rows", {}).items()]
+            payload["extended_stats"] = [{"key": TAB_KEY, "data": tab.table_rows()}, *extra]
             response.set_data(web_ui.app.json.dumps(payload))
         elif path in (f"{base}/", base or "/") and response.mimetype == "text/html":
             html = response.get_data(as_text=True)
-            script = f'<script src="{base}/chaos/tab.js" defer></script></body>'
-            response.set_data(html.replace("</body>", script, 1))
+            script = f'<script src="{base}/chaos/tab.js" defer></script>'
+            if getattr(web_ui, "slo_tab_rows", None):
+                script += f'<script src="{base}/tabs/script.js" defer></script>'
+            response.set_data(html.replace("</body>", script + "</body>", 1))
         return response
 
     return tab

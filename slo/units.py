@@ -39,3 +39,12 @@ def parse_rfc3339(value: str | None) -> float | None:
         zone = rest[len(digits):]
         text = f"{head}.{digits[:6]}{zone}"
     return datetime.fromisoformat(text).timestamp()
+
+
+def share_text(share: float | None) -> str:
+    """A share as a percentage: 0.0123 -> '1.23%'; a tiny one keeps its digits (a short run
+    spends little of a month's budget: 0.00004 -> '0.004%'); None -> '—'."""
+    if share is None:
+        return "—"
+    pct = share * 100
+    return f"{pct:.2f}%" if abs(pct) >= 0.01 or pct == 0 else f"{pct:.2g}%"

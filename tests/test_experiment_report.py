@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from slo.alerting.budget import RowBurn, WindowCost
 from slo.experiment.expectations import Outcome, SloVerdict
 from slo.experiment.report import junit, print_summary, write_report
 from slo.experiment.result import (
@@ -55,6 +56,8 @@ SERIES = Series(
     latency=(PlotSeries("latency-p95", 300.0, tuple((T0 + t, 40.0) for t in range(0, 90, 2))),),
     errors=(PlotSeries("error-ratio", 1.0, tuple((T0 + t, 100.0 if 25 < t < 60 else 0.0)
                                                  for t in range(0, 90, 2))),))
+BUDGET = {"outage": (WindowCost("error-ratio", 30.0, 43200, 1.0, 100.0, 30 * 100 / 43200, (
+    RowBurn("page", 14.4, 60, 20, 50.0, 100.0), RowBurn("page", 6.0, 360, 30, 8.3, 100.0))),)}
 TRANSITIONS = (Transition(T0 + 32, "prometheus", "ErrorBudgetBurn", LABELS, "pending"),
                Transition(T0 + 32, "prometheus", "ErrorBudgetBurn", LABELS, "firing"),
                Transition(T0 + 70, "prometheus", "ErrorBudgetBurn", LABELS, "resolved"))
@@ -76,7 +79,7 @@ def phases(completed: bool, started: bool = True) -> tuple[PhaseRecord, ...]:
                                T0 + phase.start_s if ran else None,
                                T0 + phase.end_s if done else None, done, phase.load.users,
                                phase.load.spawn_rate, phase.load.scenario, fault,
-                               VERDICTS.get(phase.name, ())))
+                               VERDICTS.get(phase.name, ()), BUDGET.get(phase.name, ())))
     return tuple(out)
 
 
@@ -157,6 +160,11 @@ def test_every_report_file_is_written_with_the_plots_embedded(tmp_path):
     assert "# Experiment `unit`: FAILED" in markdown
     assert "![alerts.png](plots/alerts.png)" in markdown
     assert "| outage | slo | error-ratio | violated |" in markdown
+    # how much of the 12 h budget the 30 s outage cost, and the row that burned at its end
+    assert ("| outage | error-ratio | 100.00% | 100.0× | 6.94% of 12h | page 14.4× (1m/20s), page "
+            "6× (6m/30s) |"
+            in markdown)
+    assert json.loads(files["summary"].read_text())["phases"][1]["budget"][0]["burn_rate"] == 100
     page = files["html"].read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "A &lt;b&gt;test&lt;/b&gt; &amp; more" in page  # escaped, never raw HTML

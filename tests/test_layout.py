@@ -4,7 +4,7 @@ Layers (an arrow reads "may be imported by"):
 
     harness_common  <-  target_app, stack  <-  loadtests  <-  slo     (bench, tests: anything)
 
-and inside slo:  spec  <-  judge  <-  alerting, live  <-  experiment  <-  commands, cli.
+and inside slo:  spec  <-  judge  <-  live  <-  alerting  <-  cockpit, experiment  <-  commands.
 
 Every `import` and `from ... import` anywhere in a module counts, inside functions too: a lazy
 import is still a dependency, it only hides the cycle until the day it bites.
@@ -30,8 +30,9 @@ SLO_LAYERS = {  # slo subpackage -> the slo subpackages it may import
     "judge": {"spec"},
     "live": {"spec", "judge"},
     "alerting": {"spec", "judge", "live"},
+    "cockpit": {"spec", "judge", "live", "alerting"},
     "experiment": {"spec", "judge", "live", "alerting"},
-    "commands": {"spec", "judge", "live", "alerting", "experiment"},
+    "commands": {"spec", "judge", "live", "alerting", "cockpit", "experiment"},
 }
 SLO_TOP_MAX = 10   # slo/ itself keeps only the CLI and what every subpackage shares
 

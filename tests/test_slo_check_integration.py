@@ -101,12 +101,24 @@ def test_a_10_percent_error_fault_violates_the_error_slo(env, tmp_path):
         start, end = drive(app.url, PHASE_S)
     finally:
         faults.clear()
-    out = tmp_path / "r.json"
-    assert check(prom, start, end, "--json", str(out)) == 1
-    slos = {s["name"]: s for s in json.loads(out.read_text())["slos"]}
+    out, pr = tmp_path / "r.json", tmp_path / "pr.md"
+    assert check(prom, start, end, "--json", str(out), "--markdown", str(pr),
+                 "--profile", "fast") == 1
+    data = json.loads(out.read_text())
+    slos = {s["name"]: s for s in data["slos"]}
     assert slos["error-ratio"]["status"] == "violated"
     assert 0.04 < slos["error-ratio"]["value"] < 0.2
     assert slos["latency-p95"]["status"] == "met"
+    # what the window cost the budget: 10% bad events burn a 1% budget ~10x; over a window of
+    # `seconds` that is 10 x seconds / 12 h of the fast profile's period
+    cost = {c["slo"]: c for c in data["budget"]}["error-ratio"]
+    seconds = data["window"]["seconds"]
+    assert 4 < cost["burn_rate"] < 20
+    assert cost["budget_spent"] == pytest.approx(cost["burn_rate"] * seconds / 43200, rel=0.01)
+    assert len(cost["rows"]) == 4 and cost["period_s"] == 43200
+    markdown = pr.read_text()
+    assert "#### Error budget (fast profile: a 12h period)" in markdown
+    assert "| error-ratio |" in markdown.split("#### Error budget")[1]
 
 
 def test_prometheus_stopped_is_exit_2_with_a_clear_message(env, tmp_path_factory, capsys):

@@ -19,8 +19,10 @@ from rich.console import Console
 from harness_common.durations import whole_seconds
 from harness_common.errors import InputError
 from harness_common.inputs import read_input
-from harness_common.stackenv import resolve_prometheus_url
-from slo.errors import WindowError
+from harness_common.stackenv import read_stack_env, resolve_prometheus_url
+from slo.alerting.budget import budget_queries, window_cost
+from slo.alerting.burnrate import PROFILES, Profile
+from slo.errors import PrometheusError, WindowError
 from slo.judge import outputs
 from slo.judge.checker import baseline_values, evaluate
 from slo.judge.prom import Prometheus
@@ -32,6 +34,7 @@ DEFAULT_SPEC = "slo/slos.yaml"
 # Prometheus scrapes every 5 s: wait this long after a window's end so the last scrape that
 # belongs to the window has happened before judging it.
 SETTLE_S = 6.0
+FEW_SLICES = 5   # fewer slices than this: a --slices share says little, and the check says so
 BASELINE_MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -68,6 +71,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", help="write the result as JSON ('-' for stdout)")
     parser.add_argument("--junit", help="write JUnit XML (one testcase per SLO)")
     parser.add_argument("--markdown", help="write a Markdown table (for a PR comment)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                        help="time scale of the budget and burn rates shown with --json and "
+                             "--markdown (default: the stack's SLO_PROFILE, else standard)")
     parser.add_argument("--no-settle", action="store_true",
                         help="do not wait for the scrape after the window's end")
 
@@ -101,6 +107,10 @@ def run(args, console: Console) -> int:
         raise WindowError(f"--step: {err}") from None
     if step_s is not None and step_s > window.seconds:
         raise WindowError(f"--step {args.step} is longer than the window ({window.seconds}s)")
+    unknown = [name for name in args.slo if name not in {s.name for s in spec.slos}]
+    if unknown:
+        raise WindowError(f"--slo {', '.join(unknown)}: no such SLO in {spec.source} (its SLOs: "
+                          f"{', '.join(s.name for s in spec.slos)})")
     baseline = None
     if args.baseline:
         try:
@@ -119,10 +129,43 @@ def run(args, console: Console) -> int:
                       slice_fraction=_percent("--slices", args.slices), baseline=baseline,
                       max_regression=_percent("--max-regression", args.max_regression),
                       strict=args.strict, only=tuple(args.slo))
+    if step_s is not None and window.seconds // step_s < FEW_SLICES:
+        result.notes.append(f"--step {args.step} cuts the {window.seconds}s window into only "
+                            f"{window.seconds // step_s} slices: a share of so few says little "
+                            f"(use a shorter --step or a longer window)")
+    costs = budget_costs(spec, prom, result, profile_of(args)) if (
+        args.json or args.markdown) else []
     if args.json != "-":
         outputs.print_table(result, console)
-    for path, render in ((args.json, outputs.to_json), (args.junit, outputs.to_junit),
-                         (args.markdown, outputs.to_markdown)):
+    for path, render in ((args.json, lambda r: outputs.to_json(r, costs)),
+                         (args.junit, outputs.to_junit),
+                         (args.markdown, lambda r: outputs.to_markdown(r, costs))):
         if path:
             outputs.write(path, render(result), console)
     return result.exit_code
+
+
+def profile_of(args) -> Profile:
+    """--profile, else the stack's (.stack/env SLO_PROFILE), else standard."""
+    name = args.profile or read_stack_env().get("SLO_PROFILE") or "standard"
+    return PROFILES.get(name, PROFILES["standard"])
+
+
+def budget_costs(spec, prom: Prometheus, result, profile: Profile) -> list[dict]:
+    """What the window cost each SLO with a budget: burn rate, share of the period's budget
+    spent, and every burn-rate row at the window's end (the rows' queries at its end)."""
+    by_name = {s.name: s for s in spec.slos}
+    costs = []
+    for verdict in result.verdicts:
+        slo = by_name.get(verdict.name)
+        if slo is None or slo.error_budget is None:
+            continue
+        bad = None if verdict.good_fraction is None else max(0.0, 1.0 - verdict.good_fraction)
+        try:
+            ratios = {w: prom.scalar(expr, result.window.end)
+                      for w, expr in budget_queries(slo, profile).items()}
+        except PrometheusError:
+            ratios = None
+        cost = window_cost(slo, profile, bad, result.window.seconds, ratios)
+        costs.append({**cost.as_dict(), "profile": profile.name})
+    return costs

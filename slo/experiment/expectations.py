@@ -54,6 +54,8 @@ class SloVerdict:
     detail: str = ""
     # what the histogram proves, [low, high] in the SLI's unit ("+Inf" for an open bucket)
     value_bounds: tuple[float | str, float | str] | None = None
+    bad_ratio: float | None = None     # share of bad events (what spends the budget)
+    window_s: float | None = None      # the window judged
 
     def as_dict(self) -> dict:
         """JSON-ready."""

@@ -21,11 +21,13 @@ import jinja2
 from rich.console import Console
 from rich.table import Table
 
+from harness_common.durations import format_duration
 from slo.experiment.plots import lane_name, render_plots
 from slo.experiment.result import ARTIFACTS, ExperimentResult, offset
 from slo.experiment.series import PLOT_RANGE
 from slo.junit import Case, junit_xml
 from slo.live.alerts import labels_text
+from slo.units import share_text
 
 TIMING_LABELS = ("slo", "severity", "long", "short", "instance")
 TIMING_NOTE = ("Seconds from the fault's start (pending, fire, notify) and from its end (resolve, "
@@ -86,6 +88,22 @@ def timing_table(result: ExperimentResult) -> TableData:
                      tuple(rows))
 
 
+def budget_table(result: ExperimentResult) -> TableData:
+    """Per phase and SLO: its bad events, burn rate, the share of the period's error budget it
+    spent ("how much of the month did this fault cost") and the rows burning at its end."""
+    rows = []
+    for p in result.phases:
+        for c in p.budget:
+            burning = [f"{r.severity} {r.factor:g}× ({format_duration(r.long_s)}/"
+                       f"{format_duration(r.short_s)})" for r in c.rows if r.burning]
+            rows.append((p.name, c.slo, share_text(c.bad_ratio),
+                         "-" if c.burn is None else f"{c.burn:.1f}×",
+                         f"{share_text(c.spent)} of {format_duration(c.period_s)}",
+                         ", ".join(burning) or "none"))
+    return TableData(("phase", "SLO", "bad events", "burn rate", "budget spent",
+                      "rows burning at the phase's end"), tuple(rows))
+
+
 # ------------------------------------------------------------------ JUnit
 
 def junit(result: ExperimentResult) -> str:
@@ -123,6 +141,7 @@ def _context(result: ExperimentResult) -> dict:
     summary = result.to_summary()
     return {"r": result, "summary": summary, "totals": result.totals,
             "phases": phase_table(result), "expectations": expectation_table(result),
+            "budget": budget_table(result),
             "timings": timing_table(result), "timing_note": TIMING_NOTE,
             "plot_range": PLOT_RANGE}
 

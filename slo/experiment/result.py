@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from slo.alerting.budget import WindowCost
 from slo.experiment.expectations import FAILED, NOT_EVALUATED, PASSED, Outcome, SloVerdict
 from slo.experiment.timings import AlertTiming
 from slo.live.alerts import Transition
@@ -99,6 +100,7 @@ class PhaseRecord:
     scenario: str
     fault: FaultRecord | None
     slos: tuple[SloVerdict, ...] = ()
+    budget: tuple[WindowCost, ...] = ()   # what the phase cost each SLO's error budget
 
 
 @dataclass(frozen=True)
@@ -236,4 +238,5 @@ class ExperimentResult:
                 "start_offset_s": offset(p.start, t0), "end_offset_s": offset(p.end, t0),
                 "completed": p.completed, "users": p.users, "spawn_rate": p.spawn_rate,
                 "scenario": p.scenario, "fault": fault,
-                "slos": [v.as_dict() for v in p.slos]}
+                "slos": [v.as_dict() for v in p.slos],
+                "budget": [c.as_dict() for c in p.budget]}

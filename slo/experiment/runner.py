@@ -41,6 +41,7 @@ from harness_common import exitcodes
 from harness_common.errors import FaultError, HarnessError
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import FaultApi
+from slo.alerting.budget import WindowCost, budget_queries, window_cost
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.detection import rule_theory
 from slo.errors import PrometheusError
@@ -181,7 +182,9 @@ def checker_evaluator(spec: Spec, prometheus_url: str, start: float, end: float
     return [SloVerdict(v.name, v.status, v.value, v.objective, v.unit,
                        v.reason if v.status in NOT_JUDGED or v.value is None else v.shown,
                        None if v.value_bounds is None
-                       else tuple(v.to_json()["value_bounds"]))
+                       else tuple(v.to_json()["value_bounds"]),
+                       None if v.good_fraction is None else max(0.0, 1.0 - v.good_fraction),
+                       float(result.window.seconds))
             for v in result.verdicts]
 
 
@@ -772,6 +775,30 @@ class ExperimentRunner:
             self.log.note(f"plots without data: {err}")
             return Series()
 
+    def _phase_costs(self, window: PhaseWindow, verdicts: dict[str, list[SloVerdict]]
+                     ) -> tuple[WindowCost, ...]:
+        """What each SLO's error budget paid in a phase (its burn over the phase, the share of
+        the period spent) and every burn-rate row at the phase's end."""
+        profile = PROFILES.get(self.conn.profile) if self.conn else None
+        if profile is None or self.prom is None or window.end is None:
+            return ()
+        costs = []
+        for verdict in verdicts.get(window.phase.name, []):
+            try:
+                slo = self.spec.slo(verdict.name)
+            except KeyError:
+                continue
+            try:
+                ratios = {w: self.prom.scalar(expr, window.end)
+                          for w, expr in budget_queries(slo, profile).items()}
+            except PrometheusError:
+                ratios = None
+            cost = window_cost(slo, profile, verdict.bad_ratio,
+                               verdict.window_s or window.end - window.start, ratios)
+            if cost is not None:
+                costs.append(cost)
+        return tuple(costs)
+
     def _result(self, outcomes, timings, verdicts, found, status, exit_code,
                 series: Series) -> ExperimentResult:
         """Freeze what the run saw into an ExperimentResult."""
@@ -791,7 +818,8 @@ class ExperimentRunner:
                 urls=tuple(conn.urls.items()) if conn else (),
                 scrape_interval_s=(conn.intervals if conn else DEFAULT_INTERVALS).scrape_s,
                 evaluation_interval_s=(conn.intervals if conn else DEFAULT_INTERVALS).eval_s),
-            phases=tuple(_phase_record(w, verdicts) for w in log.windows),
+            phases=tuple(_phase_record(w, verdicts, self._phase_costs(w, verdicts))
+                         for w in log.windows),
             outcomes=tuple(outcomes), timings=tuple(timings),
             transitions=tuple(timeline.transitions) if timeline else (),
             notifications=tuple(found),
@@ -813,7 +841,8 @@ def _running(settings: StackSettings) -> bool:
     return state is not None and any(r.leader_alive() for r in state.parts)
 
 
-def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]]) -> PhaseRecord:
+def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]],
+                  costs: tuple[WindowCost, ...] = ()) -> PhaseRecord:
     phase = window.phase
     fault = None
     if phase.fault is not None:
@@ -824,4 +853,4 @@ def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]]) ->
                        duration_s=phase.duration_s, start=window.start, end=window.end,
                        completed=window.completed, users=phase.load.users,
                        spawn_rate=phase.load.spawn_rate, scenario=phase.load.scenario,
-                       fault=fault, slos=tuple(verdicts.get(phase.name, ())))
+                       fault=fault, slos=tuple(verdicts.get(phase.name, ())), budget=costs)

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness_common.durations import format_duration
 from slo.judge.checker import (
     INCONCLUSIVE,
     MET,
@@ -18,6 +19,7 @@ from slo.judge.checker import (
     format_value,
 )
 from slo.junit import Case, junit_xml
+from slo.units import share_text
 
 STYLE = {MET: "green", WARN: "yellow", VIOLATED: "bold red", NO_DATA: "magenta",
          INCONCLUSIVE: "magenta"}
@@ -76,9 +78,32 @@ def print_table(result: CheckResult, console: Console) -> None:
                   f"{result.prometheus})")
 
 
-def to_json(result: CheckResult) -> str:
-    """The result as JSON text (the --baseline input format)."""
-    return json.dumps(result.to_json(), indent=2) + "\n"
+def to_json(result: CheckResult, costs: list[dict] | None = None) -> str:
+    """The result as JSON text (the --baseline input format); `costs`: what the window cost
+    each SLO's error budget (slo.alerting.budget.WindowCost.as_dict), under "budget"."""
+    data = result.to_json()
+    if costs is not None:
+        data["budget"] = costs
+    return json.dumps(data, indent=2) + "\n"
+
+
+def budget_lines(costs: list[dict]) -> list[str]:
+    """The Markdown table of what the window cost each SLO's error budget."""
+    if not costs:
+        return []
+    period = format_duration(costs[0]["period_s"])
+    lines = ["", f"#### Error budget ({costs[0]['profile']} profile: a {period} period)", "",
+             "| SLO | bad events | burn rate | budget spent in the window | rows burning now |",
+             "|---|---|---|---|---|"]
+    for c in costs:
+        burning = [f"{r['severity']} {r['factor']:g}× ({format_duration(r['long_s'])}/"
+                   f"{format_duration(r['short_s'])}: {r['long_burn']}× / {r['short_burn']}×)"
+                   for r in c["rows"] if r["burning"]]
+        burn = "—" if c["burn_rate"] is None else f"{c['burn_rate']:g}×"
+        lines.append(f"| {c['slo']} | {share_text(c['bad_ratio'])} | {burn} | "
+                     f"{share_text(c['budget_spent'])} of {format_duration(c['period_s'])} | "
+                     f"{'; '.join(burning) or 'none'} |")
+    return lines
 
 
 def to_junit(result: CheckResult) -> str:
@@ -96,8 +121,8 @@ def to_junit(result: CheckResult) -> str:
                                  ("window.end", result.window.iso("end"))])
 
 
-def to_markdown(result: CheckResult) -> str:
-    """A Markdown table for a pull-request comment."""
+def to_markdown(result: CheckResult, costs: list[dict] | None = None) -> str:
+    """A Markdown table for a pull-request comment (with the error budget it cost)."""
     icon = {MET: "✅", WARN: "⚠️", VIOLATED: "❌", NO_DATA: "❔", INCONCLUSIVE: "❔"}
     lines = [f"### SLO check: {VERDICT_LINE[result.exit_code]}", "",
              f"`{result.service}` from {result.window.iso('start')} to "
@@ -111,7 +136,7 @@ def to_markdown(result: CheckResult) -> str:
     notes = [f"- **{v.name}**: {line}" for v in result.verdicts
              for line in ([v.reason] if v.status != MET else []) + v.notes]
     notes += [f"- {note}" for note in result.notes]
-    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+    return "\n".join(lines + budget_lines(costs or []) + ([""] + notes if notes else [])) + "\n"
 
 
 def write(path: str, text: str, console: Console) -> None:

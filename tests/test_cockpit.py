@@ -1,0 +1,92 @@
+"""The SLO tab's document from canned answers (no servers): verdict colours, budget, rows,
+alert states with their Telegram delivery, and Prometheus down as one line, never stale data."""
+
+from pathlib import Path
+
+from slo.alerting.burnrate import PROFILES
+from slo.cockpit.snapshot import build_snapshot, live_window_s
+from slo.cockpit.tab import STATUS_TEXT, SloTab
+from slo.live.alerts import parse_rules
+from slo.live.delivery import Notice
+from slo.spec import load_spec
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = load_spec(REPO / "slo" / "slos.yaml")
+FAST = PROFILES["fast"]
+NOW = 1_800_000_100.0
+PAGE = {"severity": "page", "slo": "error-ratio", "service": "portfolio-app", "long": "1m",
+        "short": "20s"}
+RULES = {"status": "success", "data": {"groups": [{"name": "slo-error-ratio", "interval": 5,
+         "rules": [{"type": "alerting", "name": "ErrorBudgetBurn", "labels": PAGE,
+                    "duration": 0, "health": "ok", "query": "...", "alerts": [
+                        {"labels": {**PAGE, "alertname": "ErrorBudgetBurn"}, "state": "firing",
+                         "activeAt": "2027-01-15T08:01:20Z", "value": "100"}]},
+                   {"type": "alerting", "name": "ErrorBudgetBurn",
+                    "labels": {**PAGE, "long": "6m", "short": "30s"}, "duration": 0,
+                    "health": "ok", "query": "...", "alerts": []}]}]}}
+
+
+def snapshot(**overrides):
+    answers = dict(values={"latency-p95": 0.05, "error-ratio": 0.5, "api-fast-requests": 0.99,
+                           "home-availability": 1.0, "throughput": 9.0},
+                   bad={"error-ratio": {20: 0.5, 60: 0.5, 43200: 0.005}},
+                   rules=parse_rules(RULES, NOW), faults=[], prometheus_error=None,
+                   found=[Notice("firing", {"alertname": "ErrorBudgetBurn", "slo": "error-ratio",
+                                            "severity": "page"}, 7, 1_800_000_090.0,
+                                 -1001234567890)], chat_id=-1001234567890)
+    answers.update(overrides)
+    return build_snapshot(SPEC, FAST, NOW, **answers)
+
+
+def test_each_slo_shows_its_live_value_window_verdict_and_budget():
+    slos = {s["name"]: s for s in snapshot()["slos"]}
+    assert slos["error-ratio"]["status"] == "fail" and slos["latency-p95"]["status"] == "pass"
+    assert slos["error-ratio"]["live_window"] == "20s"    # the page row's short window
+    assert slos["error-ratio"]["budget"]["left_shown"] == "50.0%"   # 0.5% of a 1% budget
+    page = slos["error-ratio"]["budget"]["rows"][0]
+    assert (page["long"], page["short"], page["long_burn"], page["burning"]) == (
+        "1m", "20s", 50.0, True)
+    assert slos["throughput"]["budget"] is None                      # a rate has no budget
+    assert live_window_s(SPEC.slo("throughput"), FAST) == 30
+
+
+def test_alerts_show_their_state_and_when_telegram_got_them():
+    alerts = snapshot()["alerts"]
+    firing = alerts[0]
+    assert firing["state"] == "firing" and "long=1m" in firing["labels"]
+    assert firing["delivered_at"] == "2027-01-15T08:01:30Z"
+    assert alerts[1]["state"] == "inactive" and alerts[1]["delivered_at"] is None
+
+
+def test_a_message_to_another_chat_is_not_a_delivery():
+    alerts = snapshot(chat_id=-100999)["alerts"]
+    assert alerts[0]["delivered_at"] is None
+
+
+def test_prometheus_down_is_one_line_and_no_verdict():
+    doc = snapshot(values={}, bad={}, rules=None,
+                   prometheus_error="Prometheus unreachable: connection refused")
+    assert doc["prometheus"] == {"ok": False,
+                                 "error": "Prometheus unreachable: connection refused"}
+    assert {s["status"] for s in doc["slos"]} == {"no_data"} and doc["alerts"] == []
+
+
+class Canned:
+    """A Cockpit stand-in returning a fixed document."""
+
+    spec = SPEC
+
+    def __init__(self, doc):
+        self.doc = doc
+
+    def snapshot(self, faults=None):
+        return self.doc
+
+
+def test_the_tabs_table_has_a_row_per_slo_or_the_unreachable_line():
+    rows = SloTab(Canned(snapshot())).rows()
+    assert [r["slo"] for r in rows][:2] == ["latency-p95 (key)", "api-fast-requests"]
+    assert rows[2]["status"] == STATUS_TEXT["fail"] and "over 20s" in rows[2]["now"]
+    down = SloTab(Canned(snapshot(prometheus_error="Prometheus unreachable: x"))).rows()
+    assert down == [{"slo": "—", "now": "Prometheus unreachable: x", "objective": "",
+                     "budget": "", "status": "❔ Prometheus unreachable"}]

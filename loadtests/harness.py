@@ -33,6 +33,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness_common import exitcodes
 from harness_common.exposition import metrics_response
 from harness_common.faults.client import FaultClient
+from harness_common.faults.routes import is_protected
 from harness_common.stackenv import FaultApi, fault_api_for, resolve_target_url
 from loadtests import tabs, webui
 from loadtests.chaos import ChaosController
@@ -223,7 +224,10 @@ def _init_metrics(environment, runner) -> ClientMetrics:
 
     def on_request(request_type, name, response_time, exception, **_kwargs):
         metrics.observe(request_type, name, exception is None, (response_time or 0) / 1000.0)
-        latency.observe(response_time or 0.0, time.time())
+        # The client's truth sits beside the server's latency histogram, which never times
+        # /health, /metrics or /admin: leave them out here too, or the two count different sets.
+        if not is_protected(str(name)):
+            latency.observe(response_time or 0.0, time.time())
 
     def on_test_start(**_kwargs):
         latency.reset(time.time())

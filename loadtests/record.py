@@ -46,10 +46,10 @@ completed or interrupted. Format (version 1):
       "client_latency": {"overall": {"count": 1200, "p50_ms": 19.2, "p95_ms": 43.7,
                                      "p99_ms": 118.0, "max_ms": 410.2},
                          "phases": {"baseline": {...}}},   # experiments: one per phase
-                                               # (exact to 1%: loadtests/latency.py)
+                                               # (exact to 0.1%: loadtests/latency.py)
 
 `stats` percentiles are Locust's own (response times rounded to 2 significant digits), in ms;
-`client_latency` keeps every response time in an HDR histogram, exact to 1%.
+`client_latency` keeps every response time in an HDR histogram, exact to 0.1%.
 The module is pure (no Locust import): save_record/load_record/find_latest are all the checker
 needs. REPORTS_DIR overrides the default reports/ folder.
 """
@@ -170,7 +170,7 @@ class RunStats(_Model):
 
 
 class LatencySummary(_Model):
-    """Exact client-side response times (HDR histogram, 1%): count, p50/p95/p99, max (ms)."""
+    """Exact client-side response times (HDR histogram, 0.1%): count, p50/p95/p99, max (ms)."""
 
     count: int
     p50_ms: float | None = None

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 from stack import compose
 from stack.config import (
     PORT_VARS,
@@ -37,7 +39,7 @@ from stack.config import (
 )
 from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
 from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
-from stack.links import FULL_UI, UiInfo, detect_ui
+from stack.links import FULL_UI, UiInfo, detect_ui, prometheus_prefix
 from stack.parts import (
     GRAFANA_HINT,
     INSTALL_HINT,
@@ -107,13 +109,24 @@ class StackInfo:
 # -- rendering ------------------------------------------------------------------------------
 
 def write_alertmanager_dir(out_file: Path | str, telegram: TelegramTarget,
-                           grafana_url: str | None) -> None:
-    """alertmanager.yml (mode 600) + telegram.tmpl + links.tmpl, side by side in one directory."""
+                           grafana_url: str | None, ui: UiInfo = FULL_UI) -> None:
+    """alertmanager.yml (mode 600) + telegram.tmpl + links.tmpl, side by side in one directory.
+    `ui`: which web UIs answer, so messages link only to those (stack.links)."""
     out_file = Path(out_file)
     text = render_alertmanager(ALERTMANAGER_TEMPLATE.read_text(encoding="utf-8"), telegram)
     write_private(out_file, text)
     shutil.copyfile(TELEGRAM_TEMPLATE, out_file.parent / "telegram.tmpl")
-    (out_file.parent / "links.tmpl").write_text(render_links(grafana_url), encoding="utf-8")
+    write_links(out_file.parent, grafana_url, ui)
+
+
+def write_links(directory: Path, grafana_url: str | None, ui: UiInfo) -> bool:
+    """links.tmpl in `directory`; True when its text changed."""
+    path = directory / "links.tmpl"
+    text = render_links(grafana_url, ui.prometheus_prefix, ui.alertmanager_ui)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
 
 
 def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
@@ -161,7 +174,7 @@ def _prepare(settings: StackSettings, mode: str, grafana: bool) -> tuple[dict[st
     if mode == "compose":
         return pairs, [], telegram.mode
     write_alertmanager_dir(paths.part_dir("alertmanager") / "alertmanager.yml", telegram,
-                           settings.url("grafana") if grafana else None)
+                           settings.url("grafana") if grafana else None, _known_ui(paths.root))
     text, warnings = native_prometheus_config(settings)
     write_private(paths.part_dir("prometheus") / "prometheus.yml", text)
     return pairs, warnings, telegram.mode
@@ -401,12 +414,15 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
             _stop_record(record)  # leftovers of a part whose leader died
     to_start = [s for s in specs if s.name not in kept]
     _check_ports(to_start, settings)
+    specs = _prometheus_first(specs)
     started: list[PartRecord] = []
     try:
         for spec in specs:
             if spec.name in kept:
                 state.replace_part(kept[spec.name])
                 continue
+            if spec.name == "alertmanager":
+                _links_for_prometheus(specs, state, settings, grafana is not None, timeout)
             report(f"starting {spec.title} on {spec.url}")
             record = _start(spec, settings)
             started.append(record)
@@ -425,8 +441,59 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
             paths.state_file.unlink(missing_ok=True)
         raise
     save_state(paths.state_file, state)
-    _record_ui(settings, detect_ui(settings.url("prometheus"), settings.url("alertmanager")))
+    ui = detect_ui(settings.url("prometheus"), settings.url("alertmanager"))
+    _record_ui(settings, ui)
+    _fit_message_links(settings, ui, grafana is not None, warnings)
     return _info(settings, state, already=False, warnings=warnings, skipped=skipped)
+
+
+def _prometheus_first(specs: list[PartSpec]) -> list[PartSpec]:
+    """Alertmanager right after Prometheus: its message links are rendered for the pages the
+    running Prometheus serves, before it reads them (Prometheus retries until it is up)."""
+    rest = [s for s in specs if s.name != "alertmanager"]
+    manager = [s for s in specs if s.name == "alertmanager"]
+    at = next((i + 1 for i, s in enumerate(rest) if s.name == "prometheus"), len(rest))
+    return rest[:at] + manager + rest[at:]
+
+
+def _known_ui(root: Path) -> UiInfo:
+    """The UIs the last start found (.stack/env); before any start: the classic-or-new question
+    open (the new UI) and no Alertmanager UI, so no message links to a page that may not be."""
+    env = read_env_file(root)
+    known = UiInfo.from_env(env)
+    return known if "ALERTMANAGER_UI" in env else dataclasses.replace(known,
+                                                                       alertmanager_ui=False)
+
+
+def _links_for_prometheus(specs: list[PartSpec], state: StackState, settings: StackSettings,
+                          grafana: bool, timeout: float) -> None:
+    """Wait for Prometheus, ask which UI it serves, render links.tmpl for it (before
+    Alertmanager reads it)."""
+    spec = next((s for s in specs if s.name == "prometheus"), None)
+    record = state.part("prometheus")
+    if spec is None or record is None:
+        return
+    _wait_ready(spec, record, timeout)
+    ui = dataclasses.replace(_known_ui(settings.paths.root),
+                             prometheus_prefix=prometheus_prefix(settings.url("prometheus")))
+    write_links(settings.paths.part_dir("alertmanager"),
+                settings.url("grafana") if grafana else None, ui)
+
+
+def _fit_message_links(settings: StackSettings, ui: UiInfo, grafana: bool,
+                       warnings: list[str]) -> None:
+    """Telegram messages link only to pages the running servers serve: when the UIs found
+    differ from those links.tmpl was rendered for, render it again and have Alertmanager
+    reload it."""
+    directory = settings.paths.part_dir("alertmanager")
+    if not write_links(directory, settings.url("grafana") if grafana else None, ui):
+        return
+    try:
+        answer = requests.post(settings.url("alertmanager") + "/-/reload", timeout=10)
+        answer.raise_for_status()
+    except requests.RequestException as err:
+        warnings.append(f"Alertmanager did not reload the message links ({err}): messages may "
+                        f"link to Prometheus pages this build does not serve until it restarts")
 
 
 def _record_ui(settings: StackSettings, ui: UiInfo) -> None:

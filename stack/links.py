@@ -64,14 +64,18 @@ class UiInfo:
 FULL_UI = UiInfo("", True)   # the official images (compose)
 
 
-def detect_ui(prometheus_url: str, alertmanager_url: str) -> UiInfo:
-    """Ask the running servers which pages they serve."""
+def prometheus_prefix(prometheus_url: str) -> str | None:
+    """Where a running Prometheus serves its pages: "" (new UI), "/classic", or None."""
     base = prometheus_url.rstrip("/")
     if _ok(base + "/alerts"):
-        prefix: str | None = ""
-    elif _ok(base + "/classic/alerts"):
-        prefix = "/classic"
-    else:
-        prefix = None
+        return ""
+    if _ok(base + "/classic/alerts"):
+        return "/classic"
+    return None
+
+
+def detect_ui(prometheus_url: str, alertmanager_url: str) -> UiInfo:
+    """Ask the running servers which pages they serve."""
     # The Elm UI serves script.js; Debian's placeholder page does not.
-    return UiInfo(prefix, _ok(alertmanager_url.rstrip("/") + "/script.js"))
+    return UiInfo(prometheus_prefix(prometheus_url),
+                  _ok(alertmanager_url.rstrip("/") + "/script.js"))

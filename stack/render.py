@@ -141,13 +141,30 @@ def render_alertmanager(template_text: str, telegram: TelegramTarget) -> str:
                                f"${{bot_token}} and ${{chat_id}} exist") from err
 
 
-def render_links(grafana_url: str | None) -> str:
-    """links.tmpl: the "slo.grafana_link" template telegram.tmpl calls with a dashboard path.
+def render_links(grafana_url: str | None, prometheus_prefix: str | None = "",
+                 alertmanager_ui: bool = True) -> str:
+    """links.tmpl: the link templates telegram.tmpl calls, for pages that answer.
 
-    Empty when the stack has no Grafana, so messages carry no dead link.
+    "slo.grafana_link" takes a dashboard path; empty when the stack has no Grafana.
+    "slo.prometheus_link" takes an alert's GeneratorURL (Prometheus's /graph of the rule): as
+    it is for the new UI (prefix ""), moved under /classic/ for a build with only the classic
+    pages (Debian's 2.42), nothing when neither answers (None). "slo.alertmanager_link" takes
+    Alertmanager's ExternalURL: nothing for a build without its web UI (Debian's 0.25).
+    See stack.links.
     """
-    head = ('{{/* Rendered by `python -m stack`: links for telegram.tmpl. */}}\n'
-            '{{ define "slo.grafana_link" }}')
+    head = '{{/* Rendered by `python -m stack`: links for telegram.tmpl. */}}\n'
+    graphs = {"": '{{ template "tg.link" (stringSlice "400" . "Prometheus" "") }}',
+              "/classic": ('{{ template "tg.link" (stringSlice "400" (reReplaceAll '
+                           '"/graph[?]" "/classic/graph?" .) "Prometheus" "") }}'),
+              None: ""}
+    if prometheus_prefix not in graphs:
+        raise StackConfigError(f'Prometheus UI prefix: expected "", "/classic" or None (got '
+                               f'{prometheus_prefix!r})')
+    head += '{{ define "slo.prometheus_link" }}' + graphs[prometheus_prefix] + '{{ end }}\n'
+    head += ('{{ define "slo.alertmanager_link" }}' + (
+        '{{ template "tg.link" (stringSlice "100" . "Alertmanager" "") }}' if alertmanager_ui
+        else "") + '{{ end }}\n')
+    head += '{{ define "slo.grafana_link" }}'
     if not grafana_url:
         return head + "{{ end }}\n"
     base = check_api_url("GRAFANA_URL", grafana_url)

@@ -190,6 +190,10 @@ def judge_a_killed_run(env, proc) -> None:
     assert check.returncode in (0, 1), check.stdout + check.stderr   # judged, not "no record"
     judged = json.loads(check.stdout)
     assert judged["window"]["source"].startswith("run ")
+    # Locust's record carries the client's own percentiles, shown beside the server's.
+    client = judged["client_latency"]
+    assert client["slo"] == "latency-p95" and client["client_count"] > 0
+    assert [q["q"] for q in client["quantiles"]] == [0.5, 0.95, 0.99]
 
 
 def test_an_experiment_against_the_proxy_needs_a_stack_that_runs_one(env, tmp_path):
@@ -210,6 +214,16 @@ def test_the_smoke_experiment_closes_the_loop_from_fault_to_telegram_and_back(en
     verdicts = {p: {v["name"]: v["status"] for v in phases[p]["slos"]} for p in phases}
     assert verdicts["baseline"]["error-ratio"] == "met"
     assert verdicts["outage"]["error-ratio"] == "violated"
+    # Each phase: the client's exact percentiles beside the server histogram's; at baseline
+    # they agree (the same requests: counted alike but for the window's edges, the median
+    # inside the server's bucket; a short phase has too few requests above its p95/p99).
+    latency = {name: p["latency"] for name, p in phases.items()}
+    assert all(v is not None and v["client_count"] > 0 for v in latency.values()), latency
+    calm = latency["baseline"]
+    assert calm["server_count_exact"] and not calm["warnings"], calm
+    assert calm["quantiles"][0]["agrees"] is True, calm
+    assert "## Client vs server latency" in (Path(env["REPORTS_DIR"]) / "smoke" /
+                                               "report.md").read_text()
     expectations = by_phase(result)
     assert all(e["status"] == "passed" for e in result["expectations"])
     baseline_alert = next(e for e in expectations["baseline"] if e["kind"] == "alert")

@@ -20,6 +20,7 @@ from stack.config import SANDBOX_CHAT_ID, StackSettings, TelegramTarget
 from stack.errors import StackConfigError
 from stack.files import SECRET_KEYS, resolve_secrets, sandbox_bot_token, write_private
 from stack.launcher import write_alertmanager_dir
+from stack.links import FULL_UI, UiInfo
 from stack.parts import build_parts
 from stack.procs import find_binary
 from stack.redact import mask_tokens
@@ -211,9 +212,10 @@ def alert(name, status="firing", **annotations):
             "generatorURL": "http://127.0.0.1:9090/graph?g0.expr=up&g0.tab=1", "fingerprint": "f"}
 
 
-def render_message(tmp_path, alerts, grafana_url="http://127.0.0.1:3000") -> str:
+def render_message(tmp_path, alerts, grafana_url="http://127.0.0.1:3000",
+                   ui=FULL_UI) -> str:
     out = tmp_path / "am" / "alertmanager.yml"
-    write_alertmanager_dir(out, SANDBOX, grafana_url)
+    write_alertmanager_dir(out, SANDBOX, grafana_url, ui)
     data = {"receiver": "telegram", "status": "firing" if any(
                 a["status"] == "firing" for a in alerts) else "resolved",
             "alerts": alerts, "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
@@ -282,6 +284,22 @@ def test_message_without_grafana_has_no_grafana_link(tmp_path):
     message = render_message(tmp_path, [alert("X", dashboard="/d/slo-harness-app")],
                              grafana_url=None)
     assert "Grafana" not in message and "Prometheus</a>" in message
+
+
+def test_messages_link_only_to_pages_this_build_serves(tmp_path):
+    """Debian's Prometheus 2.42 serves only /classic/graph (its /graph is a 404) and its
+    Alertmanager 0.25 no web UI: the links follow; with no Prometheus UI, no link at all."""
+    full = render_message(tmp_path / "f", [alert("X")])
+    assert '<a href="http://127.0.0.1:9093">Alertmanager</a>' in full
+    classic = render_message(tmp_path / "c", [alert("X")], ui=UiInfo("/classic", False))
+    assert ('<a href="http://127.0.0.1:9090/classic/graph?g0.expr=up&amp;g0.tab=1">'
+            'Prometheus</a>') in classic
+    assert "Alertmanager</a>" not in classic
+    bare = render_message(tmp_path / "n", [alert("X")], ui=UiInfo(None, False))
+    assert "Prometheus</a>" not in bare and "Alertmanager</a>" not in bare
+    assert parse_telegram_html(bare).tags <= {"b", "i", "code", "pre", "a"}
+    with pytest.raises(StackConfigError, match="Prometheus UI prefix"):
+        render_links(None, "/new")
 
 
 def test_message_lists_at_most_six_alerts_and_counts_the_others(tmp_path):

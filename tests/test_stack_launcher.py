@@ -6,7 +6,9 @@ is scraped -> an alert travels Prometheus -> Alertmanager -> Telegram sandbox an
 a second up is a no-op -> restart_part("app") -> down -> nothing is left running.
 """
 
+import html
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +110,14 @@ def test_stack_lifecycle_up_alert_to_sandbox_restart_and_down(stack_env):
     assert message["parse_mode"] == "HTML"
     assert "launcher test alert <fires at once> & is escaped" in message["text"]
     assert "FIRING" in message["text"] and "SLO smoke" in message["text"]
+    # Its Prometheus link is a page this build serves (Debian's: /classic/graph, not /graph).
+    # Alertmanager's link only where it has a web UI (Debian's 0.25 has none).
+    sent = message["raw_text"]
+    link = re.search(r'<a href="([^"]+)">Prometheus</a>', sent)
+    assert link, sent
+    graph = requests.get(html.unescape(link.group(1)), timeout=5)
+    assert graph.status_code == 200 and pairs["PROMETHEUS_UI"] in link.group(1)
+    assert ("Alertmanager</a>" in sent) == (pairs["ALERTMANAGER_UI"] == "yes"), sent
 
     # The stack's sandbox is strict, as Telegram: only its own token and chat exist.
     bot_api = settings.url("telegram-sandbox") + "/bot{}/sendMessage"

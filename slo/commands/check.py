@@ -7,6 +7,9 @@
     slo check --baseline prev.json --max-regression 10%
     slo check --json out.json --junit junit.xml --markdown pr.md
 
+A run record's window also shows the client's exact p50/p95/p99 (the load generator's HDR
+histograms) beside the server histogram's, with a warning where they disagree.
+
 Exit codes: 0 every SLO met (warnings allowed unless --strict), 1 at least one violated,
 2 could not evaluate (Prometheus unreachable after bounded retries, bad spec, no data).
 """
@@ -25,6 +28,7 @@ from slo.alerting.burnrate import PROFILES, Profile
 from slo.errors import PrometheusError, WindowError
 from slo.judge import outputs
 from slo.judge.checker import baseline_values, evaluate
+from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.prom import Prometheus
 from slo.judge.window import Window
 from slo.spec import load_spec
@@ -135,14 +139,25 @@ def run(args, console: Console) -> int:
                             f"(use a shorter --step or a longer window)")
     costs = budget_costs(spec, prom, result, profile_of(args)) if (
         args.json or args.markdown) else []
+    client = client_side(spec, prom, window, result)
     if args.json != "-":
-        outputs.print_table(result, console)
-    for path, render in ((args.json, lambda r: outputs.to_json(r, costs)),
+        outputs.print_table(result, console, client)
+    for path, render in ((args.json, lambda r: outputs.to_json(r, costs, client)),
                          (args.junit, outputs.to_junit),
-                         (args.markdown, lambda r: outputs.to_markdown(r, costs))):
+                         (args.markdown, lambda r: outputs.to_markdown(r, costs, client))):
         if path:
             outputs.write(path, render(result), console)
     return result.exit_code
+
+
+def client_side(spec, prom: Prometheus, window: Window, result) -> LatencyComparison | None:
+    """A run record's client-side percentiles beside the spec's latency histogram over the
+    run's window (None for a window without a record, or a spec without a latency SLO)."""
+    try:
+        return client_vs_server(prom, spec.slos, window.client, window.start, window.end)
+    except PrometheusError as err:
+        result.notes.append(f"the server's percentiles beside the client's: {err}")
+        return None
 
 
 def profile_of(args) -> Profile:

@@ -104,6 +104,21 @@ def budget_table(result: ExperimentResult) -> TableData:
                       "rows burning at the phase's end"), tuple(rows))
 
 
+def latency_table(result: ExperimentResult) -> TableData:
+    """Per phase and quantile: the client's exact value (every response time the load
+    generator saw, in an HDR histogram) beside the server histogram's and the bucket holding
+    it, and whether they agree."""
+    rows = []
+    for p in result.phases:
+        if p.latency is None:
+            continue
+        for q, client, server, mark in p.latency.rows():
+            rows.append((p.name, q, client, server, mark,
+                         f"{p.latency.client_count} / {p.latency.server_count:.0f}"))
+    return TableData(("phase", "quantile", "client (exact)", "server (bucket)", "",
+                      "requests client / server"), tuple(rows))
+
+
 # ------------------------------------------------------------------ JUnit
 
 def junit(result: ExperimentResult) -> str:
@@ -141,7 +156,7 @@ def _context(result: ExperimentResult) -> dict:
     summary = result.to_summary()
     return {"r": result, "summary": summary, "totals": result.totals,
             "phases": phase_table(result), "expectations": expectation_table(result),
-            "budget": budget_table(result),
+            "budget": budget_table(result), "latency": latency_table(result),
             "timings": timing_table(result), "timing_note": TIMING_NOTE,
             "plot_range": PLOT_RANGE}
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from slo.alerting.budget import WindowCost
 from slo.experiment.expectations import FAILED, NOT_EVALUATED, PASSED, Outcome, SloVerdict
 from slo.experiment.timings import AlertTiming
+from slo.judge.clientside import LatencyComparison
 from slo.live.alerts import Transition
 from slo.live.delivery import Notice
 
@@ -101,6 +102,9 @@ class PhaseRecord:
     fault: FaultRecord | None
     slos: tuple[SloVerdict, ...] = ()
     budget: tuple[WindowCost, ...] = ()   # what the phase cost each SLO's error budget
+    # The client's exact p50/p95/p99 in the phase beside the server histogram's (None: no
+    # latency SLO, no client requests in the phase, or Locust's record could not be read).
+    latency: LatencyComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -239,4 +243,5 @@ class ExperimentResult:
                 "completed": p.completed, "users": p.users, "spawn_rate": p.spawn_rate,
                 "scenario": p.scenario, "fault": fault,
                 "slos": [v.as_dict() for v in p.slos],
-                "budget": [c.as_dict() for c in p.budget]}
+                "budget": [c.as_dict() for c in p.budget],
+                "latency": None if p.latency is None else p.latency.as_dict()}

@@ -76,6 +76,7 @@ from slo.experiment.series import collect_series
 from slo.experiment.timings import AlertTiming, alert_timings
 from slo.judge import promql
 from slo.judge.checker import NOT_JUDGED, evaluate
+from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.prom import DEFAULT_INTERVALS, Intervals, Prometheus
 from slo.judge.window import MIN_WINDOW_S, Window
 from slo.live.alerts import (
@@ -799,11 +800,51 @@ class ExperimentRunner:
                 costs.append(cost)
         return tuple(costs)
 
+    def _client_latency(self) -> dict[str, dict]:
+        """Each phase's client-side percentiles from Locust's run record (empty: no record)."""
+        from loadtests.errors import RecordError
+        from loadtests.record import load_record
+
+        if self.locust is None:
+            return {}
+        try:
+            record = load_record(self.locust.output_dir)
+        except RecordError as err:
+            self.log.note(f"no client-side latency: {err}")
+            return {}
+        if record.client_latency is None:
+            return {}
+        return {name: s.model_dump() for name, s in record.client_latency.phases.items()}
+
+    def _phase_latency(self, window: PhaseWindow, client: dict[str, dict]
+                       ) -> LatencyComparison | None:
+        """The phase's client-side percentiles beside the server histogram's over the phase
+        (its warnings become the run's notes)."""
+        if self.prom is None or window.start is None or window.end is None or not (
+                window.completed and window.phase.name in client):
+            return None
+        try:
+            found = client_vs_server(self.prom, self.spec.slos, client[window.phase.name],
+                                     window.start, window.end,
+                                     (self.conn.intervals if self.conn else
+                                      DEFAULT_INTERVALS).scrape_s)
+        except PrometheusError as err:
+            self.log.note(f"phase {window.phase.name}: no server percentiles beside the "
+                          f"client's: {err}")
+            return None
+        for warning in found.warnings if found is not None else ():
+            self.log.note(f"phase {window.phase.name}: {warning}")
+        return found
+
     def _result(self, outcomes, timings, verdicts, found, status, exit_code,
                 series: Series) -> ExperimentResult:
         """Freeze what the run saw into an ExperimentResult."""
         conn, log, experiment = self.conn, self.log, self.experiment
         timeline = self.tracker.timeline if self.tracker is not None else None
+        client = self._client_latency()
+        # Before the notes are frozen: a phase whose client and server disagree adds one.
+        phases = tuple(_phase_record(w, verdicts, self._phase_costs(w, verdicts),
+                                     self._phase_latency(w, client)) for w in log.windows)
         return ExperimentResult(
             run_id=self.run_id, run_dir=self.run_dir,
             experiment=ExperimentInfo(experiment.name, experiment.source, experiment.description,
@@ -818,8 +859,7 @@ class ExperimentRunner:
                 urls=tuple(conn.urls.items()) if conn else (),
                 scrape_interval_s=(conn.intervals if conn else DEFAULT_INTERVALS).scrape_s,
                 evaluation_interval_s=(conn.intervals if conn else DEFAULT_INTERVALS).eval_s),
-            phases=tuple(_phase_record(w, verdicts, self._phase_costs(w, verdicts))
-                         for w in log.windows),
+            phases=phases,
             outcomes=tuple(outcomes), timings=tuple(timings),
             transitions=tuple(timeline.transitions) if timeline else (),
             notifications=tuple(found),
@@ -842,7 +882,8 @@ def _running(settings: StackSettings) -> bool:
 
 
 def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]],
-                  costs: tuple[WindowCost, ...] = ()) -> PhaseRecord:
+                  costs: tuple[WindowCost, ...] = (),
+                  latency: LatencyComparison | None = None) -> PhaseRecord:
     phase = window.phase
     fault = None
     if phase.fault is not None:
@@ -853,4 +894,5 @@ def _phase_record(window: PhaseWindow, verdicts: dict[str, list[SloVerdict]],
                        duration_s=phase.duration_s, start=window.start, end=window.end,
                        completed=window.completed, users=phase.load.users,
                        spawn_rate=phase.load.spawn_rate, scenario=phase.load.scenario,
-                       fault=fault, slos=tuple(verdicts.get(phase.name, ())), budget=costs)
+                       fault=fault, slos=tuple(verdicts.get(phase.name, ())), budget=costs,
+                       latency=latency)

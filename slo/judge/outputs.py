@@ -18,6 +18,7 @@ from slo.judge.checker import (
     Verdict,
     format_value,
 )
+from slo.judge.clientside import LatencyComparison
 from slo.junit import Case, junit_xml
 from slo.units import share_text
 
@@ -49,8 +50,10 @@ def _events(v: Verdict) -> str:
     return "—" if v.total_events is None else f"{v.total_events:.0f}"
 
 
-def print_table(result: CheckResult, console: Console) -> None:
-    """The verdicts as a table (colour on a TTY), then one verdict line."""
+def print_table(result: CheckResult, console: Console,
+                client: LatencyComparison | None = None) -> None:
+    """The verdicts as a table (colour on a TTY), the client's latency beside the server's
+    when the window is a run's, then one verdict line."""
     table = Table(title=f"{result.service}: {result.window.iso('start')} → "
                         f"{result.window.iso('end')} ({result.window.seconds}s, "
                         f"{result.window.source})", title_justify="left")
@@ -71,6 +74,14 @@ def print_table(result: CheckResult, console: Console) -> None:
                          f"(step {v.slices.step_s}s, {v.slices.no_data} without data)")
         for line in extra + v.notes:
             console.print(f"  {v.name}: {line}")
+    if client is not None:
+        console.print(f"  client vs server latency ({client.slo}; {client.client_count} "
+                      f"requests timed by the client, {client.server_count:.0f} in the "
+                      f"server's histogram):")
+        for q, mine, theirs, mark in client.rows():
+            console.print(f"    {q}: client {mine}, server {theirs}: {mark}")
+        for line in client.warnings:
+            console.print(f"  [yellow]warning[/]: {line}")
     code = result.exit_code
     colour = "green" if code == 0 else "red" if code == 1 else "magenta"
     console.print(f"[{colour}]{VERDICT_LINE[code]}[/] (exit {code}; "
@@ -78,12 +89,16 @@ def print_table(result: CheckResult, console: Console) -> None:
                   f"{result.prometheus})")
 
 
-def to_json(result: CheckResult, costs: list[dict] | None = None) -> str:
+def to_json(result: CheckResult, costs: list[dict] | None = None,
+            client: LatencyComparison | None = None) -> str:
     """The result as JSON text (the --baseline input format); `costs`: what the window cost
-    each SLO's error budget (slo.alerting.budget.WindowCost.as_dict), under "budget"."""
+    each SLO's error budget (slo.alerting.budget.WindowCost.as_dict), under "budget";
+    `client`: the run's client-side percentiles beside the server's, under "client_latency"."""
     data = result.to_json()
     if costs is not None:
         data["budget"] = costs
+    if client is not None:
+        data["client_latency"] = client.as_dict()
     return json.dumps(data, indent=2) + "\n"
 
 
@@ -106,6 +121,20 @@ def budget_lines(costs: list[dict]) -> list[str]:
     return lines
 
 
+def client_lines(client: LatencyComparison | None) -> list[str]:
+    """The Markdown table of the client's percentiles beside the server histogram's."""
+    if client is None:
+        return []
+    lines = ["", f"#### Client vs server latency ({client.slo})", "",
+             f"{client.client_count} requests timed by the load generator (exact to 0.1%), "
+             f"{client.server_count:.0f} in the server's histogram.", "",
+             "| quantile | client | server (bucket) | |", "|---|---|---|---|"]
+    lines += [f"| {q} | {mine} | {theirs} | {mark} |" for q, mine, theirs, mark in client.rows()]
+    if client.warnings:
+        lines += [""] + [f"> ⚠️ {w}" for w in client.warnings]
+    return lines
+
+
 def to_junit(result: CheckResult) -> str:
     """JUnit XML: one testsuite, one testcase per SLO (failure = violated, error = no data)."""
     cases = []
@@ -121,8 +150,10 @@ def to_junit(result: CheckResult) -> str:
                                  ("window.end", result.window.iso("end"))])
 
 
-def to_markdown(result: CheckResult, costs: list[dict] | None = None) -> str:
-    """A Markdown table for a pull-request comment (with the error budget it cost)."""
+def to_markdown(result: CheckResult, costs: list[dict] | None = None,
+                client: LatencyComparison | None = None) -> str:
+    """A Markdown table for a pull-request comment (with the error budget it cost and the
+    client's latency beside the server's)."""
     icon = {MET: "✅", WARN: "⚠️", VIOLATED: "❌", NO_DATA: "❔", INCONCLUSIVE: "❔"}
     lines = [f"### SLO check: {VERDICT_LINE[result.exit_code]}", "",
              f"`{result.service}` from {result.window.iso('start')} to "
@@ -136,7 +167,8 @@ def to_markdown(result: CheckResult, costs: list[dict] | None = None) -> str:
     notes = [f"- **{v.name}**: {line}" for v in result.verdicts
              for line in ([v.reason] if v.status != MET else []) + v.notes]
     notes += [f"- {note}" for note in result.notes]
-    return "\n".join(lines + budget_lines(costs or []) + ([""] + notes if notes else [])) + "\n"
+    return "\n".join(lines + budget_lines(costs or []) + client_lines(client)
+                     + ([""] + notes if notes else [])) + "\n"
 
 
 def write(path: str, text: str, console: Console) -> None:

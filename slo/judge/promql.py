@@ -101,6 +101,15 @@ def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None 
     return f"sum by (le) ({_grows(selector, range_, fresh)})"
 
 
+def exact_count(selector: Selector, range_: str) -> str:
+    """How much a counter grew over the range, without increase()'s extrapolation to the
+    range's edges: its last value in the range less its value at the start (a series born
+    inside the range: its last value). Only for a count to compare (a reset in the range
+    makes it wrong); the verdicts use increase() like the rules and dashboards."""
+    last = f"last_over_time({selector}[{range_}])"
+    return f"sum(({last} - {selector} offset {range_}) or ({last} and {born(selector, range_)}))"
+
+
 def born_query(metric: str, range_: str) -> str:
     """How many series of `metric` were born inside the range (any labels): 0 lets every
     selector of it count by increase() alone, far cheaper over many SLOs."""

@@ -6,7 +6,7 @@
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,9 @@ class Window:
     start: float
     end: float
     source: str
+    # A run record's client-side latency of the whole run (loadtests.latency's summary:
+    # count, p50_ms, p95_ms, p99_ms, max_ms), shown beside the server's histogram.
+    client: dict | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if not (math.isfinite(self.start) and math.isfinite(self.end)):
@@ -51,7 +54,10 @@ class Window:
             record = load_record(path)
         except RecordError as err:
             raise WindowError(str(err)) from err
-        return cls(record.start.timestamp(), record.end.timestamp(), f"run {record.run_id}")
+        client = (record.client_latency.overall.model_dump()
+                  if record.client_latency is not None else None)
+        return cls(record.start.timestamp(), record.end.timestamp(), f"run {record.run_id}",
+                   client)
 
     @classmethod
     def from_range(cls, start: str, end: str) -> "Window":

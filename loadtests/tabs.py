@@ -24,6 +24,7 @@ applies. They are read-only: no form, no token, no secret in what they send.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from importlib.metadata import entry_points
 
@@ -93,9 +94,10 @@ def install(web_ui, environment, harness) -> list:
     base = (getattr(options, "web_base_path", None) or "").rstrip("/")
     web_host = getattr(options, "web_host", "")
     web_port = int(getattr(options, "web_port", 8089) or 8089)
+    mounted: list = []
     web_ui.app.add_url_rule(f"{base}/tabs/script.js", "slo_tabs_script",
-                            lambda: Response(tab_script(), mimetype="application/javascript"))
-    mounted = []
+                            lambda: Response(tab_script([p.key for p in mounted]),
+                                             mimetype="application/javascript"))
     for plugin in plugins():
         try:
             provider = plugin.create(environment, harness)
@@ -105,9 +107,20 @@ def install(web_ui, environment, harness) -> list:
         if provider is not None:
             mount(web_ui, provider, base, web_host, web_port)
             mounted.append(provider)
+            log.info("%s tab: %s", provider.title, tab_url(web_host, web_port, base,
+                                                           provider.key))
     return mounted
 
 
-def tab_script() -> str:
-    """tabs.js: puts each plugin tab's page (an iframe) under its table."""
-    return (HERE / "static" / "tabs.js").read_text(encoding="utf-8")
+def tab_url(web_host: str | None, web_port: int, base: str, key: str) -> str:
+    """The address that opens Locust's web UI on a tab (its React UI reads ?tab=<key>)."""
+    host = web_host if web_host and web_host not in ("0.0.0.0", "*", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{web_port}{base}/?tab={key}"
+
+
+def tab_script(keys: list[str]) -> str:
+    """tabs.js: puts each plugin tab's page (an iframe) under its table; `keys`: the plugin
+    tabs (Locust's own tabs, ?tab=stats and the rest, get nothing)."""
+    return (f"window.SLO_HARNESS_TABS = {json.dumps(sorted(keys))};\n"
+            + (HERE / "static" / "tabs.js").read_text(encoding="utf-8"))

@@ -233,6 +233,15 @@ def protect_response(response: Response) -> Response:
     return response
 
 
+def starting(runner, web_ui) -> bool:
+    """True between Start and the first user: the runner still says "ready" (STATE_INIT) while
+    its shape or swarm greenlet is about to spawn. Locust's React UI stops polling when a poll
+    right after Start answers "ready", and stays on the start form though the test runs (seen
+    in 3 of 6 starts here); this answers "spawning" for that moment instead."""
+    pending = [getattr(runner, "shape_greenlet", None), getattr(web_ui, "_swarm_greenlet", None)]
+    return any(g is not None and not g.dead for g in pending)
+
+
 def init_web_ui(web_ui, harness) -> ChaosTab:
     """Add the Chaos tab, its routes and the table feed to Locust's web UI."""
     tab = ChaosTab(harness)
@@ -277,6 +286,8 @@ def init_web_ui(web_ui, harness) -> ChaosTab:
             extra = [{"key": key, "data": rows()}
                      for key, rows in getattr(web_ui, "slo_tab_rows", {}).items()]
             payload["extended_stats"] = [{"key": TAB_KEY, "data": tab.table_rows()}, *extra]
+            if payload.get("state") == "ready" and starting(harness.environment.runner, web_ui):
+                payload["state"] = "spawning"
             response.set_data(web_ui.app.json.dumps(payload))
         elif path in (f"{base}/", base or "/") and response.mimetype == "text/html":
             html = response.get_data(as_text=True)

@@ -90,3 +90,45 @@ def test_the_tabs_table_has_a_row_per_slo_or_the_unreachable_line():
     down = SloTab(Canned(snapshot(prometheus_error="Prometheus unreachable: x"))).rows()
     assert down == [{"slo": "—", "now": "Prometheus unreachable: x", "objective": "",
                      "budget": "", "status": "❔ Prometheus unreachable"}]
+
+
+def test_the_tab_script_mounts_pages_only_for_plugin_tabs():
+    from loadtests.tabs import tab_script
+
+    script = tab_script(["slo"])
+    assert script.startswith('window.SLO_HARNESS_TABS = ["slo"];')
+    assert "SLO_HARNESS_TABS || []).includes(key)" in script   # ?tab=stats gets no iframe
+
+
+def test_the_tab_address_opens_the_web_ui_on_it():
+    from loadtests.tabs import tab_url
+
+    assert tab_url("", 8089, "", "slo") == "http://127.0.0.1:8089/?tab=slo"
+    assert tab_url("0.0.0.0", 9000, "/locust", "slo") == "http://127.0.0.1:9000/locust/?tab=slo"
+    assert tab_url("::1", 8089, "", "slo") == "http://[::1]:8089/?tab=slo"
+
+
+class _Greenlet:
+    def __init__(self, dead):
+        self.dead = dead
+
+
+class _Runner:
+    def __init__(self, shape=None):
+        self.shape_greenlet = shape
+
+
+class _WebUi:
+    def __init__(self, swarm=None):
+        self._swarm_greenlet = swarm
+
+
+def test_between_start_and_the_first_user_the_ui_hears_spawning_not_ready():
+    """Locust's UI stops polling when a poll right after Start says "ready" (the runner's
+    STATE_INIT while its shape greenlet has not spawned anyone yet)."""
+    from loadtests.webui import starting
+
+    assert starting(_Runner(_Greenlet(dead=False)), _WebUi())
+    assert starting(_Runner(), _WebUi(_Greenlet(dead=False)))
+    assert not starting(_Runner(), _WebUi())                       # idle: really ready
+    assert not starting(_Runner(_Greenlet(dead=True)), _WebUi(_Greenlet(dead=True)))

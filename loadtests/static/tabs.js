@@ -4,7 +4,7 @@
   const base = document.currentScript.src.replace(/\/tabs\/script\.js.*$/, "");
   const mount = () => {
     const key = new URLSearchParams(window.location.search).get("tab");
-    if (!key || key === "chaos") return;
+    if (!key || !(window.SLO_HARNESS_TABS || []).includes(key)) return;
     const table = document.querySelector("table");
     if (!table) return;
     const box = table.parentElement;

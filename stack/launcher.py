@@ -48,7 +48,7 @@ from stack.parts import (
     grafana_binary,
     ready_check,
 )
-from stack.procs import find_binary, port_in_use, spawn, stop_pid, wait_until
+from stack.procs import find_binary, http_ok, port_in_use, spawn, stop_pid, wait_until
 from stack.render import (
     ALERTMANAGER_TEMPLATE,
     TELEGRAM_TEMPLATE,
@@ -467,13 +467,25 @@ def _known_ui(root: Path) -> UiInfo:
 
 def _links_for_prometheus(specs: list[PartSpec], state: StackState, settings: StackSettings,
                           grafana: bool, timeout: float) -> None:
-    """Wait for Prometheus, ask which UI it serves, render links.tmpl for it (before
-    Alertmanager reads it)."""
-    spec = next((s for s in specs if s.name == "prometheus"), None)
+    """Wait for the parts before Prometheus (in order, so a part that fails is reported as
+    it would be) and for Prometheus to answer, ask which UI it serves, render links.tmpl for
+    it (before Alertmanager reads it)."""
     record = state.part("prometheus")
-    if spec is None or record is None:
+    if record is None:
         return
-    _wait_ready(spec, record, timeout)
+    for spec in specs:
+        if spec.name == "prometheus":
+            break
+        if state.part(spec.name) is not None:
+            _wait_ready(spec, state.part(spec.name), timeout)
+
+    def answers() -> bool:
+        if not record.leader_alive():
+            raise PartFailedError(f"Prometheus exited during start-up; {record.log} ends "
+                                  f"with:\n{_log_tail(record)}")
+        return http_ok(settings.url("prometheus") + "/-/ready")
+
+    wait_until(answers, timeout, "Prometheus to answer", interval=0.2)
     ui = dataclasses.replace(_known_ui(settings.paths.root),
                              prometheus_prefix=prometheus_prefix(settings.url("prometheus")))
     write_links(settings.paths.part_dir("alertmanager"),

@@ -42,3 +42,19 @@ def promtool() -> str:
     if path is None:
         pytest.skip("promtool is not installed (make setup installs it)")
     return path
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def browser_marks() -> list:
+    """The marks of a test module driving Chromium: integration, browser, skipped without it."""
+    import os
+
+    import pytest
+
+    return [pytest.mark.integration, pytest.mark.browser,
+            pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not "
+                               "installed (make setup installs chromium)")]

@@ -25,7 +25,7 @@ import requests
 from harness_common.faults.client import FaultClient
 from loadtests.latency import OVERALL, ClientLatency
 from slo.cli import main
-from slo.judge.clientside import client_vs_server
+from slo.judge.clientside import SLACK_S, SLACK_SHARE, client_vs_server
 from slo.judge.prom import Prometheus
 from slo.spec import load_spec
 from stack.procs import wait_until
@@ -110,8 +110,10 @@ def test_the_reported_p95_is_within_10pct_of_the_clients_and_its_bucket_holds_it
     slo = reported(prom, start, end, tmp_path, capsys)
     value_s, (low_s, high_s) = slo["value"], slo["value_bounds"]
     assert abs(value_s - truth_s) <= 0.10 * truth_s, (shape, value_s, truth_s, client)
-    # The client also times the connection and the server's queue: a few ms above the bucket.
-    assert low_s - 0.001 <= truth_s <= high_s + 0.005, (shape, low_s, truth_s, high_s)
+    # The client also times itself, the connection and the server's queue: on a loaded
+    # machine up to the slack the comparison allows (10 ms or 5%) outside the bucket.
+    slack = max(SLACK_S, SLACK_SHARE * high_s)
+    assert low_s - slack <= truth_s <= high_s + slack, (shape, low_s, truth_s, high_s)
     comparison = side_by_side(prom, start, end, client)
     p95 = next(v for v in comparison.quantiles if v.q == 0.95)
     assert p95.agrees is True and not comparison.warnings, comparison.as_dict()

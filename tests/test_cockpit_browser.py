@@ -7,7 +7,6 @@ dark and light themes; a foreign Host header is refused; with Prometheus down th
 one line instead of showing old numbers.
 """
 
-import os
 import re
 import subprocess
 import sys
@@ -22,19 +21,12 @@ from harness_common.stackenv import read_stack_env
 from stack.config import StackSettings, private_stack_env
 from stack.launcher import stop_part
 from stack.procs import free_port, http_ok, stop_pid, wait_until
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 FIRING_WITHIN_S, DELIVERED_WITHIN_S = 40, 45   # slo/experiments/smoke.yaml's expectations
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is not installed (make setup installs chromium)"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture

@@ -269,6 +269,23 @@ def test_verify_alerts_lists_rules_waits_for_a_state_and_proves_delivery(env):
     assert "time-to-notify:" in sent.stdout and "resolved:" in sent.stdout
 
 
+def run_with_a_part_stopped(env, path, run_id: str, part: str, fault_within_s: float
+                            ) -> tuple[int, str]:
+    """`slo run` with one part of the stack stopped once the run's fault is on (restarted
+    afterwards); returns its exit code and output."""
+    settings = StackSettings.from_env(env)
+    proc = start_slo(env, "run", str(path), "--keep", "--run-id", run_id, "--no-live")
+    try:
+        wait_until(lambda: faults_once_up(env), fault_within_s, "the experiment's fault to be on")
+        assert stop_part(part, settings)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        restart_part(part, settings)
+    return proc.returncode, out
+
+
 def test_prometheus_down_for_most_of_a_phase_is_not_a_pass_for_not_firing(env, tmp_path):
     """Issue 11 item 3: not watching is not "did not fire". A phase with 30% errors pages
     (the control in the issue fired at +7.7 s); with Prometheus stopped as the phase starts, the
@@ -279,17 +296,8 @@ def test_prometheus_down_for_most_of_a_phase_is_not_a_pass_for_not_firing(env, t
          "fault": {"kind": "error", "params": {"probability": 0.3, "status": 500}},
          "expect": {"alerts": [{"alert": "ErrorBudgetBurn", "labels": PAGE,
                                 "state": "not_firing"}]}}])
-    settings = StackSettings.from_env(env)
-    proc = start_slo(env, "run", str(path), "--keep", "--run-id", "blind", "--no-live")
-    try:
-        wait_until(lambda: faults_once_up(env), 120, "the experiment's fault to be on")
-        assert stop_part("prometheus", settings)
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        restart_part("prometheus", settings)
-    assert proc.returncode == 2, out[-4000:]
+    code, out = run_with_a_part_stopped(env, path, "blind", "prometheus", fault_within_s=120)
+    assert code == 2, out[-4000:]
     (outcome,) = summary(env, "blind")["expectations"]
     assert outcome["status"] == "not_evaluated", outcome
     assert outcome["observed"].startswith("could not evaluate")
@@ -337,17 +345,8 @@ def test_alertmanager_stopped_mid_run_is_not_delivered_and_the_fault_is_still_ro
     path = experiment(tmp_path, "no-am", [
         {"name": "outage", "duration": "20s", "fault": OUTAGE, "expect": {"telegram": [
             {"alert": "ErrorBudgetBurn", "labels": PAGE, "status": "firing", "within": "20s"}]}}])
-    settings = StackSettings.from_env(env)
-    proc = start_slo(env, "run", str(path), "--keep", "--run-id", "no-am", "--no-live")
-    try:
-        wait_until(lambda: faults_once_up(env), 90, "the experiment's fault to be on")
-        assert stop_part("alertmanager", settings)
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        restart_part("alertmanager", settings)
-    assert proc.returncode == 1, out[-4000:]
+    code, out = run_with_a_part_stopped(env, path, "no-am", "alertmanager", fault_within_s=90)
+    assert code == 1, out[-4000:]
     (outcome,) = summary(env, "no-am")["expectations"]
     assert outcome["status"] == "failed" and outcome["observed"] == "not delivered"
     assert outcome["reason"].startswith("not delivered: no FIRING message")

@@ -15,18 +15,11 @@ import requests
 from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import free_port, http_ok, stop_pid, wait_until
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is not installed (make setup installs chromium)"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture

@@ -14,3 +14,20 @@ MAX_FOR_S = DAY
 MAX_LATENCY_MS = 3_600_000
 MAX_RPS = 1e6
 MAX_SPEC_BYTES = 1024 * 1024
+
+
+def unique_by_name(built, problem, prefix: tuple = ()) -> list:
+    """The SLOs a loader built ((index, SLO or None) pairs) without a second one of a name;
+    each duplicate reported through problem(location, message)."""
+    slos, seen = [], {}
+    for index, slo in built:
+        if slo is None:
+            continue
+        if slo.name in seen:
+            problem(prefix + ("slos", index, "name"),
+                    f"duplicate SLO name {slo.name!r} (also slos[{seen[slo.name]}]); names must "
+                    "be unique")
+            continue
+        seen[slo.name] = index
+        slos.append(slo)
+    return slos

@@ -90,24 +90,11 @@ def alternatives(pattern: str) -> list[str]:
     body = pattern
     while body.startswith("(") and _closing(body, 0) == len(body) - 1:
         body = body[1:-1].removeprefix("?:")
-    parts, depth, start, i, in_class = [], 0, 0, 0, False
-    while i < len(body):
-        char = body[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
+    parts, start = [], 0
+    for i, char, depth in _structure(body):
+        if char == "|" and depth == 0:
             parts.append(body[start:i])
             start = i + 1
-        i += 1
     parts.append(body[start:])
     return parts
 
@@ -126,9 +113,10 @@ def unmatched(pattern: str, values: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _closing(text: str, open_at: int) -> int | None:
-    """Index of the parenthesis closing the one at `open_at`."""
-    depth, i, in_class = 0, open_at, False
+def _structure(text: str, start: int = 0):
+    """(index, character, group depth after it) of each character outside escapes and
+    character classes, from `start`."""
+    depth, i, in_class = 0, start, False
     while i < len(text):
         char = text[i]
         if char == "\\":
@@ -138,14 +126,16 @@ def _closing(text: str, open_at: int) -> int | None:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            yield i, char, depth
         i += 1
-    return None
+
+
+def _closing(text: str, open_at: int) -> int | None:
+    """Index of the parenthesis closing the one at `open_at`."""
+    return next((i for i, char, depth in _structure(text, open_at)
+                 if char == ")" and depth == 0), None)
 
 
 def status_matcher_problem(label: str, op: str, value: str) -> str | None:

@@ -40,7 +40,7 @@ from harness_common import validation
 from harness_common.durations import DAY, whole_seconds
 from slo.errors import Problem, SpecError
 from slo.spec import model
-from slo.spec.limits import LABEL, MAX_FOR_S, NAME, SERVICE
+from slo.spec.limits import LABEL, MAX_FOR_S, NAME, SERVICE, unique_by_name
 from slo.spec.model import Alerting, EventRatio, Events, Objective
 from slo.spec.queries import MAX_QUERY_LEN, QueryError, parse_events, parse_ratio, same_form
 
@@ -268,18 +268,8 @@ def build_sloth(doc: dict, source: str) -> model.Spec:
         raise SpecError(source, validation.problems(err, SpecV1, prefix)) from None
     builder = _Builder()
     top_labels = builder.labels(top.labels, prefix + ("labels",))
-    slos, seen = [], {}
-    for index, raw in enumerate(top.slos):
-        built = builder.slo(raw, index, top_labels, prefix)
-        if built is None:
-            continue
-        if built.name in seen:
-            builder.problem(prefix + ("slos", index, "name"),
-                            f"duplicate SLO name {built.name!r} (also slos[{seen[built.name]}]); "
-                            "names must be unique")
-            continue
-        seen[built.name] = index
-        slos.append(built)
+    slos = unique_by_name(((index, builder.slo(raw, index, top_labels, prefix))
+                           for index, raw in enumerate(top.slos)), builder.problem, prefix)
     if builder.problems:
         raise SpecError(source, builder.problems)
     return model.Spec(source=source, service=top.service, slos=tuple(slos))

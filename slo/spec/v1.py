@@ -104,6 +104,7 @@ from slo.spec.limits import (
     SERVICE,
     SEVERITY,
     URL,
+    unique_by_name,
 )
 from slo.spec.model import Alerting, EventRatio, Events, Objective, Quantile, Throughput
 from slo.spec.presets import DEFAULT_PRESET, PRESETS, UNITS, status_matcher_problem, unmatched
@@ -579,18 +580,8 @@ def build_v1(doc: dict, source: str) -> model.Spec:
     except ValidationError as err:
         raise SpecError(source, validation.problems(err, SpecV1)) from None
     builder = _Builder(top)
-    slos, seen = [], {}
-    for index, item in enumerate(top.slos):
-        built = builder.slo(index, item)
-        if built is None:
-            continue
-        if built.name in seen:
-            builder.problem(("slos", index, "name"),
-                            f"duplicate SLO name {built.name!r} (also slos[{seen[built.name]}]); "
-                            "names must be unique")
-            continue
-        seen[built.name] = index
-        slos.append(built)
+    slos = unique_by_name(((index, builder.slo(index, item))
+                           for index, item in enumerate(top.slos)), builder.problem)
     if builder.problems:
         raise SpecError(source, builder.problems)
     return model.Spec(source=source, service=top.service, slos=tuple(slos),

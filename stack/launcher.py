@@ -48,7 +48,7 @@ from stack.parts import (
     grafana_binary,
     ready_check,
 )
-from stack.procs import find_binary, http_ok, port_in_use, spawn, stop_pid, wait_until
+from stack.procs import find_binary, http_ok, pid_alive, port_in_use, spawn, stop_pid, wait_until
 from stack.render import (
     ALERTMANAGER_TEMPLATE,
     TELEGRAM_TEMPLATE,
@@ -531,6 +531,9 @@ def stop_stack(settings: StackSettings | None = None, *, report: Report = _quiet
             if _stop_record(record):
                 report(f"stopped {record.name} (pid {record.pid})")
                 stopped.append(record.name)
+            elif pid_alive(record.pid):
+                report(f"left pid {record.pid} alone: it is no longer the {record.name} the "
+                       f"stack started (another process has its number)")
         paths.state_file.unlink(missing_ok=True)
         return stopped
 

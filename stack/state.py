@@ -1,8 +1,12 @@
 """What the launcher started (.stack/state.json), and whether a recorded process is still ours.
 
 A pid alone is not an identity: after a crash or a reboot the number can belong to anything.
-Each record also keeps the process's start time (psutil's create_time) and the boot id; `down`
-only signals a process whose pid, start time and boot match. Every part runs as the leader of
+Each record also keeps the process's start time and the boot id; `down` only signals a process
+whose pid, start time and boot match. The start time is counted from boot (psutil's monotonic
+create_time), not on the wall clock: psutil adds /proc/stat's btime to get a wall-clock start,
+and btime moves whenever the clock is stepped (NTP, a VM resumed), so a wall-clock start read
+later no longer matched the recorded one, `down` took its own parts for strangers and left the
+whole stack running. Every part runs as the leader of
 its own process group, so stopping the group stops its children too (gunicorn's worker, the
 log redactor's child).
 """
@@ -33,21 +37,37 @@ def boot_id() -> str | None:
         return None
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def process_start_time(pid: int) -> float | None:
-    """When the process started (psutil's create_time, Unix seconds), or None when gone."""
+    """When the process started, in seconds since boot (clock steps do not move it), or None
+    when it is gone."""
     try:
-        return psutil.Process(pid).create_time()
+        started = psutil.Process(pid).create_time()
+        # psutil's wall-clock start is ticks since boot plus btime, read just now: taking
+        # btime off again gives the ticks (psutil's own pid identity uses them the same way)
+        return round((started - psutil.boot_time()) * _TICKS) / _TICKS
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 
 
+_WALL_CLOCK = 1e9        # a start above this (31 years after boot) is a Unix time, not uptime
+_WALL_SLACK_S = 2.0      # how far btime may have moved since an older state file was written
+
+
 def _same_start(recorded: float | int | None, actual: float | None) -> bool:
-    """True when a recorded start time is the process's (clock ticks in older state files)."""
+    """True when a recorded start time is the process's `actual` one (seconds since boot).
+
+    Older state files hold clock ticks since boot (ints, before psutil) or a wall-clock start
+    (psutil's create_time): those are compared in their own terms, the wall clock with a little
+    slack for the btime it was computed from."""
     if recorded is None or actual is None:
         return False
     if isinstance(recorded, int):  # state.json written before psutil: ticks since boot
-        ticks = round((actual - psutil.boot_time()) * os.sysconf("SC_CLK_TCK"))
-        return ticks == recorded
+        return round(actual * _TICKS) == recorded
+    if recorded > _WALL_CLOCK:
+        return abs(recorded - (actual + psutil.boot_time())) < _WALL_SLACK_S
     return abs(recorded - actual) < 1e-3
 
 

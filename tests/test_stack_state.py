@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 
+import psutil
 import pytest
 
 from stack import launcher
@@ -48,6 +49,50 @@ def test_a_started_process_is_ours_until_it_exits():
         child.kill()
         child.wait()
     assert not record.is_ours() and not record.leader_alive()
+
+
+def step_the_clock(monkeypatch, seconds: float) -> None:
+    """What psutil sees after the wall clock is stepped (NTP, a VM resumed): /proc/stat's
+    btime, from which it computes every wall-clock start time, moves by `seconds`."""
+    import psutil._pslinux as pslinux
+
+    real = pslinux.boot_time
+    monkeypatch.setattr(pslinux, "boot_time", lambda: real() + seconds)
+    monkeypatch.setattr(psutil, "boot_time", lambda: real() + seconds)
+
+
+def test_a_clock_step_after_up_does_not_make_down_leave_the_stack_running(tmp_path,
+                                                                          monkeypatch):
+    """Seen in CI: the clock moved between `stack up` and `stack down`; down compared wall-clock
+    start times, took every part for a recycled pid, deleted state.json and left the whole
+    stack running on its ports."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                             start_new_session=True)
+    try:
+        record = record_for("app", child.pid, "http://x", "x.log")
+        settings = StackSettings.from_env({"STACK_DIR": str(tmp_path)})
+        save_state(settings.paths.state_file, StackState(mode="native", parts=[record]))
+        step_the_clock(monkeypatch, 1.0)
+        assert record.is_ours() and record.leader_alive()
+        assert launcher.stop_stack(settings) == ["app"]
+        assert child.wait(timeout=10) is not None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+@pytest.mark.parametrize("written_as", ["ticks since boot", "wall clock"])
+def test_a_record_from_an_older_state_file_is_still_recognised(written_as, monkeypatch):
+    me = os.getpid()
+    since_boot = process_start_time(me)
+    recorded = (round(since_boot * os.sysconf("SC_CLK_TCK")) if written_as == "ticks since boot"
+                else psutil.Process(me).create_time())
+    assert PartRecord("app", me, recorded, boot_id(), "u", "l").is_ours()
+    step_the_clock(monkeypatch, 1.0)      # a wall-clock record tolerates a small btime move
+    assert PartRecord("app", me, recorded, boot_id(), "u", "l").is_ours()
+    other = recorded + (500 if written_as == "ticks since boot" else 60.0)
+    assert not PartRecord("app", me, other, boot_id(), "u", "l").is_ours()
 
 
 def test_state_round_trips_through_a_private_file(tmp_path):

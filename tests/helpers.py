@@ -58,3 +58,21 @@ def browser_marks() -> list:
     return [pytest.mark.integration, pytest.mark.browser,
             pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not "
                                "installed (make setup installs chromium)")]
+
+
+def start_from_the_ui(page, url: str, tab: str) -> None:
+    """Open Locust's web UI at `url`, press Start, and wait for the dashboard with `tab`.
+
+    Locust's React UI takes the state of every stats answer it gets, and stops polling on
+    "ready". Its first stats request (sent on page load) answered after Start says "ready" and
+    leaves the UI on its start form though the test runs: so Start is pressed once the page's
+    requests are done (the harness itself answers "spawning" between Start and the first user).
+    A reload once more shows the running test if the dashboard still does not appear."""
+    page.goto(url, wait_until="networkidle")
+    page.get_by_role("button", name="Start").click()
+    found = page.get_by_role("tab", name=tab)
+    try:
+        found.wait_for(timeout=10_000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError
+        page.reload()
+        found.wait_for(timeout=10_000)

@@ -21,7 +21,7 @@ from harness_common.stackenv import read_stack_env
 from stack.config import StackSettings, private_stack_env
 from stack.launcher import stop_part
 from stack.procs import free_port, http_ok, stop_pid, wait_until
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks, start_from_the_ui
 
 REPO = Path(__file__).resolve().parent.parent
 FIRING_WITHIN_S, DELIVERED_WITHIN_S = 40, 45   # slo/experiments/smoke.yaml's expectations
@@ -63,18 +63,6 @@ def locust_web(stack, tmp_path):
         FaultClient(pairs["APP_URL"], pairs["FAULT_ADMIN_TOKEN"]).clear()
 
 
-def started(page) -> None:
-    """The dashboard after Start. Locust's UI stays on its start form when a stats poll
-    already in flight at Start answers "ready" (the harness answers "spawning" once the test
-    is starting, which leaves 1 start in ~25 here); a reload shows the running test then."""
-    tab = page.get_by_role("tab", name="SLO")
-    try:
-        tab.wait_for(timeout=10_000)
-    except Exception:  # noqa: BLE001 - playwright's TimeoutError
-        page.reload()
-        tab.wait_for(timeout=10_000)
-
-
 def wait_for(predicate, seconds: float, what: str, interval: float = 0.3):
     """predicate()'s first truthy value within `seconds` (AssertionError naming `what`)."""
     deadline = time.monotonic() + seconds
@@ -94,9 +82,7 @@ def test_a_chaos_fault_turns_the_slo_red_and_its_alert_firing_then_delivered(loc
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.goto(locust_web + "/")
-            page.get_by_role("button", name="Start").click()
-            started(page)
+            start_from_the_ui(page, locust_web + "/", "SLO")
             page.get_by_role("tab", name="SLO").click()
             slo_tab = page.frame_locator("iframe.slo-tab-slo")
             error_row = slo_tab.locator("#slos tbody tr", has_text="error-ratio")

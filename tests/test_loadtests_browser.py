@@ -15,7 +15,7 @@ import requests
 from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
 from stack.procs import free_port, http_ok, stop_pid, wait_until
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks, start_from_the_ui
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,8 +51,7 @@ def test_the_chaos_tab_sets_and_clears_a_fault_at_the_app(locust_web, app_server
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.goto(locust_web + "/")
-            page.get_by_role("button", name="Start").click()
+            start_from_the_ui(page, locust_web + "/", "Chaos")
             page.get_by_role("tab", name="Chaos").click()
             page.get_by_text("no fault is active").wait_for()
 

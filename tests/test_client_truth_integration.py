@@ -116,7 +116,12 @@ def test_the_reported_p95_is_within_10pct_of_the_clients_and_its_bucket_holds_it
     assert low_s - slack <= truth_s <= high_s + slack, (shape, low_s, truth_s, high_s)
     comparison = side_by_side(prom, start, end, client)
     p95 = next(v for v in comparison.quantiles if v.q == 0.95)
-    assert p95.agrees is True and not comparison.warnings, comparison.as_dict()
+    # The median of sub-millisecond requests is the client's own time on a loaded machine (a
+    # CI run: 12.1 ms seen for 0.6 ms served): a true warning, slower only. Nothing else may warn.
+    p50 = next(v for v in comparison.quantiles if v.q == 0.5)
+    others = [w for w in comparison.warnings if not (
+        w.startswith("p50: the client measured") and p50.client_s > p50.server_s)]
+    assert p95.agrees is True and not others, comparison.as_dict()
     assert abs(p95.server_s - value_s) <= 0.001   # our interpolation is Prometheus's
     assert comparison.server_count == client["count"]   # counted exactly, the same requests
 

@@ -220,8 +220,13 @@ def test_the_smoke_experiment_closes_the_loop_from_fault_to_telegram_and_back(en
     latency = {name: p["latency"] for name, p in phases.items()}
     assert all(v is not None and v["client_count"] > 0 for v in latency.values()), latency
     calm = latency["baseline"]
-    assert calm["server_count_exact"] and not calm["warnings"], calm
-    assert calm["quantiles"][0]["agrees"] is True, calm
+    assert calm["server_count_exact"], calm
+    median = calm["quantiles"][0]
+    # on a loaded machine the client's own time can put its median of ~1 ms requests past
+    # the 10 ms slack: a true warning that the client was slower, the only one allowed
+    slower = (median["client_s"] or 0) > (median["server_s"] or 0)
+    others = [w for w in calm["warnings"] if not (w.startswith("p50: the client") and slower)]
+    assert not others and (median["agrees"] is True or slower), calm
     assert "## Client vs server latency" in (Path(env["REPORTS_DIR"]) / "smoke" /
                                                "report.md").read_text()
     expectations = by_phase(result)

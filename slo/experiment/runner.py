@@ -372,8 +372,11 @@ class ExperimentRunner:
         active = self._spec_alerts_active()
         if not active:
             return
+        names = ", ".join(sorted({a.name for a in active}))
+        source = ("pending on the fresh stack until its first scrapes" if
+                  self.conn.started_stack else "of an earlier run")
         self.progress.message(f"waiting up to {QUIET_WAIT_S:.0f}s for {len(active)} alert(s) "
-                              f"of an earlier run to resolve")
+                              f"{source} ({names}) to resolve")
         deadline = time.monotonic() + QUIET_WAIT_S
         while active and time.monotonic() < deadline:
             time.sleep(self.options.poll_interval_s)
@@ -381,10 +384,15 @@ class ExperimentRunner:
         if active:
             shown = "; ".join(f"{a.name}{{{labels_text(a.labels)}}} {a.state}"
                               for a in active[:5])
+            why = ("this run started the stack fresh, so they fire on the data as it is now "
+                   "(SLOMetricAbsent: the SLI's metric is not scraped; PortfolioAppDown: the "
+                   "app's target is down): fix that, then run again"
+                   if self.conn.started_stack else
+                   "they come from data of an earlier run; stop the stack (`make stack-down`) "
+                   "so the runner starts a fresh one, or `make stack FRESH=1`")
             raise RunnerError(
                 f"{len(active)} alert(s) of the spec are still pending or firing before the "
-                f"baseline ({shown}): they come from data of an earlier run; stop the stack "
-                f"(`make stack-down`) so the runner starts a fresh one, or `make stack FRESH=1`")
+                f"baseline ({shown}): {why}")
 
     def _open_clients(self) -> None:
         urls = self.conn.urls

@@ -87,6 +87,18 @@ def test_a_chaos_fault_turns_the_slo_red_and_its_alert_firing_then_delivered(loc
             slo_tab = page.frame_locator("iframe.slo-tab-slo")
             error_row = slo_tab.locator("#slos tbody tr", has_text="error-ratio")
             error_row.locator("td.pass").first.wait_for(timeout=30_000)   # healthy first
+            page_alert = slo_tab.locator("#alerts tbody tr").filter(
+                has_text="slo=error-ratio").filter(has_text="long=1m")
+            states = []
+
+            def state() -> str:
+                text = page_alert.inner_text(timeout=5000)
+                seen = next((s for s in ("firing", "pending", "inactive") if s in text), "?")
+                if not states or states[-1] != seen:
+                    states.append(seen)
+                return text
+
+            state()                                   # before the fault: inactive
 
             page.get_by_role("tab", name="Chaos").click()
             controls = page.frame_locator("iframe.chaos-controls")
@@ -104,24 +116,17 @@ def test_a_chaos_fault_turns_the_slo_red_and_its_alert_firing_then_delivered(loc
             assert "fail" in (error_row.get_attribute("class") or "")
             assert "503" in slo_tab.locator("#faults").inner_text()     # the fault on now
 
-            page_alert = slo_tab.locator("#alerts tbody tr").filter(
-                has_text="slo=error-ratio").filter(has_text="long=1m")
-            states = []
-
-            def state() -> str:
-                text = page_alert.inner_text(timeout=5000)
-                seen = next((s for s in ("firing", "pending", "inactive") if s in text), "?")
-                if not states or states[-1] != seen:
-                    states.append(seen)
-                return text
-
             wait_for(lambda: "firing" in state(), FIRING_WITHIN_S - red_after,
                      "the page alert firing in the SLO tab")
             firing_after = time.monotonic() - fault_at
             wait_for(lambda: "delivered" in state(), DELIVERED_WITHIN_S - firing_after + 5,
                      "the page alert's Telegram delivery in the SLO tab")
             delivered_after = time.monotonic() - fault_at
-            assert states[-1] == "firing" and "inactive" in states[:1], states
+            # inactive before the fault, then only forward (pending may pass between two looks)
+            order = ["inactive", "pending", "firing"]
+            assert states[0] == "inactive" and states[-1] == "firing", states
+            steps = [order.index(s) for s in states]
+            assert steps == sorted(steps), states
 
             # Locust's theme toggle is localStorage.theme: the page follows it
             html = slo_tab.locator("html")

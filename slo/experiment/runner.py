@@ -521,6 +521,10 @@ class ExperimentRunner:
 
     def _fault_on(self, window: PhaseWindow) -> None:
         fault = window.phase.fault
+        # The window opens when the fault is asked for: a Ctrl-C that lands after the fault took
+        # effect but before the call returned must still leave a window for the rollback to end
+        # (the fault is on from a few ms after this, never before).
+        window.fault_start = time.time()
         if fault.kind == "kill":
             self.log.killed = True
             self.app.kill()
@@ -530,7 +534,6 @@ class ExperimentRunner:
         else:
             self.log.set_kinds.add(fault.kind)
             self.fault_client.set(fault.kind, **fault.params)
-        window.fault_start = time.time()
         self.progress.message(f"fault on: {fault.describe()}")
 
     def _fault_off(self, window: PhaseWindow) -> None:

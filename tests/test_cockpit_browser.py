@@ -20,8 +20,7 @@ from harness_common.faults.client import FaultClient
 from harness_common.stackenv import read_stack_env
 from stack.config import StackSettings, private_stack_env
 from stack.launcher import stop_part
-from stack.procs import free_port, http_ok, stop_pid, wait_until
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks, start_from_the_ui
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks, locust_web_ui, start_from_the_ui
 
 REPO = Path(__file__).resolve().parent.parent
 FIRING_WITHIN_S, DELIVERED_WITHIN_S = 40, 45   # slo/experiments/smoke.yaml's expectations
@@ -47,18 +46,11 @@ def stack(tmp_path):
 @pytest.fixture
 def locust_web(stack, tmp_path):
     """`python -m loadtests web` against the stack's app (found in .stack/env)."""
-    port = free_port()
-    with open(tmp_path / "locust.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "loadtests", "web", "--port", str(port),
-                                 "--users", "8", "--spawn-rate", "8"], env=stack, cwd=REPO,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_ok(url + "/tabs/slo/data"), 30, "the SLO tab's data")
-        yield url
+        with locust_web_ui(stack, tmp_path / "locust.log", ["--users", "8", "--spawn-rate", "8"],
+                           "/tabs/slo/data") as url:
+            yield url
     finally:
-        stop_pid(proc.pid, timeout=10, popen=proc)
         pairs = read_stack_env(stack["STACK_DIR"])
         FaultClient(pairs["APP_URL"], pairs["FAULT_ADMIN_TOKEN"]).clear()
 

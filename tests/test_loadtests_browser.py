@@ -5,8 +5,6 @@ at the app's admin API and in the tab's table, clear it, and check the guard on 
 """
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,8 @@ import requests
 
 from harness_common.faults.client import FaultClient
 from loadtests.record import load_record
-from stack.procs import free_port, http_ok, stop_pid, wait_until
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks, start_from_the_ui
+from stack.procs import wait_until
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, browser_marks, locust_web_ui, start_from_the_ui
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,21 +23,14 @@ pytestmark = browser_marks()
 @pytest.fixture
 def locust_web(app_server, tmp_path):
     """`python -m loadtests web` against the shared app on a free port; stopped afterwards."""
-    port = free_port()
     env = {**os.environ, "APP_URL": app_server.url, "FAULT_ADMIN_TOKEN": app_server.token,
            "REPORTS_DIR": str(tmp_path / "reports")}
     env.pop("SCENARIO", None)
-    with open(tmp_path / "locust.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "loadtests", "web", "--port", str(port),
-                                 "--users", "2"], env=env, cwd=REPO, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_ok(url + "/chaos/faults"), 30, "Locust's web UI")
-        yield url
+        with locust_web_ui(env, tmp_path / "locust.log", ["--users", "2"],
+                           "/chaos/faults") as url:
+            yield url
     finally:
-        stop_pid(proc.pid, timeout=10, popen=proc)
         FaultClient(app_server.url, app_server.token).clear()
 
 

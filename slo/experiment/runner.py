@@ -44,6 +44,7 @@ from harness_common.stackenv import FaultApi
 from slo.alerting.budget import WindowCost, budget_queries, window_cost
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.detection import rule_theory
+from slo.alerting.rules import ABSENT_ALERT
 from slo.errors import PrometheusError
 from slo.experiment.expectations import (
     FAILED,
@@ -384,9 +385,9 @@ class ExperimentRunner:
         if active:
             shown = "; ".join(f"{a.name}{{{labels_text(a.labels)}}} {a.state}"
                               for a in active[:5])
-            why = ("this run started the stack fresh, so they fire on the data as it is now "
-                   "(SLOMetricAbsent: the SLI's metric is not scraped; PortfolioAppDown: the "
-                   "app's target is down): fix that, then run again"
+            why = (f"this run started the stack fresh, so they fire on the data as it is now "
+                   f"({ABSENT_ALERT}: the SLI's metric is not scraped; PortfolioAppDown: the "
+                   f"app's target is down): fix that, then run again"
                    if self.conn.started_stack else
                    "they come from data of an earlier run; stop the stack (`make stack-down`) "
                    "so the runner starts a fresh one, or `make stack FRESH=1`")

@@ -188,6 +188,12 @@ def _when(moment: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(moment))
 
 
+def _waiting(alert: HeldAlert, age: float, route: Route) -> AlertDelivery:
+    """An alert younger than its route's first notification is due: not failing yet."""
+    return AlertDelivery(alert, WAITING, f"started {age:.0f}s ago; its first notification is "
+                                         f"due within {route.due_s:.0f}s")
+
+
 def telegram_alerts(alerts: Iterable[HeldAlert], route: Route) -> list[HeldAlert]:
     """The held alerts routed to a Telegram receiver (all when that is unknown)."""
     if route.telegram_receivers is None:
@@ -219,8 +225,7 @@ def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str
                                      f"configured chat {chat_id}: check chat_id in "
                                      f"Alertmanager's config"))
         elif age < route.due_s:
-            out.append(AlertDelivery(alert, WAITING, f"started {age:.0f}s ago; its first "
-                                     f"notification is due within {route.due_s:.0f}s"))
+            out.append(_waiting(alert, age, route))
         else:
             failed = (f"; Alertmanager counted {delta.failed} failed telegram notifications and "
                       f"{delta.request_failures} failed requests" if delta else "")
@@ -347,8 +352,7 @@ def judge_counters(alerts: Iterable[HeldAlert], samples: list[CounterSample], ro
                                      f"{', '.join(seen.others[:3])} may have sent it "
                                      f"(Alertmanager counts per integration, not per alert)"))
         elif age < route.due_s:
-            out.append(AlertDelivery(alert, WAITING, f"started {age:.0f}s ago; its first "
-                                     f"notification is due within {route.due_s:.0f}s"))
+            out.append(_waiting(alert, age, route))
         else:
             failed = f"; {len(seen.failures)} failed for good" if seen.failures else ""
             out.append(AlertDelivery(alert, FAILING,

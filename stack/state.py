@@ -2,12 +2,11 @@
 
 A pid alone is not an identity: after a crash or a reboot the number can belong to anything.
 Each record also keeps the process's start time and the boot id; `down` only signals a process
-whose pid, start time and boot match. The start time is counted from boot (psutil's monotonic
-create_time), not on the wall clock: psutil adds /proc/stat's btime to get a wall-clock start,
-and btime moves whenever the clock is stepped (NTP, a VM resumed), so a wall-clock start read
-later no longer matched the recorded one, `down` took its own parts for strangers and left the
-whole stack running. Every part runs as the leader of
-its own process group, so stopping the group stops its children too (gunicorn's worker, the
+whose pid, start time and boot match. The start time is counted in seconds since boot, not on
+the wall clock: psutil adds /proc/stat's btime to get a wall-clock start, and btime moves
+whenever the clock is stepped (NTP, a VM resumed), so a wall-clock start read later no longer
+matched the recorded one and `down` left its own parts running. Every part runs as the leader
+of its own process group, so stopping the group stops its children too (gunicorn's worker, the
 log redactor's child).
 """
 

@@ -126,3 +126,19 @@ def test_every_output_shows_the_client_beside_the_server(capsys):
 def test_without_a_run_record_nothing_is_shown():
     assert "client_latency" not in json.loads(outputs.to_json(result()))
     assert "Client vs server" not in outputs.to_markdown(result())
+
+
+def test_a_histogram_is_built_once_per_window_not_per_request(monkeypatch):
+    """Each HdrHistogram is ~172 KiB: building one per response (setdefault's default is
+    evaluated every call) made observe() cost 137 µs instead of 3 µs."""
+    from loadtests import latency as module
+
+    built = []
+    real = module._histogram
+    monkeypatch.setattr(module, "_histogram", lambda: built.append(1) or real())
+    client = module.ClientLatency([module.PhaseSpan("only", 0.0, 60.0)])
+    client.reset(1000.0)
+    for i in range(200):
+        client.observe(10.0 + i, 1000.0 + i / 10)
+    assert len(built) == 2                      # the run's and the phase's
+    assert client.summary()["phases"]["only"]["count"] == 200

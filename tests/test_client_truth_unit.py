@@ -142,3 +142,16 @@ def test_a_histogram_is_built_once_per_window_not_per_request(monkeypatch):
         client.observe(10.0 + i, 1000.0 + i / 10)
     assert len(built) == 2                      # the run's and the phase's
     assert client.summary()["phases"]["only"]["count"] == 200
+
+
+@pytest.mark.parametrize("server_count", [None, 0.0])
+def test_a_server_that_counted_nothing_is_a_warning_not_silence(server_count):
+    """The client sent requests, the server histogram has no series (or counted none): every
+    quantile is '-', and that must be said, exactly or estimated."""
+    empty = Buckets.from_samples([], scale_s=1.0)
+    comparison = compare(client(90.0, 380.0, 800.0, count=500), empty, server_count=server_count,
+                         edge_requests=1000.0)
+    assert all(v.agrees is None for v in comparison.quantiles)
+    (warning,) = comparison.warnings
+    assert warning.startswith("the server histogram counted no request in this window, the "
+                              "client sent 500")

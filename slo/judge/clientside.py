@@ -107,7 +107,12 @@ class LatencyComparison:
         """One line per quantile where the client's value is outside the server's bucket, and
         one when the two did not count the same requests."""
         out = []
-        if self.counted_exactly and self.client_count and abs(
+        if self.client_count and not self.server_count:
+            out.append(f"the server histogram counted no request in this window, the client "
+                       f"sent {self.client_count}: nothing to compare them with (check the "
+                       f"latency SLO's histogram selector, and that Prometheus scrapes the "
+                       f"service the load went to)")
+        elif self.counted_exactly and self.client_count and abs(
                 self.server_count - self.client_count) > (
                 COUNT_SLACK * self.client_count + self.edge_requests):
             out.append(f"the server histogram counted {self.server_count:.0f} requests, the "

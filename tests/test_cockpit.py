@@ -26,14 +26,18 @@ RULES = {"status": "success", "data": {"groups": [{"name": "slo-error-ratio", "i
                     "health": "ok", "query": "...", "alerts": []}]}]}}
 
 
+# what a message shows of the alert (stack/alertmanager/telegram.tmpl)
+MESSAGE = {"alertname": "ErrorBudgetBurn", "slo": "error-ratio", "severity": "page",
+           "service": "portfolio-app"}
+
+
 def snapshot(**overrides):
     answers = dict(values={"latency-p95": 0.05, "error-ratio": 0.5, "api-fast-requests": 0.99,
                            "home-availability": 1.0, "throughput": 9.0},
                    bad={"error-ratio": {20: 0.5, 60: 0.5, 43200: 0.005}},
                    rules=parse_rules(RULES, NOW), faults=[], prometheus_error=None,
-                   found=[Notice("firing", {"alertname": "ErrorBudgetBurn", "slo": "error-ratio",
-                                            "severity": "page"}, 7, 1_800_000_090.0,
-                                 -1001234567890)], chat_id=-1001234567890)
+                   found=[Notice("firing", MESSAGE, 7, 1_800_000_090.0, -1001234567890)],
+                   chat_id=-1001234567890)
     answers.update(overrides)
     return build_snapshot(SPEC, FAST, NOW, **answers)
 
@@ -61,6 +65,31 @@ def test_alerts_show_their_state_and_when_telegram_got_them():
 def test_a_message_to_another_chat_is_not_a_delivery():
     alerts = snapshot(chat_id=-100999)["alerts"]
     assert alerts[0]["delivered_at"] is None
+
+
+def test_a_message_of_another_instance_or_without_a_chat_is_not_this_alerts_delivery():
+    """The tab matches messages as the delivery checks do (slo.live.delivery.first_notice):
+    a block naming another SLO or service, or none, or one whose chat is unknown, was not
+    this instance's message."""
+    for labels, chat in (({**MESSAGE, "slo": "home-availability"}, -1001234567890),
+                         ({**MESSAGE, "service": "another"}, -1001234567890),
+                         ({"alertname": "ErrorBudgetBurn"}, -1001234567890),
+                         (MESSAGE, None)):
+        found = [Notice("firing", labels, 7, 1_800_000_090.0, chat)]
+        assert snapshot(found=found)["alerts"][0]["delivered_at"] is None, (labels, chat)
+
+
+def test_a_rule_prometheus_cannot_evaluate_is_an_error_not_inactive():
+    broken = {"status": "success", "data": {"groups": [{"name": "slo-error-ratio", "interval": 5,
+              "rules": [{"type": "alerting", "name": "ErrorBudgetBurn", "labels": PAGE,
+                         "duration": 0, "health": "err", "lastError": "many-to-many matching",
+                         "query": "...", "alerts": []},
+                        {"type": "alerting", "name": "ErrorBudgetBurn",
+                         "labels": {**PAGE, "long": "6m", "short": "30s"}, "duration": 0,
+                         "health": "unknown", "query": "...", "alerts": []}]}]}}
+    alerts = snapshot(rules=parse_rules(broken, NOW))["alerts"]
+    assert [(a["state"], a["error"]) for a in alerts] == [
+        ("error", "many-to-many matching"), ("not evaluated yet", None)]
 
 
 def test_prometheus_down_is_one_line_and_no_verdict():

@@ -26,7 +26,7 @@ from slo.judge import promql
 from slo.judge.checker import format_value
 from slo.judge.prom import Prometheus
 from slo.live.alerts import ActiveAlert, Rule, Snapshot, labels_text, parse_rules
-from slo.live.delivery import Notice, notices
+from slo.live.delivery import Notice, first_notice, notices
 from slo.spec.model import SLO, Spec
 
 CACHE_S = 2.0
@@ -73,21 +73,11 @@ def _budget_view(status: BudgetStatus | None) -> dict | None:
 
 
 def _delivered(alert: ActiveAlert, found: list[Notice], chat_id) -> float | None:
-    """When Telegram got a FIRING message for this instance (the first after it went active)."""
-    labels = alert.label_dict
-    since = (alert.active_at or 0.0) - 1.0
-    for notice in found:
-        if notice.status != "firing" or notice.alertname != alert.name:
-            continue
-        if chat_id is not None and notice.chat_id is not None and str(notice.chat_id) != str(
-                chat_id):
-            continue
-        if (notice.received_at or 0.0) < since:
-            continue
-        if all(notice.labels.get(k) == labels.get(k) for k in ("slo", "severity")
-               if k in notice.labels):
-            return notice.received_at
-    return None
+    """When Telegram got a FIRING message for this instance (the first after it went active),
+    matched as the delivery checks match it (slo.live.delivery.first_notice)."""
+    hit = first_notice(found, alert.name, alert.labels, "firing",
+                       after=(alert.active_at or 0.0) - 1.0, chat_id=chat_id)
+    return None if hit is None else hit.received_at
 
 
 def _seconds(text: str | None) -> int:
@@ -126,8 +116,11 @@ def build_snapshot(spec: Spec, profile: Profile, now: float, *, values: dict[str
     if rules is not None:
         for rule in spec_rules(spec, rules.rules):
             mine = [a for a in rules.alerts if rule.produces(a.name, a.label_dict)]
+            # a rule Prometheus could not evaluate (or has not yet) is not "inactive": that
+            # would claim evaluations that never happened
             state = ("firing" if any(a.state == "firing" for a in mine)
-                     else "pending" if mine else "inactive")
+                     else "pending" if mine else "inactive" if rule.health == "ok"
+                     else "error" if rule.health == "err" else "not evaluated yet")
             since = min((a.active_at for a in mine if a.active_at), default=None)
             delivered = [d for d in (_delivered(a, found, chat_id) for a in mine
                                      if a.state == "firing") if d is not None]
@@ -135,7 +128,8 @@ def build_snapshot(spec: Spec, profile: Profile, now: float, *, values: dict[str
             alerts.append({"alert": rule.name, "labels": labels_text(rule.labels),
                            "state": state, "since": iso(since),
                            "delivered_at": iso(min(delivered)) if delivered else None,
-                           "_order": ({"firing": 0, "pending": 1}.get(state, 2),
+                           "error": rule.last_error if state == "error" else None,
+                           "_order": ({"firing": 0, "error": 0, "pending": 1}.get(state, 2),
                                       labels.get("slo", ""), labels.get("severity") != "page",
                                       _seconds(labels.get("long")), rule.name)})
         alerts.sort(key=lambda a: a.pop("_order"))

@@ -45,8 +45,9 @@
       cell(r.burning ? "yes" : "no", r.burning ? "fail" : "dim"),
     ], r.burning ? "fail" : ""))));
     fill("alerts", doc.alerts.map((a) => row([
-      cell(a.alert), cell(a.labels), cell(a.state, a.state), cell(time(a.since)),
-      cell(a.delivered_at ? `delivered ${time(a.delivered_at)}`
+      cell(a.alert), cell(a.labels), cell(a.state, a.state === "error" ? "fail" : a.state),
+      cell(time(a.since)),
+      cell(a.error ? `rule error: ${a.error}` : a.delivered_at ? `delivered ${time(a.delivered_at)}`
         : (a.state === "firing" ? "not delivered yet" : null)),
     ])));
     document.getElementById("telegram-note").textContent = doc.telegram.note || "";

@@ -108,8 +108,22 @@ class Canned:
     def __init__(self, doc):
         self.doc = doc
 
-    def snapshot(self, faults=None):
+    def snapshot(self):
         return self.doc
+
+
+def test_the_fault_api_is_asked_once_per_page_poll_and_never_for_the_table():
+    """The table poll and the page poll both come every 2 s: only the page shows faults, and
+    it shows them as the fault API answers now, whatever the cached Prometheus view holds."""
+    asked = []
+    on = [{"kind": "error", "status": 503, "probability": 1.0, "remaining_s": 12.0}]
+    tab = SloTab(Canned(snapshot()), faults=lambda: asked.append(1) or on)
+    tab.rows()
+    assert asked == []
+    doc = tab.data()
+    assert asked == [1]
+    assert doc["faults"] == [{"kind": "error", "settings": "status=503 probability=1.0",
+                              "remaining_s": 12.0}] and doc["faults_error"] is None
 
 
 def test_the_tabs_table_has_a_row_per_slo_or_the_unreachable_line():

@@ -2,7 +2,7 @@
 budget left over the period, every burn-rate row's long and short burn, the spec's alerts with
 their state and when Telegram got each one, and the faults on now.
 
-    Cockpit(spec, prometheus_url, profile, sandbox_url=..., chat_id=...).snapshot(faults)
+    Cockpit(spec, prometheus_url, profile, sandbox_url=..., chat_id=...).snapshot()
         -> a JSON-ready dict (see build_snapshot)
 
 Prometheus unreachable is one line (`prometheus.ok` false with the error), never stale numbers
@@ -141,12 +141,16 @@ def build_snapshot(spec: Spec, profile: Profile, now: float, *, values: dict[str
                      "note": None if telegram_mode == "sandbox" else
                      "real Telegram: a bot cannot read its messages; `slo verify-alerts` judges "
                      "delivery from Alertmanager's counters"},
-        "faults": [{"kind": f.get("kind", "?"),
-                    "settings": " ".join(f"{k}={v}" for k, v in f.items()
-                                         if k not in ("kind", "started_at", "expires_at",
-                                                      "remaining_s")),
-                    "remaining_s": f.get("remaining_s")} for f in faults],
+        "faults": fault_rows(faults),
     }
+
+
+def fault_rows(faults: list[dict]) -> list[dict]:
+    """The fault API's faults as the tab shows them: kind, settings, seconds left."""
+    return [{"kind": f.get("kind", "?"),
+             "settings": " ".join(f"{k}={v}" for k, v in f.items()
+                                  if k not in ("kind", "started_at", "expires_at", "remaining_s")),
+             "remaining_s": f.get("remaining_s")} for f in faults]
 
 
 class Cockpit:
@@ -198,8 +202,9 @@ class Cockpit:
         except (SandboxError, OSError):
             return []
 
-    def snapshot(self, faults: list[dict] | None = None) -> dict:
-        """The current view (cached for CACHE_S)."""
+    def snapshot(self) -> dict:
+        """The current view from Prometheus and the sandbox (cached for CACHE_S); its faults
+        are left to the caller, who asks the fault API now (fault_rows)."""
         now = self.clock()
         with self._lock:
             if self._cached is not None and now - self._cached[0] < CACHE_S:
@@ -210,7 +215,7 @@ class Cockpit:
         except PrometheusError as err:
             values, bad, rules, error = {}, {}, None, f"Prometheus unreachable: {err}"
         doc = build_snapshot(self.spec, self.profile, now, values=values, bad=bad, rules=rules,
-                             found=self._notices(), faults=faults or [],
+                             found=self._notices(), faults=[],
                              prometheus_error=error, telegram_mode=self.telegram_mode,
                              chat_id=self.chat_id)
         with self._lock:

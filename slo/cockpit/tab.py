@@ -21,7 +21,7 @@ import jinja2
 
 from harness_common.errors import FaultError, HarnessError
 from harness_common.stackenv import read_stack_env, resolve_prometheus_url
-from slo.cockpit.snapshot import Cockpit
+from slo.cockpit.snapshot import Cockpit, fault_rows
 from slo.spec import DEFAULT_SPEC, load_spec
 
 log = logging.getLogger("slo.cockpit.tab")
@@ -74,12 +74,11 @@ class SloTab:
     def data(self) -> dict:
         """The tab's document (slo.cockpit.snapshot.build_snapshot)."""
         faults, error = self.faults()
-        doc = self.cockpit.snapshot(faults)
-        return {**doc, "faults_error": error}
+        return {**self.cockpit.snapshot(), "faults": fault_rows(faults), "faults_error": error}
 
     def rows(self) -> list[dict]:
         """One row per SLO for the tab's table."""
-        doc = self.cockpit.snapshot(self.faults()[0])
+        doc = self.cockpit.snapshot()
         if not doc["prometheus"]["ok"]:
             return [{"slo": "—", "now": doc["prometheus"]["error"], "objective": "",
                      "budget": "", "status": "❔ Prometheus unreachable"}]

@@ -28,9 +28,9 @@ import json
 import logging
 from importlib.metadata import entry_points
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from loadtests.webui import HERE, host_allowed, protect_response
+from loadtests.webui import HERE, guard_host, protect_response
 
 log = logging.getLogger("loadtests.tabs")
 
@@ -62,12 +62,7 @@ def mount(web_ui, provider, base: str, web_host: str | None, web_port: int) -> N
     bp = Blueprint(f"slo_tab_{key}", __name__, url_prefix=f"{base}/tabs/{key}")
     bp.after_request(protect_response)
 
-    @bp.before_request
-    def refuse_foreign_host():
-        if not host_allowed(request.host, web_host, web_port):
-            return Response(f"refused: Host {request.host!r} is not this server's address",
-                            status=403, mimetype="text/plain")
-        return None
+    guard_host(bp, web_host, web_port)
 
     bp.add_url_rule("", "page", auth(lambda: Response(provider.page(base),
                                                       mimetype="text/html")), methods=["GET"])

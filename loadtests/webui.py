@@ -233,6 +233,18 @@ def protect_response(response: Response) -> Response:
     return response
 
 
+def guard_host(bp: Blueprint, web_host: str | None, web_port: int) -> None:
+    """Refuse (403) every request to the blueprint whose Host is not this server's address:
+    a DNS-rebinding page reaches a loopback UI under its own name."""
+    @bp.before_request
+    def refuse_foreign_host():
+        if not host_allowed(request.host, web_host, web_port):
+            return Response(f"refused: Host {request.host!r} is not this server's address; open "
+                            f"the UI as http://127.0.0.1:{web_port}/", status=403,
+                            mimetype="text/plain")
+        return None
+
+
 def starting(runner, web_ui) -> bool:
     """True between Start and the first user: the runner still says "ready" (STATE_INIT) while
     its shape or swarm greenlet is about to spawn. Locust's React UI stops polling when a poll
@@ -253,13 +265,7 @@ def init_web_ui(web_ui, harness) -> ChaosTab:
     bp.after_request(protect_response)
     web_port = int(getattr(options, "web_port", 8089) or 8089)
 
-    @bp.before_request
-    def refuse_foreign_host():
-        if not host_allowed(request.host, getattr(options, "web_host", ""), web_port):
-            return Response(f"refused: Host {request.host!r} is not this server's address; open "
-                            f"the UI as http://127.0.0.1:{web_port}/", status=403,
-                            mimetype="text/plain")
-        return None
+    guard_host(bp, getattr(options, "web_host", ""), web_port)
 
     bp.add_url_rule("", "page", auth(lambda: tab.page()), methods=["GET"])
     bp.add_url_rule("/faults", "faults", auth(lambda: jsonify(faults=tab.active()[0])),

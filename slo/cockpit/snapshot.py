@@ -88,7 +88,7 @@ def _seconds(text: str | None) -> int:
 
 
 def spec_rules(spec: Spec, rules: tuple[Rule, ...]) -> list[Rule]:
-    """The alerting rules of the spec: its SLOs' (label slo) and the spec's service's."""
+    """The alerting rules of the spec's SLOs (their label slo names one of them)."""
     names = {s.name for s in spec.slos}
     return [r for r in rules if r.label_dict.get("slo") in names]
 

@@ -155,3 +155,17 @@ def test_a_server_that_counted_nothing_is_a_warning_not_silence(server_count):
     (warning,) = comparison.warnings
     assert warning.startswith("the server histogram counted no request in this window, the "
                               "client sent 500")
+
+
+@pytest.mark.parametrize("server_count", [1.0, 1500.0, 2900.0])
+def test_a_window_of_two_scrapes_or_less_says_its_counts_cannot_be_compared(server_count):
+    """edge = 2 scrapes' worth of the client's requests: in a window of 2 scrapes it is all of
+    them, so any server count from 1 to twice the client's would pass as 'the same requests'."""
+    short = compare(client(90.0, 380.0, 800.0, count=1500), BUCKETS, server_count=server_count,
+                    edge_requests=1500.0)
+    (warning,) = [w for w in short.warnings if not w.startswith("p")]
+    assert warning.startswith("the window spans 2 scrape intervals or less")
+    assert "client's 1500" in warning and "cannot be told" in warning
+    longer = compare(client(90.0, 380.0, 800.0, count=1500), BUCKETS, server_count=1500.0,
+                     edge_requests=750.0)               # 4 scrapes: the counts are compared
+    assert [w for w in longer.warnings if not w.startswith("p")] == []

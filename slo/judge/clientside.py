@@ -112,6 +112,13 @@ class LatencyComparison:
                        f"sent {self.client_count}: nothing to compare them with (check the "
                        f"latency SLO's histogram selector, and that Prometheus scrapes the "
                        f"service the load went to)")
+        elif self.counted_exactly and self.client_count and (
+                self.edge_requests >= self.client_count):
+            out.append(f"the window spans 2 scrape intervals or less: a scrape's worth of "
+                       f"requests at each edge may fall on either side, which is all of the "
+                       f"client's {self.client_count}, so whether the server counted the same "
+                       f"requests ({self.server_count:.0f}) cannot be told (judge a window "
+                       f"longer than 4 scrapes)")
         elif self.counted_exactly and self.client_count and abs(
                 self.server_count - self.client_count) > (
                 COUNT_SLACK * self.client_count + self.edge_requests):

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 from slo.judge import promql
-from slo.judge.histogram import Buckets, format_bounds, quantile_bounds
+from slo.judge.histogram import Buckets, format_bounds, quantile_bounds, rank_bucket
 from slo.judge.prom import Prometheus
 from slo.spec.model import SLO, Quantile
 
@@ -36,21 +36,18 @@ MIN_TAIL = 10
 def interpolate(buckets: Buckets, q: float) -> float | None:
     """histogram_quantile(q) as Prometheus computes it: linear inside the bucket holding the
     rank; the second-highest bound when the rank falls in the +Inf bucket."""
-    if not buckets.usable:
+    i = rank_bucket(buckets, q)
+    if i is None:
         return None
-    rank = q * buckets.total
-    below_bound, below_count = 0.0, 0.0
-    for i, (upper, count) in enumerate(buckets.bounds):
-        if count >= rank:
-            if math.isinf(upper):
-                return buckets.bounds[i - 1][0] if i else None
-            if i == 0 and upper <= 0:
-                return upper
-            inside = count - below_count
-            share = 0.0 if inside <= 0 else (rank - below_count) / inside
-            return below_bound + (upper - below_bound) * share
-        below_bound, below_count = upper, count
-    return None
+    upper, count = buckets.bounds[i]
+    if math.isinf(upper):
+        return buckets.bounds[i - 1][0] if i else None
+    if i == 0 and upper <= 0:
+        return upper
+    below_bound, below_count = buckets.bounds[i - 1] if i else (0.0, 0.0)
+    inside = count - below_count
+    share = 0.0 if inside <= 0 else (q * buckets.total - below_count) / inside
+    return below_bound + (upper - below_bound) * share
 
 
 @dataclass(frozen=True)

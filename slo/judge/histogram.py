@@ -69,18 +69,25 @@ class Buckets:
         return tuple(u for u, _ in self.bounds if not math.isinf(u))
 
 
-def quantile_bounds(buckets: Buckets, q: float) -> tuple[float, float] | None:
-    """The bucket (lo, hi] that holds the q-quantile, as histogram_quantile() finds it."""
+def rank_bucket(buckets: Buckets, q: float) -> int | None:
+    """The index of the bucket that holds the q-quantile's rank, as histogram_quantile() finds
+    it (the first whose cumulative count reaches q * total); None when nothing is usable."""
     if not buckets.usable:
         return None
     rank = q * buckets.total
-    for i, (upper, count) in enumerate(buckets.bounds):
-        if count >= rank:
-            if math.isinf(upper):
-                return (buckets.bounds[i - 1][0], math.inf)
-            lower = buckets.bounds[i - 1][0] if i else (0.0 if upper > 0 else upper)
-            return (lower, upper)
-    return None
+    return next((i for i, (_, count) in enumerate(buckets.bounds) if count >= rank), None)
+
+
+def quantile_bounds(buckets: Buckets, q: float) -> tuple[float, float] | None:
+    """The bucket (lo, hi] that holds the q-quantile, as histogram_quantile() finds it."""
+    i = rank_bucket(buckets, q)
+    if i is None:
+        return None
+    upper = buckets.bounds[i][0]
+    if math.isinf(upper):
+        return (buckets.bounds[i - 1][0], math.inf)
+    lower = buckets.bounds[i - 1][0] if i else (0.0 if upper > 0 else upper)
+    return (lower, upper)
 
 
 def share_bounds(buckets: Buckets, seconds: float) -> tuple[float, float] | None:

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import requests
+from stack.procs import http_ok
 
 TIMEOUT_S = 2.0
 NONE = "none"
 
 
 def _ok(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=TIMEOUT_S, allow_redirects=False).status_code == 200
-    except requests.RequestException:
-        return False
+    return http_ok(url, TIMEOUT_S, redirects=False)
 
 
 @dataclass(frozen=True)

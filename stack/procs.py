@@ -201,10 +201,11 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1,
         time.sleep(interval)
 
 
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    """True when GET url answers 2xx."""
+def http_ok(url: str, timeout: float = 1.0, redirects: bool = True) -> bool:
+    """True when GET url answers 2xx (`redirects=False`: the page itself, not where it sends
+    the browser, e.g. Prometheus 2.x's /alerts redirecting to its classic UI)."""
     try:
-        return requests.get(url, timeout=timeout).ok
+        return requests.get(url, timeout=timeout, allow_redirects=redirects).ok
     except requests.RequestException:
         return False
 

@@ -175,3 +175,30 @@ def test_between_start_and_the_first_user_the_ui_hears_spawning_not_ready():
     assert starting(_Runner(), _WebUi(_Greenlet(dead=False)))
     assert not starting(_Runner(), _WebUi())                       # idle: really ready
     assert not starting(_Runner(_Greenlet(dead=True)), _WebUi(_Greenlet(dead=True)))
+
+
+def test_tabs_polling_at_once_share_one_measurement(monkeypatch):
+    """Four tabs poll together while Prometheus is slow: one set of queries, one answer."""
+    import threading
+    import time
+
+    from slo.cockpit.snapshot import Cockpit
+
+    cockpit = Cockpit(SPEC, "http://127.0.0.1:9", "fast", clock=lambda: NOW)
+    measured = []
+
+    def slow(now):
+        measured.append(now)
+        time.sleep(0.3)
+        return {}, {}, parse_rules(RULES, now)
+
+    monkeypatch.setattr(cockpit, "_measure", slow)
+    docs = []
+    threads = [threading.Thread(target=lambda: docs.append(cockpit.snapshot()))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(measured) == 1 and len(docs) == 4
+    assert all(doc is docs[0] for doc in docs)

@@ -204,20 +204,21 @@ class Cockpit:
 
     def snapshot(self) -> dict:
         """The current view from Prometheus and the sandbox (cached for CACHE_S); its faults
-        are left to the caller, who asks the fault API now (fault_rows)."""
-        now = self.clock()
+        are left to the caller, who asks the fault API now (fault_rows). One measurement at a
+        time: callers that arrive while one runs wait for it and share it, so N open tabs
+        cost Prometheus one set of queries, not N."""
         with self._lock:
+            now = self.clock()
             if self._cached is not None and now - self._cached[0] < CACHE_S:
                 return self._cached[1]
-        try:
-            values, bad, rules = self._measure(now)
-            error = None
-        except PrometheusError as err:
-            values, bad, rules, error = {}, {}, None, f"Prometheus unreachable: {err}"
-        doc = build_snapshot(self.spec, self.profile, now, values=values, bad=bad, rules=rules,
-                             found=self._notices(), faults=[],
-                             prometheus_error=error, telegram_mode=self.telegram_mode,
-                             chat_id=self.chat_id)
-        with self._lock:
+            try:
+                values, bad, rules = self._measure(now)
+                error = None
+            except PrometheusError as err:
+                values, bad, rules, error = {}, {}, None, f"Prometheus unreachable: {err}"
+            doc = build_snapshot(self.spec, self.profile, now, values=values, bad=bad,
+                                 rules=rules, found=self._notices(), faults=[],
+                                 prometheus_error=error, telegram_mode=self.telegram_mode,
+                                 chat_id=self.chat_id)
             self._cached = (now, doc)
-        return doc
+            return doc

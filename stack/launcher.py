@@ -159,25 +159,31 @@ def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
     return pairs
 
 
-def _prepare(settings: StackSettings, mode: str, grafana: bool) -> tuple[dict[str, str], list[str],
-                                                                          str]:
-    """Secrets + .stack/env; natively also the Prometheus and Alertmanager configs (compose.yaml
-    renders Alertmanager's in its alertmanager-config job). Returns (env, warnings, telegram mode).
-    """
+def _plan(settings: StackSettings, mode: str, grafana: bool) -> tuple[dict[str, str],
+                                                                       TelegramTarget]:
+    """The .stack/env pairs (secrets kept from the last start) and the Telegram target, without
+    writing anything: a start that is refused afterwards (a port taken) changes nothing."""
     paths = settings.paths
-    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     overrides = {"FAULT_ADMIN_TOKEN": settings.fault_admin_token or ""}
     secrets = resolve_secrets(read_env_file(paths.root), overrides)
     telegram = settings.telegram(secrets["TELEGRAM_SANDBOX_TOKEN"])
-    pairs = _env_pairs(settings, secrets, mode, telegram.mode, grafana)
+    return _env_pairs(settings, secrets, mode, telegram.mode, grafana), telegram
+
+
+def _write_configs(settings: StackSettings, mode: str, grafana: bool, pairs: dict[str, str],
+                   telegram: TelegramTarget) -> list[str]:
+    """.stack/env; natively also the Prometheus and Alertmanager configs (compose.yaml renders
+    Alertmanager's in its alertmanager-config job). Returns the config's warnings."""
+    paths = settings.paths
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_private(paths.env_file, render_env_file(pairs))
     if mode == "compose":
-        return pairs, [], telegram.mode
+        return []
     write_alertmanager_dir(paths.part_dir("alertmanager") / "alertmanager.yml", telegram,
                            settings.url("grafana") if grafana else None, _known_ui(paths.root))
     text, warnings = native_prometheus_config(settings)
     write_private(paths.part_dir("prometheus") / "prometheus.yml", text)
-    return pairs, warnings, telegram.mode
+    return warnings
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -376,16 +382,13 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
         if mode == "compose":
             return _compose_up(settings, report)
         _check_target(settings)
-        if fresh:
-            data = paths.part_dir("prometheus") / "data"
-            if data.exists():
-                shutil.rmtree(data)
-                report(f"fresh start: removed Prometheus's data ({data})")
-        return _native_up(settings, state, report, timeout)
+        return _native_up(settings, state, report, timeout, fresh)
 
 
 def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
-    _env, _warnings, telegram_mode = _prepare(settings, "compose", grafana=True)
+    pairs, telegram = _plan(settings, "compose", grafana=True)
+    _write_configs(settings, "compose", True, pairs, telegram)
+    telegram_mode = telegram.mode
     report("Docker engine found: starting compose.yaml (docker compose up -d --wait)")
     compose.compose_up(settings.paths.env_file)
     _record_ui(settings, FULL_UI)
@@ -397,13 +400,14 @@ def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
 
 
 def _native_up(settings: StackSettings, previous: StackState | None, report: Report,
-               timeout: float) -> StackInfo:
+               timeout: float, fresh: bool = False) -> StackInfo:
     paths = settings.paths
     grafana = grafana_binary()
     skipped = [] if grafana else [f"grafana-server is not installed: Grafana skipped. "
                                   f"{GRAFANA_HINT}"]
     binaries = _binaries()
-    env, warnings, telegram_mode = _prepare(settings, "native", grafana=grafana is not None)
+    env, telegram = _plan(settings, "native", grafana=grafana is not None)
+    telegram_mode = telegram.mode
     specs = build_parts(settings, env, binaries, grafana)
     state = StackState(mode="native", ports=dict(settings.ports),
                        slo_profile=settings.slo_profile, telegram_mode=telegram_mode,
@@ -414,6 +418,14 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
             _stop_record(record)  # leftovers of a part whose leader died
     to_start = [s for s in specs if s.name not in kept]
     _check_ports(to_start, settings)
+    # Only now, the start being possible: write the configs and, for a fresh start, drop
+    # Prometheus's data (a refused start keeps both as they were).
+    if fresh:
+        data = paths.part_dir("prometheus") / "data"
+        if data.exists():
+            shutil.rmtree(data)
+            report(f"fresh start: removed Prometheus's data ({data})")
+    warnings = _write_configs(settings, "native", grafana is not None, env, telegram)
     specs = _prometheus_first(specs)
     started: list[PartRecord] = []
     try:

@@ -189,6 +189,29 @@ def test_a_taken_port_is_refused_naming_its_variable(stack_env):
     assert not (Path(stack_env["STACK_DIR"]) / "state.json").exists()
 
 
+def test_a_refused_start_keeps_the_last_env_and_prometheus_data(stack_env):
+    """A user's next command reads .stack/env: a start refused for a taken port rewrote it
+    (another Prometheus URL, TARGET_URL gone), and --fresh had already dropped the data."""
+    settings = StackSettings.from_env(stack_env)
+    paths = settings.paths
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.env_file.write_text("PROMETHEUS_URL=http://127.0.0.1:9090\nTARGET_URL=http://x:1\n")
+    kept = paths.part_dir("prometheus") / "data" / "chunks_head" / "000001"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("samples")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(stack_env["PROMETHEUS_PORT"])))
+        taken.listen()
+        result = cli(stack_env, "up", "--fresh")
+    assert result.returncode == 2 and "taken" in result.stderr, result.stderr
+    assert paths.env_file.read_text() == ("PROMETHEUS_URL=http://127.0.0.1:9090\n"
+                                          "TARGET_URL=http://x:1\n")
+    assert kept.read_text() == "samples"
+    assert not (paths.part_dir("prometheus") / "prometheus.yml").exists()
+
+
 def test_a_missing_binary_names_the_install_command(stack_env, monkeypatch):
     from stack import launcher
 

@@ -43,7 +43,9 @@ export TARGET_URL TARGET_METRICS_URL PROXY_PORT PROXY_ADMIN_PORT PROXY_CONTROL_P
 # Whose users and where the load goes: LOCUSTFILE (your own, importing loadtests.plugin) or
 # ENDPOINTS (a YAML list), HOST (an http(s) URL; default the stack's proxy, else the app).
 USER_ARGS = $(if $(LOCUSTFILE),--locustfile $(LOCUSTFILE)) $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
-HOST_ARGS = $(if $(filter http://% https://%,$(HOST)),--host $(HOST))
+# A HOST that is no URL: refused when given on the command line; ignored when it comes from
+# the environment (some shells export HOST as the machine's name).
+HOST_ARGS = $(if $(filter http://% https://%,$(HOST)),--host $(HOST),$(if $(and $(HOST),$(filter command line,$(origin HOST))),$(error HOST=$(HOST) is not a URL: give it with http:// or https://, e.g. HOST=http://$(HOST))))
 LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) $(if $(SCHEDULE),--chaos-schedule $(SCHEDULE)) $(USER_ARGS) $(HOST_ARGS)
 DIST_ARGS = $(if $(MASTER_BIND_HOST),--master-bind-host $(MASTER_BIND_HOST)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) $(if $(REMOTE_WORKERS),--remote-workers $(REMOTE_WORKERS))
 

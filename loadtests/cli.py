@@ -190,6 +190,9 @@ def prepare(args) -> Prepared:
             raise LoadTestError(f"--workers and --remote-workers: at least one worker in all "
                                 f"(got {args.workers} local, {args.remote_workers} remote)")
     locustfile = choose_locustfile(args)
+    if args.host and not args.host.startswith(("http://", "https://")):
+        raise LoadTestError(f"--host {args.host}: not a URL; give it with http:// or https://, "
+                            f"e.g. --host http://{args.host}")
     host = (args.host or resolve_target_url()).rstrip("/")
     fault_api = fault_api_for(host)
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)

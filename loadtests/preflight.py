@@ -4,7 +4,8 @@ Pure requests code (no Locust), shared by the CLI (before it starts Locust) and 
 (when Locust is started directly). The target is any HTTP service: an answer with any status
 counts as reachable (a service of the user's need not have /health). The fault API is the
 stack's fault backend (the demo app's admin API, or the fault proxy in front of TARGET_URL),
-resolved with its token by harness_common.stackenv.resolve_fault_api, never the load's host.
+resolved with its token by harness_common.stackenv.fault_api_for; a schedule whose faults would
+act elsewhere than where the load goes is refused.
 """
 
 import requests

@@ -196,6 +196,7 @@ BAD_SCHEDULE = "- {at: 1s, set: latency, params: {delay_ms: 10}, for: 10s}\n" \
 @pytest.mark.parametrize("case", [
     "unknown scenario (CLI)", "unknown scenario (locust)", "unknown fault kind (CLI)",
     "overlapping windows (locust)", "unreachable target (CLI)", "unreachable target (locust)",
+    "host without a scheme (CLI)",
 ])
 def test_bad_input_fails_before_any_load_naming_the_problem(app_server, tmp_path, case):
     env = env_for(app_server, tmp_path)
@@ -220,6 +221,9 @@ def test_bad_input_fails_before_any_load_naming_the_problem(app_server, tmp_path
                                      f"target {dead} is unreachable"),
         "unreachable target (locust)": (locust("--headless", "--host", dead),
                                         f"target {dead} is unreachable"),
+        "host without a scheme (CLI)": (cli("headless", "--host", dead[len("http://"):]),
+                                        f"--host {dead[len('http://'):]}: not a URL; give it "
+                                        f"with http:// or https://"),
     }[case]
     before = load_requests(app_server.url)
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=60,

@@ -460,3 +460,46 @@ def test_client_latency_merges_a_workers_histograms():
     assert worker.drain() is None           # drained: nothing twice
     assert master.summary()["overall"]["count"] == 3
     assert master.summary()["overall"]["max_ms"] == pytest.approx(30.0, rel=0.01)
+
+
+@pytest.mark.parametrize(("host", "warned"), [("http://127.0.0.1:18000", True),
+                                              ("http://localhost:10000/", False)])
+def test_the_chaos_page_says_when_its_faults_never_touch_the_load(tmp_path, monkeypatch, host,
+                                                                   warned):
+    """A proxy stack's faults act on PROXY_URL: load sent to TARGET_URL itself goes around
+    them, and the page must say so instead of letting a fault look applied."""
+    import types
+
+    from flask import Flask
+
+    from loadtests.webui import init_web_ui
+
+    (tmp_path / "env").write_text("FAULT_BACKEND=proxy\nPROXY_URL=http://127.0.0.1:10000\n"
+                                  "FAULT_API_URL=http://127.0.0.1:9\nFAULT_ADMIN_TOKEN=t\n")
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    monkeypatch.delenv("FAULT_API_URL", raising=False)
+    chaos = types.SimpleNamespace(list_faults=lambda: [], ledger=[])
+    options = types.SimpleNamespace(web_base_path="", web_port=8089, web_host="")
+    harness = types.SimpleNamespace(
+        chaos=chaos, environment=types.SimpleNamespace(host=host, parsed_options=options,
+                                                       runner=None))
+    web_ui = types.SimpleNamespace(app=Flask("ui"), auth_required_if_enabled=lambda f: f,
+                                   template_args={})
+    init_web_ui(web_ui, harness)
+    page = web_ui.app.test_client().get("/chaos", headers={"Host": "127.0.0.1:8089"})
+    text = " ".join(page.get_data(as_text=True).split())
+    assert page.status_code == 200
+    assert ("they never touch it" in text) is warned, text[:2000]
+    if warned:
+        assert (f"These faults act on http://127.0.0.1:10000, but this test's load goes to "
+                f"{host}") in text
+
+
+def test_the_readmes_endpoints_example_loads():
+    """The README's inline example had `?` unquoted in a flow mapping: invalid YAML."""
+    from loadtests.endpoints import parse_endpoints
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("**Without a locustfile**", 1)[1].split("```yaml\n", 1)[1]
+    found = parse_endpoints(block.split("```", 1)[0], "README.md")
+    assert [e.path for e in found.endpoints] == ["/", "/api/items?page=1", "/api/items/0"]

@@ -16,3 +16,21 @@ def test_make_help_lists_every_contract_target_without_escape_codes_in_a_pipe():
     assert "\x1b[" not in out
     listed = {line.split()[0] for line in out.splitlines() if line.strip()}
     assert set(CONTRACT) <= listed, sorted(set(CONTRACT) - listed)
+
+
+def make_n(*args, env=None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=30, check=False, env={**os.environ, **(env or {})})
+
+
+def test_a_host_without_a_scheme_is_refused_not_dropped():
+    """HOST=127.0.0.1:18000 was filtered out without a word: the load went to the demo app."""
+    bad = make_n("load-headless", "HOST=127.0.0.1:18000")
+    assert bad.returncode != 0
+    assert "HOST=127.0.0.1:18000 is not a URL" in bad.stderr and "http://" in bad.stderr
+    good = make_n("load-headless", "HOST=http://127.0.0.1:18000")
+    assert good.returncode == 0 and "--host http://127.0.0.1:18000" in good.stdout
+    shell = make_n("load-headless", env={"HOST": "mybox"})   # a shell's HOST: not ours
+    assert shell.returncode == 0 and "--host" not in shell.stdout

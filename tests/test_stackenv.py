@@ -105,3 +105,52 @@ def test_the_fault_cli_sends_the_stack_token_only_to_the_stack(tmp_path, recorde
     refused = cli(APP_PORT=str(other.server_port))
     assert refused.returncode == 2 and "belongs to the stack's app" in refused.stderr
     assert other.RequestHandlerClass.seen == []
+
+
+def proxy_stack(tmp_path: Path) -> dict:
+    (tmp_path / "env").write_text(
+        f"FAULT_BACKEND=proxy\nPROXY_URL=http://127.0.0.1:10000\nTARGET_URL=http://127.0.0.1:18000"
+        f"\nFAULT_API_URL=http://127.0.0.1:9902\nFAULT_ADMIN_TOKEN={TOKEN}\n")
+    return {"STACK_DIR": str(tmp_path)}
+
+
+def test_with_a_proxy_stack_a_schedule_aimed_around_the_proxy_is_refused_as_such(tmp_path):
+    """A user sent the load to TARGET_URL itself: the schedule's faults went to the service
+    (GET /admin/faults -> 404), and without a token the refusal said 'set FAULT_ADMIN_TOKEN or
+    start the stack' while the stack ran. The faults act at the proxy: say the load goes around
+    it."""
+    from harness_common.stackenv import fault_api_for
+    from loadtests.errors import TargetError
+    from loadtests.preflight import check_target
+
+    env = proxy_stack(tmp_path)
+    through = fault_api_for("http://127.0.0.1:10000", env)
+    around = fault_api_for("http://127.0.0.1:18000", env)
+    assert (through.url, through.backend, through.affects) == (
+        "http://127.0.0.1:9902", "proxy", "http://127.0.0.1:10000")
+    assert around == through                    # never the service's own address
+    with socket_server() as url:                # the user's service answers, no fault API
+        api = fault_api_for(url, env)
+        with pytest.raises(TargetError, match=r"act on http://127.0.0.1:10000 .* but the load "
+                                              r"goes to .*drop --host / HOST"):
+            check_target(url, api, needs_admin=True)
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class socket_server:
+    def __enter__(self) -> str:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

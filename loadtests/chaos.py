@@ -41,6 +41,7 @@ class LedgerEntry:
     cleared_at: datetime | None = None
     applied: bool = True
     error: str | None = None
+    backend: str | None = None   # where it acts: "app" (in the service) or "proxy" (in front)
 
     def end(self) -> datetime:
         """When the fault went off: cleared, or expired by its TTL."""
@@ -73,15 +74,17 @@ class ChaosController:
         """Switch a validated fault on; FaultError (also recorded in the ledger) if refused."""
         params = spec.model_dump(mode="json", exclude={"kind"})
         now = self._clock()
+        client = self._client_factory()
+        backend = getattr(client, "backend", None)
         try:
-            active = self._client_factory().set(spec.kind, **params)
+            active = client.set(spec.kind, **params)
         except FaultError as err:
             self.ledger.append(LedgerEntry(spec.kind, source, params, now, now, now,
-                                           applied=False, error=str(err)))
+                                           applied=False, error=str(err), backend=backend))
             raise
         self._close(spec.kind, now)  # the app replaces a fault of the same kind
         self.ledger.append(LedgerEntry(spec.kind, source, params, now,
-                                       now + timedelta(seconds=spec.ttl_s)))
+                                       now + timedelta(seconds=spec.ttl_s), backend=backend))
         return active
 
     def clear_fault(self, kind: str | None) -> list[str]:
@@ -157,6 +160,6 @@ class ChaosController:
                 kind=entry.kind, source=entry.source, params=entry.params, start=lo, end=hi,
                 start_offset_s=round((lo - start).total_seconds(), 3),
                 end_offset_s=round((hi - start).total_seconds(), 3),
-                applied=entry.applied, error=entry.error,
+                applied=entry.applied, error=entry.error, backend=entry.backend,
             ))
         return windows

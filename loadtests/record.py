@@ -26,7 +26,8 @@ completed or interrupted. Format (version 1):
          "params": {"delay_ms": 400, ...},              # the fault as sent (with ttl_s)
          "start": "2025-01-01T12:00:10Z", "end": "2025-01-01T12:00:40Z",
          "start_offset_s": 10.0, "end_offset_s": 40.0,  # seconds after `start`
-         "applied": true, "error": null}                # applied false: the app refused it
+         "applied": true, "error": null,                # applied false: the app refused it
+         "backend": "app"}                              # or "proxy": Envoy in front of it
       ],
       "users": [[0.0, 0], [1.0, 4], [5.1, 10]],  # [offset_s, users] whenever the count changed
       "stats": {
@@ -128,6 +129,9 @@ class FaultWindow(_Model):
     end_offset_s: float
     applied: bool = True
     error: str | None = None
+    # where the fault acted: "app" (inside the service, its metrics see it) or "proxy" (Envoy in
+    # front: a request it fails or delays never reaches the service's own metrics as such)
+    backend: Literal["app", "proxy"] | None = None
 
     @field_validator("start", "end")
     @classmethod

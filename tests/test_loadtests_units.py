@@ -23,6 +23,7 @@ from loadtests.client_metrics import ClientMetrics, build_registry
 from loadtests.errors import RecordError, ScenarioError, ScheduleError
 from loadtests.record import (
     EndpointStats,
+    FaultWindow,
     RunRecord,
     RunStats,
     ScenarioInfo,
@@ -292,6 +293,19 @@ def test_a_refused_fault_is_recorded_as_not_applied():
         chaos.set_fault(parse_fault("latency", {"delay_ms": 5}), "schedule")
     (window,) = chaos.windows(clock.now - timedelta(seconds=1), clock.now + timedelta(seconds=5))
     assert window.applied is False and "401" in window.error
+
+
+def test_each_window_says_where_its_fault_acted():
+    """A fault of the proxy in front of a service never reaches the service's own metrics: the
+    record must say where each one acted, so the judge can tell."""
+    clock = FakeClock()
+    proxy = FakeClient([])
+    proxy.backend = "proxy"
+    chaos = ChaosController(lambda: proxy, clock=clock)
+    chaos.set_fault(parse_fault("error", {"ttl_s": 30}), "schedule")
+    (window,) = chaos.windows(clock.now, clock.now + timedelta(seconds=60))
+    assert window.backend == "proxy"
+    assert FaultWindow.model_validate_json(window.model_dump_json()).backend == "proxy"
 
 
 def test_windows_are_clipped_to_the_run_and_end_at_ttl_expiry():

@@ -92,6 +92,20 @@ def admin_token_for(url: str, environ=None) -> str | None:
     return None
 
 
+def refused_token_hint(url: str, environ=None) -> str:
+    """Why a token sent to `url` may have been refused, and what to do (no secret)."""
+    env = os.environ if environ is None else environ
+    if env.get("FAULT_ADMIN_TOKEN"):
+        stack = read_stack_env(env.get("STACK_DIR"))
+        own = same_url(url, stack.get("APP_URL")) or same_url(url, stack.get("FAULT_API_URL"))
+        where = (f"; the stack's own token is in {stack_env_path(env)}: unset "
+                 f"FAULT_ADMIN_TOKEN to use it" if own and stack.get("FAULT_ADMIN_TOKEN") else "")
+        return (f"the token sent is FAULT_ADMIN_TOKEN from your environment, which overrides the "
+                f"stack's{where}")
+    return (f"the token sent is the stack's ({stack_env_path(env)}), and {url} was started with "
+            f"another: set FAULT_ADMIN_TOKEN to the one it was started with")
+
+
 def token_hint(url: str, environ=None) -> str:
     """Why there is no token for `url`, and what to do (for error messages; no secret)."""
     env = os.environ if environ is None else environ

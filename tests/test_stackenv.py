@@ -154,3 +154,42 @@ class socket_server:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class _Refuses(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        body = b'{"error": "unauthorized"}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_refused_token_says_whose_it_was_and_what_to_do(tmp_path):
+    """`FAULT_ADMIN_TOKEN=wrong… faults list` printed only '401: unauthorized': nothing said the
+    environment's token overrides the stack's."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    base = {"PATH": "/usr/bin:/bin", "STACK_DIR": str(stack_dir(tmp_path, url))}
+    try:
+        def cli(**env) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "harness_common.faults", "list"],
+                                  env={**base, **env}, cwd=REPO, capture_output=True, text=True,
+                                  timeout=30)
+
+        mine = cli(FAULT_ADMIN_TOKEN="wrong-token-xyz")
+        assert mine.returncode != 0
+        assert "401: unauthorized" in mine.stderr
+        assert ("FAULT_ADMIN_TOKEN from your environment, which overrides the stack's; the "
+                "stack's own token is in") in mine.stderr
+        assert "unset FAULT_ADMIN_TOKEN" in mine.stderr and "wrong-token-xyz" not in mine.stderr
+        stacks = cli()
+        assert "the token sent is the stack's" in stacks.stderr and TOKEN not in stacks.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

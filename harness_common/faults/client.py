@@ -13,7 +13,7 @@ from __future__ import annotations
 import requests
 
 from harness_common.errors import FaultError
-from harness_common.stackenv import FaultApi, resolve_fault_api, token_hint
+from harness_common.stackenv import FaultApi, refused_token_hint, resolve_fault_api, token_hint
 
 
 class FaultClient:
@@ -59,7 +59,9 @@ class FaultClient:
             payload = {}
         if resp.status_code != 200:
             reason = payload.get("error") or resp.reason
-            raise FaultError(f"{method} /admin/faults{path} -> {resp.status_code}: {reason}")
+            hint = f" ({refused_token_hint(self.base_url)})" if resp.status_code == 401 else ""
+            raise FaultError(f"{method} /admin/faults{path} -> {resp.status_code}: "
+                             f"{reason}{hint}")
         return payload
 
     @property

@@ -19,7 +19,10 @@ workers = 1  # see the module docstring: more workers would split the store and 
 threads = int(os.environ.get("TELEGRAM_SANDBOX_THREADS", "16"))
 timeout = 150  # > the longest emulated hang (timeout fault, hang_s <= 120)
 graceful_timeout = 5
-keepalive = 5
+# Longer than a client keeps an idle connection (Alertmanager: prometheus/common's 5 min):
+# at 5 s, gunicorn closed idle connections Alertmanager then sent a POST on, and the
+# notification failed with EOF and waited for its retry (seen once by a user).
+keepalive = 330
 accesslog = None  # never: the URL path holds the bot token (see the module docstring)
 errorlog = "-"
 loglevel = os.environ.get("TELEGRAM_SANDBOX_LOG_LEVEL", "info")

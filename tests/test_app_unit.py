@@ -190,3 +190,14 @@ def test_a_first_error_increments_a_series_that_was_already_there(app, client):
     client.put("/admin/faults/error", json={"status": 503}, headers=AUTH)
     client.get("/")
     assert sample(app, "app_requests_total", method="GET", endpoint="/", status="503") == 1.0
+
+
+def test_a_json_body_sent_without_its_content_type_is_read_as_json(client):
+    """`curl -X PUT -d '{"delay_ms": 50}'` sends form-urlencoded: it was refused as 'not valid
+    JSON' although it was."""
+    resp = client.put("/admin/faults/latency", data='{"delay_ms": 50}', headers=AUTH,
+                      content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 200 and resp.get_json()["fault"]["delay_ms"] == 50
+    bad = client.put("/admin/faults/latency", data="delay_ms=50", headers=AUTH,
+                     content_type="application/x-www-form-urlencoded")
+    assert bad.status_code == 400 and "is not valid JSON" in bad.get_json()["error"]

@@ -100,7 +100,7 @@ def list_faults():
 @bp.put("/faults/<kind>")
 def set_fault(kind: str):
     """Validate the body fully, then switch the fault on (replacing one of the same kind)."""
-    body = request.get_json(silent=True)
+    body = request.get_json(force=True, silent=True)   # JSON, whatever the Content-Type says
     if body is None and request.get_data():
         raise FaultValidationError("body", "is not valid JSON; send e.g. {\"delay_ms\": 300}")
     spec = parse_fault(kind, {} if body is None else body)

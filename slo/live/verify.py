@@ -6,9 +6,11 @@
   whether its notification got through (slo.live.health): one that keeps failing fails the
   command, a retry that ended in delivery is a warning;
 - `send_test`: posts a synthetic alert to Alertmanager's v2 API and proves it reached Telegram —
-  read back from the sandbox in the configured chat, or by Alertmanager's telegram counters in
-  real mode, matched to its own group and time — then resolves it and proves the resolution
-  too; measures time-to-notify for both. Its message proves nothing for the other alerts, so
+  read back from the sandbox in the configured chat (the alert block that carries its own
+  check id: every test alert is in one Alertmanager group, so its FIRING may share a message
+  with an earlier check's RESOLVED), or by Alertmanager's telegram counters in real mode,
+  matched to its own group and time — then resolves it and proves the resolution too (a
+  delivery after the firing one); measures time-to-notify for both. Its message proves nothing for the other alerts, so
   delivery_health is judged after it as well;
 - `wait_for`: waits until an alert is firing (or resolved) within a time limit.
 
@@ -33,6 +35,7 @@ from slo.live.delivery import (
     AlertmanagerApi,
     AlertmanagerCounters,
     DeliveryError,
+    Notice,
     counter_delta,
     counter_history,
     notices,
@@ -196,6 +199,19 @@ class TestDelivery:
         return self.health is not None and self.health.failed
 
 
+def check_marker(nonce: str) -> str:
+    """The words of the test alert's summary that name its check (shown in its own block)."""
+    return f"delivery check {nonce}:"
+
+
+def own_blocks(found: list[Notice], nonce: str, status: str) -> list[Notice]:
+    """The blocks that report the test alert of check `nonce` with `status`: the block itself
+    must carry the check (Alertmanager groups every test alert in one group, so a message with
+    this check's FIRING block may hold an earlier check's RESOLVED one)."""
+    return [n for n in found if n.status == status and n.alertname == TEST_ALERT
+            and check_marker(nonce) in n.text]
+
+
 def _wait(predicate: Callable[[], float | None], timeout: float, interval: float = 0.5
           ) -> float | None:
     deadline = time.monotonic() + timeout
@@ -212,7 +228,7 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
     nonce = secrets.token_hex(4)
     labels = {"alertname": TEST_ALERT, "severity": "info", "slo": "verify-alerts",
               "service": service, "check": nonce}
-    annotations = {"summary": f"slo verify-alerts delivery check {nonce}: no action needed",
+    annotations = {"summary": f"slo verify-alerts {check_marker(nonce)} no action needed",
                    "description": "A synthetic alert posted by `slo verify-alerts --send-test`."}
     counters = AlertmanagerCounters(endpoints.alertmanager)
     api = AlertmanagerApi(endpoints.alertmanager)
@@ -231,11 +247,11 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
     def delivered(status: str, since: float) -> Callable[[], float | None]:
         def check() -> float | None:
             if sandbox is not None:
-                for notice in notices(sandbox.messages(since=since, contains=nonce)):
-                    if notice.status == status and notice.alertname == TEST_ALERT:
-                        if same_chat(notice, endpoints.chat_id):
-                            return notice.received_at
-                        elsewhere.append(notice.chat_id)
+                found = notices(sandbox.messages(since=since, contains=nonce))
+                for notice in own_blocks(found, nonce, status):
+                    if same_chat(notice, endpoints.chat_id):
+                        return notice.received_at
+                    elsewhere.append(notice.chat_id)
                 return None
             now = counters.poll(clock()).at
             held = parse_held_alerts(api.alerts())
@@ -256,7 +272,9 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
         ended = clock()
         post_alert(endpoints.alertmanager, labels, annotations, sent, ended)
         if fired_at is not None:
-            resolved_at = _wait(delivered("resolved", ended - 1), within_s)
+            # not before the firing delivery: in real mode the counters' rise that proved the
+            # firing message is no proof of the resolved one
+            resolved_at = _wait(delivered("resolved", max(ended - 1, fired_at)), within_s)
     health = delivery_health(endpoints, max(within_s, clock() - sent) + 60, clock,
                              exclude=lambda a: a.name == TEST_ALERT)
     how = (f"read back from the Telegram sandbox, chat {endpoints.chat_id}" if sandbox is not None

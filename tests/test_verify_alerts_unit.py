@@ -195,3 +195,65 @@ def test_real_telegram_does_not_count_the_firing_notification_as_the_resolution(
     result = send_test(endpoints("telegram"), "portfolio-app", within_s=2)
     assert not result.ok and result.verdict == "not_delivered", result
     assert "resolution was not delivered within 2s" in result.detail
+
+
+def fresh(*alerts, health="unknown", error=""):
+    """An answer of a Prometheus whose rule groups have not run yet (right after `make stack
+    FRESH=1`): health unknown, lastEvaluation 0001-01-01, no alerts; or `health="err"`."""
+    payload = answer(*alerts)
+    rule = payload["data"]["groups"][0]["rules"][0]
+    rule.update({"health": health, "lastEvaluation": "0001-01-01T00:00:00Z"})
+    if error:
+        rule["lastError"] = error
+    return payload
+
+
+def shared_clock():
+    clock = ticking()
+    return clock, {"clock": clock, "interval": 0}
+
+
+def test_a_rule_never_evaluated_is_not_resolved_it_could_not_be_evaluated():
+    """Before: `OK ... is not firing after 0.0s`, exit 0, on a fresh stack whose rule groups
+    had not run yet."""
+    clock, kw = shared_clock()
+    tracker = AlertTracker([Playback(fresh())], clock=clock)
+    result = wait_for(tracker, AlertSelector.of("ErrorBudgetBurn", {"slo": "error-ratio"}),
+                      "resolved", 10, **kw)
+    assert not result.ok and not result.evaluated
+    assert result.detail.startswith('could not evaluate: rule ErrorBudgetBurn{severity="page",'
+                                    'slo="error-ratio"} has not been evaluated yet')
+    assert "every 5s" in result.detail and "--within" in result.detail
+
+
+def test_a_wait_for_resolved_waits_for_the_first_evaluation():
+    clock, kw = shared_clock()
+    tracker = AlertTracker([Playback(fresh(), fresh(), answer())], clock=clock)
+    result = wait_for(tracker, AlertSelector.of("ErrorBudgetBurn"), "resolved", 10, **kw)
+    assert result.ok and result.evaluated and "is not firing" in result.detail
+
+
+def test_an_erroring_rule_is_not_resolved_and_its_error_is_named():
+    clock, kw = shared_clock()
+    tracker = AlertTracker([Playback(fresh(health="err", error="many-to-many matching"))],
+                           clock=clock)
+    result = wait_for(tracker, AlertSelector.of("ErrorBudgetBurn"), "resolved", 10, **kw)
+    assert not result.ok and not result.evaluated
+    assert "fails to evaluate: many-to-many matching" in result.detail
+
+
+def test_not_firing_by_the_deadline_is_no_verdict_when_the_rule_never_ran():
+    """Before: `FAILED ... is not firing after 10s` (exit 1) about evaluations that never
+    happened."""
+    clock, kw = shared_clock()
+    tracker = AlertTracker([Playback(fresh())], clock=clock)
+    result = wait_for(tracker, AlertSelector.of("ErrorBudgetBurn"), "firing", 10, **kw)
+    assert not result.ok and not result.evaluated
+    assert "has not been evaluated yet" in result.detail
+
+
+def test_firing_seen_is_firing_and_an_evaluated_quiet_rule_fails_the_wait():
+    clock, kw = shared_clock()
+    tracker = AlertTracker([Playback(answer())], clock=clock)
+    result = wait_for(tracker, AlertSelector.of("ErrorBudgetBurn"), "firing", 5, **kw)
+    assert not result.ok and result.evaluated and "is not firing after 5s" in result.detail

@@ -10,8 +10,8 @@
   check id: every test alert is in one Alertmanager group, so its FIRING may share a message
   with an earlier check's RESOLVED), or by Alertmanager's telegram counters in real mode,
   matched to its own group and time — then resolves it and proves the resolution too (a
-  delivery after the firing one); measures time-to-notify for both. Its message proves nothing for the other alerts, so
-  delivery_health is judged after it as well;
+  delivery after the firing one); measures time-to-notify for both. Its message proves
+  nothing for the other alerts, so delivery_health is judged after it as well;
 - `wait_for`: waits until an alert is firing (or resolved) within a time limit.
 
 Where the stack is: the environment (PROMETHEUS_URL, ALERTMANAGER_URL, TELEGRAM_SANDBOX_URL,
@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from harness_common.errors import HarnessError
 from harness_common.stackenv import read_stack_env
 from slo.judge.prom import Prometheus
-from slo.live.alerts import AlertSelector, AlertTracker, GrafanaAlerts, PrometheusAlerts, Snapshot
+from slo.live.alerts import (
+    AlertSelector,
+    AlertTimeline,
+    AlertTracker,
+    GrafanaAlerts,
+    PrometheusAlerts,
+    Snapshot,
+)
+from slo.live.coverage import coverage, max_gap_s
 from slo.live.delivery import (
     AlertmanagerApi,
     AlertmanagerCounters,
@@ -309,17 +317,45 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
 
 @dataclass(frozen=True)
 class WaitResult:
-    """The outcome of --alert NAME --expect STATE."""
+    """The outcome of --alert NAME --expect STATE; `evaluated` False: no verdict could be
+    reached (a rule not evaluated yet or failing, or the rules not watched): exit 2."""
 
     ok: bool
     took_s: float | None
     detail: str
+    evaluated: bool = True
+
+
+def unjudged(timeline: AlertTimeline, selector: AlertSelector) -> str | None:
+    """Why the rules that can produce `selector`'s alerts do not tell their state now (None:
+    they do): a rule whose query fails (health err), or one not evaluated yet (Prometheus says
+    health "unknown" and lastEvaluation 0001-01-01 until its group first runs) — such a rule has
+    no alert because nothing was evaluated, not because nothing fires."""
+    mine = timeline.rules_matching(selector)
+    for rule in mine:
+        if rule.health in ("err", "error"):
+            return (f"rule {AlertSelector.of(rule.name, rule.labels)} fails to evaluate: "
+                    f"{rule.last_error or 'no error text'}; fix its query (the SLO rules are "
+                    f"generated from the spec by `make rules`) and see {rule.source}'s log")
+    for rule in mine:
+        if rule.health != "ok":
+            every = f" every {rule.interval_s:g}s" if rule.interval_s else ""
+            return (f"rule {AlertSelector.of(rule.name, rule.labels)} has not been evaluated "
+                    f"yet ({rule.source} health {rule.health!r}, no lastEvaluation): its group "
+                    f"{rule.group!r} runs{every}, the first time up to one interval after "
+                    f"{rule.source} (re)started; retry then, or give --within more time")
+    return None
 
 
 def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within_s: float,
              clock: Callable[[], float] = time.time, interval: float = 1.0) -> WaitResult:
     """Wait until `selector` is firing (expect=firing) or has no pending/firing instance
-    (expect=resolved), polling the tracker's sources."""
+    (expect=resolved), polling the tracker's sources.
+
+    Only evaluated rules answer: "not firing" needs every matching rule evaluated and healthy
+    at the last poll (a rule not evaluated yet is waited for, up to `within_s`); a rule whose
+    query fails, or one still not evaluated at the deadline, is no verdict (evaluated False),
+    and so is a "did not fire in time" over a wait the tracker did not watch enough."""
     started = clock()
     tracker.poll_once()
     if "prometheus" in tracker.last_errors:
@@ -335,10 +371,37 @@ def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within
                                             else ("pending", "firing"))
         if expect == "firing" and active:
             return WaitResult(True, round(now - started, 3), f"{selector} is firing")
-        if expect == "resolved" and not active:
+        blocked = unjudged(tracker.timeline, selector)
+        if blocked and "fails to evaluate" in blocked:
+            return WaitResult(False, None, f"could not evaluate: {blocked}", evaluated=False)
+        if expect == "resolved" and not active and not blocked and _answered(tracker):
             return WaitResult(True, round(now - started, 3), f"{selector} is not firing")
         if now >= deadline:
+            if blocked:
+                return WaitResult(False, None, f"could not evaluate: {blocked}",
+                                  evaluated=False)
+            if expect == "resolved" and not active:
+                return WaitResult(False, None, f"could not evaluate: the last poll of "
+                                               f"{_unanswered(tracker)}", evaluated=False)
+            if expect == "firing":
+                cov = coverage(tracker.timeline.history, selector, started, now,
+                               max_gap_s(max(interval, tracker.timeline.poll_interval_s)))
+                if not cov.enough:
+                    return WaitResult(False, None,
+                                      f"could not evaluate: {selector} not firing after "
+                                      f"{within_s:.0f}s rests on a wait the tracker watched "
+                                      f"{cov.describe(started)}", evaluated=False)
             state = "not firing" if expect == "firing" else "still pending or firing"
             return WaitResult(False, None, f"{selector} is {state} after {within_s:.0f}s")
         time.sleep(interval)
         tracker.poll_once()
+
+
+def _answered(tracker: AlertTracker) -> bool:
+    """True when every source answered its last poll (its rules are the current ones)."""
+    return not tracker.last_errors
+
+
+def _unanswered(tracker: AlertTracker) -> str:
+    source, error = next(iter(tracker.last_errors.items()), ("a source", "failed"))
+    return f"{source} failed ({error}); is it up?"

@@ -26,7 +26,7 @@ from rich.table import Table
 from harness_common import exitcodes
 from harness_common.durations import whole_seconds
 from slo.live.alerts import AlertSelector, AlertTracker, labels_text
-from slo.live.health import DELIVERED, FAILING, DeliveryHealth
+from slo.live.health import DELIVERED, FAILING, NOT_RESENT, DeliveryHealth
 from slo.live.verify import Endpoints, delivery_health, rule_states, send_test, wait_for
 
 HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
@@ -79,7 +79,8 @@ def _show_delivery(console, health: DeliveryHealth, chat: str | None) -> int:
     for item in health.alerts:
         if item.verdict != DELIVERED:
             colour = "bold red" if item.verdict == FAILING else "yellow"
-            console.print(f"  {item.alert}: [{colour}]{item.verdict.upper()}[/] {item.detail}",
+            shown = {NOT_RESENT: "NOT RE-SENT"}.get(item.verdict, item.verdict.upper())
+            console.print(f"  {item.alert}: [{colour}]{shown}[/] {item.detail}",
                           highlight=False, soft_wrap=True)
     for warning in health.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)

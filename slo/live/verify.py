@@ -53,6 +53,7 @@ from slo.live.delivery import (
 from slo.live.health import (
     DeliveryHealth,
     HeldAlert,
+    Restart,
     Route,
     attribute,
     held_activity,
@@ -149,6 +150,18 @@ def alertmanager_route(url: str) -> Route:
         return Route()
 
 
+def alertmanager_restart(api: AlertmanagerApi, now: float) -> Restart | None:
+    """When the running Alertmanager started and what failed since (None: unknown)."""
+    try:
+        samples = api.counters_since_start(now)
+    except DeliveryError:
+        return None
+    if len(samples) < 2:
+        return None
+    start, current = samples
+    return Restart(start.at, int(current.failed or 0), int(current.request_failures or 0))
+
+
 def delivery_health(endpoints: Endpoints, window_s: float, clock: Callable[[], float] = time.time,
                     exclude: Callable[[HeldAlert], bool] | None = None) -> DeliveryHealth:
     """The telegram integration over the last `window_s` and each held alert's delivery.
@@ -175,8 +188,12 @@ def delivery_health(endpoints: Endpoints, window_s: float, clock: Callable[[], f
     delta = counter_delta(samples, since, now) if len(samples) > 1 else None
     if endpoints.telegram_mode == "sandbox":
         oldest = min((a.starts_at for a in held), default=now)
+        restart = alertmanager_restart(api, now) if held else None
+        if restart is not None:     # its group's last message before the restart, too
+            oldest = min(oldest, restart.started_at - route.repeat_interval_s)
         messages = SandboxClient(endpoints.sandbox).messages(since=oldest - 1) if held else []
-        judged = judge_sandbox(held, notices(messages), endpoints.chat_id, route, now, delta)
+        judged = judge_sandbox(held, notices(messages), endpoints.chat_id, route, now, delta,
+                               restart)
     else:
         judged = judge_counters(held, samples, route, now)
         if held:

@@ -391,7 +391,8 @@ def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within
         blocked = unjudged(tracker.timeline, selector)
         if blocked and "fails to evaluate" in blocked:
             return WaitResult(False, None, f"could not evaluate: {blocked}", evaluated=False)
-        if expect == "resolved" and not active and not blocked and _answered(tracker):
+        if expect == "resolved" and not active and not blocked and not _unanswered(tracker,
+                                                                                   selector):
             return WaitResult(True, round(now - started, 3), f"{selector} is not firing")
         if now >= deadline:
             if blocked:
@@ -399,7 +400,8 @@ def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within
                                   evaluated=False)
             if expect == "resolved" and not active:
                 return WaitResult(False, None, f"could not evaluate: the last poll of "
-                                               f"{_unanswered(tracker)}", evaluated=False)
+                                               f"{_unanswered(tracker, selector)}",
+                                  evaluated=False)
             if expect == "firing":
                 cov = coverage(tracker.timeline.history, selector, started, now,
                                max_gap_s(max(interval, tracker.timeline.poll_interval_s)))
@@ -414,11 +416,11 @@ def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within
         tracker.poll_once()
 
 
-def _answered(tracker: AlertTracker) -> bool:
-    """True when every source answered its last poll (its rules are the current ones)."""
-    return not tracker.last_errors
-
-
-def _unanswered(tracker: AlertTracker) -> str:
-    source, error = next(iter(tracker.last_errors.items()), ("a source", "failed"))
-    return f"{source} failed ({error}); is it up?"
+def _unanswered(tracker: AlertTracker, selector: AlertSelector) -> str:
+    """'grafana failed (...); is it up?' when the last poll of a source that holds the
+    selector's rules failed (its rules and alerts are not current); '' when none did."""
+    for source, error in tracker.last_errors.items():
+        rules = tracker.timeline.rules.get(source, ())
+        if any(selector.matches_rule(r) for r in rules):
+            return f"{source} failed ({error}); is it up?"
+    return ""

@@ -152,3 +152,21 @@ def test_a_message_to_another_chat_is_not_found_when_the_chat_is_given():
     assert hit.message_id == 2 and hit.chat_id == -1001234567890
     assert first_notice(found[:1], "ErrorBudgetBurn", labels, "firing", 90,
                         chat_id=-1001234567890) is None
+
+
+def test_each_block_keeps_its_own_text_so_a_grouped_message_tells_its_alerts_apart():
+    """A grouped message lists each alert in its own block: the text of one block (its summary)
+    must not be read as the other's."""
+    grouped = ("🔥 FIRING SloHarnessTestAlert\n"
+               "severity info · SLO verify-alerts · service portfolio-app\n"
+               "slo verify-alerts delivery check f0acac2d: no action needed\n"
+               "since 2026-12-01 22:10:01 UTC\n\n"
+               "✅ RESOLVED SloHarnessTestAlert\n"
+               "severity info · SLO verify-alerts · service portfolio-app\n"
+               "slo verify-alerts delivery check 894b5e6c: no action needed\n\n"
+               "Alertmanager")
+    firing, resolved = notices([{"message_id": 13, "received_at": 100.0, "text": grouped}])
+    assert (firing.status, resolved.status) == ("firing", "resolved")
+    assert "check f0acac2d" in firing.text and "894b5e6c" not in firing.text
+    assert "check 894b5e6c" in resolved.text and "f0acac2d" not in resolved.text
+    assert "Alertmanager" not in resolved.text.splitlines()[:3]

@@ -18,7 +18,9 @@ import pytest
 import requests
 import yaml
 
+from slo.live import verify as live_verify
 from slo.live.delivery import first_notice, notices, parse_counters, post_alert
+from slo.live.verify import TEST_ALERT, Endpoints, check_marker, own_blocks
 from stack.config import SANDBOX_CHAT_ID, TelegramTarget, private_stack_env
 from stack.files import write_private
 from stack.launcher import write_alertmanager_dir
@@ -169,3 +171,27 @@ def test_verify_alerts_fails_while_an_alerts_notification_keeps_failing(path):
     assert "DELIVERED delivered" not in sent.stdout
     assert "the test message proves delivery for itself only" in sent.stdout
     assert "LostAlert{" in sent.stdout
+
+
+def test_send_test_does_not_take_an_earlier_checks_resolved_block_for_its_own(path, monkeypatch):
+    """A user's second `--send-test` printed "resolved after -0.5s": its FIRING went out in one
+    grouped message with the RESOLVED of the check before it, and that block was counted."""
+    service = "grouped-check"
+    old = {"alertname": TEST_ALERT, "severity": "info", "slo": "verify-alerts",
+           "service": service, "check": "894b5e6c"}
+    summary = {"summary": f"slo verify-alerts {check_marker('894b5e6c')} no action needed"}
+    started = time.time()
+    post_alert(path["am"], old, summary, started, started + 600)
+    path["sandbox"].wait_for_message(contains="894b5e6c", chat_id=SANDBOX_CHAT_ID, timeout=30)
+    post_alert(path["am"], old, summary, started, time.time())   # its RESOLVED is now due
+    monkeypatch.setattr(live_verify.secrets, "token_hex", lambda n: "f0acac2d")
+    endpoints = Endpoints(path["env"]["PROMETHEUS_URL"], path["am"], path["sandbox"].base_url,
+                          "sandbox")
+    result = live_verify.send_test(endpoints, service, within_s=30)
+    grouped = notices(path["sandbox"].messages(contains="f0acac2d"))
+    first = grouped[0].message_id
+    assert sorted((n.status, n.text.split("check ")[1][:8]) for n in grouped
+                  if n.message_id == first) == [("firing", "f0acac2d"), ("resolved", "894b5e6c")]
+    assert result.ok and result.resolved_notify_s > 0, result.detail
+    resolution = own_blocks(grouped, "f0acac2d", "resolved")
+    assert resolution and resolution[0].message_id != first

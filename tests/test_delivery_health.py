@@ -10,6 +10,7 @@ from slo.live.delivery import CounterDelta, CounterSample, notices
 from slo.live.health import (
     DeliveryHealth,
     HeldAlert,
+    Restart,
     Route,
     integration_failing,
     judge_counters,
@@ -167,3 +168,48 @@ def test_retries_that_ended_in_delivery_are_a_warning_and_failures_fail():
     broken = DeliveryHealth(T0, T0 + 60, "w", CounterDelta(3, 1, T0 + 5, 0, 9), (lost,))
     assert broken.failed and broken.failing == [lost] and broken.warnings == []
     assert DeliveryHealth(T0, T0 + 60, "w", None, (), (), "it keeps failing").failed
+
+
+RESTART = Restart(T0 + 90)
+HOURLY = Route(ROUTE.group_by, 5, 10, frozenset({"telegram"}), 3600)
+KEPT = [
+    # id, messages, restart, route, verdict, in the detail
+    ("its group's FIRING message from before the restart is remembered, not re-sent",
+     [message(20)], RESTART, HOURLY, "not_resent",
+     "not re-sent after Alertmanager's restart at"),
+    ("not when a notification failed since the restart",
+     [message(20)], Restart(T0 + 90, 0, 3), HOURLY, "failing", "no FIRING message"),
+    ("not when the group's last message before it said RESOLVED",
+     [message(20), message(40, status="RESOLVED")], RESTART, HOURLY, "failing", "no FIRING"),
+    ("not another SLO's old message",
+     [message(20, slo="latency-p95")], RESTART, HOURLY, "failing", "no FIRING"),
+    ("not an old message to another chat",
+     [message(20, chat="-100999")], RESTART, HOURLY, "failing", "no FIRING"),
+    ("not once repeat_interval has passed since it",
+     [message(20)], RESTART, Route(ROUTE.group_by, 5, 10, frozenset({"telegram"}), 60),
+     "failing", "no FIRING"),
+    ("not a message sent after Alertmanager started (no restart in between)",
+     [message(20)], Restart(T0 + 10), HOURLY, "failing", "no FIRING"),
+    ("not when the messages cannot show the group (group_by unknown)",
+     [message(20)], RESTART, Route(("...",), 5, 10, frozenset({"telegram"}), 3600),
+     "failing", "no FIRING"),
+    ("not without knowing when Alertmanager started",
+     [message(20)], None, HOURLY, "failing", "no FIRING"),
+]
+
+
+@pytest.mark.parametrize("messages, restart, route, verdict, detail", [c[1:] for c in KEPT],
+                         ids=[c[0] for c in KEPT])
+def test_a_still_firing_alert_after_an_alertmanager_restart(messages, restart, route, verdict,
+                                                            detail):
+    """Before: every such alert was FAILING ("no FIRING message for it reached chat") after
+    `make stack-down` + `make stack` without FRESH=1."""
+    alert = held(at=100)            # Prometheus, restarted too, sent it with a new start
+    (judged,) = judge_sandbox([alert], notices(messages), CHAT, route, T0 + 400,
+                              CounterDelta(0, 0, None, 0, 0), restart)
+    assert judged.verdict == verdict and detail in judged.detail, judged.detail
+
+
+def test_the_repeat_interval_comes_from_the_running_config():
+    assert parse_route("route: {repeat_interval: 1h}").repeat_interval_s == 3600
+    assert parse_route("route: {}").repeat_interval_s == 4 * 3600   # Alertmanager's default

@@ -13,7 +13,8 @@ delivered test message proves nothing for it); a retry that ended in delivery is
 Exit codes: 0 as expected (delivered / in the expected state); 1 not delivered, a notification
 that keeps failing, an unhealthy rule, not in the expected state in time, or no such rule;
 2 could not check (Prometheus or Alertmanager down, a delivery the counters cannot attribute,
-or a usage error such as --within banana).
+an --alert rule not evaluated yet or whose query fails, or a usage error such as --within
+banana).
 """
 
 import argparse
@@ -25,7 +26,7 @@ from rich.table import Table
 from harness_common import exitcodes
 from harness_common.durations import whole_seconds
 from slo.live.alerts import AlertSelector, AlertTracker, labels_text
-from slo.live.health import DELIVERED, FAILING, DeliveryHealth
+from slo.live.health import DELIVERED, FAILING, NOT_RESENT, DeliveryHealth
 from slo.live.verify import Endpoints, delivery_health, rule_states, send_test, wait_for
 
 HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
@@ -78,7 +79,8 @@ def _show_delivery(console, health: DeliveryHealth, chat: str | None) -> int:
     for item in health.alerts:
         if item.verdict != DELIVERED:
             colour = "bold red" if item.verdict == FAILING else "yellow"
-            console.print(f"  {item.alert}: [{colour}]{item.verdict.upper()}[/] {item.detail}",
+            shown = {NOT_RESENT: "NOT RE-SENT"}.get(item.verdict, item.verdict.upper())
+            console.print(f"  {item.alert}: [{colour}]{shown}[/] {item.detail}",
                           highlight=False, soft_wrap=True)
     for warning in health.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
@@ -149,8 +151,12 @@ def run(args, console) -> int:
         console.print(f"waiting up to {args.within}s for {selector} to be {args.expect}",
                       highlight=False)
         result = wait_for(tracker, selector, args.expect, args.within)
-        colour = "green" if result.ok else "red"
         took = f" after {result.took_s:.1f}s" if result.took_s is not None else ""
+        if not result.evaluated:
+            console.print(f"[yellow]NOT EVALUATED[/] {result.detail}", soft_wrap=True,
+                          highlight=False)
+            return exitcodes.NOT_EVALUATED
+        colour = "green" if result.ok else "red"
         console.print(f"[{colour}]{'OK' if result.ok else 'FAILED'}[/] {result.detail}{took}",
                       soft_wrap=True)
         return exitcodes.OK if result.ok else exitcodes.FAILED

@@ -38,6 +38,7 @@ _HEAD = re.compile(r"^\W*(FIRING|RESOLVED)\s+(\S+)\s*$")
 _META = re.compile(r"severity\s+(?P<severity>\S+)\s+·\s+SLO\s+(?P<slo>\S+)\s+·\s+service\s+"
                    r"(?P<service>\S+)")
 _TAGS = re.compile(r"<[^>]+>")
+_TAIL = re.compile(r"^… and \d+ more (firing|resolved)|^Alertmanager$")
 MESSAGE_LABELS = ("alertname", "severity", "slo", "service")
 
 
@@ -54,6 +55,7 @@ class Notice:
     message_id: int | None = None
     received_at: float | None = None
     chat_id: int | str | None = None
+    text: str = field(default="", compare=False)   # this block's own lines (summary included)
 
     @property
     def alertname(self) -> str:
@@ -61,20 +63,30 @@ class Notice:
         return self.labels.get("alertname", "")
 
 
-def parse_message(text: str) -> list[tuple[str, dict]]:
-    """(status, labels) of every alert block in a message's text (HTML tags tolerated)."""
+def parse_blocks(text: str) -> list[tuple[str, dict, str]]:
+    """(status, labels, block text) of every alert block in a message's text (HTML tags
+    tolerated). A block's text runs from its head line to the next block's head (or to the
+    message's "… and N more" / Alertmanager tail): what the message shows about that alert
+    alone, so one alert's summary is never read as another's in a grouped message."""
     lines = _TAGS.sub("", text or "").splitlines()
-    blocks: list[tuple[str, dict]] = []
-    for i, line in enumerate(lines):
-        head = _HEAD.match(line.strip())
-        if not head:
-            continue
+    heads = [(i, head) for i, line in enumerate(lines) if (head := _HEAD.match(line.strip()))]
+    blocks: list[tuple[str, dict, str]] = []
+    for n, (i, head) in enumerate(heads):
+        end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
+        body = lines[i:end]
+        tail = next((k for k, line in enumerate(body) if k and _TAIL.match(line.strip())), None)
+        body = body[:tail] if tail is not None else body
         labels = {"alertname": head.group(2)}
         if i + 1 < len(lines) and (meta := _META.search(lines[i + 1])):
             labels.update({k: v for k, v in meta.groupdict().items() if v != "none"
                            and not (k == "service" and v == "unknown")})
-        blocks.append((head.group(1).lower(), labels))
+        blocks.append((head.group(1).lower(), labels, "\n".join(body).strip()))
     return blocks
+
+
+def parse_message(text: str) -> list[tuple[str, dict]]:
+    """(status, labels) of every alert block in a message's text (HTML tags tolerated)."""
+    return [(status, labels) for status, labels, _text in parse_blocks(text)]
 
 
 def notices(messages: list[dict]) -> list[Notice]:
@@ -82,9 +94,9 @@ def notices(messages: list[dict]) -> list[Notice]:
     out = []
     for message in messages:
         text = message.get("text") or message.get("raw_text") or ""
-        for status, labels in parse_message(text):
+        for status, labels, block in parse_blocks(text):
             out.append(Notice(status, labels, message.get("message_id"),
-                              message.get("received_at"), message.get("chat_id")))
+                              message.get("received_at"), message.get("chat_id"), block))
     return out
 
 

@@ -14,8 +14,10 @@ Evidence, per Telegram mode:
   a proof). Failures with no delivery after them mean the integration keeps failing.
 
 Each held alert gets one AlertDelivery: delivered, failing (the command fails), waiting (its
-first notification is not due yet), suppressed (silenced or inhibited: nothing is sent), or
-unattributed. A retry that ended in delivery is a warning, not a failure.
+first notification is not due yet), suppressed (silenced or inhibited: nothing is sent),
+unattributed, or not_resent (sandbox: still firing from before an Alertmanager restart that kept
+its notification log, which holds the FIRING message the sandbox got before the restart; see
+`remembered`). A retry that ended in delivery is a warning, not a failure.
 """
 
 from __future__ import annotations
@@ -26,19 +28,28 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from harness_common.durations import parse_duration
-from slo.live.delivery import CounterDelta, CounterSample, Notice, first_notice, matches
+from harness_common.durations import format_duration, parse_duration
+from slo.live.delivery import (
+    MESSAGE_LABELS,
+    CounterDelta,
+    CounterSample,
+    Notice,
+    first_notice,
+    matches,
+    same_chat,
+)
 from slo.units import parse_rfc3339
 
 # Alertmanager's defaults (config.go), and notify.MinTimeout (a flush gives up after
 # max(group_interval, 10 s) in 0.25)
 DEFAULT_GROUP_WAIT_S = 30.0
 DEFAULT_GROUP_INTERVAL_S = 300.0
+DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0
 MIN_FLUSH_TIMEOUT_S = 10.0
 SLACK_S = 5.0
 
-DELIVERED, FAILING, WAITING, SUPPRESSED, UNATTRIBUTED = (
-    "delivered", "failing", "waiting", "suppressed", "unattributed")
+DELIVERED, FAILING, WAITING, SUPPRESSED, UNATTRIBUTED, NOT_RESENT = (
+    "delivered", "failing", "waiting", "suppressed", "unattributed", "not_resent")
 
 
 def _seconds(raw, default: float) -> float:
@@ -56,6 +67,7 @@ class Route:
     group_wait_s: float = DEFAULT_GROUP_WAIT_S
     group_interval_s: float = DEFAULT_GROUP_INTERVAL_S
     telegram_receivers: frozenset[str] | None = None   # None: unknown, judge every alert
+    repeat_interval_s: float = DEFAULT_REPEAT_INTERVAL_S
 
     @property
     def flush_timeout_s(self) -> float:
@@ -87,7 +99,8 @@ def parse_route(config_text: str) -> Route:
     return Route(tuple(route.get("group_by") or ()),
                  _seconds(route.get("group_wait"), DEFAULT_GROUP_WAIT_S),
                  _seconds(route.get("group_interval"), DEFAULT_GROUP_INTERVAL_S),
-                 receivers if config.get("receivers") else None)
+                 receivers if config.get("receivers") else None,
+                 _seconds(route.get("repeat_interval"), DEFAULT_REPEAT_INTERVAL_S))
 
 
 @dataclass(frozen=True)
@@ -201,9 +214,75 @@ def telegram_alerts(alerts: Iterable[HeldAlert], route: Route) -> list[HeldAlert
     return [a for a in alerts if not a.receivers or set(a.receivers) & route.telegram_receivers]
 
 
+@dataclass(frozen=True)
+class Restart:
+    """When the running Alertmanager started, and its telegram counters since then."""
+
+    started_at: float
+    failed: int = 0                 # notifications failed for good since the start
+    request_failures: int = 0       # failed requests since the start
+
+    @property
+    def quiet(self) -> bool:
+        """True when nothing failed since the start (a failing send counts a failed request)."""
+        return not self.failed and not self.request_failures
+
+
+def _group_of(notice: Notice, alert: HeldAlert, route: Route) -> bool:
+    """True when a block belongs to the alert's group (every group_by label shown in it)."""
+    labels = alert.label_dict
+    return all(notice.labels.get(k, "") == labels.get(k, "") for k in route.group_by)
+
+
+def remembered(alert: HeldAlert, found: list[Notice], chat_id: str | None, route: Route,
+               restart: Restart | None, now: float) -> Notice | None:
+    """The FIRING block, from before Alertmanager's restart, that its kept notification log
+    stops it from re-sending for `alert` (None: no such message, so none is excused).
+
+    Alertmanager 0.25 sends a group only when its firing alerts are not a subset of those its
+    notification log says were last sent, or repeat_interval has passed; the log lives in its
+    data dir, so a restart that kept it (`make stack` without FRESH=1) re-sends nothing for an
+    alert that was firing before and still is. It counts only when: every group_by label is
+    shown in the message (so the message is of this group; the stack groups by alertname,
+    service, slo, severity), the group's last message in the chat was before the restart and
+    lists the alert's name and shown labels as FIRING, repeat_interval has not passed since, and
+    no telegram notification or request failed since the restart (a failing send counts one).
+    """
+    if restart is None or not restart.quiet or "..." in route.group_by or not route.group_by:
+        return None
+    if not set(route.group_by) <= set(MESSAGE_LABELS):
+        return None
+    mine = [n for n in found if same_chat(n, chat_id) and _group_of(n, alert, route)]
+    if not mine:
+        return None
+    last_at = max(n.received_at or 0.0 for n in mine)
+    last = [n for n in mine if (n.received_at or 0.0) == last_at]
+    if last_at >= restart.started_at or now > last_at + route.repeat_interval_s:
+        return None
+    labels = tuple(alert.labels)
+    return next((n for n in last if matches(n, alert.name, labels, "firing")), None)
+
+
+def _not_resent(alert: HeldAlert, hit: Notice, chat_id, route: Route,
+                restart: Restart) -> AlertDelivery:
+    at = hit.received_at or 0.0
+    repeat = format_duration(route.repeat_interval_s)
+    return AlertDelivery(
+        alert, NOT_RESENT,
+        f"not re-sent after Alertmanager's restart at {_when(restart.started_at)}: its group's "
+        f"last message, at {_when(at)} before the restart (message {hit.message_id}, chat "
+        f"{chat_id}), lists it FIRING; Alertmanager kept its notification log across the "
+        f"restart (its data dir), and sends a group already sent no repeat before "
+        f"repeat_interval {repeat} (at {_when(at + route.repeat_interval_s)}); nothing failed "
+        f"since the restart (`make stack FRESH=1` empties that log)", at)
+
+
 def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str | None,
-                  route: Route, now: float, delta: CounterDelta | None) -> list[AlertDelivery]:
-    """Each alert's delivery from the sandbox's messages (see the module docstring)."""
+                  route: Route, now: float, delta: CounterDelta | None,
+                  restart: Restart | None = None) -> list[AlertDelivery]:
+    """Each alert's delivery from the sandbox's messages (see the module docstring); `restart`
+    (when Alertmanager started, what failed since) lets a message from before its restart
+    explain why a still-firing alert was not sent again (see `remembered`)."""
     out = []
     for alert in telegram_alerts(alerts, route):
         labels = tuple(alert.labels)
@@ -226,6 +305,8 @@ def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str
                                      f"Alertmanager's config"))
         elif age < route.due_s:
             out.append(_waiting(alert, age, route))
+        elif (kept := remembered(alert, found, chat_id, route, restart, now)) is not None:
+            out.append(_not_resent(alert, kept, chat_id, route, restart))
         else:
             failed = (f"; Alertmanager counted {delta.failed} failed telegram notifications and "
                       f"{delta.request_failures} failed requests" if delta else "")

@@ -6,10 +6,12 @@
   whether its notification got through (slo.live.health): one that keeps failing fails the
   command, a retry that ended in delivery is a warning;
 - `send_test`: posts a synthetic alert to Alertmanager's v2 API and proves it reached Telegram —
-  read back from the sandbox in the configured chat, or by Alertmanager's telegram counters in
-  real mode, matched to its own group and time — then resolves it and proves the resolution
-  too; measures time-to-notify for both. Its message proves nothing for the other alerts, so
-  delivery_health is judged after it as well;
+  read back from the sandbox in the configured chat (the alert block that carries its own
+  check id: every test alert is in one Alertmanager group, so its FIRING may share a message
+  with an earlier check's RESOLVED), or by Alertmanager's telegram counters in real mode,
+  matched to its own group and time — then resolves it and proves the resolution too (a
+  delivery after the firing one); measures time-to-notify for both. Its message proves
+  nothing for the other alerts, so delivery_health is judged after it as well;
 - `wait_for`: waits until an alert is firing (or resolved) within a time limit.
 
 Where the stack is: the environment (PROMETHEUS_URL, ALERTMANAGER_URL, TELEGRAM_SANDBOX_URL,
@@ -28,11 +30,20 @@ from dataclasses import dataclass
 from harness_common.errors import HarnessError
 from harness_common.stackenv import read_stack_env
 from slo.judge.prom import Prometheus
-from slo.live.alerts import AlertSelector, AlertTracker, GrafanaAlerts, PrometheusAlerts, Snapshot
+from slo.live.alerts import (
+    AlertSelector,
+    AlertTimeline,
+    AlertTracker,
+    GrafanaAlerts,
+    PrometheusAlerts,
+    Snapshot,
+)
+from slo.live.coverage import coverage, max_gap_s
 from slo.live.delivery import (
     AlertmanagerApi,
     AlertmanagerCounters,
     DeliveryError,
+    Notice,
     counter_delta,
     counter_history,
     notices,
@@ -42,6 +53,7 @@ from slo.live.delivery import (
 from slo.live.health import (
     DeliveryHealth,
     HeldAlert,
+    Restart,
     Route,
     attribute,
     held_activity,
@@ -138,6 +150,18 @@ def alertmanager_route(url: str) -> Route:
         return Route()
 
 
+def alertmanager_restart(api: AlertmanagerApi, now: float) -> Restart | None:
+    """When the running Alertmanager started and what failed since (None: unknown)."""
+    try:
+        samples = api.counters_since_start(now)
+    except DeliveryError:
+        return None
+    if len(samples) < 2:
+        return None
+    start, current = samples
+    return Restart(start.at, int(current.failed or 0), int(current.request_failures or 0))
+
+
 def delivery_health(endpoints: Endpoints, window_s: float, clock: Callable[[], float] = time.time,
                     exclude: Callable[[HeldAlert], bool] | None = None) -> DeliveryHealth:
     """The telegram integration over the last `window_s` and each held alert's delivery.
@@ -164,8 +188,12 @@ def delivery_health(endpoints: Endpoints, window_s: float, clock: Callable[[], f
     delta = counter_delta(samples, since, now) if len(samples) > 1 else None
     if endpoints.telegram_mode == "sandbox":
         oldest = min((a.starts_at for a in held), default=now)
+        restart = alertmanager_restart(api, now) if held else None
+        if restart is not None:     # its group's last message before the restart, too
+            oldest = min(oldest, restart.started_at - route.repeat_interval_s)
         messages = SandboxClient(endpoints.sandbox).messages(since=oldest - 1) if held else []
-        judged = judge_sandbox(held, notices(messages), endpoints.chat_id, route, now, delta)
+        judged = judge_sandbox(held, notices(messages), endpoints.chat_id, route, now, delta,
+                               restart)
     else:
         judged = judge_counters(held, samples, route, now)
         if held:
@@ -196,6 +224,19 @@ class TestDelivery:
         return self.health is not None and self.health.failed
 
 
+def check_marker(nonce: str) -> str:
+    """The words of the test alert's summary that name its check (shown in its own block)."""
+    return f"delivery check {nonce}:"
+
+
+def own_blocks(found: list[Notice], nonce: str, status: str) -> list[Notice]:
+    """The blocks that report the test alert of check `nonce` with `status`: the block itself
+    must carry the check (Alertmanager groups every test alert in one group, so a message with
+    this check's FIRING block may hold an earlier check's RESOLVED one)."""
+    return [n for n in found if n.status == status and n.alertname == TEST_ALERT
+            and check_marker(nonce) in n.text]
+
+
 def _wait(predicate: Callable[[], float | None], timeout: float, interval: float = 0.5
           ) -> float | None:
     deadline = time.monotonic() + timeout
@@ -212,7 +253,7 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
     nonce = secrets.token_hex(4)
     labels = {"alertname": TEST_ALERT, "severity": "info", "slo": "verify-alerts",
               "service": service, "check": nonce}
-    annotations = {"summary": f"slo verify-alerts delivery check {nonce}: no action needed",
+    annotations = {"summary": f"slo verify-alerts {check_marker(nonce)} no action needed",
                    "description": "A synthetic alert posted by `slo verify-alerts --send-test`."}
     counters = AlertmanagerCounters(endpoints.alertmanager)
     api = AlertmanagerApi(endpoints.alertmanager)
@@ -231,11 +272,11 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
     def delivered(status: str, since: float) -> Callable[[], float | None]:
         def check() -> float | None:
             if sandbox is not None:
-                for notice in notices(sandbox.messages(since=since, contains=nonce)):
-                    if notice.status == status and notice.alertname == TEST_ALERT:
-                        if same_chat(notice, endpoints.chat_id):
-                            return notice.received_at
-                        elsewhere.append(notice.chat_id)
+                found = notices(sandbox.messages(since=since, contains=nonce))
+                for notice in own_blocks(found, nonce, status):
+                    if same_chat(notice, endpoints.chat_id):
+                        return notice.received_at
+                    elsewhere.append(notice.chat_id)
                 return None
             now = counters.poll(clock()).at
             held = parse_held_alerts(api.alerts())
@@ -256,7 +297,9 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
         ended = clock()
         post_alert(endpoints.alertmanager, labels, annotations, sent, ended)
         if fired_at is not None:
-            resolved_at = _wait(delivered("resolved", ended - 1), within_s)
+            # not before the firing delivery: in real mode the counters' rise that proved the
+            # firing message is no proof of the resolved one
+            resolved_at = _wait(delivered("resolved", max(ended - 1, fired_at)), within_s)
     health = delivery_health(endpoints, max(within_s, clock() - sent) + 60, clock,
                              exclude=lambda a: a.name == TEST_ALERT)
     how = (f"read back from the Telegram sandbox, chat {endpoints.chat_id}" if sandbox is not None
@@ -291,17 +334,45 @@ def send_test(endpoints: Endpoints, service: str, within_s: float = 60.0,
 
 @dataclass(frozen=True)
 class WaitResult:
-    """The outcome of --alert NAME --expect STATE."""
+    """The outcome of --alert NAME --expect STATE; `evaluated` False: no verdict could be
+    reached (a rule not evaluated yet or failing, or the rules not watched): exit 2."""
 
     ok: bool
     took_s: float | None
     detail: str
+    evaluated: bool = True
+
+
+def unjudged(timeline: AlertTimeline, selector: AlertSelector) -> str | None:
+    """Why the rules that can produce `selector`'s alerts do not tell their state now (None:
+    they do): a rule whose query fails (health err), or one not evaluated yet (Prometheus says
+    health "unknown" and lastEvaluation 0001-01-01 until its group first runs) — such a rule has
+    no alert because nothing was evaluated, not because nothing fires."""
+    mine = timeline.rules_matching(selector)
+    for rule in mine:
+        if rule.health in ("err", "error"):
+            return (f"rule {AlertSelector.of(rule.name, rule.labels)} fails to evaluate: "
+                    f"{rule.last_error or 'no error text'}; fix its query (the SLO rules are "
+                    f"generated from the spec by `make rules`) and see {rule.source}'s log")
+    for rule in mine:
+        if rule.health != "ok":
+            every = f" every {rule.interval_s:g}s" if rule.interval_s else ""
+            return (f"rule {AlertSelector.of(rule.name, rule.labels)} has not been evaluated "
+                    f"yet ({rule.source} health {rule.health!r}, no lastEvaluation): its group "
+                    f"{rule.group!r} runs{every}, the first time up to one interval after "
+                    f"{rule.source} (re)started; retry then, or give --within more time")
+    return None
 
 
 def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within_s: float,
              clock: Callable[[], float] = time.time, interval: float = 1.0) -> WaitResult:
     """Wait until `selector` is firing (expect=firing) or has no pending/firing instance
-    (expect=resolved), polling the tracker's sources."""
+    (expect=resolved), polling the tracker's sources.
+
+    Only evaluated rules answer: "not firing" needs every matching rule evaluated and healthy
+    at the last poll (a rule not evaluated yet is waited for, up to `within_s`); a rule whose
+    query fails, or one still not evaluated at the deadline, is no verdict (evaluated False),
+    and so is a "did not fire in time" over a wait the tracker did not watch enough."""
     started = clock()
     tracker.poll_once()
     if "prometheus" in tracker.last_errors:
@@ -317,10 +388,39 @@ def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within
                                             else ("pending", "firing"))
         if expect == "firing" and active:
             return WaitResult(True, round(now - started, 3), f"{selector} is firing")
-        if expect == "resolved" and not active:
+        blocked = unjudged(tracker.timeline, selector)
+        if blocked and "fails to evaluate" in blocked:
+            return WaitResult(False, None, f"could not evaluate: {blocked}", evaluated=False)
+        if expect == "resolved" and not active and not blocked and not _unanswered(tracker,
+                                                                                   selector):
             return WaitResult(True, round(now - started, 3), f"{selector} is not firing")
         if now >= deadline:
+            if blocked:
+                return WaitResult(False, None, f"could not evaluate: {blocked}",
+                                  evaluated=False)
+            if expect == "resolved" and not active:
+                return WaitResult(False, None, f"could not evaluate: the last poll of "
+                                               f"{_unanswered(tracker, selector)}",
+                                  evaluated=False)
+            if expect == "firing":
+                cov = coverage(tracker.timeline.history, selector, started, now,
+                               max_gap_s(max(interval, tracker.timeline.poll_interval_s)))
+                if not cov.enough:
+                    return WaitResult(False, None,
+                                      f"could not evaluate: {selector} not firing after "
+                                      f"{within_s:.0f}s rests on a wait the tracker watched "
+                                      f"{cov.describe(started)}", evaluated=False)
             state = "not firing" if expect == "firing" else "still pending or firing"
             return WaitResult(False, None, f"{selector} is {state} after {within_s:.0f}s")
         time.sleep(interval)
         tracker.poll_once()
+
+
+def _unanswered(tracker: AlertTracker, selector: AlertSelector) -> str:
+    """'grafana failed (...); is it up?' when the last poll of a source that holds the
+    selector's rules failed (its rules and alerts are not current); '' when none did."""
+    for source, error in tracker.last_errors.items():
+        rules = tracker.timeline.rules.get(source, ())
+        if any(selector.matches_rule(r) for r in rules):
+            return f"{source} failed ({error}); is it up?"
+    return ""

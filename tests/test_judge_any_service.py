@@ -483,8 +483,8 @@ def test_a_route_value_that_selects_nothing_names_the_matcher_and_the_closest_va
     assert problem == (
         'app_requests_total{job="api",endpoint="/p/<id>"} selects no series between A and B, '
         'so its events would count as 0: no series has endpoint="/p/<id>" (endpoint values '
-        "seen: /p/<project_id>, /p, /d, /metrics, /, /a, … (2 more)); fix slos[0].events.bad (or, if "
-        "nothing was sent there in the window, judge a window with its traffic)")
+        "seen: /p/<project_id>, /p, /d, /metrics, /, /a, … (2 more)); fix slos[0].events.bad "
+        "(or, if nothing was sent there in the window, judge a window with its traffic)")
 
 
 @pytest.mark.parametrize(("values", "problem"), [

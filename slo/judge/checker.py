@@ -7,8 +7,10 @@ inconclusive) and `exit_code()` turns verdicts into the CI gate's exit code. I/O
 Fail closed, every way a verdict could be about data that was not seen:
 
     no_data        a selector that sees nothing (slo.judge.sources: the metric has no series, a
-                   matcher names a label the metric lacks), no events in the window, NaN, an
-                   answer Prometheus marked incomplete (warnings, partial data)
+                   matcher names a label the metric lacks, an event query whose matchers other
+                   than the status ones select no series, a status label holding no status
+                   code), no events in the window, NaN, an answer Prometheus marked incomplete
+                   (warnings, partial data)
     inconclusive   a latency threshold that is not a bucket bound, with the quantile's (or the
                    share's) bucket straddling it: the buckets cannot say which side it is on
 

@@ -7,8 +7,9 @@
    with the bucket the checker says holds it (the exact p95 must lie inside).
 2. Wall time of one check, in-process (`evaluate`) and as a CLI process (`slo check`), for the
    default spec and for a generated spec with 100 SLOs, each the median of several runs. A
-   check includes proving each metric's labels (one /api/v1/labels per metric) and counting
-   series born inside the window.
+   check includes proving each metric's labels (one /api/v1/labels per metric), what each
+   distinct event query selects without its status matchers (one label-values query each) and
+   counting series born inside the window.
 Output: reports/bench/slo.json.
 """
 

@@ -21,7 +21,7 @@ from slo.alerting import rules
 from slo.alerting.burnrate import PROFILES, alert_windows, detection_time_s
 from slo.cli import main
 from slo.errors import SpecError
-from slo.judge import promql
+from slo.judge import promql, sources
 from slo.spec import parse_spec
 from slo.spec.model import EventRatio, Quantile
 from slo.spec.presets import PRESETS
@@ -409,6 +409,101 @@ def test_a_broken_openslo_file_is_rejected_naming_the_document_and_field(edit, m
     assert message in error_of(text.replace(old, new, 1), "openslo.yaml")
 
 
+# ---- what an event query must see once its status matchers are set aside ----------------------
+
+def raw(bad: str, total: str, **prometheus) -> str:
+    return native(None, yaml.safe_dump([{"name": "e", "objective": "ratio <= 1%",
+                                         "events": {"bad": bad, "total": total}}]), **prometheus)
+
+
+def rate(selector: str) -> str:
+    return f"sum(rate({selector}[{{{{.window}}}}]))"
+
+
+# (case, spec, [(selector asked about, status label read, covered by the total)])
+LOOKS = [
+    ("the preset's error matcher is set aside: the rest is the total, read for its status values",
+     native(), [('app_requests_total{job="api"}', "status", True)]),
+    ("a route value in the bad query alone must select series",
+     raw(rate('app_requests_total{job="api",endpoint="/p/<id>",status=~"5.."}'),
+         rate('app_requests_total{job="api"}')),
+     [('app_requests_total{job="api",endpoint="/p/<id>"}', "status", False)]),
+    ("the spec's status label is a status label whatever its name",
+     native(None, status_label="method"), [('app_requests_total{job="api"}', "method", True)]),
+    ("a usual status label name is one in a raw query too",
+     raw(rate('http_requests_total{job="api",code=~"5.."}'),
+         rate('http_requests_total{job="api"}')),
+     [('http_requests_total{job="api"}', "code", True)]),
+    ("without a status label, the matchers the total lacks tell the bad events apart",
+     raw(rate('checkout_total{result="failed"}'), rate("checkout_total")), []),
+    ("a dedicated error counter keeps the matchers it shares with the total",
+     raw(rate('errors_total{job="api",reason="timeout"}'), rate('requests_total{job="api"}')),
+     [('errors_total{job="api"}', None, False)]),
+    ("each counter of a total of several is asked about",
+     raw(rate('a_total{job="api",code="500"}'),
+         rate('a_total{job="api"}') + " + " + rate('b_total{job="api",code="200"}')),
+     [('a_total{job="api"}', "code", True), ('a_total{job="api"}', None, False),
+      ('b_total{job="api"}', "code", False)]),
+    ("a latency SLO is proven by its buckets, not asked about",
+     native(None, "- {name: p, objective: p(95) <= 250ms}"), []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in LOOKS], ids=[c[0] for c in LOOKS])
+def test_an_event_query_is_asked_about_without_its_status_matchers(text, expected):
+    (slo,) = spec_of(text).slos
+    found = {(str(look.selector), look.status_label, look.covered)
+             for look in sources.looks(slo).values()}
+    assert found == set(expected)
+
+
+def scope_problem(text: str, values: tuple[str, ...], misses=(), labels=("job", "status")):
+    (slo,) = spec_of(text).slos
+    scopes = {look: sources.Scope(look, values, misses=misses)
+              for look in sources.looks(slo).values()}
+    seen = {m: sources.Seen(m, frozenset(labels)) for m in sources.metrics_of([slo])}
+    return sources.scope_problems(slo, scopes, seen, "between A and B")
+
+
+TYPO = raw(rate('app_requests_total{job="api",endpoint="/p/<id>",status=~"5.."}'),
+           rate('app_requests_total{job="api"}'))
+
+
+def test_a_healthy_service_without_error_series_yet_is_judged():
+    assert scope_problem(native(), ("200",)) == []
+    assert scope_problem(TYPO, ("200", "304")) == []
+    assert scope_problem(native(), ()) == []  # the total's own emptiness says "no events"
+
+
+def test_a_route_value_that_selects_nothing_names_the_matcher_and_the_closest_values():
+    endpoint = next(m for m in spec_of(TYPO).slos[0].sli.events.selectors[0].matchers
+                    if m.label == "endpoint")
+    values = ("/", "/a", "/b", "/c", "/d", "/metrics", "/p", "/p/<project_id>")
+    (problem,) = scope_problem(TYPO, (), misses=((endpoint, values),))
+    assert problem == (
+        'app_requests_total{job="api",endpoint="/p/<id>"} selects no series between A and B, '
+        'so its events would count as 0: no series has endpoint="/p/<id>" (endpoint values '
+        "seen: /p/<project_id>, /p, /d, /metrics, /, /a, … (2 more)); fix slos[0].events.bad "
+        "(or, if nothing was sent there in the window, judge a window with its traffic)")
+
+
+@pytest.mark.parametrize(("values", "problem"), [
+    (("GET", "POST"), True), (("200", "GET"), False), (("5xx",), False), (("5",), False),
+    (("aborted",), False), (("OK", "Unavailable"), True),
+], ids=["methods", "one code among others", "a class string", "an envoy class", "aborted",
+        "grpc names"])
+def test_a_status_label_must_hold_status_codes(values, problem):
+    found = scope_problem(native(None, status_label="method"), values,
+                          labels=("job", "method", "status"))
+    assert bool(found) == problem
+    if problem:
+        assert found[0] == (
+            'app_requests_total: the label "method" holds no status code between A and B '
+            f"(values seen: {', '.join(values)}), so it cannot tell an error from a success; "
+            "set prometheus.status_label (or prometheus.preset) to the label holding the status "
+            'code (a label of app_requests_total named like one: "status")')
+
+
 # ---- malformed PromQL: exit 2 before anything is sent -------------------------------------------
 
 def test_malformed_promql_is_exit_2_naming_file_and_field_before_any_query(tmp_path, capsys):
@@ -439,6 +534,8 @@ def fake_backend(warnings: list[str], partial: bool = False):
         def do_GET(self):  # noqa: N802 - http.server's naming
             if self.path.startswith("/api/v1/labels"):
                 data = ["__name__", "endpoint", "instance", "job", "method", "status"]
+            elif self.path.startswith("/api/v1/label/status/values"):
+                data = ["200", "503"]
             elif self.path.startswith("/api/v1/query"):
                 value = "0" if "5..%7Caborted" in self.path or "status%3D~" in self.path else "1000"
                 data = {"resultType": "vector", "result": [{"metric": {},

@@ -336,3 +336,117 @@ def test_why_a_counter_born_inside_the_window_at_its_final_value_is_counted(stac
     errors = by_name(result)["errors"]
     assert code == 1 and errors["status"] == "violated", errors
     assert errors["value"] * errors["total_events"] == pytest.approx(9, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def half_outage(stack):
+    """5 s of /api/projects/1 on the app with every other request a 503 (a 50% error fault);
+    returns the window (start, end)."""
+    app = stack.app
+    faults = FaultClient(app.url, app.token)
+    faults.set("error", status=503, probability=0.5, ttl_s=60)
+    try:
+        start = time.time()
+        stop = time.monotonic() + 5
+        with requests.Session() as s:
+            while time.monotonic() < stop:
+                assert s.get(app.url + "/api/projects/1", timeout=5).status_code in (200, 503)
+                time.sleep(0.02)
+        end = max(time.time(), start + 10)
+    finally:
+        faults.clear()
+    wait_until(lambda: time.time() > end + SETTLE_S, 30, "the window to settle")
+    return start, end
+
+
+def raw_errors(bad_endpoint: str, total: str = 'job="portfolio-app"') -> str:
+    bad = f'job="portfolio-app", endpoint="{bad_endpoint}", status=~"5.."'
+    return f"""\
+        version: slo-harness/v1
+        service: portfolio-app
+        prometheus: {{job: portfolio-app}}
+        slos:
+          - name: api-errors
+            objective: ratio <= 1%
+            events:
+              bad: sum(rate(app_requests_total{{{bad}}}[{{{{.window}}}}]))
+              total: sum(rate(app_requests_total{{{total}}}[{{{{.window}}}}]))
+        """
+
+
+def test_why_an_error_query_whose_route_value_matches_nothing_is_exit_2_not_met(
+        stack, half_outage, tmp_path):
+    """A user's false verdict: a bad query on endpoint="/api/projects/<id>" (the route label
+    is "<project_id>") counted 0 errors during a 50% 503 load: "0.00% MET", exit 0."""
+    start, end = half_outage
+    code, result = check(tmp_path, stack, raw_errors("/api/projects/<id>"), start, end)
+    errors = by_name(result)["api-errors"]
+    assert code == 2 and errors["status"] == "no_data", errors
+    reason = errors["reason"]
+    assert reason.startswith(
+        'app_requests_total{job="portfolio-app",endpoint="/api/projects/<id>"} selects no series '
+        "between "), reason
+    assert ('no series has endpoint="/api/projects/<id>" (endpoint values seen: '
+            "/api/projects/<project_id>, ") in reason, reason
+    assert reason.endswith("; fix slos[0].events.bad (or, if nothing was sent there in the "
+                           "window, judge a window with its traffic)"), reason
+    # the route's real value sees the outage
+    code, result = check(tmp_path, stack, raw_errors("/api/projects/<project_id>"), start, end,
+                         "right.yaml")
+    errors = by_name(result)["api-errors"]
+    assert code == 1 and errors["status"] == "violated" and errors["value"] > 0.2, errors
+
+
+def test_a_healthy_route_without_error_series_yet_is_judged_met(stack, half_outage, tmp_path):
+    """A counter creates its status="500" series at the first 500: a route that never failed
+    has no error series, and that alone is no reason to refuse the verdict."""
+    start, end = half_outage
+    code, result = check(tmp_path, stack, raw_errors(
+        "/metrics", 'job="portfolio-app", endpoint="/metrics"'), start, end)
+    errors = by_name(result)["api-errors"]
+    assert code == 0 and errors["status"] == "met" and errors["value"] == 0.0, errors
+
+
+def test_a_total_whose_route_value_matches_nothing_is_exit_2(stack, half_outage, tmp_path):
+    start, end = half_outage
+    code, result = check(tmp_path, stack, raw_errors(
+        "/api/projects/<project_id>", 'job="portfolio-app", endpoint="/api/projects/<id>"'),
+        start, end)
+    errors = by_name(result)["api-errors"]
+    assert code == 2 and errors["status"] == "no_data", errors
+    assert errors["reason"].startswith("no events in the window"), errors
+
+
+STATUS_IN_METHOD = """\
+    version: slo-harness/v1
+    service: portfolio-app
+    prometheus: {job: portfolio-app, status_label: method}
+    slos:
+      - {name: errs, objective: ratio <= 1%}
+      - {name: ok, objective: availability >= 99%}
+    """
+
+
+def test_why_a_status_label_holding_no_status_codes_is_exit_2_not_met(
+        stack, half_outage, tmp_path):
+    """A user's false verdict: `status_label: method` over a 50%-error window: "errs 0.00%
+    MET", exit 0 (error_status was tested against codes 100-599, never against GET, POST)."""
+    start, end = half_outage
+    code, result = check(tmp_path, stack, STATUS_IN_METHOD, start, end)
+    assert code == 2
+    for name in ("errs", "ok"):
+        verdict = by_name(result)[name]
+        assert verdict["status"] == "no_data", verdict
+        assert verdict["reason"].startswith(
+            'app_requests_total: the label "method" holds no status code between '), verdict
+        values = verdict["reason"].split("(values seen: ")[1].split(")")[0].split(", ")
+        assert "GET" in values and not set(values) & {"200", "503"}, verdict
+        assert verdict["reason"].endswith(
+            "), so it cannot tell an error from a success; set "
+            "prometheus.status_label (or prometheus.preset) to the label holding the status "
+            'code (a label of app_requests_total named like one: "status")'), verdict
+    # the app's own status label sees the outage
+    code, result = check(tmp_path, stack, STATUS_IN_METHOD.replace("status_label: method",
+                                                                   "status_label: status"),
+                         start, end, "right.yaml")
+    assert code == 1 and by_name(result)["errs"]["status"] == "violated"

@@ -7,8 +7,10 @@ inconclusive) and `exit_code()` turns verdicts into the CI gate's exit code. I/O
 Fail closed, every way a verdict could be about data that was not seen:
 
     no_data        a selector that sees nothing (slo.judge.sources: the metric has no series, a
-                   matcher names a label the metric lacks), no events in the window, NaN, an
-                   answer Prometheus marked incomplete (warnings, partial data)
+                   matcher names a label the metric lacks, an event query whose matchers other
+                   than the status ones select no series, a status label holding no status
+                   code), no events in the window, NaN, an answer Prometheus marked incomplete
+                   (warnings, partial data)
     inconclusive   a latency threshold that is not a bucket bound, with the quantile's (or the
                    share's) bucket straddling it: the buckets cannot say which side it is on
 
@@ -360,7 +362,8 @@ def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str
 
 
 def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
-                  seen: dict[str, Future], born: dict[str, Future]) -> Verdict:
+                  seen: dict[str, Future], born: dict[str, Future],
+                  scopes: dict[sources.Look, Future]) -> Verdict:
     try:
         metrics = {src.selector.metric for src in slo.sources}
         fresh = frozenset(m for m in metrics if (born[m].result() or 0) > 0)
@@ -370,7 +373,9 @@ def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolEx
     try:
         labels = {src.selector.metric: seen[src.selector.metric].result()
                   for src in slo.sources}
-        problems = sources.problems(slo, labels, span(window))
+        problems = sources.problems(slo, labels, span(window)) or sources.scope_problems(
+            slo, {look: scopes[look].result() for look in sources.looks(slo).values()},
+            labels, span(window))
         return _judge_measured(slo, window, measured, problems)
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
@@ -416,13 +421,14 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
     queries = ThreadPoolExecutor(max_workers=16)
     metrics = sources.metrics_of(slos)
     seen = sources.read_labels(prom, metrics, window.start, window.end, queries)
+    scopes = sources.read_scopes(prom, slos, window.start, window.end, queries)
     range_ = f"{window.seconds}s"
     born = {m: queries.submit(prom.scalar, promql.born_query(m, range_), window.end)
             for m in metrics}
     started_at = queries.submit(_started_note, prom, window)
 
     def one(slo: SLO) -> Verdict:
-        verdict = _evaluate_one(prom, slo, window, queries, seen, born)
+        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes)
         if step_s:
             verdict = apply_slices(verdict, _slices(prom, slo, window, step_s, slice_fraction))
         if baseline is not None:

@@ -3,6 +3,7 @@
     prom = Prometheus(url)
     prom.query(expr, at), prom.query_range(expr, start, end, step_s), prom.scalar(expr, at)
     prom.label_names(match, start, end)   label names of the series a selector matches
+    prom.label_values(label, match, start, end)   that label's values on those series
     prom.intervals(job)   scrape interval of a job and the rule evaluation interval
     prom.started_at()     when Prometheus started (its TSDB holds nothing before)
     prom.rules()          /api/v1/rules?type=alert (the alert tracker's poll)
@@ -161,6 +162,14 @@ class Prometheus:
                                                 "end": f"{end:.3f}"})
             return [str(name) for name in data]
         return self._call("a label names query", fetch)
+
+    def label_values(self, label: str, match: str, start: float, end: float) -> list[str]:
+        """Values of `label` on the series `match` selects with samples in [start, end]."""
+        def fetch() -> list[str]:
+            data = self._api(f"/api/v1/label/{label}/values",
+                             {"match[]": match, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+            return [str(value) for value in data]
+        return self._call("a label values query", fetch)
 
     def scalar(self, expr: str, at: float) -> float | None:
         """The single value of an instant query, or None for no samples / NaN."""

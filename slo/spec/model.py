@@ -211,6 +211,9 @@ class SLO:
     label_hints: Labels = ()
     # Histogram unit in seconds of a latency ratio SLO's buckets (1: seconds, 0.001: ms).
     bucket_scale_s: float = 1.0
+    # Labels the spec says hold the status code (a native spec's prometheus.status_label),
+    # besides the usual names (slo.spec.presets.STATUS_LABEL_NAMES).
+    status_labels: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:

@@ -475,7 +475,7 @@ class _Builder:
         return model.SLO(name=raw.name, kind=kind, sli=sli, objectives=objectives,
                          description=raw.description, key=raw.key, window_s=window_s or 0,
                          alerting=alerting, threshold_s=threshold_s, label_hints=sel["hints"],
-                         bucket_scale_s=sel["scale_s"])
+                         bucket_scale_s=sel["scale_s"], status_labels=(self.status_label,))
 
     def compact(self, raw: CompactSLOV1, sel: dict, loc: tuple):
         try:

@@ -80,9 +80,10 @@ def retry_budget_s(spec_path) -> float:
     queries of all SLOs run 16 at a time, so they need ceil(queries / 16) such rounds.
     """
     spec = load_spec(spec_path)
-    # first the label names and the born-series census of each metric, then each SLO's
-    # queries (a latency SLO: its buckets and its quantile; others: total and events)
-    census = 2 * len(sources.metrics_of(spec.slos))
+    # first the label names and the born-series census of each metric and what each counting
+    # selector sees without its status matchers, then each SLO's queries (a latency SLO: its
+    # buckets and its quantile; others: total and events)
+    census = 2 * len(sources.metrics_of(spec.slos)) + len(sources.looks_of(spec.slos))
     queries = sum(2 if promql.sli_queries(slo, 60).buckets is None or slo.kind ==
                   "latency_percentile" else 1 for slo in spec.slos)
     per_query = TRIES * TIMEOUT_S + sum(0.5 * 2**i for i in range(TRIES - 1))

@@ -297,3 +297,38 @@ def check_args(**values):
     for key, value in values.items():
         setattr(args, key, value)
     return args
+
+
+# (case, window, begins, says): where the data begins, scraped every 5 s, window of 30 min
+T0 = 1_767_268_800.0  # 2026-01-01T12:00:00Z
+LAST = Window(T0, T0 + 1800, "last 30m")
+RANGE = Window(T0, T0 + 1800, "--start/--end")
+LATE_DATA = [
+    ("data there before the window's start is observed", LAST, T0 - 3600, None),
+    ("data from two scrapes (and one 2 s step) after the start is observed", LAST, T0 + 12,
+     None),
+    ("no series at all is left to the selector checks", LAST, None, None),
+    ("data from 25 minutes in is not judged, with the --last that fits", LAST, T0 + 1500,
+     "app_requests_total has data only from 2026-01-01T12:25:00Z, 1500 s after the window's "
+     "start (2026-01-01T12:00:00Z): Prometheus holds none of it before (it was not running or "
+     "not scraping the service then), so 1500 s of the 1800 s window were never observed and "
+     "would count as quiet; judge a window from 2026-01-01T12:25:00Z (e.g. --last 300s)"),
+    ("an explicit window is told the range that fits", RANGE, T0 + 1500,
+     "(e.g. --start 2026-01-01T12:25:00Z --end 2026-01-01T12:30:00Z)"),
+    ("data younger than the shortest window says to wait", LAST, T0 + 1795,
+     "(e.g. it holds 5 s of the window: wait, then --last 10s or longer)"),
+]
+
+
+@pytest.mark.parametrize(("window", "begins", "says"), [c[1:] for c in LATE_DATA],
+                         ids=[c[0] for c in LATE_DATA])
+def test_a_window_is_judged_only_from_where_its_data_begins(window, begins, says):
+    from slo.judge.checker import data_selectors, late_data
+
+    selectors = data_selectors(ERRORS)
+    assert [str(s) for s in selectors] == ['app_requests_total{job="portfolio-app"}']
+    problem = late_data(selectors, begins, window, scrape_s=5.0)
+    if says is None:
+        assert problem is None
+    else:
+        assert problem is not None and says in problem

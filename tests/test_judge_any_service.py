@@ -521,11 +521,10 @@ def test_where_the_data_begins_costs_at_most_one_query_per_slo():
         server.server_close()
     assert code in (0, 1)
     begins = [q for q in asked if "timestamp(" in q]
-    assert sorted(begins) == [
-        'min(min_over_time(timestamp(app_request_duration_seconds_count{job="portfolio-app"})'
-        '[60s:1s]))',
-        'min(min_over_time(timestamp(app_requests_total{job="portfolio-app"})[60s:1s]))']
-    assert len(begins) <= 5
+    assert len(begins) == 2 <= 5
+    assert 'timestamp(app_request_duration_seconds_count{job="portfolio-app"})[60s:1s]' in \
+        begins[0] + begins[1]
+    assert 'timestamp(app_requests_total{job="portfolio-app"})[60s:1s]' in begins[0] + begins[1]
 
 
 def test_the_same_backend_without_warnings_is_judged():

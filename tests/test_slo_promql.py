@@ -396,6 +396,18 @@ def test_where_the_data_begins_is_its_earliest_sample_of_any_series_of_the_targe
               "exp_samples": [{"labels": "{}", "value": 240}]}]
     result = run_expr_tests(tmp_path, inputs, cases)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert promql.begins_step(600) == 1 and promql.begins_step(30 * 86400) == 2592
+    # a long window (300 s steps), evaluated at 590 s: the last subquery step is at 300 s
+    young = [{"series": 'young_total{job="a"}', "values": "_x9 1"},        # from 540 s
+             {"series": 'gone_total{job="a"}', "values": "_x2 1 stale"}]   # 120 s, stale
+    young_sel = Selector("young_total", (Matcher("job", "=", "a"),))
+    gone_sel = Selector("gone_total", (Matcher("job", "=", "a"),))
+    cases = [{"expr": promql.data_begins((young_sel,), 600_000), "eval_time": "9m50s",
+              "exp_samples": [{"labels": "{}", "value": 540}]},   # the sample at the end
+             {"expr": promql.data_begins((gone_sel,), 600_000), "eval_time": "9m50s",
+              "exp_samples": [{"labels": "{}", "value": 590}]}]   # seen only in the raw range
+    result = run_expr_tests(tmp_path, young, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert promql.begins_step(600) == 1 and promql.begins_step(86400) == 87
+    assert promql.begins_step(30 * 86400) == 300
     assert str(promql.target_series(SPEC.slo("error-ratio").sli.total.selectors[0])) == (
         'app_requests_total{job="portfolio-app"}')

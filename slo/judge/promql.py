@@ -120,7 +120,8 @@ def born_query(metric: str, range_: str) -> str:
 
 
 TARGET_LABELS = ("job", "instance")  # the labels that name where a series is scraped from
-BEGINS_POINTS = 1000  # data_begins(): at most this many subquery steps over a window
+BEGINS_POINTS = 1000  # data_begins(): at most this many subquery steps over a window...
+BEGINS_MAX_STEP_S = 300  # ...and at most Prometheus's lookback (5 min) apart
 
 
 def job_of(selector: Selector) -> str:
@@ -138,8 +139,19 @@ def target_series(selector: Selector) -> Selector:
 
 def begins_step(window_s: int) -> int:
     """The subquery step of data_begins(): 1 s up to BEGINS_POINTS seconds, then a
-    BEGINS_POINTS-th of the window (what it can say late data is, at most, late by)."""
-    return max(1, -(-int(window_s) // BEGINS_POINTS))
+    BEGINS_POINTS-th of the window, at most BEGINS_MAX_STEP_S (what it can say late data is,
+    at most, late by)."""
+    return min(BEGINS_MAX_STEP_S, max(1, -(-int(window_s) // BEGINS_POINTS)))
+
+
+def _begins(selector: Selector, window_s: int) -> str:
+    range_ = f"{int(window_s)}s"
+    step = begins_step(window_s)
+    # data younger than one step lies after the subquery's last point: the sample at the end
+    # says so; a series seen only between two points (gone stale): the window's end, so that
+    # it is not judged either
+    return (f"(min(min_over_time(timestamp({selector})[{range_}:{step}s]) or timestamp({selector}))"
+            f" or (vector(time()) and on () count(count_over_time({selector}[{range_}]))))")
 
 
 def data_begins(selectors: tuple[Selector, ...], window_s: int) -> str:
@@ -151,8 +163,7 @@ def data_begins(selectors: tuple[Selector, ...], window_s: int) -> str:
     step after the window's start) the last sample before it: so a selector whose data was
     there at the start reads at most one step after the start, and one whose data begins at
     T later reads T (+ up to one step)."""
-    step = begins_step(window_s)
-    parts = [f"min(min_over_time(timestamp({s})[{int(window_s)}s:{step}s]))" for s in selectors]
+    parts = [_begins(s, window_s) for s in selectors]
     if len(parts) == 1:
         return parts[0]
     tagged = [f'label_replace({p}, "selector", "{i}", "", "")' for i, p in enumerate(parts)]

@@ -12,6 +12,7 @@ import subprocess
 import textwrap
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -523,15 +524,21 @@ def test_malformed_promql_is_exit_2_naming_file_and_field_before_any_query(tmp_p
 
 # ---- a Prometheus-compatible backend answering with warnings ----------------------------------
 
-def fake_backend(warnings: list[str], partial: bool = False):
+def fake_backend(warnings: list[str], partial: bool = False, only: str | None = None,
+                 asked: list[str] | None = None):
     """Answers like a Thanos querier with a store down: the 5xx series' shard is missing (so
-    errors read 0 instead of 12.85%) and the answer carries warnings."""
+    errors read 0 instead of 12.85%) and the answer carries warnings (`only`: just on the
+    queries that contain this text). `asked` collects every query it was sent."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
             """Quiet."""
 
         def do_GET(self):  # noqa: N802 - http.server's naming
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            if asked is not None and self.path.startswith("/api/v1/query"):
+                asked.extend(query.get("query", []))
+            warn = only is None or any(only in q for q in query.get("query", []))
             if self.path.startswith("/api/v1/labels"):
                 data = ["__name__", "endpoint", "instance", "job", "method", "status"]
             elif self.path.startswith("/api/v1/label/status/values"):
@@ -543,9 +550,9 @@ def fake_backend(warnings: list[str], partial: bool = False):
             else:
                 data = {}
             payload = {"status": "success", "data": data}
-            if warnings:
+            if warnings and warn:
                 payload["warnings"] = warnings
-            if partial:
+            if partial and warn:
                 payload["isPartial"] = True
             body = json.dumps(payload).encode()
             self.send_response(200)
@@ -581,6 +588,40 @@ def test_an_answer_with_warnings_or_partial_data_is_exit_2_naming_the_warning(
     (verdict,) = json.loads(out.read_text())["slos"]
     assert verdict["status"] == "no_data" and says in verdict["reason"]
     assert "it is not judged (exit 2)" in verdict["reason"]
+
+
+def test_a_warning_on_the_query_for_where_the_data_begins_alone_is_exit_2(tmp_path):
+    """Where the data begins is read like the rest: an answer with warnings is no answer."""
+    server, url = fake_backend(["store 10.0.0.7:10901 unavailable"], only="timestamp(")
+    try:
+        out = tmp_path / "r.json"
+        code = main(["check", "--prometheus", url, "--last", "1m", "--no-settle", "--json",
+                     str(out), "--slo", "error-ratio"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 2
+    (verdict,) = json.loads(out.read_text())["slos"]
+    assert verdict["status"] == "no_data"
+    assert "answered with warnings: store 10.0.0.7:10901 unavailable" in verdict["reason"]
+
+
+def test_where_the_data_begins_costs_at_most_one_query_per_slo():
+    """One query per denominator (SLOs that share one share it): the shipped spec's five SLOs
+    read two (app_requests_total of the job, and the histogram's _count)."""
+    asked: list[str] = []
+    server, url = fake_backend([], asked=asked)
+    try:
+        code = main(["check", "--prometheus", url, "--last", "1m", "--no-settle"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code in (0, 1)
+    begins = [q for q in asked if "timestamp(" in q]
+    assert len(begins) == 2 <= 5
+    assert 'timestamp(app_request_duration_seconds_count{job="portfolio-app"})[60s:1s]' in \
+        begins[0] + begins[1]
+    assert 'timestamp(app_requests_total{job="portfolio-app"})[60s:1s]' in begins[0] + begins[1]
 
 
 def test_the_same_backend_without_warnings_is_judged():

@@ -4,6 +4,7 @@ SLOs passes, each fault breaks its SLO, no traffic or no Prometheus is "could no
 import json
 import threading
 import time
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -11,7 +12,8 @@ import requests
 
 from harness_common.faults.client import FaultClient
 from slo.cli import main
-from tests.conftest import _start_app, launch_prometheus
+from stack.procs import free_port, wait_until
+from tests.conftest import _start_app, launch_prometheus, start_prometheus_at
 
 pytestmark = pytest.mark.integration
 PHASE_S = 10
@@ -23,9 +25,19 @@ def env(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("check")
     app = _start_app(workdir / "app")
     prom = launch_prometheus(workdir / "prom", {"portfolio-app": [f"127.0.0.1:{app.port}"]})
+    scraped(prom.url)  # a window that starts before the first scrape is not judged
     yield app, prom
     prom.proc.stop()
     app.proc.stop()
+
+
+def scraped(prom_url: str) -> None:
+    """Wait for Prometheus's first scrape of the app (up to 5 s after it is ready)."""
+    def up():
+        result = requests.get(prom_url + "/api/v1/query", params={"query": "up"},
+                              timeout=5).json()["data"]["result"]
+        return result and result[0]["value"][1] == "1"
+    wait_until(up, 30, "Prometheus to scrape the app")
 
 
 def drive(url: str, seconds: float, threads: int = 6) -> tuple[float, float]:
@@ -131,3 +143,80 @@ def test_prometheus_stopped_is_exit_2_with_a_clear_message(env, tmp_path_factory
     assert code == 2
     assert time.monotonic() - began < 15
     assert "did not answer" in capsys.readouterr().err
+
+
+# ---- a window that reaches back before the data ----------------------------------------------
+
+def ceiling_spec(tmp_path) -> str:
+    """The shipped spec with a ceiling on the request rate (rate <= 5/s): a window diluted by
+    time Prometheus never observed reads low, so it passes falsely."""
+    text = Path("slo/slos.yaml").read_text(encoding="utf-8")
+    assert "objective: rate >= 1/s" in text
+    path = tmp_path / "ceiling.yaml"
+    path.write_text(text.replace("objective: rate >= 1/s", "objective: rate <= 5/s"))
+    return str(path)
+
+
+def test_a_window_reaching_back_before_the_data_is_not_judged_and_says_where_it_begins(
+        env, start_prometheus, tmp_path, capsys):
+    """A Prometheus up for 4.5 min judged `--last 30m`: 0.25/s MET, exit 0, dividing by 25
+    minutes it never observed (`--last 4m`: 1.82/s VIOLATED)."""
+    app, _ = env
+    prom = start_prometheus({"portfolio-app": [f"127.0.0.1:{app.port}"]})
+    scraped(prom.url)
+    begins = time.time()
+    drive(app.url, 10)
+    time.sleep(2.5)
+    spec = ceiling_spec(tmp_path)
+    out = tmp_path / "r.json"
+    code = main(["check", "--spec", spec, "--prometheus", prom.url, "--last", "10m",
+                 "--no-settle", "--slo", "throughput", "--json", str(out)])
+    printed = capsys.readouterr().out
+    (rate,) = json.loads(out.read_text())["slos"]
+    assert code == 2, rate
+    assert rate["status"] == "no_data" and rate["value"] is None
+    reason = rate["reason"]
+    assert reason.startswith("app_requests_total has data only from ")
+    assert "after the window's start" in reason and "never observed" in reason
+    assert "judge a window from " in reason and "--last " in reason
+    assert "Prometheus started at" not in printed
+    # the window the message proposes is judged: the rate over the time observed
+    last = reason.split("--last ", 1)[1].split(")", 1)[0]
+    assert int(last.removesuffix("s")) <= time.time() - begins + 10
+    code = main(["check", "--spec", spec, "--prometheus", prom.url, "--last", last,
+                 "--no-settle", "--slo", "throughput", "--json", str(out)])
+    (rate,) = json.loads(out.read_text())["slos"]
+    assert code == 1 and rate["status"] == "violated" and rate["value"] > 5, (last, rate["reason"])
+
+
+def test_a_window_held_from_before_a_restart_of_prometheus_is_judged_without_a_false_note(
+        env, tmp_path, capsys):
+    """Prometheus keeps its TSDB across a restart: a window before the restart is in its
+    data. The check said "Prometheus started at <after the window's end>, inside the window:
+    it holds nothing before"."""
+    app, _ = env
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"scrape_configs: [{{job_name: portfolio-app, static_configs: "
+        f"[{{targets: ['127.0.0.1:{app.port}']}}]}}]\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = start_prometheus_at(config, tmp_path / "data", port, tmp_path / "p1.log")
+    try:
+        scraped(url)
+        start, end = drive(app.url, PHASE_S)
+        time.sleep(2.5)
+    finally:
+        first.stop()
+    again = start_prometheus_at(config, tmp_path / "data", port, tmp_path / "p2.log")
+    try:
+        out = tmp_path / "r.json"
+        code = main(["check", "--prometheus", url, "--start", f"{start:.3f}", "--end",
+                     f"{end:.3f}", "--no-settle", "--json", str(out)])
+    finally:
+        again.stop()
+    data = json.loads(out.read_text())
+    assert code == 0, data["slos"]
+    assert data["notes"] == [], data["notes"]
+    assert "Prometheus started at" not in capsys.readouterr().out

@@ -2,10 +2,12 @@
 
 import json
 import math
+import time
 from xml.etree import ElementTree as ET
 
 import pytest
 
+from slo.cli import main
 from slo.errors import WindowError
 from slo.judge import outputs
 from slo.judge.checker import (
@@ -223,3 +225,110 @@ def test_a_last_window_ends_now_and_a_bad_duration_names_the_flag():
     assert Window.from_last("5m", now=1000.0) == Window(700.0, 1000.0, "last 5m")
     with pytest.raises(WindowError, match="--last"):
         Window.from_last("five", now=0)
+
+
+# ---- a window must have happened -------------------------------------------------------------
+
+def future_record(tmp_path, end_in_s: float):
+    from datetime import UTC, datetime
+
+    from loadtests.record import EndpointStats, RunRecord, RunStats, ScenarioInfo, save_record
+
+    now = time.time()
+    stats = EndpointStats(method="", name="Aggregated", requests=10, failures=0,
+                          failure_ratio=0.0, rps=2.0, avg_ms=5, min_ms=1, max_ms=9, p50_ms=4,
+                          p95_ms=9, p99_ms=9)
+    record = RunRecord(
+        run_id="20260101-120000-steady", start=datetime.fromtimestamp(now - 60, UTC),
+        end=datetime.fromtimestamp(now + end_in_s, UTC), duration_s=60 + end_in_s,
+        status="completed", target="http://127.0.0.1:5000", scenario=ScenarioInfo(name="steady"),
+        stats=RunStats(aggregated=stats))
+    return save_record(record, tmp_path / "run")
+
+
+def test_a_window_ending_in_the_future_is_refused_naming_the_flag_and_the_fix(capsys):
+    """A window 30 s back to 600 s ahead was judged at once: "all SLOs met (exit 0)", with 10
+    of its 10.5 minutes not yet happened (and no wait for the scrape after its end)."""
+    now = time.time()
+    began = time.monotonic()
+    code = main(["check", "--prometheus", "http://127.0.0.1:9", "--start", f"{now - 30:.0f}",
+                 "--end", f"{now + 600:.0f}", "--slo", "error-ratio", "--slo", "latency-p95"])
+    assert code == 2
+    assert time.monotonic() - began < 2, "refused before asking Prometheus anything"
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--end is 600 s in the future (" in err
+    assert "Z): the window must have happened; use --end now or wait" in err
+    assert "did not answer" not in err
+
+
+def test_a_run_record_ending_in_the_future_is_refused_too(tmp_path, capsys):
+    path = future_record(tmp_path, 300)
+    assert main(["check", "--prometheus", "http://127.0.0.1:9", "--run", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "run 20260101-120000-steady ends 30" in err and "s in the future" in err
+    assert "wait for the run to end" in err
+
+
+def test_a_window_ending_now_is_not_refused_and_waits_for_the_scrape_after_its_end(
+        monkeypatch):
+    """The slack: a run record's end is rounded up to the second; --end now (or a second
+    ahead) is judged after the settle wait, not refused."""
+    from slo.commands import check
+
+    now = time.time()
+    slept = []
+    monkeypatch.setattr(check.time, "sleep", slept.append)
+    args = check_args(start=f"{now - 30:.3f}", end=f"{now + 1:.3f}")
+    window = check.resolve_window(args)
+    window.require_happened(now)
+    check.settle(window, args, now)
+    assert slept and check.SETTLE_S < slept[0] <= check.SETTLE_S + 1.01
+    assert Window.from_last("5m", now=now).end == now
+
+
+def check_args(**values):
+    import argparse
+
+    from slo.commands import check
+
+    parser = argparse.ArgumentParser()
+    check.add_arguments(parser)
+    args = parser.parse_args([])
+    for key, value in values.items():
+        setattr(args, key, value)
+    return args
+
+
+# (case, window, begins, says): where the data begins, scraped every 5 s, window of 30 min
+T0 = 1_767_268_800.0  # 2026-01-01T12:00:00Z
+LAST = Window(T0, T0 + 1800, "last 30m")
+RANGE = Window(T0, T0 + 1800, "--start/--end")
+LATE_DATA = [
+    ("data there before the window's start is observed", LAST, T0 - 3600, None),
+    ("data from two scrapes (and one 2 s step) after the start is observed", LAST, T0 + 12,
+     None),
+    ("no series at all is left to the selector checks", LAST, None, None),
+    ("data from 25 minutes in is not judged, with the --last that fits", LAST, T0 + 1500,
+     "app_requests_total has data only from 2026-01-01T12:25:00Z, 1500 s after the window's "
+     "start (2026-01-01T12:00:00Z): Prometheus holds none of it before (it was not running or "
+     "not scraping the service then), so 1500 s of the 1800 s window were never observed and "
+     "would count as quiet; judge a window from 2026-01-01T12:25:00Z (e.g. --last 300s)"),
+    ("an explicit window is told the range that fits", RANGE, T0 + 1500,
+     "(e.g. --start 2026-01-01T12:25:00Z --end 2026-01-01T12:30:00Z)"),
+    ("data younger than the shortest window says to wait", LAST, T0 + 1795,
+     "(e.g. it holds 5 s of the window: wait, then --last 10s or longer)"),
+]
+
+
+@pytest.mark.parametrize(("window", "begins", "says"), [c[1:] for c in LATE_DATA],
+                         ids=[c[0] for c in LATE_DATA])
+def test_a_window_is_judged_only_from_where_its_data_begins(window, begins, says):
+    from slo.judge.checker import data_selectors, late_data
+
+    selectors = data_selectors(ERRORS)
+    assert [str(s) for s in selectors] == ['app_requests_total{job="portfolio-app"}']
+    problem = late_data(selectors, begins, window, scrape_s=5.0)
+    if says is None:
+        assert problem is None
+    else:
+        assert problem is not None and says in problem

@@ -376,3 +376,38 @@ def test_the_born_series_census_finds_a_fresh_series_and_not_an_old_one(tmp_path
     assert run_expr_tests(tmp_path, old, [{**case, "exp_samples": []}]).returncode == 0
     q = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset())
     assert "unless" not in q.bad and "increase(" in q.bad
+
+
+def test_where_the_data_begins_is_its_earliest_sample_of_any_series_of_the_target(tmp_path):
+    """Prometheus up from minute 4 only (a fresh TSDB): the data of a 10 min window begins at
+    240 s; a series born later beside one that was there (a first 503) changes nothing; of
+    two selectors the later one counts."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [series("app_requests_total", f'{api},status="200"', "0+20x10"),
+              series("app_requests_total", f'{api},status="503"', "_x6 9x4"),
+              {"series": 'late_total{job="other",route="/"}', "values": "_x4 1+1x5"}]
+    total = Selector("app_requests_total", (Matcher("job", "=", "portfolio-app"),))
+    late = Selector("late_total", (Matcher("job", "=", "other"),))
+    cases = [{"expr": promql.data_begins((total,), 600), "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 0}]},
+             {"expr": promql.data_begins((late,), 600), "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 240}]},
+             {"expr": promql.data_begins((total, late), 600), "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 240}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # a long window (300 s steps), evaluated at 590 s: the last subquery step is at 300 s
+    young = [{"series": 'young_total{job="a"}', "values": "_x9 1"},        # from 540 s
+             {"series": 'gone_total{job="a"}', "values": "_x2 1 stale"}]   # 120 s, stale
+    young_sel = Selector("young_total", (Matcher("job", "=", "a"),))
+    gone_sel = Selector("gone_total", (Matcher("job", "=", "a"),))
+    cases = [{"expr": promql.data_begins((young_sel,), 600_000), "eval_time": "9m50s",
+              "exp_samples": [{"labels": "{}", "value": 540}]},   # the sample at the end
+             {"expr": promql.data_begins((gone_sel,), 600_000), "eval_time": "9m50s",
+              "exp_samples": [{"labels": "{}", "value": 590}]}]   # seen only in the raw range
+    result = run_expr_tests(tmp_path, young, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert promql.begins_step(600) == 1 and promql.begins_step(86400) == 87
+    assert promql.begins_step(30 * 86400) == 300
+    assert str(promql.target_series(SPEC.slo("error-ratio").sli.total.selectors[0])) == (
+        'app_requests_total{job="portfolio-app"}')

@@ -30,7 +30,7 @@ from slo.judge import outputs
 from slo.judge.checker import baseline_values, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.prom import Prometheus
-from slo.judge.window import Window
+from slo.judge.window import CLOCK_SLACK_S, Window
 from slo.spec import load_spec
 
 HELP = "judge the SLOs over a run/window against Prometheus (exit 0 met, 1 violated, 2 no eval)"
@@ -101,10 +101,19 @@ def resolve_window(args) -> Window:
     return Window.from_run(latest)
 
 
+def settle(window: Window, args, now: float) -> None:
+    """Wait (unless --no-settle) until SETTLE_S after the window's end, so the scrape after it
+    is in; the end is at most CLOCK_SLACK_S ahead (Window.require_happened)."""
+    wait = window.end + SETTLE_S - now
+    if not args.no_settle and wait > 0:
+        time.sleep(min(wait, SETTLE_S + CLOCK_SLACK_S))
+
+
 def run(args, console: Console) -> int:
     """Evaluate and print; return the gate's exit code."""
     spec = load_spec(args.spec)
     window = resolve_window(args)
+    window.require_happened(time.time())
     try:
         step_s = whole_seconds(args.step) if args.step else None
     except ValueError as err:
@@ -124,9 +133,7 @@ def run(args, console: Console) -> int:
         except (InputError, ValueError) as err:
             raise WindowError(f"--baseline {args.baseline}: cannot read a check result: "
                               f"{err}") from None
-    wait = window.end + SETTLE_S - time.time()
-    if not args.no_settle and 0 < wait <= SETTLE_S:
-        time.sleep(wait)
+    settle(window, args, time.time())
     prom = Prometheus(resolve_prometheus_url(args.prometheus), timeout=args.timeout,
                       attempts=args.retries)
     result = evaluate(spec, prom, window, step_s=step_s,

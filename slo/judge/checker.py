@@ -9,8 +9,10 @@ Fail closed, every way a verdict could be about data that was not seen:
     no_data        a selector that sees nothing (slo.judge.sources: the metric has no series, a
                    matcher names a label the metric lacks, an event query whose matchers other
                    than the status ones select no series, a status label holding no status
-                   code), no events in the window, NaN, an answer Prometheus marked incomplete
-                   (warnings, partial data)
+                   code), data that begins inside the window (no series of the SLO's
+                   denominator, of its job, was there at its start: Prometheus did not observe
+                   its first part), no events in the window, NaN, an answer Prometheus marked
+                   incomplete (warnings, partial data)
     inconclusive   a latency threshold that is not a bucket bound, with the quantile's (or the
                    share's) bucket straddling it: the buckets cannot say which side it is on
 
@@ -31,8 +33,9 @@ from harness_common.durations import format_duration
 from slo.judge import promql, sources
 from slo.judge.histogram import Buckets, format_bounds, quantile_bounds, share_bounds
 from slo.judge.prom import PartialAnswerError, Prometheus
-from slo.judge.window import Window
+from slo.judge.window import MIN_WINDOW_S, Window
 from slo.spec.model import SLO, Quantile, Spec, Throughput
+from slo.spec.selectors import Selector
 from slo.units import format_number
 
 MET, WARN, VIOLATED, NO_DATA, INCONCLUSIVE = "met", "warn", "violated", "no_data", "inconclusive"
@@ -363,7 +366,7 @@ def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str
 
 def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
                   seen: dict[str, Future], born: dict[str, Future],
-                  scopes: dict[sources.Look, Future]) -> Verdict:
+                  scopes: dict[sources.Look, Future], observed) -> Verdict:
     try:
         metrics = {src.selector.metric for src in slo.sources}
         fresh = frozenset(m for m in metrics if (born[m].result() or 0) > 0)
@@ -376,7 +379,8 @@ def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolEx
         problems = sources.problems(slo, labels, span(window)) or sources.scope_problems(
             slo, {look: scopes[look].result() for look in sources.looks(slo).values()},
             labels, span(window))
-        return _judge_measured(slo, window, measured, problems)
+        late = None if problems else observed(slo)
+        return _judge_measured(slo, window, measured, [late] if late else problems)
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
 
@@ -400,14 +404,42 @@ def _slices(prom: Prometheus, slo: SLO, window: Window, step_s: int,
     return Slices(step_s, len(times), passed, no_data, required)
 
 
-def _started_note(prom: Prometheus, window: Window) -> list[str]:
-    started = prom.started_at()
-    if started is None or started <= window.start:
-        return []
-    moment = datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
-    return [f"Prometheus started at {moment.replace('+00:00', 'Z')}, inside the window: it "
-            "holds nothing before, and a service it found running then counts from its first "
-            "scrape, not from zero (events before that scrape are not seen)"]
+def data_selectors(slo: SLO) -> tuple[Selector, ...]:
+    """Where the SLO's data comes from: the target series (promql.target_series) of its
+    denominator, the total or the histogram's count. Whether a series of them was there at
+    the window's start says whether the window was observed from its start."""
+    return tuple(dict.fromkeys(promql.target_series(src.selector) for src in slo.sources
+                               if src.role in ("total", "count")))
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
+def late_data(selectors: tuple[Selector, ...], begins: float | None, window: Window,
+              scrape_s: float) -> str | None:
+    """The problem (with the fix) when the data begins later in the window than two scrape
+    intervals (and the data_begins() step) after its start: the time before was never
+    observed, and a count over the whole window would read it as quiet. None when the data
+    was there (or there is none: sources.problems() says so)."""
+    if begins is None:
+        return None
+    late = begins - window.start
+    if late <= 2 * scrape_s + promql.begins_step(window.seconds):
+        return None
+    metrics = ", ".join(sorted({s.metric for s in selectors}))
+    since = _iso(begins)
+    held = int(window.end - begins)
+    fix = (f"--last {held}s" if window.source.startswith("last ")
+           else f"--start {since} --end {window.iso('end')}")
+    if held < MIN_WINDOW_S:
+        fix = f"it holds {held} s of the window: wait, then --last {MIN_WINDOW_S}s or longer"
+    return (f"{metrics} has data only from {since}, {late:.0f} s after the window's start "
+            f"({window.iso('start')}): Prometheus holds none of it before (it was not running "
+            f"or not scraping the service then), so {late:.0f} s of the {window.seconds} s "
+            f"window were never observed and would count as quiet; judge a window from "
+            f"{since} (e.g. {fix})")
 
 
 def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None = None,
@@ -425,10 +457,23 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
     range_ = f"{window.seconds}s"
     born = {m: queries.submit(prom.scalar, promql.born_query(m, range_), window.end)
             for m in metrics}
-    started_at = queries.submit(_started_note, prom, window)
+    # one query per SLO (fewer when SLOs share their denominator): where its data begins
+    data = {slo.name: data_selectors(slo) for slo in slos}
+    begins = {sels: queries.submit(prom.scalar, promql.data_begins(sels, window.seconds),
+                                   window.end)
+              for sels in dict.fromkeys(data.values()) if sels}
+    intervals = {job: queries.submit(prom.intervals, job)
+                 for job in sorted({promql.job_of(s) for sels in data.values() for s in sels})}
+
+    def observed(slo: SLO) -> str | None:
+        sels = data[slo.name]
+        if not sels:
+            return None
+        scrape_s = max(intervals[promql.job_of(s)].result().scrape_s for s in sels)
+        return late_data(sels, begins[sels].result(), window, scrape_s)
 
     def one(slo: SLO) -> Verdict:
-        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes)
+        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes, observed)
         if step_s:
             verdict = apply_slices(verdict, _slices(prom, slo, window, step_s, slice_fraction))
         if baseline is not None:
@@ -442,12 +487,11 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
     try:
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(slos)))) as pool:
             verdicts = list(pool.map(one, slos))
-        notes = started_at.result()
     finally:
         queries.shutdown(wait=False, cancel_futures=True)
     return CheckResult(spec=spec.source, service=spec.service, prometheus=prom.url,
                        window=window, verdicts=verdicts,
-                       evaluated_in_s=time.monotonic() - started, strict=strict, notes=notes)
+                       evaluated_in_s=time.monotonic() - started, strict=strict)
 
 
 def baseline_values(result_json: dict) -> dict[str, float]:

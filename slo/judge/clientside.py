@@ -190,15 +190,10 @@ def client_vs_server(prom: Prometheus, slos, client: dict | None, start: float, 
         return None
     window_s = max(1, int(round(end - start)))
     if scrape_s is None:
-        scrape_s = prom.intervals(job_of(slo.sli.count)).scrape_s
+        scrape_s = prom.intervals(promql.job_of(slo.sli.count)).scrape_s
     counted = prom.scalar(promql.exact_count(slo.sli.count, f"{window_s}s"), end)
     edge = 2.0 * scrape_s * int(client["count"]) / window_s
     return compare(client, server_buckets(prom, slo, window_s, end), slo.name, counted, edge)
-
-
-def job_of(selector) -> str:
-    """The job an SLO's selector names (job="..."), else "" (the global scrape interval)."""
-    return next((m.value for m in selector.matchers if m.label == "job" and m.op == "="), "")
 
 
 def server_buckets(prom: Prometheus, slo: SLO, window_s: int, at: float) -> Buckets:

@@ -5,7 +5,8 @@
     prom.label_names(match, start, end)   label names of the series a selector matches
     prom.label_values(label, match, start, end)   that label's values on those series
     prom.intervals(job)   scrape interval of a job and the rule evaluation interval
-    prom.started_at()     when Prometheus started (its TSDB holds nothing before)
+    prom.started_at()     when this Prometheus process started (not where its data begins:
+                          the TSDB is kept across restarts)
     prom.rules()          /api/v1/rules?type=alert (the alert tracker's poll)
 
 Every failure becomes a PrometheusError naming the URL and what went wrong, after at most
@@ -209,8 +210,10 @@ class Prometheus:
             return default
 
     def started_at(self) -> float | None:
-        """When this Prometheus started (its TSDB holds no data before), or None (one try:
-        a compatible backend without the endpoint must not cost the retry budget)."""
+        """When this Prometheus process started, or None (one try: a compatible backend
+        without the endpoint must not cost the retry budget). Not where its data begins: the
+        TSDB is kept across restarts (the checker reads that from the data, see
+        slo.judge.promql.data_begins)."""
         try:
             return parse_rfc3339(self._api("/api/v1/status/runtimeinfo", None)["startTime"])
         except (PrometheusError, _Rejected, _Status, requests.RequestException, KeyError,

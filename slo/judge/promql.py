@@ -26,7 +26,10 @@ of them. Per series, one of three disjoint cases (`or` unions them):
 For sliding windows, `sliding()` gives the same expressions with the slice as window, to run
 as range queries (step = slice, so the slices do not overlap). The checker first asks, per
 metric, whether any series was born in the window at all (born_query()); the metrics without
-one count by increase() alone. For the recording rules,
+one count by increase() alone. It also asks, per SLO, where the data of its denominator
+begins (data_begins(): the earliest sample of any series of the metric from the same job), so a
+window reaching back before Prometheus observed the service is not judged. For the recording
+rules,
 `bad_ratio_rate()` is the share of bad events over a window, recorded as
 `slo:sli_error:ratio_rate<window>` and divided by the error budget to get a burn rate (rate()
 as Sloth and Pyrra do: cheap, and the pre-initialised counters of a service make it exact).
@@ -114,6 +117,57 @@ def born_query(metric: str, range_: str) -> str:
     """How many series of `metric` were born inside the range (any labels): 0 lets every
     selector of it count by increase() alone, far cheaper over many SLOs."""
     return f"count({born(Selector('', (Matcher('__name__', '=', metric),)), range_)})"
+
+
+TARGET_LABELS = ("job", "instance")  # the labels that name where a series is scraped from
+BEGINS_POINTS = 1000  # data_begins(): at most this many subquery steps over a window...
+BEGINS_MAX_STEP_S = 300  # ...and at most Prometheus's lookback (5 min) apart
+
+
+def job_of(selector: Selector) -> str:
+    """The job a selector names (job="..."), else "" (the global scrape interval)."""
+    return next((m.value for m in selector.matchers if m.label == "job" and m.op == "="), "")
+
+
+def target_series(selector: Selector) -> Selector:
+    """Every series of the selector's metric from the same targets: only its job and instance
+    matchers are kept (a series of another route or status counts: it shows Prometheus was
+    scraping the service)."""
+    return Selector(selector.metric, tuple(m for m in selector.matchers
+                                           if m.label in TARGET_LABELS))
+
+
+def begins_step(window_s: int) -> int:
+    """The subquery step of data_begins(): 1 s up to BEGINS_POINTS seconds, then a
+    BEGINS_POINTS-th of the window, at most BEGINS_MAX_STEP_S (what it can say late data is,
+    at most, late by)."""
+    return min(BEGINS_MAX_STEP_S, max(1, -(-int(window_s) // BEGINS_POINTS)))
+
+
+def _begins(selector: Selector, window_s: int) -> str:
+    range_ = f"{int(window_s)}s"
+    step = begins_step(window_s)
+    # data younger than one step lies after the subquery's last point: the sample at the end
+    # says so; a series seen only between two points (gone stale): the window's end, so that
+    # it is not judged either
+    return (f"(min(min_over_time(timestamp({selector})[{range_}:{step}s]) or timestamp({selector}))"
+            f" or (vector(time()) and on () count(count_over_time({selector}[{range_}]))))")
+
+
+def data_begins(selectors: tuple[Selector, ...], window_s: int) -> str:
+    """When the data of the selectors begins in the `window_s` s before evaluation time: per
+    selector the earliest sample any of its series has (a time before the window's start when
+    one was there already), the latest of those over the selectors. Empty: no series.
+
+    timestamp() gives the sample's own time, and at the subquery's first step (at most one
+    step after the window's start) the last sample before it: so a selector whose data was
+    there at the start reads at most one step after the start, and one whose data begins at
+    T later reads T (+ up to one step)."""
+    parts = [_begins(s, window_s) for s in selectors]
+    if len(parts) == 1:
+        return parts[0]
+    tagged = [f'label_replace({p}, "selector", "{i}", "", "")' for i, p in enumerate(parts)]
+    return f"max({' or '.join(tagged)})"
 
 
 def count_expr(events: Events, range_: str, fresh: frozenset[str] | None = ALL) -> str:

@@ -14,6 +14,9 @@ from harness_common.durations import whole_seconds
 from slo.errors import WindowError
 
 MIN_WINDOW_S = 10  # two 5 s scrapes: increase() needs two samples
+# How far a window's end may lie ahead of this machine's clock: a run record's end is rounded up
+# to the next second, and a clock read a moment earlier (--end now) is as good as now.
+CLOCK_SLACK_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,19 @@ class Window:
         """start or end as UTC ISO-8601 to the second."""
         moment = datetime.fromtimestamp(getattr(self, which), UTC)
         return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    def require_happened(self, now: float) -> None:
+        """WindowError when the window ends in the future (beyond CLOCK_SLACK_S): a verdict
+        over time that has not happened yet would judge the part that has as the whole."""
+        ahead = self.end - now
+        if ahead <= CLOCK_SLACK_S:
+            return
+        shown = f"{ahead:.0f} s in the future ({self.iso('end')})"
+        if self.source == "--start/--end":
+            raise WindowError(f"--end is {shown}: the window must have happened; use --end now "
+                              "or wait until it has ended")
+        raise WindowError(f"{self.source} ends {shown}: the window must have happened; wait "
+                          "for the run to end (or fix the record, or this machine's clock)")
 
     @classmethod
     def from_run(cls, path: str | Path) -> "Window":

@@ -30,6 +30,7 @@ from slo.judge import outputs
 from slo.judge.checker import baseline_values, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.prom import Prometheus
+from slo.judge.unseen import refuse_unseen
 from slo.judge.window import CLOCK_SLACK_S, Window
 from slo.spec import load_spec
 
@@ -140,6 +141,7 @@ def run(args, console: Console) -> int:
                       slice_fraction=_percent("--slices", args.slices), baseline=baseline,
                       max_regression=_percent("--max-regression", args.max_regression),
                       strict=args.strict, only=tuple(args.slo))
+    refuse_unseen(result.verdicts, spec.slos, window.faults)
     if step_s is not None and window.seconds // step_s < FEW_SLICES:
         result.notes.append(f"--step {args.step} cuts the {window.seconds}s window into only "
                             f"{window.seconds // step_s} slices: a share of so few says little "

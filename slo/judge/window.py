@@ -29,6 +29,9 @@ class Window:
     # A run record's client-side latency of the whole run (loadtests.latency's summary:
     # count, p50_ms, p95_ms, p99_ms, max_ms), shown beside the server's histogram.
     client: dict | None = field(default=None, compare=False)
+    # A run record's fault windows (loadtests.record.FaultWindow as dicts: kind, params,
+    # offsets, applied, backend), so a verdict can tell faults its metrics could not see.
+    faults: tuple[dict, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         if not (math.isfinite(self.start) and math.isfinite(self.end)):
@@ -73,7 +76,7 @@ class Window:
         client = (record.client_latency.overall.model_dump()
                   if record.client_latency is not None else None)
         return cls(record.start.timestamp(), record.end.timestamp(), f"run {record.run_id}",
-                   client)
+                   client, tuple(f.model_dump(mode="json") for f in record.faults))
 
     @classmethod
     def from_range(cls, start: str, end: str) -> "Window":

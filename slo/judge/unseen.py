@@ -1,0 +1,59 @@
+"""Faults a verdict's metrics could not see: the fault proxy's, for an SLO on the service's own.
+
+The fault proxy (Envoy, in front of TARGET_URL) answers a request it faults itself: an error
+fault's 503 never reaches the service, a delay is spent before the request is forwarded. The
+service's own metrics count the requests that got through, as they got through. So an SLO read
+from them says nothing about the faulted requests, and "met" over a window that held a proxy
+fault is a claim about data that was not seen (a user saw "error ratio 0.00% MET" while the
+proxy failed 66 of 719 requests). Such a verdict is "could not evaluate" (exit 2), naming the
+fault and the metrics that would see it. A violation stays a violation (it was seen), and a
+throughput SLO is left alone (the service's rate is what it counts).
+
+    refuse_unseen(verdicts, slos, faults)   # faults: the run record's applied fault windows
+"""
+
+from __future__ import annotations
+
+from slo.judge.checker import MET, NO_DATA, WARN, Verdict
+from slo.spec.model import SLO, Throughput
+
+PROXY_METRIC_PREFIX = "envoy_"   # what the proxy exports (the `envoy` preset reads it)
+PROXY_SPEC = "slo/specs/envoy-proxied.yaml"
+
+
+def reads_the_proxy(slo: SLO) -> bool:
+    """True when every selector of the SLO reads the proxy's own metrics."""
+    return all(src.selector.metric.startswith(PROXY_METRIC_PREFIX) for src in slo.sources)
+
+
+def describe(fault: dict) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in sorted((fault.get("params") or {}).items())
+                       if k in ("delay_ms", "status", "probability"))
+    return (f"{fault['kind']} ({params}) from {fault.get('start_offset_s', 0):g} s to "
+            f"{fault.get('end_offset_s', 0):g} s")
+
+
+def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
+    """The verdicts, with each met (or warn) of an SLO on the service's own metrics turned
+    into no_data when a fault of the proxy in front of it was applied in the window."""
+    proxied = [f for f in faults or () if f.get("backend") == "proxy" and f.get("applied", True)]
+    if not proxied:
+        return verdicts
+    by_name = {slo.name: slo for slo in slos}
+    shown = "; ".join(describe(f) for f in proxied[:3])
+    for verdict in verdicts:
+        slo = by_name.get(verdict.name)
+        if (slo is None or verdict.status not in (MET, WARN) or isinstance(slo.sli, Throughput)
+                or reads_the_proxy(slo)):
+            continue
+        metrics = ", ".join(sorted({src.selector.metric for src in slo.sources}))
+        read = verdict.shown
+        verdict.status, verdict.margin = NO_DATA, None
+        verdict.value, verdict.value_bounds = None, None
+        verdict.reason = (
+            f"the run's faults were injected by the fault proxy in front of the service "
+            f"({shown}): a request the proxy failed or delayed never reached {metrics} as such, "
+            f"so its {read} counts only the requests that got through, not the faults; "
+            f"judge what the clients saw with the proxy's metrics (slo check --spec "
+            f"{PROXY_SPEC}), or inject the fault in the service itself")
+    return verdicts

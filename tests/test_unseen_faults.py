@@ -54,10 +54,11 @@ def test_a_met_verdict_on_the_services_metrics_under_a_proxy_fault_is_not_evalua
     after = {v.name: v for v in refuse_unseen(before, OWN.slos, [fault()])}
     ratio = after["error-ratio"]
     assert ratio.status == NO_DATA and ratio.value is None
-    assert ratio.reason.startswith("the run's faults were injected by the fault proxy in front "
-                                   "of the service (error (probability=0.2, status=503) from 20 s "
-                                   "to 40 s): a request the proxy failed or delayed never "
-                                   "reached app_requests_total as such")
+    assert ratio.reason.startswith("the faults were injected by the fault proxy in front of the "
+                                   "service (error (probability=0.2, status=503) from 20 s to "
+                                   "40 s): a request the proxy failed or delayed never reached "
+                                   "app_requests_total as such")
+    assert ratio.reason.endswith("(they read 0.00%)"), ratio.reason
     assert "slo check --spec slo/specs/envoy-proxied.yaml" in ratio.reason
     assert after["latency-p95"].status == NO_DATA
     assert after["api-fast-requests"].status == after["home-availability"].status == NO_DATA
@@ -93,3 +94,47 @@ def test_a_run_records_fault_windows_reach_the_window(tmp_path):
     save_record(record, tmp_path / "r1")
     (found,) = Window.from_run(tmp_path / "r1").faults
     assert found["backend"] == "proxy" and found["kind"] == "error"
+
+
+EXPERIMENT = """\
+version: slo-harness/v1
+kind: Experiment
+name: proxied
+spec: slos.yaml
+target: proxy
+phases:
+  - name: calm
+    duration: 20s
+  - name: outage
+    duration: 20s
+    fault: {kind: error, params: {probability: 0.2, status: 503}}
+    expect:
+      slos: {error-ratio: met}
+"""
+
+
+@pytest.mark.parametrize(("backend", "phase", "expected"), [
+    ("proxy", "outage", NO_DATA),      # the proxy's fault, the service's own metrics
+    ("proxy", "calm", MET),            # no fault in the phase
+    ("app", "outage", MET),            # a fault in the service: its metrics saw it
+])
+def test_an_experiment_phase_with_a_proxy_fault_is_no_met_claim(backend, phase, expected):
+    from types import SimpleNamespace
+
+    from slo.experiment.expectations import PhaseWindow, SloVerdict
+    from slo.experiment.runner import ExperimentRunner
+    from slo.experiment.schema import parse_experiment
+
+    experiment = parse_experiment(EXPERIMENT, "proxied.yaml", REPO / "slo", OWN)
+    window = PhaseWindow(next(p for p in experiment.phases if p.name == phase), 0.0, 20.0,
+                         completed=True)
+    fake = SimpleNamespace(spec=OWN, conn=SimpleNamespace(
+        fault_api=SimpleNamespace(backend=backend)))
+    judged = [SloVerdict("error-ratio", MET, 0.0, "ratio <= 1%", "ratio", "0.00%"),
+              SloVerdict("throughput", MET, 9.0, "rate >= 1/s", "1/s", "9.0/s")]
+    (ratio, rate) = ExperimentRunner._unseen(fake, window, judged)
+    assert ratio.status == expected and rate.status == MET
+    if expected == NO_DATA:
+        assert ratio.value is None and ratio.detail.startswith(
+            "the faults were injected by the fault proxy in front of the service (error")
+        assert "in phase outage" in ratio.detail and ratio.detail.endswith("(they read 0.00%)")

@@ -26,6 +26,7 @@ The run, one step per method:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -76,9 +77,10 @@ from slo.experiment.schema import Experiment
 from slo.experiment.series import collect_series
 from slo.experiment.timings import AlertTiming, alert_timings
 from slo.judge import promql
-from slo.judge.checker import NOT_JUDGED, evaluate
+from slo.judge.checker import NO_DATA, NOT_JUDGED, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.prom import DEFAULT_INTERVALS, Intervals, Prometheus
+from slo.judge.unseen import unseen_reason
 from slo.judge.window import MIN_WINDOW_S, Window
 from slo.live.alerts import (
     AlertSelector,
@@ -692,10 +694,28 @@ class ExperimentRunner:
                               f"its SLOs are not judged")
                 continue
             try:
-                out[window.phase.name] = self.evaluator(self.spec, self.conn.urls["prometheus"],
-                                                        max(start, window.start), window.end)
+                out[window.phase.name] = self._unseen(window, self.evaluator(
+                    self.spec, self.conn.urls["prometheus"], max(start, window.start),
+                    window.end))
             except HarnessError as err:
                 self.log.note(f"could not judge the SLOs of phase {window.phase.name!r}: {err}")
+        return out
+
+    def _unseen(self, window: PhaseWindow, verdicts: list[SloVerdict]) -> list[SloVerdict]:
+        """A phase whose fault the proxy injected: a met SLO read from the service's own
+        metrics is no claim (they never saw the faulted requests; slo.judge.unseen)."""
+        fault = window.phase.fault
+        if fault is None or fault.infrastructure or self.conn.fault_api.backend != "proxy":
+            return verdicts
+        slos = {slo.name: slo for slo in self.spec.slos}
+        shown = f"{fault.describe()} in phase {window.phase.name}"
+        out = []
+        for verdict in verdicts:
+            slo = slos.get(verdict.name)
+            reason = None if slo is None else unseen_reason(slo, verdict.status, shown)
+            out.append(verdict if reason is None else dataclasses.replace(
+                verdict, status=NO_DATA, value=None, value_bounds=None,
+                detail=f"{reason} (they read {verdict.detail})"))
         return out
 
     def _sandbox_chat(self) -> str:

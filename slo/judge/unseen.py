@@ -33,6 +33,19 @@ def describe(fault: dict) -> str:
             f"{fault.get('end_offset_s', 0):g} s")
 
 
+def unseen_reason(slo: SLO, status: str, faults: str) -> str | None:
+    """Why a `status` verdict of `slo` over a window with the proxy's `faults` (as text) is no
+    claim, or None when it stands (a violation, a throughput SLO, the proxy's own metrics)."""
+    if status not in (MET, WARN) or isinstance(slo.sli, Throughput) or reads_the_proxy(slo):
+        return None
+    metrics = ", ".join(sorted({src.selector.metric for src in slo.sources}))
+    return (f"the faults were injected by the fault proxy in front of the service ({faults}): "
+            f"a request the proxy failed or delayed never reached {metrics} as such, so it "
+            f"counts only the requests that got through, not the faults; judge what the "
+            f"clients saw with the proxy's metrics (slo check --spec {PROXY_SPEC}), or inject "
+            f"the fault in the service itself")
+
+
 def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
     """The verdicts, with each met (or warn) of an SLO on the service's own metrics turned
     into no_data when a fault of the proxy in front of it was applied in the window."""
@@ -43,17 +56,10 @@ def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
     shown = "; ".join(describe(f) for f in proxied[:3])
     for verdict in verdicts:
         slo = by_name.get(verdict.name)
-        if (slo is None or verdict.status not in (MET, WARN) or isinstance(slo.sli, Throughput)
-                or reads_the_proxy(slo)):
+        reason = None if slo is None else unseen_reason(slo, verdict.status, shown)
+        if reason is None:
             continue
-        metrics = ", ".join(sorted({src.selector.metric for src in slo.sources}))
-        read = verdict.shown
         verdict.status, verdict.margin = NO_DATA, None
+        verdict.reason = f"{reason} (they read {verdict.shown})"
         verdict.value, verdict.value_bounds = None, None
-        verdict.reason = (
-            f"the run's faults were injected by the fault proxy in front of the service "
-            f"({shown}): a request the proxy failed or delayed never reached {metrics} as such, "
-            f"so its {read} counts only the requests that got through, not the faults; "
-            f"judge what the clients saw with the proxy's metrics (slo check --spec "
-            f"{PROXY_SPEC}), or inject the fault in the service itself")
     return verdicts

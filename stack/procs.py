@@ -205,7 +205,8 @@ def http_ok(url: str, timeout: float = 1.0, redirects: bool = True) -> bool:
     """True when GET url answers 2xx (`redirects=False`: the page itself, not where it sends
     the browser, e.g. Prometheus 2.x's /alerts redirecting to its classic UI)."""
     try:
-        return requests.get(url, timeout=timeout, allow_redirects=redirects).ok
+        status = requests.get(url, timeout=timeout, allow_redirects=redirects).status_code
+        return 200 <= status < 300
     except requests.RequestException:
         return False
 

@@ -130,11 +130,28 @@ def test_an_experiment_phase_with_a_proxy_fault_is_no_met_claim(backend, phase, 
                          completed=True)
     fake = SimpleNamespace(spec=OWN, conn=SimpleNamespace(
         fault_api=SimpleNamespace(backend=backend)))
-    judged = [SloVerdict("error-ratio", MET, 0.0, "ratio <= 1%", "ratio", "0.00%"),
+    judged = [SloVerdict("error-ratio", MET, 0.0, "ratio <= 1%", "ratio", "0.00%",
+                         bad_ratio=0.0),
               SloVerdict("throughput", MET, 9.0, "rate >= 1/s", "1/s", "9.0/s")]
     (ratio, rate) = ExperimentRunner._unseen(fake, window, judged)
     assert ratio.status == expected and rate.status == MET
     if expected == NO_DATA:
-        assert ratio.value is None and ratio.detail.startswith(
+        assert ratio.value is None and ratio.bad_ratio is None   # no "0 % of the budget spent"
+        assert ratio.detail.startswith(
             "the faults were injected by the fault proxy in front of the service (error")
         assert "in phase outage" in ratio.detail and ratio.detail.endswith("(they read 0.00%)")
+
+
+def test_a_proxy_delay_blinds_the_latency_slos_only():
+    """Delayed requests do reach the service: its error count is right, its latency is not."""
+    delay = {**fault(), "kind": "latency", "params": {"delay_ms": 400}}
+    after = {v.name: v.status for v in refuse_unseen(verdicts(OWN), OWN.slos, [delay])}
+    assert after == {"latency-p95": NO_DATA, "api-fast-requests": NO_DATA, "error-ratio": MET,
+                     "home-availability": MET, "throughput": MET}
+
+
+def test_a_refused_verdict_carries_no_figures_of_the_data_it_did_not_see():
+    (ratio,) = [v for v in refuse_unseen(verdicts(OWN), OWN.slos, [fault()])
+                if v.name == "error-ratio"]
+    assert (ratio.value, ratio.good_fraction, ratio.total_events, ratio.margin) == (
+        None, None, None, None)

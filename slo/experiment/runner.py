@@ -712,9 +712,10 @@ class ExperimentRunner:
         out = []
         for verdict in verdicts:
             slo = slos.get(verdict.name)
-            reason = None if slo is None else unseen_reason(slo, verdict.status, shown)
+            reason = None if slo is None else unseen_reason(slo, verdict.status, shown,
+                                                            {fault.kind})
             out.append(verdict if reason is None else dataclasses.replace(
-                verdict, status=NO_DATA, value=None, value_bounds=None,
+                verdict, status=NO_DATA, value=None, value_bounds=None, bad_ratio=None,
                 detail=f"{reason} (they read {verdict.detail})"))
         return out
 

@@ -15,7 +15,7 @@ throughput SLO is left alone (the service's rate is what it counts).
 from __future__ import annotations
 
 from slo.judge.checker import MET, NO_DATA, WARN, Verdict
-from slo.spec.model import SLO, Throughput
+from slo.spec.model import SLO, Quantile, Throughput
 
 PROXY_METRIC_PREFIX = "envoy_"   # what the proxy exports (the `envoy` preset reads it)
 PROXY_SPEC = "slo/specs/envoy-proxied.yaml"
@@ -33,10 +33,24 @@ def describe(fault: dict) -> str:
             f"{fault.get('end_offset_s', 0):g} s")
 
 
-def unseen_reason(slo: SLO, status: str, faults: str) -> str | None:
-    """Why a `status` verdict of `slo` over a window with the proxy's `faults` (as text) is no
-    claim, or None when it stands (a violation, a throughput SLO, the proxy's own metrics)."""
-    if status not in (MET, WARN) or isinstance(slo.sli, Throughput) or reads_the_proxy(slo):
+def blind_to(slo: SLO, kinds) -> bool:
+    """True when the service's own metrics of `slo` miss what proxy faults of `kinds` do: an
+    error fault's answers (error and availability SLOs, and the latency of the requests the
+    proxy answered itself), a latency fault's delay (latency SLOs). A throughput SLO counts
+    the service's own rate, which is what it is."""
+    if isinstance(slo.sli, Throughput):
+        return False
+    if isinstance(slo.sli, Quantile) or slo.kind == "latency_ratio":
+        return bool(set(kinds) & {"latency", "error"})
+    return "error" in kinds
+
+
+def unseen_reason(slo: SLO, status: str, faults: str, kinds=("latency", "error")
+                  ) -> str | None:
+    """Why a `status` verdict of `slo` over a window with the proxy's `faults` (as text, of
+    `kinds`) is no claim, or None when it stands (a violation, an SLO those faults do not
+    blind, the proxy's own metrics)."""
+    if status not in (MET, WARN) or reads_the_proxy(slo) or not blind_to(slo, kinds):
         return None
     metrics = ", ".join(sorted({src.selector.metric for src in slo.sources}))
     return (f"the faults were injected by the fault proxy in front of the service ({faults}): "
@@ -54,12 +68,14 @@ def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
         return verdicts
     by_name = {slo.name: slo for slo in slos}
     shown = "; ".join(describe(f) for f in proxied[:3])
+    kinds = {f["kind"] for f in proxied}
     for verdict in verdicts:
         slo = by_name.get(verdict.name)
-        reason = None if slo is None else unseen_reason(slo, verdict.status, shown)
+        reason = None if slo is None else unseen_reason(slo, verdict.status, shown, kinds)
         if reason is None:
             continue
         verdict.status, verdict.margin = NO_DATA, None
         verdict.reason = f"{reason} (they read {verdict.shown})"
         verdict.value, verdict.value_bounds = None, None
+        verdict.good_fraction = verdict.total_events = None
     return verdicts

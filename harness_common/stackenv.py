@@ -176,15 +176,16 @@ def _own_app(env, stack: dict) -> str | None:
 
 def fault_api_for(host: str, environ=None) -> FaultApi:
     """The fault API of the load sent to `host`: FAULT_API_URL when set; the stack's fault
-    proxy whenever the stack runs one (its faults act on PROXY_URL only: when `host` is
-    another address, e.g. TARGET_URL itself, the preflight and the Chaos tab say the faults
-    would not touch the load, instead of sending them to `host`); else `host` itself (the demo
-    app's admin API at the address the load goes to)."""
+    proxy when `host` is its PROXY_URL, or its TARGET_URL (load sent around the proxy: its
+    faults act on PROXY_URL only, and the preflight and the Chaos tab say they would not
+    touch that load, instead of sending them to the user's service); else `host` itself (the
+    demo app's admin API at the address the load goes to)."""
     env = os.environ if environ is None else environ
     stack = read_stack_env(env.get("STACK_DIR"))
     if env.get("FAULT_API_URL"):
         return _stack_api(env["FAULT_API_URL"].rstrip("/"), stack, env)
-    if stack.get("FAULT_BACKEND") == "proxy" and stack.get("FAULT_API_URL"):
+    if stack.get("FAULT_BACKEND") == "proxy" and stack.get("FAULT_API_URL") and (
+            same_url(host, stack.get("PROXY_URL")) or same_url(host, stack.get("TARGET_URL"))):
         return _stack_api(stack["FAULT_API_URL"].rstrip("/"), stack, env)
     host = host.rstrip("/")
     return FaultApi(host, admin_token_for(host, env), "app", host)

@@ -12,7 +12,7 @@ import requests
 
 from harness_common.errors import FaultError
 from harness_common.faults.client import FaultClient
-from harness_common.stackenv import FaultApi
+from harness_common.stackenv import FaultApi, same_url
 from loadtests.errors import TargetError
 
 TIMEOUT_S = 3.0
@@ -27,11 +27,6 @@ def check_reachable(host: str) -> None:
                           f"app or make stack) or point --host / HOST / APP_URL at it") from err
 
 
-def _same(a: str, b: str) -> bool:
-    norm = lambda u: u.rstrip("/").replace("//localhost", "//127.0.0.1")  # noqa: E731
-    return norm(a) == norm(b)
-
-
 def check_target(host: str, api: FaultApi, needs_admin: bool) -> list[dict]:
     """Raise TargetError unless `host` answers (and, with needs_admin, the fault API at `api`
     accepts its token and its faults act on `host`: a schedule whose faults change requests the
@@ -40,10 +35,10 @@ def check_target(host: str, api: FaultApi, needs_admin: bool) -> list[dict]:
     check_reachable(host)
     if not needs_admin:
         return []
-    if api.affects and not _same(host, api.affects):
+    if api.affects and not same_url(host, api.affects):
         raise TargetError(f"the chaos schedule's faults act on {api.affects} (the {api.backend} "
                           f"fault backend at {api.url}) but the load goes to {host}, which they "
-                          f"never touch: send the load there (drop --host / HOST) or point "
+                          f"never touch: send the load there (--host {api.affects}) or point "
                           f"FAULT_API_URL at the backend in front of {host}")
     if not api.token:
         raise TargetError(f"the chaos schedule needs the fault API's admin token ({api.url}): "

@@ -489,6 +489,7 @@ def test_the_chaos_page_says_when_its_faults_never_touch_the_load(tmp_path, monk
     from loadtests.webui import init_web_ui
 
     (tmp_path / "env").write_text("FAULT_BACKEND=proxy\nPROXY_URL=http://127.0.0.1:10000\n"
+                                  "TARGET_URL=http://127.0.0.1:18000\n"
                                   "FAULT_API_URL=http://127.0.0.1:9\nFAULT_ADMIN_TOKEN=t\n")
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
     monkeypatch.delenv("FAULT_API_URL", raising=False)

@@ -107,9 +107,9 @@ def test_the_fault_cli_sends_the_stack_token_only_to_the_stack(tmp_path, recorde
     assert other.RequestHandlerClass.seen == []
 
 
-def proxy_stack(tmp_path: Path) -> dict:
+def proxy_stack(tmp_path: Path, target: str = "http://127.0.0.1:18000") -> dict:
     (tmp_path / "env").write_text(
-        f"FAULT_BACKEND=proxy\nPROXY_URL=http://127.0.0.1:10000\nTARGET_URL=http://127.0.0.1:18000"
+        f"FAULT_BACKEND=proxy\nPROXY_URL=http://127.0.0.1:10000\nTARGET_URL={target}"
         f"\nFAULT_API_URL=http://127.0.0.1:9902\nFAULT_ADMIN_TOKEN={TOKEN}\n")
     return {"STACK_DIR": str(tmp_path)}
 
@@ -123,17 +123,28 @@ def test_with_a_proxy_stack_a_schedule_aimed_around_the_proxy_is_refused_as_such
     from loadtests.errors import TargetError
     from loadtests.preflight import check_target
 
-    env = proxy_stack(tmp_path)
-    through = fault_api_for("http://127.0.0.1:10000", env)
-    around = fault_api_for("http://127.0.0.1:18000", env)
-    assert (through.url, through.backend, through.affects) == (
-        "http://127.0.0.1:9902", "proxy", "http://127.0.0.1:10000")
-    assert around == through                    # never the service's own address
-    with socket_server() as url:                # the user's service answers, no fault API
-        api = fault_api_for(url, env)
+    with socket_server() as service:            # the user's service answers, no fault API
+        env = proxy_stack(tmp_path, service)
+        through = fault_api_for("http://localhost:10000/", env)
+        assert (through.url, through.backend, through.affects) == (
+            "http://127.0.0.1:9902", "proxy", "http://127.0.0.1:10000")
+        around = fault_api_for(service, env)
+        assert around == through                # never the service's own address
         with pytest.raises(TargetError, match=r"act on http://127.0.0.1:10000 .* but the load "
-                                              r"goes to .*drop --host / HOST"):
-            check_target(url, api, needs_admin=True)
+                                              r"goes to .*--host http://127.0.0.1:10000"):
+            check_target(service, around, needs_admin=True)
+
+
+def test_another_app_keeps_its_own_fault_api_beside_a_proxy_stack(tmp_path):
+    """APP_URL / HOST naming a demo app of its own (or a proxy stack's env left after
+    stack-down): its faults go to that app, as the load does."""
+    from harness_common.stackenv import fault_api_for
+
+    env = proxy_stack(tmp_path)
+    other = fault_api_for("http://127.0.0.1:5001", env)
+    assert (other.url, other.backend, other.affects) == (
+        "http://127.0.0.1:5001", "app", "http://127.0.0.1:5001")
+    assert other.token is None                  # the stack's token stays with the stack
 
 
 class _Quiet(BaseHTTPRequestHandler):

@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack (idempotent)")
     up.add_argument("--fresh", action="store_true",
-                    help="start Prometheus with empty data (no series or alerts of earlier runs)")
+                    help="start Prometheus and Alertmanager with empty data (no series, alerts "
+                         "or sent notifications of earlier runs)")
     sub.add_parser("down", help="stop what `up` started")
     sub.add_parser("status", help="show each part; exit 0 all up, 1 degraded, 3 not running")
     logs = sub.add_parser("logs", help="show the parts' logs")

@@ -354,9 +354,11 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
                  timeout: float = READY_TIMEOUT_S, fresh: bool = False) -> StackInfo:
     """Bring the stack up unless it already is; restart parts of a native stack that died.
 
-    `fresh`: start Prometheus with empty data (a run that must not see the last run's series
-    and alerts); refused while Prometheus runs. Raises MissingBinaryError, PortInUseError,
-    PartFailedError (after stopping what it started), StackConfigError, StackError.
+    `fresh`: start Prometheus and Alertmanager with empty data (a run that must not see the
+    last run's series and alerts, nor Alertmanager's log of what it already sent, which keeps
+    it from sending a still-firing alert again); refused while Prometheus runs. Raises
+    MissingBinaryError, PortInUseError, PartFailedError (after stopping what it started),
+    StackConfigError, StackError.
     """
     settings = settings or StackSettings.from_env()
     paths = settings.paths
@@ -420,11 +422,12 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
     _check_ports(to_start, settings)
     # Only now, the start being possible: write the configs and, for a fresh start, drop
     # Prometheus's data (a refused start keeps both as they were).
-    if fresh:
-        data = paths.part_dir("prometheus") / "data"
-        if data.exists():
-            shutil.rmtree(data)
-            report(f"fresh start: removed Prometheus's data ({data})")
+    if fresh:   # Prometheus's series and alerts, Alertmanager's notification log and silences
+        for part, whose in (("prometheus", "Prometheus's"), ("alertmanager", "Alertmanager's")):
+            data = paths.part_dir(part) / "data"
+            if part not in kept and data.exists():
+                shutil.rmtree(data)
+                report(f"fresh start: removed {whose} data ({data})")
     warnings = _write_configs(settings, "native", grafana is not None, env, telegram)
     specs = _prometheus_first(specs)
     started: list[PartRecord] = []

@@ -212,6 +212,21 @@ def test_a_refused_start_keeps_the_last_env_and_prometheus_data(stack_env):
     assert not (paths.part_dir("prometheus") / "prometheus.yml").exists()
 
 
+def test_a_fresh_start_empties_alertmanagers_notification_log_too(stack_env):
+    """verify-alerts' NOT RE-SENT advice said FRESH=1 empties Alertmanager's log; it removed
+    only Prometheus's data."""
+    paths = StackSettings.from_env(stack_env).paths
+    logs = [paths.part_dir(part) / "data" / name for part, name in
+            (("prometheus", "wal-leftover"), ("alertmanager", "nflog"))]
+    for path in logs:
+        path.parent.mkdir(parents=True)
+        path.write_text("old")
+    up = cli(stack_env, "up", "--fresh")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "removed Alertmanager's data" in up.stdout + up.stderr
+    assert not any(path.exists() for path in logs)
+
+
 def test_a_missing_binary_names_the_install_command(stack_env, monkeypatch):
     from stack import launcher
 

@@ -210,6 +210,26 @@ def test_a_still_firing_alert_after_an_alertmanager_restart(messages, restart, r
     assert judged.verdict == verdict and detail in judged.detail, judged.detail
 
 
+def two_blocks(at) -> dict:
+    """One grouped message listing two FIRING rows of the same SLO (alike in a message)."""
+    one = message(at)
+    return {**one, "text": one["text"] + "\n" + one["text"]}
+
+
+@pytest.mark.parametrize("messages, verdicts", [
+    ([message(20)], ["failing", "failing"]),            # a row joined the group after: re-sent
+    ([two_blocks(20)], ["not_resent", "not_resent"]),   # both rows were in the last message
+])
+def test_a_sibling_rows_block_does_not_excuse_a_row_that_joined_after_the_restart(messages,
+                                                                                  verdicts):
+    """The 1h/5m and 6h/30m page rows of one SLO look alike in a message: when the group now
+    holds more firing rows than its last message listed, Alertmanager must have sent it."""
+    rows = [held(at=100, long="1h", short="5m"), held(at=100, long="6h", short="30m")]
+    judged = judge_sandbox(rows, notices(messages), CHAT, HOURLY, T0 + 400,
+                           CounterDelta(0, 0, None, 0, 0), RESTART)
+    assert [j.verdict for j in judged] == verdicts, [j.detail for j in judged]
+
+
 def test_the_repeat_interval_comes_from_the_running_config():
     assert parse_route("route: {repeat_interval: 1h}").repeat_interval_s == 3600
     assert parse_route("route: {}").repeat_interval_s == 4 * 3600   # Alertmanager's default

@@ -235,7 +235,8 @@ def _group_of(notice: Notice, alert: HeldAlert, route: Route) -> bool:
 
 
 def remembered(alert: HeldAlert, found: list[Notice], chat_id: str | None, route: Route,
-               restart: Restart | None, now: float) -> Notice | None:
+               restart: Restart | None, now: float, held: Iterable[HeldAlert] = ()
+               ) -> Notice | None:
     """The FIRING block, from before Alertmanager's restart, that its kept notification log
     stops it from re-sending for `alert` (None: no such message, so none is excused).
 
@@ -245,8 +246,12 @@ def remembered(alert: HeldAlert, found: list[Notice], chat_id: str | None, route
     alert that was firing before and still is. It counts only when: every group_by label is
     shown in the message (so the message is of this group; the stack groups by alertname,
     service, slo, severity), the group's last message in the chat was before the restart and
-    lists the alert's name and shown labels as FIRING, repeat_interval has not passed since, and
-    no telegram notification or request failed since the restart (a failing send counts one).
+    lists the alert's name and shown labels as FIRING, repeat_interval has not passed since,
+    no telegram notification or request failed since the restart (a failing send counts one),
+    and that message lists as many FIRING blocks as the group now holds alerts (`held`): the
+    rows of one SLO look alike in a message, so an alert that joined the group after the
+    restart must have been sent (the group's firing set grew) and is not excused by a
+    sibling's block.
     """
     if restart is None or not restart.quiet or "..." in route.group_by or not route.group_by:
         return None
@@ -258,6 +263,10 @@ def remembered(alert: HeldAlert, found: list[Notice], chat_id: str | None, route
     last_at = max(n.received_at or 0.0 for n in mine)
     last = [n for n in mine if (n.received_at or 0.0) == last_at]
     if last_at >= restart.started_at or now > last_at + route.repeat_interval_s:
+        return None
+    group = [a for a in held if a.state != "suppressed" and all(
+        a.label_dict.get(k, "") == alert.label_dict.get(k, "") for k in route.group_by)]
+    if len(group) > sum(1 for n in last if n.status == "firing"):
         return None
     labels = tuple(alert.labels)
     return next((n for n in last if matches(n, alert.name, labels, "firing")), None)
@@ -274,7 +283,8 @@ def _not_resent(alert: HeldAlert, hit: Notice, chat_id, route: Route,
         f"{chat_id}), lists it FIRING; Alertmanager kept its notification log across the "
         f"restart (its data dir), and sends a group already sent no repeat before "
         f"repeat_interval {repeat} (at {_when(at + route.repeat_interval_s)}); nothing failed "
-        f"since the restart (`make stack FRESH=1` empties that log)", at)
+        f"since the restart (`make stack-down`, then `make stack FRESH=1`, empties that log)",
+        at)
 
 
 def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str | None,
@@ -284,7 +294,8 @@ def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str
     (when Alertmanager started, what failed since) lets a message from before its restart
     explain why a still-firing alert was not sent again (see `remembered`)."""
     out = []
-    for alert in telegram_alerts(alerts, route):
+    held = telegram_alerts(alerts, route)
+    for alert in held:
         labels = tuple(alert.labels)
         if alert.state == "suppressed":
             out.append(AlertDelivery(alert, SUPPRESSED, "silenced or inhibited: nothing is sent"))
@@ -305,7 +316,7 @@ def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str
                                      f"Alertmanager's config"))
         elif age < route.due_s:
             out.append(_waiting(alert, age, route))
-        elif (kept := remembered(alert, found, chat_id, route, restart, now)) is not None:
+        elif (kept := remembered(alert, found, chat_id, route, restart, now, held)) is not None:
             out.append(_not_resent(alert, kept, chat_id, route, restart))
         else:
             failed = (f"; Alertmanager counted {delta.failed} failed telegram notifications and "

@@ -445,6 +445,12 @@ LOOKS = [
          rate('a_total{job="api"}') + " + " + rate('b_total{job="api",code="200"}')),
      [('a_total{job="api"}', "code", True), ('a_total{job="api"}', None, False),
       ('b_total{job="api"}', "code", False)]),
+    ("the terms of a total of several are asked about without what tells them apart (the "
+     "failed series is born at the first failure: a healthy service has none yet)",
+     raw(rate('jobs_total{job="api",result="failed"}'),
+         rate('jobs_total{job="api",result="ok"}') + " + "
+         + rate('jobs_total{job="api",result="failed"}')),
+     [('jobs_total{job="api"}', None, False)]),
     ("a latency SLO is proven by its buckets, not asked about",
      native(None, "- {name: p, objective: p(95) <= 250ms}"), []),
 ]

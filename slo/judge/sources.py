@@ -151,11 +151,18 @@ def status_labels(slo: SLO) -> frozenset[str]:
 
 def status_matchers(slo: SLO, source: Source) -> tuple[Matcher, ...]:
     """The matchers of `source` that may legitimately select nothing in a healthy service:
-    those on a status label; for an event query without any, those the total lacks."""
+    those on a status label; for an event query without any, those the total lacks; for a
+    term of a total of several, also those not every term has (`jobs_total{result="ok"} +
+    jobs_total{result="failed"}`: the failed series is born at the first failure)."""
     on_status = tuple(m for m in source.selector.matchers if m.label in status_labels(slo))
+    totals = slo.sli.total.selectors
+    if source.role == "total" and len(totals) > 1:
+        common = set.intersection(*(set(t.matchers) for t in totals))
+        return on_status + tuple(m for m in source.selector.matchers
+                                 if m not in common and m not in on_status)
     if on_status or source.role != "events":
         return on_status
-    shared = {m for t in slo.sli.total.selectors for m in t.matchers}
+    shared = {m for t in totals for m in t.matchers}
     return tuple(m for m in source.selector.matchers if m not in shared)
 
 

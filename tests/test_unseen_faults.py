@@ -155,3 +155,35 @@ def test_a_refused_verdict_carries_no_figures_of_the_data_it_did_not_see():
                 if v.name == "error-ratio"]
     assert (ratio.value, ratio.good_fraction, ratio.total_events, ratio.margin) == (
         None, None, None, None)
+
+
+class FakeProm:
+    """Answers the counter query as Prometheus does: one sample per kind (the query tags each
+    of Envoy's counters with its kind; checked against Envoy 1.40 and Prometheus 2.42)."""
+
+    def __init__(self, counted):
+        self.counted, self.asked = counted, []
+
+    def query(self, expr, at):
+        from slo.judge.prom import Sample
+
+        self.asked.append((expr, at))
+        return [Sample({"kind": kind}, value) for kind, value in self.counted.items()]
+
+
+def test_a_fault_set_outside_the_run_is_found_in_the_proxys_own_counters():
+    """`make fault KIND=error`, then a load test without a schedule: the run record has no
+    fault, but Envoy counted the requests it faulted."""
+    from slo.judge.unseen import counted_faults
+
+    prom = FakeProm({"error": 66.0, "latency": 0.0})
+    window = Window(1_800_000_000.0, 1_800_000_060.0, "last 60s")
+    found = counted_faults(prom, window)
+    assert [(f["kind"], f["counted"]) for f in found] == [("error", 66.0)]
+    ((expr, at),) = prom.asked
+    assert at == window.end and "[60s]" in expr and 'job="envoy"' in expr
+    after = {v.name: v for v in refuse_unseen(verdicts(OWN), OWN.slos, found)}
+    assert after["error-ratio"].status == NO_DATA
+    assert "(about 66 requests error-faulted by the proxy in the window " \
+           "(envoy_http_fault_aborts_injected))" in after["error-ratio"].reason
+    assert counted_faults(FakeProm({}), window) == []    # no proxy: nothing to say

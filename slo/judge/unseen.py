@@ -10,6 +10,7 @@ fault and the metrics that would see it. A violation stays a violation (it was s
 throughput SLO is left alone (the service's rate is what it counts).
 
     refuse_unseen(verdicts, slos, faults)   # faults: the run record's applied fault windows
+    counted_faults(prom, window)            # or the proxy's own counters, for any window
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def reads_the_proxy(slo: SLO) -> bool:
 
 
 def describe(fault: dict) -> str:
+    if "counted" in fault:      # seen in the proxy's own counters, not in a run record
+        return (f"about {fault['counted']:.0f} requests {fault['kind']}-faulted by the proxy "
+                f"in the window ({fault['metric']})")
     params = ", ".join(f"{k}={v}" for k, v in sorted((fault.get("params") or {}).items())
                        if k in ("delay_ms", "status", "probability"))
     return (f"{fault['kind']} ({params}) from {fault.get('start_offset_s', 0):g} s to "
@@ -79,3 +83,28 @@ def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
         verdict.value, verdict.value_bounds = None, None
         verdict.good_fraction = verdict.total_events = None
     return verdicts
+
+
+# The stack's proxy job, and Envoy's fault filter counters (created at 0 when Envoy starts).
+PROXY_JOB = "envoy"
+FAULT_COUNTERS = {"error": "envoy_http_fault_aborts_injected",
+                  "latency": "envoy_http_fault_delays_injected"}
+
+
+def counted_faults(prom, window) -> list[dict]:
+    """The proxy's faults in `window` as its own counters saw them (a fault set with `make
+    fault` before a load test is in no run record): one entry per kind that faulted
+    requests. Raises PrometheusError."""
+    # increase() drops the metric's name: each counter is tagged with its fault kind instead
+    query = " or ".join(
+        f'label_replace(sum(increase({metric}{{job="{PROXY_JOB}"}}[{window.seconds}s])), '
+        f'"kind", "{kind}", "", "")' for kind, metric in FAULT_COUNTERS.items())
+    counted = {row.labels.get("kind"): row.value for row in prom.query(query, window.end)}
+    return [{"kind": kind, "backend": "proxy", "applied": True, "metric": metric,
+             "counted": counted[kind]}
+            for kind, metric in FAULT_COUNTERS.items() if counted.get(kind, 0.0) >= 0.5]
+
+
+def blind_slos(slos) -> bool:
+    """True when some SLO reads metrics the proxy's faults never reach."""
+    return any(not reads_the_proxy(slo) and not isinstance(slo.sli, Throughput) for slo in slos)

@@ -18,6 +18,14 @@ REPO = Path(__file__).resolve().parent.parent
 TOKEN = "stack-token-abc"
 
 
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def stack_dir(tmp_path: Path, app_url: str) -> Path:
     (tmp_path / "env").write_text(f"APP_URL={app_url}\nFAULT_ADMIN_TOKEN={TOKEN}\n")
     return tmp_path
@@ -63,12 +71,7 @@ class Recorder(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         type(self).seen.append(self.headers.get("Authorization"))
-        body = b'{"faults": []}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, 200, b'{"faults": []}')
 
     def log_message(self, *args):
         pass
@@ -169,12 +172,7 @@ class socket_server:
 
 class _Refuses(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
-        body = b'{"error": "unauthorized"}'
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, 401, b'{"error": "unauthorized"}')
 
     def log_message(self, *args):
         pass

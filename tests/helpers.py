@@ -111,3 +111,15 @@ def unexplained_warnings(comparison: dict) -> list[str]:
     slower = (median["client_s"] or 0) > (median["server_s"] or 0)
     return [w for w in comparison["warnings"]
             if not (slower and w.startswith("p50: the client measured"))]
+
+
+# The sandbox's message 13 in a user's trial: one grouped Telegram message holding the new
+# delivery check's FIRING block (f0acac2d) and an earlier check's RESOLVED block (894b5e6c).
+GROUPED_CHECKS_MESSAGE = ("🔥 FIRING SloHarnessTestAlert\n"
+                          "severity info · SLO verify-alerts · service portfolio-app\n"
+                          "slo verify-alerts delivery check f0acac2d: no action needed\n"
+                          "since 2026-12-01 22:10:01 UTC\n\n"
+                          "✅ RESOLVED SloHarnessTestAlert\n"
+                          "severity info · SLO verify-alerts · service portfolio-app\n"
+                          "slo verify-alerts delivery check 894b5e6c: no action needed\n\n"
+                          "Alertmanager")

@@ -14,6 +14,7 @@ from slo.live.delivery import (
     parse_counters,
     parse_message,
 )
+from tests.helpers import GROUPED_CHECKS_MESSAGE
 
 BLOCK = ("{icon} {status} ErrorBudgetBurn\n"
          "severity {severity} · SLO {slo} · service portfolio-app\n"
@@ -157,15 +158,8 @@ def test_a_message_to_another_chat_is_not_found_when_the_chat_is_given():
 def test_each_block_keeps_its_own_text_so_a_grouped_message_tells_its_alerts_apart():
     """A grouped message lists each alert in its own block: the text of one block (its summary)
     must not be read as the other's."""
-    grouped = ("🔥 FIRING SloHarnessTestAlert\n"
-               "severity info · SLO verify-alerts · service portfolio-app\n"
-               "slo verify-alerts delivery check f0acac2d: no action needed\n"
-               "since 2026-12-01 22:10:01 UTC\n\n"
-               "✅ RESOLVED SloHarnessTestAlert\n"
-               "severity info · SLO verify-alerts · service portfolio-app\n"
-               "slo verify-alerts delivery check 894b5e6c: no action needed\n\n"
-               "Alertmanager")
-    firing, resolved = notices([{"message_id": 13, "received_at": 100.0, "text": grouped}])
+    firing, resolved = notices([{"message_id": 13, "received_at": 100.0,
+                                 "text": GROUPED_CHECKS_MESSAGE}])
     assert (firing.status, resolved.status) == ("firing", "resolved")
     assert "check f0acac2d" in firing.text and "894b5e6c" not in firing.text
     assert "check 894b5e6c" in resolved.text and "f0acac2d" not in resolved.text

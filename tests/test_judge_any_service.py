@@ -573,6 +573,21 @@ def fake_backend(warnings: list[str], partial: bool = False, only: str | None = 
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def error_ratio_against(backend, tmp_path) -> tuple[int, dict]:
+    """`slo check --last 1m --slo error-ratio` against a fake backend (server, url), stopped
+    after; returns the exit code and the verdict."""
+    server, url = backend
+    try:
+        out = tmp_path / "r.json"
+        code = main(["check", "--prometheus", url, "--last", "1m", "--no-settle", "--json",
+                     str(out), "--slo", "error-ratio"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    (verdict,) = json.loads(out.read_text())["slos"]
+    return code, verdict
+
+
 @pytest.mark.parametrize(("warnings", "partial", "says"), [
     (["No StoreAPIs matched for this query", "store 10.0.0.7:10901 unavailable"], False,
      "answered with warnings: No StoreAPIs matched for this query; store 10.0.0.7:10901 "
@@ -582,32 +597,17 @@ def fake_backend(warnings: list[str], partial: bool = False, only: str | None = 
 def test_an_answer_with_warnings_or_partial_data_is_exit_2_naming_the_warning(
         warnings, partial, says, tmp_path, capsys):
     """issue 11, 2: real answer 12.85% VIOLATED, judged 0.00% MET, exit 0."""
-    server, url = fake_backend(warnings, partial)
-    try:
-        out = tmp_path / "r.json"
-        code = main(["check", "--prometheus", url, "--last", "1m", "--no-settle", "--json",
-                     str(out), "--slo", "error-ratio"])
-    finally:
-        server.shutdown()
-        server.server_close()
+    code, verdict = error_ratio_against(fake_backend(warnings, partial), tmp_path)
     assert code == 2
-    (verdict,) = json.loads(out.read_text())["slos"]
     assert verdict["status"] == "no_data" and says in verdict["reason"]
     assert "it is not judged (exit 2)" in verdict["reason"]
 
 
 def test_a_warning_on_the_query_for_where_the_data_begins_alone_is_exit_2(tmp_path):
     """Where the data begins is read like the rest: an answer with warnings is no answer."""
-    server, url = fake_backend(["store 10.0.0.7:10901 unavailable"], only="timestamp(")
-    try:
-        out = tmp_path / "r.json"
-        code = main(["check", "--prometheus", url, "--last", "1m", "--no-settle", "--json",
-                     str(out), "--slo", "error-ratio"])
-    finally:
-        server.shutdown()
-        server.server_close()
+    code, verdict = error_ratio_against(
+        fake_backend(["store 10.0.0.7:10901 unavailable"], only="timestamp("), tmp_path)
     assert code == 2
-    (verdict,) = json.loads(out.read_text())["slos"]
     assert verdict["status"] == "no_data"
     assert "answered with warnings: store 10.0.0.7:10901 unavailable" in verdict["reason"]
 

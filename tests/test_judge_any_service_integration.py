@@ -290,23 +290,32 @@ OPENSLO_APP = """\
     """
 
 
-def test_why_an_outage_judged_through_a_label_the_app_lacks_is_exit_2_not_met(stack, tmp_path):
-    """issue 12: during a 100% 503 outage, this OpenSLO SLO (`code=~"5.."` on a metric
-    labelled `status`) was judged "0.00% errors, MET", exit 0."""
+def outage(stack, path: str, probability: float, statuses: tuple[int, ...]
+           ) -> tuple[float, float]:
+    """5 s of requests to `path` on the app under an error fault (503 with `probability`),
+    each answered with one of `statuses`; returns the window (start, end) of at least 10 s,
+    once its last scrape is in."""
     app = stack.app
     faults = FaultClient(app.url, app.token)
-    faults.set("error", status=503, probability=1.0, ttl_s=60)
+    faults.set("error", status=503, probability=probability, ttl_s=60)
     try:
         start = time.time()
         stop = time.monotonic() + 5
         with requests.Session() as s:
             while time.monotonic() < stop:
-                assert s.get(app.url + "/api/projects", timeout=5).status_code == 503
+                assert s.get(app.url + path, timeout=5).status_code in statuses
                 time.sleep(0.02)
         end = max(time.time(), start + 10)
     finally:
         faults.clear()
     wait_until(lambda: time.time() > end + SETTLE_S, 30, "the window to settle")
+    return start, end
+
+
+def test_why_an_outage_judged_through_a_label_the_app_lacks_is_exit_2_not_met(stack, tmp_path):
+    """issue 12: during a 100% 503 outage, this OpenSLO SLO (`code=~"5.."` on a metric
+    labelled `status`) was judged "0.00% errors, MET", exit 0."""
+    start, end = outage(stack, "/api/projects", 1.0, (503,))
     code, result = check(tmp_path, stack, OPENSLO_APP, start, end, "openslo.yaml")
     assert code == 2
     assert by_name(result)["availability"]["reason"] == (
@@ -344,21 +353,7 @@ def test_why_a_counter_born_inside_the_window_at_its_final_value_is_counted(stac
 def half_outage(stack):
     """5 s of /api/projects/1 on the app with every other request a 503 (a 50% error fault);
     returns the window (start, end)."""
-    app = stack.app
-    faults = FaultClient(app.url, app.token)
-    faults.set("error", status=503, probability=0.5, ttl_s=60)
-    try:
-        start = time.time()
-        stop = time.monotonic() + 5
-        with requests.Session() as s:
-            while time.monotonic() < stop:
-                assert s.get(app.url + "/api/projects/1", timeout=5).status_code in (200, 503)
-                time.sleep(0.02)
-        end = max(time.time(), start + 10)
-    finally:
-        faults.clear()
-    wait_until(lambda: time.time() > end + SETTLE_S, 30, "the window to settle")
-    return start, end
+    return outage(stack, "/api/projects/1", 0.5, (200, 503))
 
 
 def raw_errors(bad_endpoint: str, total: str = 'job="portfolio-app"') -> str:

@@ -12,6 +12,7 @@ from slo.live.alerts import AlertSelector, AlertTracker, parse_rules
 from slo.live.delivery import CounterSample, counter_delta, notices
 from slo.live.health import Route
 from slo.live.verify import Endpoints, rule_states, send_test, wait_for
+from tests.helpers import GROUPED_CHECKS_MESSAGE
 
 T0 = 1_800_000_000.0
 
@@ -100,14 +101,6 @@ def test_waiting_for_an_unknown_alert_fails_at_once_listing_the_loaded_ones():
                              "ErrorBudgetBurn, PortfolioAppDown)")
 
 
-GROUPED_13 = ("🔥 FIRING SloHarnessTestAlert\n"
-              "severity info · SLO verify-alerts · service portfolio-app\n"
-              "slo verify-alerts delivery check f0acac2d: no action needed\n"
-              "since 2026-12-01 22:10:01 UTC\n\n"
-              "✅ RESOLVED SloHarnessTestAlert\n"
-              "severity info · SLO verify-alerts · service portfolio-app\n"
-              "slo verify-alerts delivery check 894b5e6c: no action needed\n\n"
-              "Alertmanager")
 RESOLVED_14 = ("✅ RESOLVED SloHarnessTestAlert\n"
                "severity info · SLO verify-alerts · service portfolio-app\n"
                "slo verify-alerts delivery check f0acac2d: no action needed\n"
@@ -118,7 +111,8 @@ RESOLVED_14 = ("✅ RESOLVED SloHarnessTestAlert\n"
 def test_a_grouped_message_is_the_firing_of_its_own_check_only():
     """Before: the RESOLVED block of an earlier check (894b5e6c) in the message that carried the
     new check's FIRING counted as the new check's resolution ("resolved after -0.5s")."""
-    found = notices([{"message_id": 13, "received_at": 100.0, "chat_id": 1, "text": GROUPED_13}])
+    found = notices([{"message_id": 13, "received_at": 100.0, "chat_id": 1,
+                      "text": GROUPED_CHECKS_MESSAGE}])
     assert [n.message_id for n in verify.own_blocks(found, "f0acac2d", "firing")] == [13]
     assert verify.own_blocks(found, "f0acac2d", "resolved") == []
     assert [n.message_id for n in verify.own_blocks(found, "894b5e6c", "resolved")] == [13]
@@ -142,7 +136,7 @@ class FakeSandbox:
         shown = []
         if self.posts:
             shown.append({"message_id": 13, "received_at": self.posts[0] + 0.1, "chat_id": 1,
-                          "text": GROUPED_13})
+                          "text": GROUPED_CHECKS_MESSAGE})
         if len(self.posts) > 1 and time.time() >= self.posts[1] + 1:
             shown.append({"message_id": 14, "received_at": self.posts[1] + 1, "chat_id": 1,
                           "text": RESOLVED_14})

@@ -80,7 +80,7 @@ from slo.judge import promql
 from slo.judge.checker import NO_DATA, NOT_JUDGED, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.prom import DEFAULT_INTERVALS, Intervals, Prometheus
-from slo.judge.unseen import unseen_reason
+from slo.judge.unseen import PROXY_JOB, refusals
 from slo.judge.window import MIN_WINDOW_S, Window
 from slo.live.alerts import (
     AlertSelector,
@@ -98,7 +98,6 @@ from stack.telegram_sandbox.client import SandboxClient
 from stack.telegram_sandbox.errors import SandboxError
 
 APP_JOB = "portfolio-app"
-PROXY_JOB = "envoy"
 LOCUST_FINISH_S = 20.0
 QUIET_WAIT_S = 60.0   # how long a run waits for an earlier run's alerts to resolve
 PLOT_LEAD_S = 15
@@ -707,17 +706,12 @@ class ExperimentRunner:
         fault = window.phase.fault
         if fault is None or fault.infrastructure or self.conn.fault_api.backend != "proxy":
             return verdicts
-        slos = {slo.name: slo for slo in self.spec.slos}
-        shown = f"{fault.describe()} in phase {window.phase.name}"
-        out = []
-        for verdict in verdicts:
-            slo = slos.get(verdict.name)
-            reason = None if slo is None else unseen_reason(slo, verdict.status, shown,
-                                                            {fault.kind})
-            out.append(verdict if reason is None else dataclasses.replace(
-                verdict, status=NO_DATA, value=None, value_bounds=None, bad_ratio=None,
-                detail=f"{reason} (they read {verdict.detail})"))
-        return out
+        refused = refusals(verdicts, self.spec.slos,
+                           f"{fault.describe()} in phase {window.phase.name}", {fault.kind})
+        return [dataclasses.replace(verdict, status=NO_DATA, value=None, value_bounds=None,
+                                    bad_ratio=None,
+                                    detail=f"{refused[verdict.name]} (they read {verdict.detail})")
+                if verdict.name in refused else verdict for verdict in verdicts]
 
     def _sandbox_chat(self) -> str:
         """The chat the stack's Alertmanager sends to in sandbox mode (messages elsewhere are

@@ -49,8 +49,7 @@ def blind_to(slo: SLO, kinds) -> bool:
     return "error" in kinds
 
 
-def unseen_reason(slo: SLO, status: str, faults: str, kinds=("latency", "error")
-                  ) -> str | None:
+def unseen_reason(slo: SLO, status: str, faults: str, kinds) -> str | None:
     """Why a `status` verdict of `slo` over a window with the proxy's `faults` (as text, of
     `kinds`) is no claim, or None when it stands (a violation, an SLO those faults do not
     blind, the proxy's own metrics)."""
@@ -64,18 +63,25 @@ def unseen_reason(slo: SLO, status: str, faults: str, kinds=("latency", "error")
             f"the fault in the service itself")
 
 
+def refusals(verdicts, slos, faults: str, kinds) -> dict[str, str]:
+    """{name: why it is no claim} of the verdicts (anything with .name and .status: the
+    checker's, or an experiment phase's) that the proxy's `faults` (as text, of `kinds`)
+    blinded; the others stand."""
+    by_name = {slo.name: slo for slo in slos}
+    return {v.name: reason for v in verdicts if v.name in by_name
+            and (reason := unseen_reason(by_name[v.name], v.status, faults, kinds))}
+
+
 def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
     """The verdicts, with each met (or warn) of an SLO on the service's own metrics turned
     into no_data when a fault of the proxy in front of it was applied in the window."""
     proxied = [f for f in faults or () if f.get("backend") == "proxy" and f.get("applied", True)]
     if not proxied:
         return verdicts
-    by_name = {slo.name: slo for slo in slos}
-    shown = "; ".join(describe(f) for f in proxied[:3])
-    kinds = {f["kind"] for f in proxied}
+    refused = refusals(verdicts, slos, "; ".join(describe(f) for f in proxied[:3]),
+                       {f["kind"] for f in proxied})
     for verdict in verdicts:
-        slo = by_name.get(verdict.name)
-        reason = None if slo is None else unseen_reason(slo, verdict.status, shown, kinds)
+        reason = refused.get(verdict.name)
         if reason is None:
             continue
         verdict.status, verdict.margin = NO_DATA, None
@@ -106,5 +112,5 @@ def counted_faults(prom, window) -> list[dict]:
 
 
 def blind_slos(slos) -> bool:
-    """True when some SLO reads metrics the proxy's faults never reach."""
-    return any(not reads_the_proxy(slo) and not isinstance(slo.sli, Throughput) for slo in slos)
+    """True when some SLO reads metrics the proxy's faults (of any kind) never reach."""
+    return any(not reads_the_proxy(slo) and blind_to(slo, FAULT_COUNTERS) for slo in slos)

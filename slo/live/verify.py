@@ -343,7 +343,16 @@ class WaitResult:
     evaluated: bool = True
 
 
-def unjudged(timeline: AlertTimeline, selector: AlertSelector) -> str | None:
+@dataclass(frozen=True)
+class Unjudged:
+    """Why rules do not tell their state now; `failing`: a query that fails (no wait helps),
+    else a rule not evaluated yet (its first evaluation may still come)."""
+
+    failing: bool
+    why: str
+
+
+def unjudged(timeline: AlertTimeline, selector: AlertSelector) -> Unjudged | None:
     """Why the rules that can produce `selector`'s alerts do not tell their state now (None:
     they do): a rule whose query fails (health err), or one not evaluated yet (Prometheus says
     health "unknown" and lastEvaluation 0001-01-01 until its group first runs) — such a rule has
@@ -351,16 +360,18 @@ def unjudged(timeline: AlertTimeline, selector: AlertSelector) -> str | None:
     mine = timeline.rules_matching(selector)
     for rule in mine:
         if rule.health in ("err", "error"):
-            return (f"rule {AlertSelector.of(rule.name, rule.labels)} fails to evaluate: "
-                    f"{rule.last_error or 'no error text'}; fix its query (the SLO rules are "
-                    f"generated from the spec by `make rules`) and see {rule.source}'s log")
+            return Unjudged(True, (
+                f"rule {AlertSelector.of(rule.name, rule.labels)} fails to evaluate: "
+                f"{rule.last_error or 'no error text'}; fix its query (the SLO rules are "
+                f"generated from the spec by `make rules`) and see {rule.source}'s log"))
     for rule in mine:
         if rule.health != "ok":
             every = f" every {rule.interval_s:g}s" if rule.interval_s else ""
-            return (f"rule {AlertSelector.of(rule.name, rule.labels)} has not been evaluated "
-                    f"yet ({rule.source} health {rule.health!r}, no lastEvaluation): its group "
-                    f"{rule.group!r} runs{every}, the first time up to one interval after "
-                    f"{rule.source} (re)started; retry then, or give --within more time")
+            return Unjudged(False, (
+                f"rule {AlertSelector.of(rule.name, rule.labels)} has not been evaluated "
+                f"yet ({rule.source} health {rule.health!r}, no lastEvaluation): its group "
+                f"{rule.group!r} runs{every}, the first time up to one interval after "
+                f"{rule.source} (re)started; retry then, or give --within more time"))
     return None
 
 
@@ -389,14 +400,14 @@ def wait_for(tracker: AlertTracker, selector: AlertSelector, expect: str, within
         if expect == "firing" and active:
             return WaitResult(True, round(now - started, 3), f"{selector} is firing")
         blocked = unjudged(tracker.timeline, selector)
-        if blocked and "fails to evaluate" in blocked:
-            return WaitResult(False, None, f"could not evaluate: {blocked}", evaluated=False)
+        if blocked and blocked.failing:
+            return WaitResult(False, None, f"could not evaluate: {blocked.why}", evaluated=False)
         if expect == "resolved" and not active and not blocked and not _unanswered(tracker,
                                                                                    selector):
             return WaitResult(True, round(now - started, 3), f"{selector} is not firing")
         if now >= deadline:
             if blocked:
-                return WaitResult(False, None, f"could not evaluate: {blocked}",
+                return WaitResult(False, None, f"could not evaluate: {blocked.why}",
                                   evaluated=False)
             if expect == "resolved" and not active:
                 return WaitResult(False, None, f"could not evaluate: the last poll of "

@@ -26,14 +26,13 @@ import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 
 from harness_common import exitcodes
 from harness_common.durations import format_duration
 from slo.judge import promql, sources
 from slo.judge.histogram import Buckets, format_bounds, quantile_bounds, share_bounds
 from slo.judge.prom import PartialAnswerError, Prometheus
-from slo.judge.window import MIN_WINDOW_S, Window
+from slo.judge.window import MIN_WINDOW_S, Window, iso_utc
 from slo.spec.model import SLO, Quantile, Spec, Throughput
 from slo.spec.selectors import Selector
 from slo.units import format_number
@@ -412,11 +411,6 @@ def data_selectors(slo: SLO) -> tuple[Selector, ...]:
                                if src.role in ("total", "count")))
 
 
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
-
-
 def late_data(selectors: tuple[Selector, ...], begins: float | None, window: Window,
               scrape_s: float) -> str | None:
     """The problem (with the fix) when the data begins later in the window than two scrape
@@ -429,7 +423,7 @@ def late_data(selectors: tuple[Selector, ...], begins: float | None, window: Win
     if late <= 2 * scrape_s + promql.begins_step(window.seconds):
         return None
     metrics = ", ".join(sorted({s.metric for s in selectors}))
-    since = _iso(begins)
+    since = iso_utc(begins)
     held = int(window.end - begins)
     fix = (f"--last {held}s" if window.source.startswith("last ")
            else f"--start {since} --end {window.iso('end')}")

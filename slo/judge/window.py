@@ -19,6 +19,12 @@ MIN_WINDOW_S = 10  # two 5 s scrapes: increase() needs two samples
 CLOCK_SLACK_S = 2.0
 
 
+def iso_utc(moment: float) -> str:
+    """Unix seconds as UTC ISO-8601 to the second: 2026-12-02T01:40:39Z."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class Window:
     """[start, end] in unix seconds, and where it came from (for reports)."""
@@ -47,8 +53,7 @@ class Window:
 
     def iso(self, which: str) -> str:
         """start or end as UTC ISO-8601 to the second."""
-        moment = datetime.fromtimestamp(getattr(self, which), UTC)
-        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+        return iso_utc(getattr(self, which))
 
     def require_happened(self, now: float) -> None:
         """WindowError when the window ends in the future (beyond CLOCK_SLACK_S): a verdict

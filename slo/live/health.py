@@ -228,10 +228,11 @@ class Restart:
         return not self.failed and not self.request_failures
 
 
-def _group_of(notice: Notice, alert: HeldAlert, route: Route) -> bool:
-    """True when a block belongs to the alert's group (every group_by label shown in it)."""
-    labels = alert.label_dict
-    return all(notice.labels.get(k, "") == labels.get(k, "") for k in route.group_by)
+def _same_group(labels: dict, alert: HeldAlert, route: Route) -> bool:
+    """True when `labels` (a block's shown labels, or another alert's) put it in the alert's
+    group: the same value of every group_by label."""
+    mine = alert.label_dict
+    return all(labels.get(k, "") == mine.get(k, "") for k in route.group_by)
 
 
 def remembered(alert: HeldAlert, found: list[Notice], chat_id: str | None, route: Route,
@@ -257,15 +258,15 @@ def remembered(alert: HeldAlert, found: list[Notice], chat_id: str | None, route
         return None
     if not set(route.group_by) <= set(MESSAGE_LABELS):
         return None
-    mine = [n for n in found if same_chat(n, chat_id) and _group_of(n, alert, route)]
+    mine = [n for n in found if same_chat(n, chat_id) and _same_group(n.labels, alert, route)]
     if not mine:
         return None
     last_at = max(n.received_at or 0.0 for n in mine)
     last = [n for n in mine if (n.received_at or 0.0) == last_at]
     if last_at >= restart.started_at or now > last_at + route.repeat_interval_s:
         return None
-    group = [a for a in held if a.state != "suppressed" and all(
-        a.label_dict.get(k, "") == alert.label_dict.get(k, "") for k in route.group_by)]
+    group = [a for a in held if a.state != "suppressed"
+             and _same_group(a.label_dict, alert, route)]
     if len(group) > sum(1 for n in last if n.status == "firing"):
         return None
     labels = tuple(alert.labels)

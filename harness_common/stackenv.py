@@ -86,10 +86,15 @@ def admin_token_for(url: str, environ=None) -> str | None:
     if env.get("FAULT_ADMIN_TOKEN"):
         return env["FAULT_ADMIN_TOKEN"]
     stack = read_stack_env(env.get("STACK_DIR"))
-    if stack.get("FAULT_ADMIN_TOKEN") and (same_url(url, stack.get("APP_URL"))
-                                           or same_url(url, stack.get("FAULT_API_URL"))):
+    if stack.get("FAULT_ADMIN_TOKEN") and _stack_api_url(url, stack):
         return stack["FAULT_ADMIN_TOKEN"]
     return None
+
+
+def _stack_api_url(url: str, stack: dict) -> bool:
+    """True when `url` is the stack's own fault API: its APP_URL, or its proxy's FAULT_API_URL
+    (the only URLs its token may go to)."""
+    return same_url(url, stack.get("APP_URL")) or same_url(url, stack.get("FAULT_API_URL"))
 
 
 def refused_token_hint(url: str, environ=None) -> str:
@@ -97,9 +102,9 @@ def refused_token_hint(url: str, environ=None) -> str:
     env = os.environ if environ is None else environ
     if env.get("FAULT_ADMIN_TOKEN"):
         stack = read_stack_env(env.get("STACK_DIR"))
-        own = same_url(url, stack.get("APP_URL")) or same_url(url, stack.get("FAULT_API_URL"))
+        own = _stack_api_url(url, stack) and stack.get("FAULT_ADMIN_TOKEN")
         where = (f"; the stack's own token is in {stack_env_path(env)}: unset "
-                 f"FAULT_ADMIN_TOKEN to use it" if own and stack.get("FAULT_ADMIN_TOKEN") else "")
+                 f"FAULT_ADMIN_TOKEN to use it" if own else "")
         return (f"the token sent is FAULT_ADMIN_TOKEN from your environment, which overrides the "
                 f"stack's{where}")
     return (f"the token sent is the stack's ({stack_env_path(env)}), and {url} was started with "

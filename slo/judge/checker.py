@@ -373,11 +373,7 @@ def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolEx
         return judge(slo, None, None, problems=[str(err)])
     measured = _measure(prom, slo, window, pool, fresh)
     try:
-        labels = {src.selector.metric: seen[src.selector.metric].result()
-                  for src in slo.sources}
-        problems = sources.problems(slo, labels, span(window)) or sources.scope_problems(
-            slo, {look: scopes[look].result() for look in sources.looks(slo).values()},
-            labels, span(window))
+        problems = sources.seeing_problems(slo, seen, scopes, span(window))
         late = None if problems else observed(slo)
         return _judge_measured(slo, window, measured, [late] if late else problems)
     except PartialAnswerError as err:

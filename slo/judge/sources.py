@@ -294,6 +294,16 @@ def scope_problems(slo: SLO, scopes: dict[Look, Scope], seen: dict[str, Seen],
     return out
 
 
+def seeing_problems(slo: SLO, seen: dict[str, Future], scopes: dict[Look, Future],
+                    span: str) -> list[str]:
+    """Everything that keeps `slo`'s selectors from seeing data, from the answers of
+    read_labels() and read_scopes(): problems(), else scope_problems() (raises
+    PartialAnswerError when an answer was partial)."""
+    labels = {src.selector.metric: seen[src.selector.metric].result() for src in slo.sources}
+    return problems(slo, labels, span) or scope_problems(
+        slo, {look: scopes[look].result() for look in looks(slo).values()}, labels, span)
+
+
 def check_spec(prom: Prometheus, spec, window, slos=None) -> list[tuple[str, str]]:
     """(slo name, problem) for every selector of `spec` that sees nothing in `window`, and
     every latency threshold that is not a bucket of its histogram (the alert rules count the
@@ -309,11 +319,7 @@ def check_spec(prom: Prometheus, spec, window, slos=None) -> list[tuple[str, str
                                   window.end)
             for slo in slos if slo.threshold_s is not None and slo.histogram_buckets}
         for slo in slos:
-            labels = {src.selector.metric: seen[src.selector.metric].result()
-                      for src in slo.sources}
-            found = problems(slo, labels, where) or scope_problems(
-                slo, {look: scopes[look].result() for look in looks(slo).values()}, labels,
-                where)
+            found = seeing_problems(slo, seen, scopes, where)
             out += [(slo.name, p) for p in found]
             if found or slo.name not in bucket_answers:
                 continue

@@ -1,7 +1,7 @@
 """The outcome of a check: decided once from the verdicts and the request's flags, read by
 every output (terminal, JSON, JUnit, Markdown) and by the exit code.
 
-    outcome = decide(result.verdicts, strict=args.strict)
+    outcome = decide(result.verdicts, strict=result.strict)   # --strict, as the check recorded it
     outcome.exit_code                 # 0 passed, 1 failed, 2 not evaluated
     outcome.slo("error-ratio")        # SloOutcome: passed | failed | not_evaluated, and why
 

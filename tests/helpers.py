@@ -34,6 +34,28 @@ def in_threads(count: int, worker: Callable[[int], None]) -> None:
         thread.join()
 
 
+class FakeProm:
+    """A Prometheus that holds only the fault proxy's counters, {kind: requests faulted}: its
+    counter query answers one sample per kind, as Prometheus does (the query tags each of
+    Envoy's counters with its kind; checked against Envoy 1.40 and Prometheus 2.42); any
+    scalar query answers no value. `asked`: the (query, time) pairs it was asked."""
+
+    url = "http://127.0.0.1:9"
+
+    def __init__(self, counted: dict[str, float]):
+        self.counted, self.asked = counted, []
+
+    def query(self, expr, at):
+        from slo.judge.prom import Sample
+
+        self.asked.append((expr, at))
+        return [Sample({"kind": kind}, value) for kind, value in self.counted.items()]
+
+    def scalar(self, expr, at):
+        self.asked.append((expr, at))
+        return None
+
+
 def promtool() -> str:
     """The promtool binary (skip the test when it is not installed)."""
     import pytest

@@ -11,6 +11,7 @@ from slo.judge import outputs
 from slo.judge.checker import CheckResult
 from slo.judge.clientside import compare, interpolate
 from slo.judge.histogram import Buckets
+from slo.judge.outcome import decide
 from slo.judge.window import Window
 
 INF = math.inf
@@ -95,6 +96,9 @@ def test_a_quantile_with_few_requests_above_it_is_not_compared():
     assert found.as_dict()["quantiles"][1]["too_few"] is True
 
 
+NONE_JUDGED = decide([])   # the outcome of result()'s verdicts
+
+
 def result() -> CheckResult:
     return CheckResult(service="demo", spec="slos.yaml", prometheus="http://127.0.0.1:9",
                        window=Window(0.0, 60.0, "run r1"), verdicts=[], notes=[],
@@ -103,29 +107,29 @@ def result() -> CheckResult:
 
 def test_every_output_shows_the_client_beside_the_server(capsys):
     found = compare(client(90.0, 526.0, 800.0), BUCKETS, "latency-p95")
-    data = json.loads(outputs.to_json(result(), None, found))["client_latency"]
+    data = json.loads(outputs.to_json(result(), NONE_JUDGED, None, found))["client_latency"]
     assert data["slo"] == "latency-p95" and data["client_count"] == 1000
     assert data["quantiles"][1] == {"q": 0.95, "client_s": 0.526, "server_s": 0.3875,
                                     "server_bounds": [0.2, 0.5], "agrees": False,
                                     "too_few": False}
     assert data["quantiles"][2]["server_bounds"] == [0.5, "+Inf"]
     assert len(data["warnings"]) == 1
-    md = outputs.to_markdown(result(), None, found)
+    md = outputs.to_markdown(result(), NONE_JUDGED, None, found)
     assert "#### Client vs server latency (latency-p95)" in md
     assert "| p95 | 526.0 ms | 387.5 ms (200–500 ms bucket) | DISAGREES |" in md
     assert "> ⚠️ p95: the client measured 526.0 ms" in md
     from rich.console import Console
 
     console = Console(width=200, force_terminal=False)
-    outputs.print_table(result(), console, found)
+    outputs.print_table(result(), NONE_JUDGED, console, found)
     out = capsys.readouterr().out
     assert "p95: client 526.0 ms, server 387.5 ms (200–500 ms bucket): DISAGREES" in out
     assert "warning: p95: the client measured 526.0 ms" in out
 
 
 def test_without_a_run_record_nothing_is_shown():
-    assert "client_latency" not in json.loads(outputs.to_json(result()))
-    assert "Client vs server" not in outputs.to_markdown(result())
+    assert "client_latency" not in json.loads(outputs.to_json(result(), NONE_JUDGED))
+    assert "Client vs server" not in outputs.to_markdown(result(), NONE_JUDGED)
 
 
 def test_a_histogram_is_built_once_per_window_not_per_request(monkeypatch):

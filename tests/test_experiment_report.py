@@ -3,8 +3,10 @@ report.html with the plots — from canned observations, no servers."""
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import yaml
 
 from slo.alerting.budget import RowBurn, WindowCost
@@ -246,3 +248,43 @@ def test_the_latency_plot_draws_the_bucket_band(tmp_path):
     (fill,) = [c for c in drawn if "bucket" in (c.get_label() or "")]
     ys = fill.get_paths()[0].vertices[:, 1]
     assert ys.min() == 250.0 and 500.0 in ys and ys.max() > 500.0  # +Inf drawn to the top
+
+
+# ---- the JUnit file tells what the run's exit code tells -------------------------------------
+
+def expectation(status: str, phase: str = "outage") -> Outcome:
+    return Outcome(phase, "slo", "error-ratio", "violated", status,
+                   "not judged" if status == "skipped" else "violated (100.00%)",
+                   "" if status == "passed" else f"the expectation {status}")
+
+
+# (case, run status, exit code, its expectations' statuses)
+RUN_OUTCOMES = [
+    ("every expectation held", "passed", 0, ["passed", "passed"]),
+    ("an expectation failed", "failed", 1, ["passed", "failed"]),
+    ("an expectation could not be evaluated", "not_evaluated", 2, ["passed", "not_evaluated"]),
+    ("the preflight found no such rule", "failed", 1, ["failed"]),
+    ("the run was interrupted with an expectation left unjudged", "interrupted", 2,
+     ["passed", "skipped"]),
+    ("the rollback failed after an expectation failed", "error", 2, ["failed"]),
+    ("the run ended before an expectation's deadline (counted failed)", "failed", 1,
+     ["passed", "skipped"]),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "statuses"), [c[1:] for c in RUN_OUTCOMES],
+                         ids=[c[0] for c in RUN_OUTCOMES])
+def test_the_junit_of_a_run_tells_what_its_exit_code_tells(tmp_path, status, code, statuses):
+    """A CI system reading only junit.xml is green exactly when `slo run` exits 0, sees a
+    failure when it exits 1 and an error when it exits 2 (as `slo check`'s JUnit does)."""
+    run = replace(result_of(tmp_path, status=status, code=code),
+                  outcomes=tuple(expectation(s) for s in statuses))
+    suite = ET.fromstring(junit(run)).find("testsuite")  # noqa: S314 - our own output
+    failures, errors = int(suite.get("failures")), int(suite.get("errors"))
+    assert (failures + errors == 0) == (code == 0)
+    assert {0: True, 1: failures > 0, 2: errors > 0}[code]
+    cases = suite.findall("testcase")
+    for case, s in zip(cases, statuses, strict=False):   # each expectation as it was judged
+        tags = [e.tag for e in case if e.tag != "system-out"]
+        assert tags == {"passed": [], "failed": ["failure"], "skipped": ["skipped"],
+                        "not_evaluated": ["error"]}[s]

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import time
 from xml.etree import ElementTree as ET
 
@@ -21,10 +22,10 @@ from slo.judge.checker import (
     apply_baseline,
     apply_slices,
     baseline_values,
-    exit_code,
     judge,
 )
 from slo.judge.histogram import Buckets
+from slo.judge.outcome import decide
 from slo.judge.window import Window
 from slo.spec import load_spec
 
@@ -112,8 +113,8 @@ def test_latency_verdicts_are_what_the_buckets_prove(slo, value, counts, status,
 
 def test_an_inconclusive_verdict_is_exit_2_never_a_pass():
     v = judge(P95, 0.4, 100, buckets=buckets((0.25, 50), (0.5, 99), ("+Inf", 100)))
-    assert exit_code([judge(ERRORS, 0.0, 10), v]) == 2
-    assert exit_code([judge(ERRORS, 0.5, 10), v]) == 1
+    assert decide([judge(ERRORS, 0.0, 10), v]).exit_code == 2
+    assert decide([judge(ERRORS, 0.5, 10), v]).exit_code == 1
 
 
 def test_a_quantile_is_shown_with_the_bucket_that_holds_it():
@@ -134,11 +135,11 @@ def test_a_selector_that_sees_nothing_is_no_data_with_every_problem():
 def test_exit_codes_put_violation_before_no_data_and_warnings_pass_unless_strict():
     met, warn = judge(ERRORS, 0.0, 10), judge(ERRORS, 0.007, 10)
     bad, none = judge(ERRORS, 0.5, 10), judge(ERRORS, None, None)
-    assert exit_code([met, warn]) == 0
-    assert exit_code([met, warn], strict=True) == 1
-    assert exit_code([met, none]) == 2
-    assert exit_code([none, bad]) == 1
-    assert exit_code([]) == 2
+    assert decide([met, warn]).exit_code == 0
+    assert decide([met, warn], strict=True).exit_code == 1
+    assert decide([met, none]).exit_code == 2
+    assert decide([none, bad]).exit_code == 1
+    assert decide([]).exit_code == 2
 
 
 def test_sliding_slices_fail_an_slo_that_held_only_on_average():
@@ -189,8 +190,8 @@ def result(*verdicts) -> CheckResult:
 
 
 def test_junit_has_one_testcase_per_slo_with_failure_and_error_elements():
-    xml = outputs.to_junit(result(judge(P95, 0.05, 10, 10), judge(ERRORS, 0.5, 10),
-                                  judge(RATE, None, None)))
+    checked = result(judge(P95, 0.05, 10, 10), judge(ERRORS, 0.5, 10), judge(RATE, None, None))
+    xml = outputs.to_junit(checked, decide(checked.verdicts))
     suite = ET.fromstring(xml).find("testsuite")  # noqa: S314 - our own output
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
     cases = {c.get("name"): c for c in suite.iter("testcase")}
@@ -200,14 +201,16 @@ def test_junit_has_one_testcase_per_slo_with_failure_and_error_elements():
 
 
 def test_json_output_round_trips_as_a_baseline():
-    text = outputs.to_json(result(judge(P95, 0.05, 10, 10), judge(RATE, None, None)))
+    checked = result(judge(P95, 0.05, 10, 10), judge(RATE, None, None))
+    text = outputs.to_json(checked, decide(checked.verdicts))
     data = json.loads(text)
     assert data["exit_code"] == 2 and data["window"]["seconds"] == 60
     assert baseline_values(data) == {"latency-p95": 0.05}
 
 
 def test_markdown_output_is_a_table_with_verdict_icons():
-    md = outputs.to_markdown(result(judge(P95, 0.55, 10, 1)))
+    checked = result(judge(P95, 0.55, 10, 1))
+    md = outputs.to_markdown(checked, decide(checked.verdicts))
     assert "| latency-p95 (key) | p(95) <= 300ms | 550ms |" in md and "❌ VIOLATED" in md
 
 
@@ -256,7 +259,8 @@ def test_a_window_ending_in_the_future_is_refused_naming_the_flag_and_the_fix(ca
     assert code == 2
     assert time.monotonic() - began < 2, "refused before asking Prometheus anything"
     err = " ".join(capsys.readouterr().err.split())
-    assert "--end is 600 s in the future (" in err
+    # 600 s less the command's own start-up, rounded: 599 when that start-up crossed a half
+    assert re.search(r"--end is (599|600) s in the future \(", err), err
     assert "Z): the window must have happened; use --end now or wait" in err
     assert "did not answer" not in err
 
@@ -332,3 +336,128 @@ def test_a_window_is_judged_only_from_where_its_data_begins(window, begins, says
         assert problem is None
     else:
         assert problem is not None and says in problem
+
+
+# ---- one outcome in every output: terminal, JSON, JUnit, Markdown and the exit code ----------
+
+BASELINE = {"version": 1, "slos": [{"name": "error-ratio", "value": 0.0},
+                                   {"name": "latency-p95", "value": 0.05}]}
+
+
+def checked(tmp_path, monkeypatch, capsys, measured, *flags, faulted=None) -> dict:
+    """`slo check` of error-ratio and latency-p95 with every output, over a Prometheus whose
+    SLIs read `measured` ([(slo, value, total, good)], judged by the real judge() and, with
+    --baseline, apply_baseline()) and whose fault proxy counted `faulted` ({kind: requests}).
+    Returns the exit code and every output, parsed."""
+    from slo.commands import check
+    from tests.helpers import FakeProm
+
+    prom = FakeProm(faulted or {})
+
+    def evaluate(spec, prom, window, *, baseline=None, max_regression=0.10, strict=False,
+                 **_):
+        verdicts = [judge(slo, value, total, good) for slo, value, total, good in measured]
+        for v in verdicts if baseline is not None else ():
+            # both SLOs' values are better lower, as evaluate() works out from the spec
+            apply_baseline(v, baseline.get(v.name), max_regression, upper=True,
+                           budget=SPEC.slo(v.name).error_budget)
+        return CheckResult(spec=spec.source, service=spec.service, prometheus=prom.url,
+                           window=window, verdicts=verdicts, evaluated_in_s=0.01, strict=strict)
+
+    monkeypatch.setattr(check, "Prometheus", lambda url, **_: prom)
+    monkeypatch.setattr(check, "evaluate", evaluate)
+    (tmp_path / "baseline.json").write_text(json.dumps(BASELINE))
+    flags = [f.replace("BASELINE", str(tmp_path / "baseline.json")) for f in flags]
+    out = {name: tmp_path / f"out.{name}" for name in ("json", "junit", "markdown")}
+    now = time.time()
+    code = main(["check", "--prometheus", prom.url, "--start", f"{now - 120:.0f}", "--end",
+                 f"{now - 60:.0f}", "--no-settle", "--slo", "error-ratio", "--slo",
+                 "latency-p95", *[f"--{name}={path}" for name, path in out.items()], *flags])
+    suite = ET.fromstring(out["junit"].read_text()).find("testsuite")  # noqa: S314 - ours
+    return {"code": code, "terminal": capsys.readouterr().out,
+            "json": json.loads(out["json"].read_text()), "junit": suite,
+            "markdown": out["markdown"].read_text()}
+
+
+def junit_counts(suite) -> tuple[int, int, int]:
+    return int(suite.get("tests")), int(suite.get("failures")), int(suite.get("errors"))
+
+
+MET_ERRORS, MET_P95 = (ERRORS, 0.0, 1000, None), (P95, 0.05, 1000, 1000)
+
+
+def test_a_warning_under_strict_is_a_junit_failure_as_it_is_exit_1(tmp_path, monkeypatch,
+                                                                    capsys):
+    """issue 19, 6: `slo check --strict` with a WARN verdict exited 1 ("SLO violated") while
+    its JUnit said failures="0" errors="0": a CI system reading the JUnit showed green."""
+    got = checked(tmp_path, monkeypatch, capsys, [(ERRORS, 0.007, 1000, None), MET_P95],
+                  "--strict")
+    assert got["code"] == 1
+    assert junit_counts(got["junit"]) == (2, 1, 0)
+    cases = {c.get("name"): c for c in got["junit"].iter("testcase")}
+    failure = cases["error-ratio"].find("failure")
+    assert failure is not None and "fails --strict" in failure.get("message")
+    assert "SLO violated" not in got["terminal"]   # a warning is no violation: it says why
+    assert "SLO warning fails --strict (exit 1;" in got["terminal"]
+    assert "❌ WARN (fails --strict)" in got["markdown"]
+    assert "error-ratio: met, inside the warning band; fails --strict" in got["terminal"]
+
+
+def test_no_slo_judged_is_an_error_in_junit_as_it_is_exit_2():
+    checked = result()
+    outcome = decide(checked.verdicts)
+    suite = ET.fromstring(outputs.to_junit(checked, outcome)).find("testsuite")  # noqa: S314
+    assert (outcome.exit_code, junit_counts(suite)) == (2, (1, 0, 1))
+    assert suite.find("testcase/error").get("message") == "could not evaluate (no SLO was judged)"
+
+
+# verdict set -> what error-ratio and latency-p95 measured; the exit code with no flag,
+# --strict, --baseline (errors from 0%, p95 from 50 ms), and both
+VERDICT_SETS = [
+    ("every SLO met", [MET_ERRORS, MET_P95], None, (0, 0, 0, 0)),
+    ("one warning (a regression from the baseline)", [(ERRORS, 0.007, 1000, None), MET_P95],
+     None, (0, 1, 1, 1)),
+    ("one violated", [(ERRORS, 0.5, 1000, None), MET_P95], None, (1, 1, 1, 1)),
+    ("one not evaluated", [(ERRORS, None, None, None), MET_P95], None, (2, 2, 2, 2)),
+    ("one violated and one not evaluated", [(ERRORS, 0.5, 1000, None), (P95, None, None, None)],
+     None, (1, 1, 1, 1)),
+    ("every SLO met on metrics blind to a fault the proxy counted (refused)",
+     [MET_ERRORS, MET_P95], {"error": 66.0}, (2, 2, 2, 2)),
+]
+FLAGS = [(), ("--strict",), ("--baseline", "BASELINE"), ("--strict", "--baseline", "BASELINE")]
+OUTCOME_CASES = [(f"{name}, {' '.join(flags) or 'no flag'}", measured, faulted, flags, code)
+                 for name, measured, faulted, codes in VERDICT_SETS
+                 for flags, code in zip(FLAGS, codes, strict=True)]
+JUNIT_ELEMENT = {"passed": None, "failed": "failure", "not_evaluated": "error"}
+MARKDOWN_ICONS = {"passed": ("✅", "⚠️"), "failed": ("❌",), "not_evaluated": ("❔",)}
+
+
+@pytest.mark.parametrize(("measured", "faulted", "flags", "code"),
+                         [c[1:] for c in OUTCOME_CASES], ids=[c[0] for c in OUTCOME_CASES])
+def test_every_output_tells_the_outcome_the_exit_code_tells(tmp_path, monkeypatch, capsys,
+                                                           measured, faulted, flags, code):
+    got = checked(tmp_path, monkeypatch, capsys, measured, *flags, faulted=faulted)
+    assert got["code"] == code
+    data, suite = got["json"], got["junit"]
+    slos = {s["name"]: s["outcome"] for s in data["slos"]}
+    overall = {0: "passed", 1: "failed", 2: "not_evaluated"}[code]
+    assert (data["outcome"], data["exit_code"], data["strict"]) == (
+        overall, code, "--strict" in flags)
+    assert data["counts"] == {o: list(slos.values()).count(o) for o in JUNIT_ELEMENT}
+    # JUnit: a failure per failed SLO, an error per SLO not evaluated, and the counts say so
+    assert junit_counts(suite) == (2, data["counts"]["failed"], data["counts"]["not_evaluated"])
+    for case in suite.iter("testcase"):
+        element = JUNIT_ELEMENT[slos[case.get("name")]]
+        assert [e.tag for e in case if e.tag in ("failure", "error")] == (
+            [element] if element else [])
+    # a CI system reading only the JUnit is green exactly when the gate is
+    assert (junit_counts(suite)[1:] == (0, 0)) == (code == 0)
+    assert (junit_counts(suite)[1] > 0) == (code == 1)
+    # Markdown and the terminal: the same headline, and each SLO's row the same outcome
+    assert got["markdown"].startswith(f"### SLO check: {data['verdict']}\n")
+    assert f"{data['verdict']} (exit {code};" in got["terminal"]
+    for name, outcome in slos.items():
+        row = next(line for line in got["markdown"].splitlines()
+                   if line.startswith(f"| {name}"))
+        cell = row.rstrip(" |").rsplit("| ", 1)[1]
+        assert cell.startswith(MARKDOWN_ICONS[outcome]), (name, outcome, cell)

@@ -18,10 +18,12 @@ from loadtests.record import (
     ScenarioInfo,
     save_record,
 )
-from slo.judge.checker import MET, NO_DATA, VIOLATED, exit_code, judge
+from slo.judge.checker import MET, NO_DATA, VIOLATED, judge
+from slo.judge.outcome import decide
 from slo.judge.unseen import refuse_unseen
 from slo.judge.window import Window
 from slo.spec import load_spec
+from tests.helpers import FakeProm
 
 REPO = Path(__file__).resolve().parent.parent
 OWN = load_spec(REPO / "slo" / "slos.yaml")                  # the service's own metrics
@@ -63,7 +65,7 @@ def test_a_met_verdict_on_the_services_metrics_under_a_proxy_fault_is_not_evalua
     assert after["latency-p95"].status == NO_DATA
     assert after["api-fast-requests"].status == after["home-availability"].status == NO_DATA
     assert after["throughput"].status == MET           # the service's rate is what it counts
-    assert exit_code(list(after.values())) == 2
+    assert decide(list(after.values())).exit_code == 2
 
 
 @pytest.mark.parametrize("faults", [[], [fault("app")], [fault(applied=False)],
@@ -155,20 +157,6 @@ def test_a_refused_verdict_carries_no_figures_of_the_data_it_did_not_see():
                 if v.name == "error-ratio"]
     assert (ratio.value, ratio.good_fraction, ratio.total_events, ratio.margin) == (
         None, None, None, None)
-
-
-class FakeProm:
-    """Answers the counter query as Prometheus does: one sample per kind (the query tags each
-    of Envoy's counters with its kind; checked against Envoy 1.40 and Prometheus 2.42)."""
-
-    def __init__(self, counted):
-        self.counted, self.asked = counted, []
-
-    def query(self, expr, at):
-        from slo.judge.prom import Sample
-
-        self.asked.append((expr, at))
-        return [Sample({"kind": kind}, value) for kind, value in self.counted.items()]
 
 
 def test_a_fault_set_outside_the_run_is_found_in_the_proxys_own_counters():

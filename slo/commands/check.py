@@ -10,8 +10,10 @@
 A run record's window also shows the client's exact p50/p95/p99 (the load generator's HDR
 histograms) beside the server histogram's, with a warning where they disagree.
 
-Exit codes: 0 every SLO met (warnings allowed unless --strict), 1 at least one violated,
-2 could not evaluate (Prometheus unreachable after bounded retries, bad spec, no data).
+Exit codes: 0 every SLO met (warnings allowed unless --strict), 1 at least one violated (or
+a warning under --strict), 2 could not evaluate (Prometheus unreachable after bounded retries,
+bad spec, no data). The terminal, JSON, JUnit and Markdown tell the same outcome (one
+slo.judge.outcome.Outcome, decided once).
 """
 
 import json
@@ -27,8 +29,9 @@ from slo.alerting.budget import budget_queries, window_cost
 from slo.alerting.burnrate import PROFILES, Profile
 from slo.errors import PrometheusError, WindowError
 from slo.judge import outputs
-from slo.judge.checker import baseline_values, evaluate
+from slo.judge.checker import CheckResult, baseline_values, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
+from slo.judge.outcome import decide
 from slo.judge.prom import Prometheus
 from slo.judge.unseen import blind_slos, counted_faults, refuse_unseen
 from slo.judge.window import CLOCK_SLACK_S, Window
@@ -149,15 +152,23 @@ def run(args, console: Console) -> int:
                             f"(use a shorter --step or a longer window)")
     costs = budget_costs(spec, prom, result, profile_of(args)) if (
         args.json or args.markdown) else []
-    client = client_side(spec, prom, window, result)
+    return report(result, args, console, costs, client_side(spec, prom, window, result))
+
+
+def report(result: CheckResult, args, console: Console, costs: list[dict],
+           client: LatencyComparison | None) -> int:
+    """Decide the outcome of the finished verdicts under the flags, once; print it and write
+    every output asked for from it; return its exit code."""
+    outcome = decide(result.verdicts, strict=result.strict)
     if args.json != "-":
-        outputs.print_table(result, console, client)
-    for path, render in ((args.json, lambda r: outputs.to_json(r, costs, client)),
-                         (args.junit, outputs.to_junit),
-                         (args.markdown, lambda r: outputs.to_markdown(r, costs, client))):
+        outputs.print_table(result, outcome, console, client)
+    for path, render in ((args.json, lambda: outputs.to_json(result, outcome, costs, client)),
+                         (args.junit, lambda: outputs.to_junit(result, outcome)),
+                         (args.markdown,
+                          lambda: outputs.to_markdown(result, outcome, costs, client))):
         if path:
-            outputs.write(path, render(result), console)
-    return result.exit_code
+            outputs.write(path, render(), console)
+    return outcome.exit_code
 
 
 def proxy_counted(prom: Prometheus, window: Window, spec, result) -> list[dict]:

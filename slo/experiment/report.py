@@ -21,6 +21,7 @@ import jinja2
 from rich.console import Console
 from rich.table import Table
 
+from harness_common import exitcodes
 from harness_common.durations import format_duration
 from slo.experiment.plots import lane_name, render_plots
 from slo.experiment.result import ARTIFACTS, ExperimentResult, offset
@@ -122,7 +123,9 @@ def latency_table(result: ExperimentResult) -> TableData:
 # ------------------------------------------------------------------ JUnit
 
 def junit(result: ExperimentResult) -> str:
-    """One testsuite; one testcase per expectation; an <error> case when the run broke off."""
+    """One testsuite; one testcase per expectation; a case for the run itself when it broke
+    off (an <error>) or when its exit code is not told by the expectations' cases alone (a
+    <failure> for 1, an <error> for 2): the file is green exactly when the run exits 0."""
     name = result.experiment.name
     outcome = {"failed": "failure", "skipped": "skipped", "passed": "passed",
                "not_evaluated": "error"}
@@ -134,6 +137,12 @@ def junit(result: ExperimentResult) -> str:
              for o in result.outcomes]
     if result.status in ("error", "interrupted"):
         cases.append(Case(f"{name}.run", "the run completed", "error",
+                          result.reason or result.status, result.status))
+    told = {c.outcome for c in cases}
+    needed = {exitcodes.FAILED: "failure", exitcodes.NOT_EVALUATED: "error"}.get(
+        result.exit_code)
+    if needed is not None and needed not in told:
+        cases.append(Case(f"{name}.run", "the run held", needed,
                           result.reason or result.status, result.status))
     started = (result.to_summary()["started_at"] or "")[:19]
     return junit_xml(f"slo run {name}", cases, time_s=float(result.experiment.duration_s),

@@ -4,5 +4,6 @@
     promql    the PromQL built from the model (pure)
     prom      the one Prometheus adapter (queries with a bounded retry, status endpoints)
     checker   samples -> verdicts (pure judge()), and evaluate() running the queries
-    outputs   terminal table, JSON, JUnit, Markdown
+    outcome   verdicts + the request's flags -> the gate's one Outcome (per SLO, exit code)
+    outputs   terminal table, JSON, JUnit, Markdown, each from that Outcome
 """

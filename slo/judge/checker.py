@@ -1,8 +1,9 @@
 """The judge: evaluate every SLO of a spec over a window against Prometheus -> verdicts.
 
 Pure part: `judge()` turns measured numbers into a Verdict (met / warn / violated / no_data /
-inconclusive) and `exit_code()` turns verdicts into the CI gate's exit code. I/O part:
-`evaluate()` runs all queries of one check concurrently through slo.judge.prom.Prometheus.
+inconclusive); slo.judge.outcome decides what the CI gate makes of the verdicts (its exit
+code). I/O part: `evaluate()` runs all queries of one check concurrently through
+slo.judge.prom.Prometheus.
 
 Fail closed, every way a verdict could be about data that was not seen:
 
@@ -27,7 +28,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from harness_common import exitcodes
 from harness_common.durations import format_duration
 from slo.judge import promql, sources
 from slo.judge.histogram import Buckets, format_bounds, quantile_bounds, share_bounds
@@ -262,22 +262,10 @@ def apply_baseline(verdict: Verdict, baseline: float | None, max_regression: flo
     return verdict
 
 
-def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
-    """0 all met (warnings too unless strict), 1 any violated, 2 any not evaluated (no data
-    or inconclusive) and none violated."""
-    statuses = {v.status for v in verdicts}
-    if not verdicts:
-        return exitcodes.NOT_EVALUATED
-    if VIOLATED in statuses or (strict and WARN in statuses):
-        return exitcodes.FAILED
-    if statuses & set(NOT_JUDGED):
-        return exitcodes.NOT_EVALUATED
-    return exitcodes.OK
-
-
 @dataclass
 class CheckResult:
-    """Everything one check produced: the window, the verdicts and how long it took."""
+    """Everything one check produced: the window, the verdicts and how long it took (and
+    whether --strict was asked: slo.judge.outcome.decide() reads it, once)."""
 
     spec: str
     service: str
@@ -288,13 +276,9 @@ class CheckResult:
     strict: bool = False
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def exit_code(self) -> int:
-        """The CI gate's exit code for these verdicts."""
-        return exit_code(self.verdicts, self.strict)
-
     def to_json(self) -> dict:
-        """The result as written by --json (and read back by --baseline)."""
+        """The result as written by --json (and read back by --baseline), less its outcome
+        (slo.judge.outputs.to_json adds it)."""
         return {
             "version": 1,
             "spec": self.spec,
@@ -302,8 +286,6 @@ class CheckResult:
             "prometheus": self.prometheus,
             "window": {"start": self.window.iso("start"), "end": self.window.iso("end"),
                        "seconds": self.window.seconds, "source": self.window.source},
-            "exit_code": self.exit_code,
-            "strict": self.strict,
             "evaluated_in_s": round(self.evaluated_in_s, 3),
             "notes": list(self.notes),
             "slos": [v.to_json() for v in self.verdicts],

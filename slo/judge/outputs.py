@@ -1,4 +1,9 @@
-"""How a check's result is shown: a terminal table, JSON, JUnit XML and Markdown."""
+"""How a check's result is shown: a terminal table, JSON, JUnit XML and Markdown.
+
+Every writer takes the check's Outcome (slo.judge.outcome.decide(), made once per check) beside
+its result and shows it as it is: what passed, failed or could not be evaluated, and the exit
+code, are never worked out again here from a verdict's status.
+"""
 
 import json
 import math
@@ -8,26 +13,27 @@ from rich.console import Console
 from rich.table import Table
 
 from harness_common.durations import format_duration
-from slo.judge.checker import (
-    INCONCLUSIVE,
-    MET,
-    NO_DATA,
-    VIOLATED,
-    WARN,
-    CheckResult,
-    Verdict,
-    format_value,
-)
+from slo.judge.checker import MET, WARN, CheckResult, Verdict, format_value
 from slo.judge.clientside import LatencyComparison
+from slo.judge.outcome import FAILED, NOT_EVALUATED, PASSED, Outcome, SloOutcome
 from slo.junit import Case, junit_xml
 from slo.units import share_text
 
-STYLE = {MET: "green", WARN: "yellow", VIOLATED: "bold red", NO_DATA: "magenta",
-         INCONCLUSIVE: "magenta"}
-LABEL = {MET: "MET", WARN: "WARN", VIOLATED: "VIOLATED", NO_DATA: "NO DATA",
-         INCONCLUSIVE: "INCONCLUSIVE"}
-VERDICT_LINE = {0: "all SLOs met", 1: "SLO violated",
-                2: "could not evaluate (no data or inconclusive)"}
+COLOUR = {PASSED: "green", FAILED: "red", NOT_EVALUATED: "magenta"}
+
+
+def _style(s: SloOutcome) -> str:
+    """An SLO's colour: its outcome's, yellow for a warning that passed."""
+    if s.outcome == FAILED:
+        return "bold red"
+    return "yellow" if s.outcome == PASSED and s.status == WARN else COLOUR[s.outcome]
+
+
+def _icon(s: SloOutcome) -> str:
+    """An SLO's Markdown icon: its outcome's, ⚠️ for a warning that passed."""
+    if s.outcome == PASSED:
+        return "⚠️" if s.status == WARN else "✅"
+    return "❌" if s.outcome == FAILED else "❔"
 
 
 def _margin(v: Verdict) -> str:
@@ -46,14 +52,21 @@ def _under(v: Verdict) -> str:
     return f"{v.good_fraction * 100:.2f}% {what}"
 
 
+def _reason(v: Verdict, outcome: Outcome) -> str:
+    """The verdict's reason, and the flag's rule that decided its outcome: "met, inside the
+    warning band; fails --strict"."""
+    rule = outcome.slo(v.name).rule
+    return v.reason + (f"; {rule}" if rule else "")
+
+
 def _events(v: Verdict) -> str:
     return "—" if v.total_events is None else f"{v.total_events:.0f}"
 
 
-def print_table(result: CheckResult, console: Console,
+def print_table(result: CheckResult, outcome: Outcome, console: Console,
                 client: LatencyComparison | None = None) -> None:
     """The verdicts as a table (colour on a TTY), the client's latency beside the server's
-    when the window is a run's, then one verdict line."""
+    when the window is a run's, then the outcome's line."""
     table = Table(title=f"{result.service}: {result.window.iso('start')} → "
                         f"{result.window.iso('end')} ({result.window.seconds}s, "
                         f"{result.window.source})", title_justify="left")
@@ -62,13 +75,14 @@ def print_table(result: CheckResult, console: Console,
         table.add_column(col, overflow="fold")
     for v in result.verdicts:
         name = v.name + (" (key)" if v.key else "")
+        judged = outcome.slo(v.name)
         table.add_row(name, v.objective, v.shown, _margin(v), _under(v),
-                      _events(v), f"[{STYLE[v.status]}]{LABEL[v.status]}[/]")
+                      _events(v), f"[{_style(judged)}]{judged.label}[/]")
     console.print(table)
     for note in result.notes:
         console.print(f"  note: {note}")
     for v in result.verdicts:
-        extra = [] if v.status in (MET,) else [v.reason]
+        extra = [] if v.status == MET else [_reason(v, outcome)]
         if v.slices is not None:
             extra.append(f"slices {v.slices.passed}/{v.slices.total} held "
                          f"(step {v.slices.step_s}s, {v.slices.no_data} without data)")
@@ -82,19 +96,23 @@ def print_table(result: CheckResult, console: Console,
             console.print(f"    {q}: client {mine}, server {theirs}: {mark}")
         for line in client.warnings:
             console.print(f"  [yellow]warning[/]: {line}")
-    code = result.exit_code
-    colour = "green" if code == 0 else "red" if code == 1 else "magenta"
-    console.print(f"[{colour}]{VERDICT_LINE[code]}[/] (exit {code}; "
+    code = outcome.exit_code
+    console.print(f"[{COLOUR[outcome.overall]}]{outcome.headline}[/] (exit {code}; "
                   f"evaluated in {result.evaluated_in_s * 1000:.0f} ms against "
                   f"{result.prometheus})")
 
 
-def to_json(result: CheckResult, costs: list[dict] | None = None,
+def to_json(result: CheckResult, outcome: Outcome, costs: list[dict] | None = None,
             client: LatencyComparison | None = None) -> str:
-    """The result as JSON text (the --baseline input format); `costs`: what the window cost
-    each SLO's error budget (slo.alerting.budget.WindowCost.as_dict), under "budget";
+    """The result as JSON text (the --baseline input format) with its outcome: "outcome"
+    (passed, failed, not_evaluated), "exit_code", "verdict" (the headline), "strict" and
+    "counts", and each SLO's "outcome" beside its verdict's "status"; `costs`: what the window
+    cost each SLO's error budget (slo.alerting.budget.WindowCost.as_dict), under "budget";
     `client`: the run's client-side percentiles beside the server's, under "client_latency"."""
     data = result.to_json()
+    slos = data.pop("slos")
+    data.update(outcome.as_dict())
+    data["slos"] = [{**item, "outcome": outcome.slo(item["name"]).outcome} for item in slos]
     if costs is not None:
         data["budget"] = costs
     if client is not None:
@@ -135,14 +153,24 @@ def client_lines(client: LatencyComparison | None) -> list[str]:
     return lines
 
 
-def to_junit(result: CheckResult) -> str:
-    """JUnit XML: one testsuite, one testcase per SLO (failure = violated, error = no data)."""
+JUNIT = {PASSED: "passed", FAILED: "failure", NOT_EVALUATED: "error"}
+
+
+def to_junit(result: CheckResult, outcome: Outcome) -> str:
+    """JUnit XML: one testsuite, one testcase per SLO: a <failure> for a failed SLO (violated,
+    or a warning under --strict), an <error> for one not evaluated (no data, inconclusive; the
+    type says which), so the counts tell what the exit code does. No SLO judged at all (exit
+    2) is one <error> case."""
     cases = []
     for v in result.verdicts:
-        detail = (f"{v.objective}: measured {v.shown}, requests {_events(v)}; {v.reason}")
-        outcome, kind = {VIOLATED: ("failure", "violated"), NO_DATA: ("error", "no_data"),
-                         INCONCLUSIVE: ("error", "inconclusive")}.get(v.status, ("passed", ""))
-        cases.append(Case(f"slo.{result.service}", v.name, outcome, v.reason, kind, detail))
+        judged, reason = outcome.slo(v.name), _reason(v, outcome)
+        detail = f"{v.objective}: measured {v.shown}, requests {_events(v)}; {reason}"
+        kind = "" if judged.outcome == PASSED else v.status
+        cases.append(Case(f"slo.{result.service}", v.name, JUNIT[judged.outcome], reason,
+                          kind, detail))
+    if not outcome.slos:
+        cases.append(Case(f"slo.{result.service}", "every SLO judged", "error",
+                          outcome.headline, NOT_EVALUATED))
     return junit_xml(f"slo-check {result.service}", cases, time_s=result.evaluated_in_s,
                      timestamp=result.window.iso("end"), root_name="slo-check",
                      properties=[("spec", result.spec), ("prometheus", result.prometheus),
@@ -150,22 +178,22 @@ def to_junit(result: CheckResult) -> str:
                                  ("window.end", result.window.iso("end"))])
 
 
-def to_markdown(result: CheckResult, costs: list[dict] | None = None,
+def to_markdown(result: CheckResult, outcome: Outcome, costs: list[dict] | None = None,
                 client: LatencyComparison | None = None) -> str:
     """A Markdown table for a pull-request comment (with the error budget it cost and the
     client's latency beside the server's)."""
-    icon = {MET: "✅", WARN: "⚠️", VIOLATED: "❌", NO_DATA: "❔", INCONCLUSIVE: "❔"}
-    lines = [f"### SLO check: {VERDICT_LINE[result.exit_code]}", "",
+    lines = [f"### SLO check: {outcome.headline}", "",
              f"`{result.service}` from {result.window.iso('start')} to "
              f"{result.window.iso('end')} ({result.window.seconds}s, {result.window.source})", "",
              "| SLO | objective | measured | margin | under threshold | requests | verdict |",
              "|---|---|---|---|---|---|---|"]
     for v in result.verdicts:
+        judged = outcome.slo(v.name)
         lines.append(f"| {v.name}{' (key)' if v.key else ''} | {v.objective} | "
                      f"{v.shown} | {_margin(v)} | {_under(v)} | "
-                     f"{_events(v)} | {icon[v.status]} {LABEL[v.status]} |")
+                     f"{_events(v)} | {_icon(judged)} {judged.label} |")
     notes = [f"- **{v.name}**: {line}" for v in result.verdicts
-             for line in ([v.reason] if v.status != MET else []) + v.notes]
+             for line in ([_reason(v, outcome)] if v.status != MET else []) + v.notes]
     notes += [f"- {note}" for note in result.notes]
     return "\n".join(lines + budget_lines(costs or []) + client_lines(client)
                      + ([""] + notes if notes else [])) + "\n"

@@ -4,6 +4,7 @@
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -81,7 +82,12 @@ def test_the_list_and_the_clear_are_the_demo_apps_api_with_backend_proxy(proxied
     assert sorted(f["kind"] for f in faults.list()) == ["error", "latency"]
     assert faults.clear("latency") == ["latency"]
     assert [f["kind"] for f in faults.list()] == ["error"]
-    assert set(harness_keys(proxied)) == {"harness.p1.abort_percent", "harness.p1.abort_status"}
+    assert set(harness_keys(proxied)) == {"harness.p1.abort_percent", "harness.p1.abort_status",
+                                          "harness.p1.abort_expires_at"}
+    (error,) = faults.list()
+    ends_at = datetime.fromtimestamp(float(harness_keys(proxied)["harness.p1.abort_expires_at"]),
+                                     UTC)
+    assert ends_at.isoformat(timespec="seconds") == error["expires_at"]   # one end, both sides
     assert faults.clear() == ["error"]
     assert harness_keys(proxied) == {}
     body = requests.get(proxied.control_url + "/admin/faults", timeout=5,

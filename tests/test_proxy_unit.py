@@ -103,15 +103,18 @@ def test_shares_become_fractional_percents_over_a_million(probability, numerator
     assert " " not in fractional_percent(probability)
 
 
-def test_desired_runtime_sets_only_the_selected_routes_keys_and_unsets_the_rest():
+def test_desired_runtime_sets_only_the_selected_routes_keys_and_their_ends_and_unsets_the_rest():
     latency = RoutedFault(parse_fault("latency", {"delay_ms": 300, "routes": ["/api/*"]}),
-                          ("p3",))
-    error = RoutedFault(parse_fault("error", {"status": 502, "probability": 0.1}), ("all",))
+                          ("p3",), 1_712_345_678.25)
+    error = RoutedFault(parse_fault("error", {"status": 502, "probability": 0.1}), ("all",),
+                        1_712_345_999.0)
     want = desired_runtime([latency, error], ROUTES)
-    assert len(want) == 16
+    assert len(want) == 24
     assert {k: v for k, v in want.items() if v} == {
         "harness.p3.delay_percent": fractional_percent(1.0), "harness.p3.delay_ms": "300",
-        "harness.all.abort_percent": fractional_percent(0.1), "harness.all.abort_status": "502"}
+        "harness.p3.delay_expires_at": "1712345678.250",
+        "harness.all.abort_percent": fractional_percent(0.1), "harness.all.abort_status": "502",
+        "harness.all.abort_expires_at": "1712345999.000"}
 
 
 def test_overrides_read_the_admin_layer_and_differences_remove_stale_keys():

@@ -59,23 +59,26 @@ class ProxyRegistry(FaultRegistry):
         self.last_error: str | None = None
 
     # -- the registry's operations, each followed by Envoy ------------------------------------
-    def routed(self, spec: FaultSpec) -> RoutedFault:
+    def routed(self, spec: FaultSpec, expires_at: float) -> RoutedFault:
         """`spec` with the slugs of its routes; FaultValidationError when the proxy cannot."""
         check_supported("proxy", spec)
-        return RoutedFault(spec, select_routes(spec.routes, self.routes))
+        return RoutedFault(spec, select_routes(spec.routes, self.routes), expires_at)
 
     def set(self, spec: FaultSpec) -> ActiveFault:
-        """Write the fault to Envoy (with the others), check it took, then record it."""
-        fault = self.routed(spec)
+        """Write the fault and its end to Envoy (with the others), check it took, then record
+        it with that same end."""
+        now = round(self.now(), 3)   # the end Envoy holds, to the millisecond, is the registry's
+        fault = self.routed(spec, now + spec.ttl_s)
         with self._sync:
-            others = [self.routed(f.spec) for f in self.active() if f.kind != spec.kind]
+            others = [self.routed(f.spec, f.expires_at) for f in self.active()
+                      if f.kind != spec.kind]
             try:
                 self._apply([*others, fault])
             except EnvoyError as err:
                 self._reconcile_quietly()  # back to what the registry holds
                 raise ProxyFaultError(f"the fault proxy could not switch the {spec.kind} fault "
                                       f"on: {err}") from err
-            return super().set(spec)
+            return super().set(spec, now=now)
 
     def clear(self, kind: str | None = None) -> list[str]:
         """Forget the fault(s), then remove them from Envoy (retried every second if it fails)."""
@@ -99,7 +102,7 @@ class ProxyRegistry(FaultRegistry):
 
     # -- Envoy ------------------------------------------------------------------------------
     def _current(self) -> list[RoutedFault]:
-        return [self.routed(f.spec) for f in self.active()]
+        return [self.routed(f.spec, f.expires_at) for f in self.active()]
 
     def _apply(self, faults: list[RoutedFault]) -> None:
         """Make Envoy's harness keys match `faults`, then read them back."""

@@ -1,20 +1,24 @@
 """The fault proxy's controller: the fault API in front of Envoy, and the TTLs Envoy lacks.
 
-Envoy's runtime has no expiry, so the controller owns every proxy fault:
+Envoy's runtime has no expiry, so the controller owns every proxy fault and writes its end
+into Envoy beside it:
 
     registry = ProxyRegistry(EnvoyAdmin(admin_url), proxy_routes(prefixes))
     app = create_control_app(registry, token)     # /admin/faults (the shared API), /health
 
 - A fault is validated (the shared fault model, then what the proxy can do: no jitter, no
   aborts, path prefixes only; harness_common.faults.backends, stack.proxy.routes), written to
-  Envoy with /runtime_modify and read back from /runtime before the answer says it is on; a
-  change Envoy does not take is refused with 503 and leaves the registry as it was.
+  Envoy with its end (`harness.<slug>.<kind>_expires_at`) in one /runtime_modify and read back
+  from /runtime before the answer says it is on; a change Envoy does not take is refused with
+  503 and leaves the registry as it was.
 - Each fault switches off at its TTL (the shared FaultRegistry's reaper), and a reconciler
   makes Envoy's harness keys equal to the registry every second: an expired fault, a key set
   behind the controller's back, or one left by an earlier controller is removed within ~1 s.
-- The controller starts Envoy as its child with PDEATHSIG (stack.proxy.serve), so if the
-  controller itself is killed, Envoy dies with it and takes every fault along: no fault can
-  outlive the process that keeps its TTL.
+- The TTL does not depend on the controller staying scheduled: the watchdog
+  (stack.proxy.watchdog), a process of its own that stack.proxy.serve starts next to Envoy,
+  removes every fault Envoy holds a grace past its end, so a stopped, hung or killed
+  controller leaves nothing on past the TTL. A resumed controller finds its expired faults
+  already gone and expires them from the registry too (never writing them back).
 """
 
 from __future__ import annotations

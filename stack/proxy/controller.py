@@ -1,20 +1,24 @@
 """The fault proxy's controller: the fault API in front of Envoy, and the TTLs Envoy lacks.
 
-Envoy's runtime has no expiry, so the controller owns every proxy fault:
+Envoy's runtime has no expiry, so the controller owns every proxy fault and writes its end
+into Envoy beside it:
 
     registry = ProxyRegistry(EnvoyAdmin(admin_url), proxy_routes(prefixes))
     app = create_control_app(registry, token)     # /admin/faults (the shared API), /health
 
 - A fault is validated (the shared fault model, then what the proxy can do: no jitter, no
   aborts, path prefixes only; harness_common.faults.backends, stack.proxy.routes), written to
-  Envoy with /runtime_modify and read back from /runtime before the answer says it is on; a
-  change Envoy does not take is refused with 503 and leaves the registry as it was.
+  Envoy with its end (`harness.<slug>.<kind>_expires_at`) in one /runtime_modify and read back
+  from /runtime before the answer says it is on; a change Envoy does not take is refused with
+  503 and leaves the registry as it was.
 - Each fault switches off at its TTL (the shared FaultRegistry's reaper), and a reconciler
   makes Envoy's harness keys equal to the registry every second: an expired fault, a key set
   behind the controller's back, or one left by an earlier controller is removed within ~1 s.
-- The controller starts Envoy as its child with PDEATHSIG (stack.proxy.serve), so if the
-  controller itself is killed, Envoy dies with it and takes every fault along: no fault can
-  outlive the process that keeps its TTL.
+- The TTL does not depend on the controller staying scheduled: the watchdog
+  (stack.proxy.watchdog), a process of its own that stack.proxy.serve starts next to Envoy,
+  removes every fault Envoy holds a grace past its end, so a stopped, hung or killed
+  controller leaves nothing on past the TTL. A resumed controller finds its expired faults
+  already gone and expires them from the registry too (never writing them back).
 """
 
 from __future__ import annotations
@@ -59,23 +63,26 @@ class ProxyRegistry(FaultRegistry):
         self.last_error: str | None = None
 
     # -- the registry's operations, each followed by Envoy ------------------------------------
-    def routed(self, spec: FaultSpec) -> RoutedFault:
+    def routed(self, spec: FaultSpec, expires_at: float) -> RoutedFault:
         """`spec` with the slugs of its routes; FaultValidationError when the proxy cannot."""
         check_supported("proxy", spec)
-        return RoutedFault(spec, select_routes(spec.routes, self.routes))
+        return RoutedFault(spec, select_routes(spec.routes, self.routes), expires_at)
 
     def set(self, spec: FaultSpec) -> ActiveFault:
-        """Write the fault to Envoy (with the others), check it took, then record it."""
-        fault = self.routed(spec)
+        """Write the fault and its end to Envoy (with the others), check it took, then record
+        it with that same end."""
+        now = round(self.now(), 3)   # the end Envoy holds, to the millisecond, is the registry's
+        fault = self.routed(spec, now + spec.ttl_s)
         with self._sync:
-            others = [self.routed(f.spec) for f in self.active() if f.kind != spec.kind]
+            others = [self.routed(f.spec, f.expires_at) for f in self.active()
+                      if f.kind != spec.kind]
             try:
                 self._apply([*others, fault])
             except EnvoyError as err:
                 self._reconcile_quietly()  # back to what the registry holds
                 raise ProxyFaultError(f"the fault proxy could not switch the {spec.kind} fault "
                                       f"on: {err}") from err
-            return super().set(spec)
+            return super().set(spec, now=now)
 
     def clear(self, kind: str | None = None) -> list[str]:
         """Forget the fault(s), then remove them from Envoy (retried every second if it fails)."""
@@ -99,7 +106,7 @@ class ProxyRegistry(FaultRegistry):
 
     # -- Envoy ------------------------------------------------------------------------------
     def _current(self) -> list[RoutedFault]:
-        return [self.routed(f.spec) for f in self.active()]
+        return [self.routed(f.spec, f.expires_at) for f in self.active()]
 
     def _apply(self, faults: list[RoutedFault]) -> None:
         """Make Envoy's harness keys match `faults`, then read them back."""

@@ -34,7 +34,7 @@ class ProxyRoute:
     prefix: str | None
 
     def key(self, name: str) -> str:
-        """The runtime key `name` (delay_percent, delay_ms, abort_percent, abort_status)."""
+        """The runtime key `name` (delay_percent, delay_ms, ...: stack.proxy.runtime.GROUPS)."""
         return f"harness.{self.slug}.{name}"
 
     @property

@@ -1,4 +1,4 @@
-"""`python -m stack.proxy`: Envoy in front of TARGET, and its fault controller, as one process.
+"""`python -m stack.proxy`: Envoy in front of TARGET, its fault controller, and their watchdog.
 
     FAULT_ADMIN_TOKEN=... python -m stack.proxy --target http://127.0.0.1:8000 \\
         --listen-port 10000 --admin-port 9901 --control-port 9902 [--routes /api,/orders] \\
@@ -7,13 +7,20 @@
 1. writes Envoy's bootstrap (stack.proxy.bootstrap) to <run-dir>/envoy.json;
 2. starts Envoy as a child that dies with this process (PDEATHSIG), waits for its /ready;
 3. removes any harness fault key Envoy holds (there are none in a fresh Envoy; with --attach,
-   an earlier controller's), then serves the fault API on --control-port and reconciles
-   Envoy's runtime with it every second (stack.proxy.controller);
-4. SIGTERM/SIGINT: clears every fault, stops Envoy, exits 0. Envoy dying: exits 1.
+   an earlier controller's);
+4. starts the watchdog (stack.proxy.watchdog), a process of its own that ends every fault
+   Envoy holds past its end (the controller writes the end into Envoy with the fault), so a
+   fault ends at its TTL even when this process is stopped, hung or killed; restarts it if it
+   dies;
+5. serves the fault API on --control-port and reconciles Envoy's runtime with it every second
+   (stack.proxy.controller);
+6. SIGTERM/SIGINT: clears every fault, stops the watchdog and Envoy, exits 0. Envoy dying:
+   exits 1.
 
 With --attach URL it drives an Envoy started elsewhere (compose: the official image) instead of
-starting one; TTLs then hold as long as the controller runs, and a restarted controller clears
-every leftover fault at step 3. The token comes from the environment, never the command line.
+starting one; a killed controller then leaves Envoy running, and its watchdog ends the faults at
+their TTLs before it exits; a restarted controller clears every leftover fault at step 3. The
+token comes from the environment, never the command line.
 Bad input or a proxy that does not come up: one line `error: ...` on stderr, exit 2.
 """
 
@@ -36,6 +43,7 @@ from stack.proxy.bootstrap import ProxyConfig, build_bootstrap, target_address
 from stack.proxy.controller import ProxyRegistry, create_control_app
 from stack.proxy.envoy import EnvoyAdmin, EnvoyError, envoy_binary, start_envoy
 from stack.proxy.routes import parse_prefixes
+from stack.proxy.watchdog import start_watchdog
 
 READY_TIMEOUT_S = 15.0
 log = logging.getLogger("stack.proxy")
@@ -79,7 +87,8 @@ def _wait_ready(admin: EnvoyAdmin, popen, timeout: float) -> None:
                           f"{timeout:.0f}s")
 
 
-def _stop_envoy(popen) -> None:
+def _stop_child(popen) -> None:
+    """SIGTERM a child (Envoy, the watchdog), SIGKILL after 5 s."""
     if popen is None or popen.poll() is not None:
         return
     popen.terminate()
@@ -120,7 +129,7 @@ def start(args) -> tuple:
         if not registry.reconcile():
             raise ProxyStartError(f"cannot clear Envoy's fault keys: {registry.last_error}")
     except BaseException:
-        _stop_envoy(popen)
+        _stop_child(popen)
         raise
     return popen, registry, admin
 
@@ -133,15 +142,17 @@ def main(argv=None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     token = os.environ.get("FAULT_ADMIN_TOKEN") or None
     try:
-        popen, registry, _admin = start(args)
+        popen, registry, admin = start(args)
     except ProxyStartError as err:
         sys.stderr.write(f"error: the fault proxy did not come up: {err}\n")
         return 2
+    children = {"watchdog": start_watchdog(admin.url)}
     app = create_control_app(registry, token, describe=lambda: {"target": args.target})
     try:
         server = make_server(args.control_host, args.control_port, app, threaded=True)
     except OSError as err:
-        _stop_envoy(popen)
+        _stop_child(children["watchdog"])
+        _stop_child(popen)
         sys.stderr.write(f"error: the fault proxy did not come up: cannot serve the fault API "
                          f"on {args.control_host}:{args.control_port}: {err.strerror or err}\n")
         return 2
@@ -160,6 +171,13 @@ def main(argv=None) -> int:
 
     stopping = threading.Event()
 
+    def keep_watchdog():
+        while not stopping.wait(0.5):
+            code = children["watchdog"].poll()
+            if code is not None and not stopping.is_set():
+                log.error("the fault watchdog exited (code %s): restarting it", code)
+                children["watchdog"] = start_watchdog(admin.url)
+
     def on_signal(signum, _frame):
         stopping.set()
         stop(0)
@@ -169,6 +187,7 @@ def main(argv=None) -> int:
     registry.start_reconciler()
     if popen is not None:
         threading.Thread(target=watch_envoy, name="envoy-watch", daemon=True).start()
+    threading.Thread(target=keep_watchdog, name="watchdog-keeper", daemon=True).start()
     log.info("fault proxy: %s:%s -> %s; routes %s; fault API on %s:%s", args.host,
              args.listen_port, args.target, ", ".join(r.label for r in registry.routes),
              args.control_host, args.control_port)
@@ -182,8 +201,14 @@ def main(argv=None) -> int:
             if cleared:
                 log.info("cleared on the way out: %s", ", ".join(cleared))
         except HarnessError as err:
-            log.warning("could not clear the faults on the way out (%s); Envoy stops anyway",
-                        err)
+            if popen is None:
+                log.warning("could not clear the faults on the way out (%s); the watchdog "
+                            "ends them at their TTLs", err)
+                children.pop("watchdog")   # it exits once Envoy holds no fault
+            else:
+                log.warning("could not clear the faults on the way out (%s); Envoy stops "
+                            "anyway", err)
         server.server_close()
-        _stop_envoy(popen)
+        _stop_child(children.get("watchdog"))
+        _stop_child(popen)
     return outcome["code"]

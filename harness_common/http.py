@@ -28,16 +28,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 
-def retry_once(methods: Iterable[str]) -> Retry:
-    """One more try on a new connection for `methods`, after a failure on an open one."""
-    return Retry(total=1, connect=0, read=1, other=0, status=0, raise_on_status=False,
-                 respect_retry_after_header=False, backoff_factor=0,
-                 allowed_methods=frozenset(m.upper() for m in methods))
-
-
-def retrying_session(methods: Iterable[str], pool_maxsize: int = 10) -> requests.Session:
-    """A requests.Session whose http:// and https:// requests use retry_once(methods)."""
-    adapter = HTTPAdapter(max_retries=retry_once(methods), pool_maxsize=pool_maxsize)
+def retrying_session(methods: Iterable[str]) -> requests.Session:
+    """A requests.Session whose http:// and https:// requests in `methods` are sent once more
+    on a new connection after failing on an open one (see the module docstring)."""
+    retry = Retry(total=1, connect=0, read=1, other=0, status=0, raise_on_status=False,
+                  respect_retry_after_header=False, backoff_factor=0,
+                  allowed_methods=frozenset(m.upper() for m in methods))
+    adapter = HTTPAdapter(max_retries=retry)
     session = requests.Session()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -45,6 +45,7 @@ class ClosesIdleConnections(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     keepalive_s = KEEPALIVE_S
     close_all = False
+    status = 200
     log: list[tuple[str, str, int, str]] = []   # (method, path, connection number, outcome)
     connections = 0
 
@@ -64,7 +65,9 @@ class ClosesIdleConnections(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = json.dumps(ANSWERS.get((self.command, self.path), {})).encode()
-        self.send_response(200)
+        self.send_response(self.status)
+        if self.status == 503:
+            self.send_header("Retry-After", "1")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -83,9 +86,9 @@ def closing_server():
     """Factory: a ClosesIdleConnections server (its own log), stopped after the test."""
     servers = []
 
-    def start(close_all: bool = False):
+    def start(close_all: bool = False, status: int = 200):
         handler = type("Handler", (ClosesIdleConnections,),
-                       {"log": [], "connections": 0, "close_all": close_all})
+                       {"log": [], "connections": 0, "close_all": close_all, "status": status})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -131,6 +134,13 @@ def test_a_server_that_never_answers_is_asked_twice_then_named_unreachable(closi
                                          r"ConnectionError"):
         FaultClient(url, TOKEN).clear()
     assert [(m, outcome) for m, _, _, outcome in server.log] == [("DELETE", "closed")] * 2
+
+
+def test_an_answer_is_never_asked_again_not_even_a_503_with_retry_after(closing_server):
+    url, server = closing_server(status=503)
+    with pytest.raises(FaultError, match=r"GET /admin/faults -> 503"):
+        FaultClient(url, TOKEN).list()
+    assert len(server.log) == 1
 
 
 def test_a_method_the_session_was_not_told_is_idempotent_is_not_sent_again(closing_server):

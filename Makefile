@@ -49,7 +49,7 @@ HOST_ARGS = $(if $(filter http://% https://%,$(HOST)),--host $(HOST),$(if $(and 
 LOAD_ARGS = --scenario $(SCENARIO) $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) $(if $(SCHEDULE),--chaos-schedule $(SCHEDULE)) $(USER_ARGS) $(HOST_ARGS)
 DIST_ARGS = $(if $(MASTER_BIND_HOST),--master-bind-host $(MASTER_BIND_HOST)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) $(if $(REMOTE_WORKERS),--remote-workers $(REMOTE_WORKERS))
 
-.PHONY: help install setup test test-reliability test-proxy lint app fault fault-clear bench \
+.PHONY: help install setup test test-fresh-clone test-reliability test-proxy lint app fault fault-clear bench \
         bench-app stack stack-down stack-status load load-headless load-distributed load-worker \
         slo-check rules alert-check demo bench-load bench-slo bench-proxy clean stack-logs \
         telegram-sandbox
@@ -72,6 +72,18 @@ setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, w
 
 test: install ## the test suite: unit + integration against real binaries + the reliability tests that fit CI
 	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# A new user's first run: the committed HEAD cloned into a temp dir, its own .venv, `make install
+# test` there, nothing from this checkout or shell (PYTHONPATH, VIRTUAL_ENV, STACK_DIR) leaking
+# in. Plain `make`, not $(MAKE): `make -n test-fresh-clone` then prints the commands without
+# cloning. The clone is removed when the suite passes and kept (its path printed) when not.
+test-fresh-clone: ## `make install test` in a fresh clone of HEAD in a temp dir, as on a new machine (~10 min; not part of `make test`)
+	@sha=$$(git rev-parse HEAD) && dir=$$(mktemp -d "$${TMPDIR:-/tmp}/slo-harness-fresh.XXXXXX") && \
+	echo "test-fresh-clone: $$sha in $$dir" && \
+	git clone -q --no-checkout "$(CURDIR)" "$$dir" && git -C "$$dir" checkout -q --detach "$$sha" && \
+	if env -u PYTHONPATH -u VIRTUAL_ENV -u STACK_DIR make -C "$$dir" install test; then \
+	  rm -rf "$$dir"; echo "test-fresh-clone: make install test passed on a fresh clone of $$sha"; \
+	else echo "test-fresh-clone: make install test FAILED on a fresh clone of $$sha (kept: $$dir)" >&2; exit 1; fi
 
 test-reliability: install ## the whole reliability suite, soak included (~6 min)
 	$(PY) -m pytest -m reliability $(PYTEST_ARGS)

@@ -7,6 +7,8 @@
     inputs      the one bounded reader of user files (specs, experiments, schedules)
     validation  pydantic errors -> Problems with field paths
     stackenv    where the stack is (.stack/env), read the same way by every CLI
+    http        the session of long-lived HTTP clients: a call the server's keep-alive close
+                cut is sent once more on a new connection
     buckets     the latency histogram layout shared by the app and the load generator
     exposition  the default collectors and the /metrics answer every part serves
     faults      the fault contract (kinds, bounds, backends), its registry, API, client and CLI

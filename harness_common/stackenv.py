@@ -6,7 +6,9 @@ One source of truth: an app URL and its admin token travel together.
                                 them, else the stack's APP_URL; the token that belongs to it
     admin_token_for(url)        FAULT_ADMIN_TOKEN from the environment, else .stack/env's token
                                 only when `url` is the stack's own fault API (its app, or its
-                                fault proxy); never another URL's
+                                fault proxy) at the address written there (same_url: exact,
+                                no alias; localhost and [::1] are not 127.0.0.1); never another
+                                URL's
     resolve_fault_api()         where faults go (the stack's fault backend: the fault proxy when
                                 it runs one in front of TARGET_URL, else the app), with its token
     fault_api_for(host)         the fault API whose faults act on the load sent to `host`
@@ -21,6 +23,7 @@ variables it was not given as empty strings).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,21 +53,37 @@ def read_stack_env(stack_dir: str | os.PathLike | None = None) -> dict[str, str]
 
 
 def same_url(a: str | None, b: str | None) -> bool:
-    """True when two base URLs name the same server (scheme, host, port; localhost=127.0.0.1)."""
+    """True when two base URLs name the same address: the same scheme, the same host as
+    written, the same port (a trailing slash and the scheme's default port make no difference;
+    an IP literal is compared as the address it spells, so [::1] == [0:0:0:0:0:0:0:1]).
+
+    Host names are never resolved and no address stands for another: localhost, [::1],
+    0.0.0.0, 127.0.0.2 and 127.0.0.1 are five addresses. localhost may resolve to ::1 (where
+    any process may listen) and resolution may change between this check and the connection,
+    so the stack's token goes to localhost only when .stack/env names localhost (the stack
+    writes 127.0.0.1: where it listens). A URL that is not one (bad port) is never the same."""
     if not a or not b:
         return False
-
-    def key(url: str) -> tuple[str, str, int | None]:
-        parts = urlsplit(url.strip().rstrip("/"))
-        host = (parts.hostname or "").lower()
-        host = "127.0.0.1" if host in ("localhost", "::1") else host
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-        return parts.scheme, host, port
-
     try:
-        return key(a) == key(b)
+        return _address(a) == _address(b)
     except ValueError:
         return False
+
+
+def _address(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL as written; ValueError when it is not one."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, _host(parts.hostname or ""), port
+
+
+def _host(host: str) -> str:
+    """An IP literal as the address it spells; a name as written (never resolved)."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower()
 
 
 def _env_app_url(env) -> str | None:
@@ -115,11 +134,34 @@ def token_hint(url: str, environ=None) -> str:
     """Why there is no token for `url`, and what to do (for error messages; no secret)."""
     env = os.environ if environ is None else environ
     stack = read_stack_env(env.get("STACK_DIR"))
+    own = _stack_address_elsewhere(url, stack) if stack.get("FAULT_ADMIN_TOKEN") else None
+    if own:
+        return (f"{url} is not the stack's address: the stack listens on {own} "
+                f"({stack_env_path(env)}), and its token goes only to the addresses written "
+                f"there, compared exactly (localhost, [::1], 0.0.0.0 and 127.0.0.1 may be "
+                f"different servers): use {own}, or set FAULT_ADMIN_TOKEN for {url} if it is "
+                f"yours")
     if stack.get("FAULT_ADMIN_TOKEN") and stack.get("APP_URL"):
         return (f"the token in {stack_env_path(env)} belongs to the stack's app at "
                 f"{stack['APP_URL']}, not {url}: unset APP_URL/APP_PORT to use the stack, or set "
                 f"FAULT_ADMIN_TOKEN for {url}")
     return "set FAULT_ADMIN_TOKEN, or start the stack (make stack writes it to .stack/env)"
+
+
+def _stack_address_elsewhere(url: str, stack: dict) -> str | None:
+    """The stack's own URL (its FAULT_API_URL, APP_URL or PROXY_URL) with the scheme and port
+    of `url` on another host (http://127.0.0.1:P for http://[::1]:P), else None: the address
+    the user most likely meant."""
+    try:
+        scheme, host, port = _address(url)
+        for own in filter(None, (stack.get(key) for key in ("FAULT_API_URL", "APP_URL",
+                                                             "PROXY_URL"))):
+            own_scheme, own_host, own_port = _address(own)
+            if (scheme, port) == (own_scheme, own_port) and host != own_host:
+                return own.rstrip("/")
+    except ValueError:
+        return None
+    return None
 
 
 def fault_target(environ=None) -> tuple[str, str | None]:

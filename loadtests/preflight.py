@@ -12,7 +12,7 @@ import requests
 
 from harness_common.errors import FaultError
 from harness_common.faults.client import FaultClient
-from harness_common.stackenv import FaultApi, same_url
+from harness_common.stackenv import FaultApi, same_url, token_hint
 from loadtests.errors import TargetError
 
 TIMEOUT_S = 3.0
@@ -42,8 +42,7 @@ def check_target(host: str, api: FaultApi, needs_admin: bool) -> list[dict]:
                           f"FAULT_API_URL at the backend in front of {host}")
     if not api.token:
         raise TargetError(f"the chaos schedule needs the fault API's admin token ({api.url}): "
-                          f"set FAULT_ADMIN_TOKEN or start the stack (make stack writes "
-                          f".stack/env)")
+                          f"{token_hint(api.url)}")
     try:
         return FaultClient.for_api(api, timeout=TIMEOUT_S).list()
     except FaultError as err:

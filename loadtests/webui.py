@@ -34,7 +34,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from harness_common.errors import FaultError, FaultValidationError
 from harness_common.faults.model import parse_fault
-from harness_common.stackenv import fault_api_for, same_url
+from harness_common.stackenv import fault_api_for, same_url, token_hint
 
 log = logging.getLogger("loadtests.webui")
 
@@ -173,6 +173,7 @@ class ChaosTab:
             "chaos.html", faults=faults, list_error=list_error, message=message, error=error,
             token=self.form_token, embed=request.args.get("embed") == "1",
             has_token=bool(backend.token), target=self.harness.environment.host,
+            token_hint=None if backend.token else token_hint(backend.url),
             backend=backend, same_url=same_url,
             describe=describe)
         return Response(html, status=status, mimetype="text/html")

@@ -476,10 +476,17 @@ def test_client_latency_merges_a_workers_histograms():
     assert master.summary()["overall"]["max_ms"] == pytest.approx(30.0, rel=0.01)
 
 
-@pytest.mark.parametrize(("host", "warned"), [("http://127.0.0.1:18000", True),
-                                              ("http://localhost:10000/", False)])
+@pytest.mark.parametrize(("host", "warned", "no_token"), [
+    ("http://127.0.0.1:18000", True, None),
+    ("http://127.0.0.1:10000/", False, None),
+    # not the proxy's address as the stack wrote it (localhost may be ::1): its own backend,
+    # without the stack's token, and the page names the address meant (issue 19)
+    ("http://localhost:10000/", False, "No admin token for http://localhost:10000: "
+     "http://localhost:10000 is not the stack's address: the stack listens on "
+     "http://127.0.0.1:10000"),
+])
 def test_the_chaos_page_says_when_its_faults_never_touch_the_load(tmp_path, monkeypatch, host,
-                                                                   warned):
+                                                                   warned, no_token):
     """A proxy stack's faults act on PROXY_URL: load sent to TARGET_URL itself goes around
     them, and the page must say so instead of letting a fault look applied."""
     import types
@@ -508,6 +515,11 @@ def test_the_chaos_page_says_when_its_faults_never_touch_the_load(tmp_path, monk
     if warned:
         assert (f"These faults act on http://127.0.0.1:10000, but this test's load goes to "
                 f"{host}") in text
+    assert ("No admin token" in text) is bool(no_token)
+    if no_token:
+        import html
+
+        assert no_token in html.unescape(text) and "use http://127.0.0.1:10000" in text
 
 
 def test_the_readmes_endpoints_example_loads():

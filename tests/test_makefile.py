@@ -34,3 +34,15 @@ def test_a_host_without_a_scheme_is_refused_not_dropped():
     assert good.returncode == 0 and "--host http://127.0.0.1:18000" in good.stdout
     shell = make_n("load-headless", env={"HOST": "mybox"})   # a shell's HOST: not ours
     assert shell.returncode == 0 and "--host" not in shell.stdout
+
+
+def test_the_fresh_clone_check_clones_head_and_stays_out_of_make_test():
+    """issue 19: `make test` failed on a fresh clone while it passed in a used checkout; the
+    check runs the README's command there, on its own (~10 min), never inside `make test`."""
+    fresh = make_n("test-fresh-clone")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "git rev-parse HEAD" in fresh.stdout and "git clone" in fresh.stdout
+    assert "env -u PYTHONPATH -u VIRTUAL_ENV -u STACK_DIR make -C" in fresh.stdout
+    assert "install test" in fresh.stdout
+    assert "fresh" not in make_n("test").stdout
+    assert (REPO / ".ci" / "run").read_text().rstrip().splitlines()[-1] == "make test"

@@ -16,6 +16,7 @@ Exit codes: 0 done, 2 bad input or refused, 1 unreachable.
 import argparse
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness_common.errors import FaultError, FaultValidationError
@@ -86,10 +87,10 @@ def main(argv=None) -> int:
             cleared = client.clear(args.kind)
             console.print(f"cleared: {', '.join(cleared) or 'nothing was active'}")
     except FaultValidationError as e:
-        err.print(f"[red]invalid fault[/red]: {e}", soft_wrap=True, highlight=False)
+        err.print(f"[red]invalid fault[/red]: {escape(str(e))}", soft_wrap=True, highlight=False)
         return 2
     except FaultError as e:
-        err.print(f"[red]error[/red]: {e}", soft_wrap=True, highlight=False)
+        err.print(f"[red]error[/red]: {escape(str(e))}", soft_wrap=True, highlight=False)
         return 1 if "cannot reach" in str(e) else 2
     return 0
 

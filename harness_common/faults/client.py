@@ -6,6 +6,13 @@
     client.clear("latency")                  # or client.clear() for every fault
 
 The token is sent in the Authorization header only; it never appears in errors or repr().
+
+The client keeps its connection open between calls (a runner or a Chaos tab holds one for a
+whole run); a call that fails because the server closed that connection meanwhile is sent
+once more on a new one (harness_common.http.retrying_session). Each call may be sent twice:
+GET reads; DELETE clears, and clearing what is already off is a no-op; PUT replaces the fault
+of its kind in the registry (FaultRegistry.set, the proxy's too), so a second PUT leaves the
+same fault on, its TTL counted from the second.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from __future__ import annotations
 import requests
 
 from harness_common.errors import FaultError
+from harness_common.http import retrying_session
 from harness_common.stackenv import FaultApi, refused_token_hint, resolve_fault_api, token_hint
+
+IDEMPOTENT = ("GET", "PUT", "DELETE")   # every method the client sends (see the docstring)
 
 
 class FaultClient:
@@ -25,7 +35,7 @@ class FaultClient:
         self._token = token
         self.timeout = timeout
         self.backend = backend
-        self._session = requests.Session()
+        self._session = retrying_session(IDEMPOTENT)
 
     @classmethod
     def for_api(cls, api: FaultApi, timeout: float = 5.0) -> FaultClient:

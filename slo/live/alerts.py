@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import requests
 
 from harness_common.errors import HarnessError
+from harness_common.http import retrying_session
 from slo.errors import PrometheusError
 from slo.judge.prom import Prometheus
 from slo.spec.selectors import Matcher, Selector
@@ -412,7 +413,8 @@ class GrafanaAlerts:
                  timeout: float = POLL_TIMEOUT_S):
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self._session = requests.Session()
+        # a GET that fails on a kept-alive connection the server closed is sent once more
+        self._session = retrying_session(("GET",))
         if user and password:
             self._session.auth = (user, password)
 

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
+from harness_common.http import retrying_session
 from stack.errors import StackError
 from stack.procs import die_with_parent
 
@@ -67,7 +68,10 @@ class EnvoyAdmin:
     def __init__(self, url: str, timeout: float = 3.0):
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self._session = requests.Session()
+        # a call that fails on a connection closed meanwhile is sent once more on a new one;
+        # POST too: /runtime_modify sets absolute values (a key := a value, '' removes it), so
+        # sending the same form twice leaves the same runtime
+        self._session = retrying_session(("GET", "POST"))
 
     def ready(self) -> bool:
         """True when GET /ready answers 200 (body LIVE)."""

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import requests
 
+from harness_common.http import retrying_session
 from stack.telegram_sandbox.config import DEFAULT_PORT
 from stack.telegram_sandbox.errors import SandboxError
 
@@ -45,7 +46,8 @@ class SandboxClient:
     def __init__(self, base_url: str, timeout: float = 5.0):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._session = requests.Session()
+        # a GET that fails on a kept-alive connection the server closed is sent once more
+        self._session = retrying_session(("GET",))
 
     @classmethod
     def from_env(cls, timeout: float = 5.0) -> "SandboxClient":

@@ -294,3 +294,19 @@ def test_an_alert_counted_in_its_groups_and_n_more_tail_is_delivered():
     three = TWINS + [held(instance="c")]    # two unlisted, one counted: which one is unknown
     judged = judge_sandbox(three, notices([tail]), CHAT, ROUTE, T0 + 60, DUE)
     assert verdicts(judged) == [("a", "delivered"), ("b", "indistinct"), ("c", "indistinct")]
+
+
+def test_verify_alerts_says_cannot_tell_apart_and_exits_2_not_0():
+    """What `slo verify-alerts` prints and returns when no message proves which alert it was."""
+    from rich.console import Console
+
+    from slo.commands.verify_alerts import _show_delivery
+
+    judged = judge_sandbox(TWINS, notices([message(6)]), CHAT, ROUTE, T0 + 60, DUE)
+    console = Console(record=True, width=300)
+    code = _show_delivery(console, DeliveryHealth(T0, T0 + 60, "w", DUE, tuple(judged)), CHAT)
+    out = console.export_text()
+    assert code == 2 and "DELIVERED" not in out, out
+    assert "ErrorBudgetBurn{instance=a,service=portfolio-app,severity=page,slo=error-ratio}: " \
+           "CANNOT TELL APART cannot tell it apart from" in out
+    assert "NOT EVALUATED 2 alert(s) whose Telegram message cannot be told apart" in out

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slo.live.delivery import LABELS_CAP, MESSAGE_LABELS, notices
+from slo.live.delivery import (
+    LABELS_CAP,
+    MESSAGE_CAPS,
+    MESSAGE_LABELS,
+    notices,
+    shown_length,
+)
 from stack.config import SANDBOX_CHAT_ID, StackSettings, TelegramTarget
 from stack.errors import StackConfigError
 from stack.files import SECRET_KEYS, resolve_secrets, sandbox_bot_token, write_private
@@ -374,6 +380,10 @@ def test_a_labels_line_past_its_cap_is_cut_marked_and_read_as_incomplete(tmp_pat
         "alertname": "Many", "severity": "page", "slo": "availability",
         "service": "portfolio-app", "long": "6m", "short": "30s"}
     assert set(block.labels) < set(MESSAGE_LABELS) | set(many)
+    longest = {k: k[0] * 30 for k in ("long", "short")}     # at delivery.MESSAGE_CAPS
+    assert all(shown_length(k, v) == MESSAGE_CAPS[k] for k, v in longest.items())
+    _plain, (block,) = shown(tmp_path / "caps", with_labels("Many", **longest, **many))
+    assert {k: block.labels[k] for k in longest} == longest
 
 
 def worst_alert(i: int, status: str) -> dict:

@@ -26,6 +26,7 @@ Also here: posting a synthetic alert to Alertmanager's v2 API (`slo verify-alert
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,10 @@ _TAIL = re.compile(r"^… and (\d+) more (firing|resolved)|^Alertmanager$")
 HEAD_LABELS = ("alertname", "severity", "slo", "service")
 MESSAGE_LABELS = (*HEAD_LABELS, "long", "short")
 LABELS_CAP = 80
+# the most of each MESSAGE_LABELS value a message shows in full (runes once escaped; long and
+# short Go-quoted, and both fit in LABELS_CAP before any other label)
+MESSAGE_CAPS = {"alertname": 64, "severity": 16, "slo": 32, "service": 32, "long": 32,
+                "short": 32}
 PLACEHOLDERS = {"severity": "none", "slo": "none", "service": "unknown"}   # label not set
 _LINE = "labels "
 _PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -90,6 +95,16 @@ class Notice:
     def alertname(self) -> str:
         """The alert's name."""
         return self.labels.get("alertname", "")
+
+
+def shown_length(name: str, value: str) -> int:
+    """How many runes of the message `value` of label `name` takes (escaped for Telegram HTML;
+    long and short Go-quoted): more than MESSAGE_CAPS[name] and the message cuts it."""
+    if name in HEAD_LABELS:
+        shown = value
+    else:   # printf %q, as telegram.tmpl writes it (for a length: json's escapes are as long)
+        shown = json.dumps(value, ensure_ascii=False)
+    return len(shown) + 4 * shown.count("&") + 3 * (shown.count("<") + shown.count(">"))
 
 
 def _go_unquote(body: str) -> str | None:

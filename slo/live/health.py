@@ -378,7 +378,7 @@ def _indistinct(alert: HeldAlert, seen: Sighting, chat_id) -> AlertDelivery:
     first = seen.message[0]
     if not seen.listed:
         why = (f"the message lists neither, counting {first.unlisted} among its \"… and N more "
-               f"firing\" (it lists at most 6 alerts of a group): split the group with the "
+               f"firing\" (it lists at most 5 alerts of a group): split the group with the "
                f"route's group_by (`{', '.join(keys)}`) so each group's message lists its alerts")
     elif not any(b.lined for b in seen.message):
         why = ("the message shows no labels line (it was sent with a telegram.tmpl from before "

@@ -37,7 +37,7 @@ JOB_PARTS = {
 OPTIONAL_JOBS = {"envoy": "proxy-admin"}
 TARGET_JOB = "target"
 GENERATED_RULE_PREFIX = "slo-"
-# telegram.tmpl's worst case (3,773 of Alertmanager's 4,096 runes) assumes a Grafana base URL of
+# telegram.tmpl's worst case (3,856 of Alertmanager's 4,096 runes) assumes a Grafana base URL of
 # at most this many characters
 GRAFANA_URL_MAX = 64
 

@@ -6,7 +6,6 @@ import pytest
 
 from slo.live.delivery import (
     CounterSample,
-    Notice,
     counter_delta,
     first_notice,
     matches,
@@ -18,6 +17,7 @@ from tests.helpers import GROUPED_CHECKS_MESSAGE
 
 BLOCK = ("{icon} {status} ErrorBudgetBurn\n"
          "severity {severity} · SLO {slo} · service portfolio-app\n"
+         'labels long="1m", short="20s"\n'
          "portfolio-app {slo}: error budget burning over 14.4x ({severity})\n"
          "value 51.0x · since 2026-11-24 19:32:57 UTC\n"
          "Prometheus · runbook slo/RUNBOOK.md#errorbudgetburn\n\n")
@@ -45,9 +45,9 @@ def test_a_message_yields_one_block_per_alert_with_its_labels():
                                 ("RESOLVED", "error-ratio", "page")))
     assert blocks == [
         ("firing", {"alertname": "ErrorBudgetBurn", "severity": "page", "slo": "error-ratio",
-                    "service": "portfolio-app"}),
+                    "service": "portfolio-app", "long": "1m", "short": "20s"}),
         ("resolved", {"alertname": "ErrorBudgetBurn", "severity": "page", "slo": "error-ratio",
-                      "service": "portfolio-app"}),
+                      "service": "portfolio-app", "long": "1m", "short": "20s"}),
     ]
 
 
@@ -62,14 +62,51 @@ def test_text_without_alert_blocks_yields_nothing():
     assert notices([{"message_id": 1, "received_at": 1.0, "text": "hi"}]) == []
 
 
-def test_matching_uses_the_labels_a_message_shows_and_ignores_the_others():
-    (status, labels), = parse_message(text(("FIRING", "error-ratio", "page")))
-    notice = Notice(status, labels)
+def test_matching_reads_every_label_the_message_shows_and_never_ignores_one():
+    """Before: matchers on labels other than severity, slo and service were ignored, so a
+    `long: 6m` expectation passed on the message about the long=1m row (issue 19 item 5)."""
+    (notice,) = notices([{"text": text(("FIRING", "error-ratio", "page"))}])
+    assert notice.complete
     assert matches(notice, "ErrorBudgetBurn", (("slo", "error-ratio"),), "firing")
     assert matches(notice, "ErrorBudgetBurn", (("long", "1m"), ("slo", "error-ratio")), "firing")
+    assert not matches(notice, "ErrorBudgetBurn", (("long", "6m"), ("slo", "error-ratio")),
+                       "firing")
+    assert not matches(notice, "ErrorBudgetBurn", (("instance", "a"),), "firing")  # it has none
     assert not matches(notice, "ErrorBudgetBurn", (("slo", "latency-p95"),), "firing")
     assert not matches(notice, "ErrorBudgetBurn", (), "resolved")
     assert not matches(notice, "PortfolioAppDown", (), "firing")
+    (old,) = notices([{"raw_text": RAW}])      # no labels line: what it does not show is unknown
+    assert not old.complete
+    assert matches(old, "PortfolioAppDown", (("slo", "availability"),), "firing")
+    assert not matches(old, "PortfolioAppDown", (("instance", "a"),), "firing")
+
+
+LINES = [
+    # id, the labels line as Telegram shows it, labels read, complete
+    ("no labels but the head's", "labels none", {}, True),
+    ("long and short, then the others by name",
+     'labels long="1m", short="20s", instance="127.0.0.1:5000", job="app"',
+     {"long": "1m", "short": "20s", "instance": "127.0.0.1:5000", "job": "app"}, True),
+    ("values are Go-quoted: quotes, backslashes, separators and newlines read back",
+     r'labels a="x\", b=\"y", b="c:\\d", c="1\n2", d="🔥 é"',
+     {"a": 'x", b="y', "b": "c:\\d", "c": "1\n2", "d": "🔥 é"}, True),
+    ("a cut line keeps the pairs before the cut and is not complete",
+     'labels long="1m", short="20s", instance="127.0.0.1:50…', {"long": "1m", "short": "20s"},
+     False),
+    ("a cut right after a pair", 'labels long="1m"…', {"long": "1m"}, False),
+    ("a cut inside an escape", r'labels a="x\…', {}, False),
+    ("a line that is not pairs is read as nothing", "labels who knows", {}, False),
+]
+
+
+@pytest.mark.parametrize("line, labels, complete", [c[1:] for c in LINES],
+                         ids=[c[0] for c in LINES])
+def test_the_labels_line_reads_back_exactly_or_says_it_is_not_complete(line, labels, complete):
+    head = "🔥 FIRING X\nseverity page · SLO s · service v\n"
+    (notice,) = notices([{"text": head + line + "\nsummary"}])
+    shown = {k: v for k, v in notice.labels.items() if k not in ("alertname", "severity", "slo",
+                                                                 "service")}
+    assert (shown, notice.complete) == (labels, complete)
 
 
 def test_the_first_firing_message_in_the_window_is_found():

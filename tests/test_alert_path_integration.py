@@ -108,26 +108,33 @@ def test_a_5000_character_annotation_is_delivered_readable_with_the_cut_marked(l
     assert len(message["raw_text"]) < 4096          # Alertmanager never had to cut it
     lines = message["text"].splitlines()            # as the on-call person reads it
     assert lines[0] == "🔥 FIRING LongAnnotation"
-    assert lines[2] == "errors above budget"
-    shown = lines[3]
+    assert lines[2] == "labels none"
+    assert lines[3] == "errors above budget"
+    shown = lines[4]
     assert shown.endswith("…") and description.startswith(shown[:-1]) and len(shown) > 100
     assert "Prometheus · runbook" in message["text"]
-    assert [(n.status, n.labels) for n in notices([message])] == [
-        ("firing", {"alertname": "LongAnnotation", **GROUP})]
+    assert [(n.status, n.labels, n.complete) for n in notices([message])] == [
+        ("firing", {"alertname": "LongAnnotation", **GROUP}, True)]
     assert "Truncated message" not in path["am_log"].read_text()
 
 
-def test_eight_alerts_of_one_group_arrive_as_one_message_listing_six_and_counting_the_rest(
+def test_eight_alerts_of_one_group_arrive_as_one_message_listing_five_and_counting_the_rest(
         long_ones):
     message = message_for(long_ones, "ManyAlerts")
     assert len(message["raw_text"]) < 4096
-    assert "… and 2 more firing (8 in all)" in message["text"]
+    assert "… and 3 more firing (8 in all)" in message["text"]
     found = notices([message])
-    assert len(found) == 6 and all(n.status == "firing" for n in found)
-    assert all(n.labels == {"alertname": "ManyAlerts", **GROUP} for n in found)
-    # the eighth alert, not listed, is in its group's message: on-call was told of it
-    assert first_notice(found, "ManyAlerts", (("long", "8h"), *GROUP.items()), "firing", 0,
-                        chat_id=SANDBOX_CHAT_ID) is not None
+    assert len(found) == 5 and all(n.status == "firing" for n in found)
+    # each block shows its alert's own labels: the rows are told apart
+    assert sorted(n.labels["long"] for n in found) == sorted({n.labels["long"] for n in found})
+    assert all(n.complete and n.labels == {"alertname": "ManyAlerts", **GROUP,
+                                           "long": n.labels["long"]} for n in found)
+    # an alert not listed is no block's: it is one of the "3 more" (slo.live.health counts it)
+    listed = {n.labels["long"] for n in found}
+    unlisted = next(f"{i}h" for i in range(1, 9) if f"{i}h" not in listed)
+    assert first_notice(found, "ManyAlerts", (("long", unlisted), *GROUP.items()), "firing", 0,
+                        chat_id=SANDBOX_CHAT_ID) is None
+    assert found[0].unlisted == 3
 
 
 def test_a_retry_that_ended_in_delivery_is_a_warning_not_a_failure(path):
@@ -195,3 +202,34 @@ def test_send_test_does_not_take_an_earlier_checks_resolved_block_for_its_own(pa
     assert result.ok and result.resolved_notify_s > 0, result.detail
     resolution = own_blocks(grouped, "f0acac2d", "resolved")
     assert resolution and resolution[0].message_id != first
+
+
+def test_a_message_about_one_alert_is_no_delivery_of_its_twin(path):
+    """Issue 19 item 4. Two alerts alike but for `instance`; A's message arrives, then B joins
+    the group and its notification fails (the sandbox answers 403). Before: `DELIVERED ... x2`:
+    B was matched to A's message (B started before it, and the message did not show
+    instance)."""
+    twin = {"summary": "alike but for the instance"}
+    post(path, "TwinAlert", twin, instance="a")
+    first = message_for(path, "TwinAlert")
+    assert 'labels instance="a"' in first["text"]
+    failed_before = counters(path)[2]
+    path["sandbox"].set_fault("403", duration_s=120, reason="blocked")
+    try:
+        post(path, "TwinAlert", twin, starts_ago=30, instance="b")   # started before A's message
+        wait_until(lambda: counters(path)[2] >= failed_before + 1, 30,
+                   "Alertmanager to fail sending the group with B")
+        endpoints = Endpoints(path["env"]["PROMETHEUS_URL"], path["am"],
+                              path["sandbox"].base_url, "sandbox")
+        health = live_verify.delivery_health(endpoints, 900)
+        twins = {a.alert.label_dict["instance"]: a for a in health.alerts
+                 if a.alert.name == "TwinAlert"}
+        assert twins["a"].verdict == "delivered", twins["a"]
+        assert twins["b"].verdict == "failing", twins["b"]
+        listing = verify(path)
+    finally:
+        path["sandbox"].clear_fault()
+    assert listing.returncode == 1, listing.stdout + listing.stderr
+    assert "TwinAlert x2" not in listing.stdout
+    assert "TwinAlert{instance=b,service=portfolio-app,severity=page,slo=availability}: " \
+           "FAILING" in listing.stdout, listing.stdout

@@ -26,9 +26,10 @@ RULES = {"status": "success", "data": {"groups": [{"name": "slo-error-ratio", "i
                     "health": "ok", "query": "...", "alerts": []}]}]}}
 
 
-# what a message shows of the alert (stack/alertmanager/telegram.tmpl)
+# what a message shows of the alert (stack/alertmanager/telegram.tmpl): the head's labels, and
+# long and short from its labels line (a row of one SLO is told from another by them)
 MESSAGE = {"alertname": "ErrorBudgetBurn", "slo": "error-ratio", "severity": "page",
-           "service": "portfolio-app"}
+           "service": "portfolio-app", "long": "1m", "short": "20s"}
 
 
 def snapshot(**overrides):
@@ -73,6 +74,7 @@ def test_a_message_of_another_instance_or_without_a_chat_is_not_this_alerts_deli
     this instance's message."""
     for labels, chat in (({**MESSAGE, "slo": "home-availability"}, -1001234567890),
                          ({**MESSAGE, "service": "another"}, -1001234567890),
+                         ({**MESSAGE, "long": "6m", "short": "30s"}, -1001234567890),
                          ({"alertname": "ErrorBudgetBurn"}, -1001234567890),
                          (MESSAGE, None)):
         found = [Notice("firing", labels, 7, 1_800_000_090.0, chat)]

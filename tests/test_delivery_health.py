@@ -34,10 +34,15 @@ def held(name="ErrorBudgetBurn", at=0.0, state="active", receiver="telegram", **
     return HeldAlert(labels, T0 + at, state, (receiver,))
 
 
-def message(at, name="ErrorBudgetBurn", status="FIRING", chat=CHAT, slo="error-ratio"):
+def message(at, name="ErrorBudgetBurn", status="FIRING", chat=CHAT, slo="error-ratio",
+            labels=None):
+    """A message as telegram.tmpl writes it; `labels`: its labels line (None: a message from
+    before the template had one)."""
     icon = "🔥" if status == "FIRING" else "✅"
+    line = "" if labels is None else f"labels {labels}\n"
     return {"message_id": int(at), "received_at": T0 + at, "chat_id": int(chat),
-            "text": f"{icon} {status} {name}\nseverity page · SLO {slo} · service portfolio-app\n"}
+            "text": f"{icon} {status} {name}\nseverity page · SLO {slo} · service portfolio-app\n"
+                    f"{line}"}
 
 
 def test_the_route_comes_from_alertmanagers_running_config():
@@ -233,3 +238,75 @@ def test_a_sibling_rows_block_does_not_excuse_a_row_that_joined_after_the_restar
 def test_the_repeat_interval_comes_from_the_running_config():
     assert parse_route("route: {repeat_interval: 1h}").repeat_interval_s == 3600
     assert parse_route("route: {}").repeat_interval_s == 4 * 3600   # Alertmanager's default
+
+
+# -- issue 19 item 4: a delivery counts only for the alert it is about ---------------------------
+
+TWINS = [held(instance="a"), held(instance="b")]     # alike but for a label
+DUE = CounterDelta(0, 1, None, 0, 3)
+
+
+def verdicts(judged) -> list[tuple[str, str]]:
+    return [(j.alert.label_dict.get("instance", ""), j.verdict) for j in judged]
+
+
+def test_a_message_about_one_alert_is_no_delivery_of_its_twin():
+    """Before: `DELIVERED 2 held alert(s): ErrorBudgetBurn x2` — B, whose notification failed
+    (the sandbox answered 403), was matched to A's message: same name, severity, SLO and
+    service, and B started before A's message."""
+    judged = judge_sandbox(TWINS, notices([message(6, labels='instance="a"')]), CHAT, ROUTE,
+                           T0 + 60, DUE)
+    assert verdicts(judged) == [("a", "delivered"), ("b", "failing")], judged
+
+
+CANNOT_TELL = [
+    ("a message without a labels line (an older template)", message(6)),
+    ("a labels line cut inside the value that tells them apart",
+     message(6, labels='instance="…')),
+]
+
+
+@pytest.mark.parametrize("sent", [c[1] for c in CANNOT_TELL], ids=[c[0] for c in CANNOT_TELL])
+def test_alerts_their_message_cannot_tell_apart_are_not_delivered_and_it_says_why(sent):
+    """Before: both DELIVERED. One block, two alerts it may be about: neither is proven."""
+    judged = judge_sandbox(TWINS, notices([sent]), CHAT, ROUTE, T0 + 60, DUE)
+    assert verdicts(judged) == [("a", "indistinct"), ("b", "indistinct")], judged
+    detail = judged[0].detail
+    assert "cannot tell it apart from ErrorBudgetBurn{instance=b," in detail, detail
+    assert "they differ only in instance" in detail
+    assert "message 6" in detail
+
+
+def test_a_message_listing_a_block_for_each_alike_alert_delivers_them_all():
+    both = message(6)
+    both = {**both, "text": both["text"] + "\n" + both["text"]}
+    judged = judge_sandbox(TWINS, notices([both]), CHAT, ROUTE, T0 + 60, DUE)
+    assert verdicts(judged) == [("a", "delivered"), ("b", "delivered")]
+
+
+def test_an_alert_counted_in_its_groups_and_n_more_tail_is_delivered():
+    """Alertmanager lists a group's every firing alert in its message; the template shows six
+    and counts the rest: an alert of the group no listed block is about is one of those."""
+    tail = message(6, labels='instance="a"')
+    tail = {**tail, "text": tail["text"] + "\n… and 1 more firing (2 in all)\n\nAlertmanager"}
+    judged = judge_sandbox(TWINS, notices([tail]), CHAT, ROUTE, T0 + 60, DUE)
+    assert verdicts(judged) == [("a", "delivered"), ("b", "delivered")]
+    three = TWINS + [held(instance="c")]    # two unlisted, one counted: which one is unknown
+    judged = judge_sandbox(three, notices([tail]), CHAT, ROUTE, T0 + 60, DUE)
+    assert verdicts(judged) == [("a", "delivered"), ("b", "indistinct"), ("c", "indistinct")]
+
+
+def test_verify_alerts_says_cannot_tell_apart_and_exits_2_not_0():
+    """What `slo verify-alerts` prints and returns when no message proves which alert it was."""
+    from rich.console import Console
+
+    from slo.commands.verify_alerts import _show_delivery
+
+    judged = judge_sandbox(TWINS, notices([message(6)]), CHAT, ROUTE, T0 + 60, DUE)
+    console = Console(record=True, width=300)
+    code = _show_delivery(console, DeliveryHealth(T0, T0 + 60, "w", DUE, tuple(judged)), CHAT)
+    out = console.export_text()
+    assert code == 2 and "DELIVERED" not in out, out
+    assert "ErrorBudgetBurn{instance=a,service=portfolio-app,severity=page,slo=error-ratio}: " \
+           "CANNOT TELL APART cannot tell it apart from" in out
+    assert "NOT EVALUATED 2 alert(s) whose Telegram message cannot be told apart" in out

@@ -302,3 +302,28 @@ def test_a_message_in_another_chat_is_not_delivered_and_says_where_it_went():
                                               for n in evidence.notices),
                              evidence.counter_delta, chat_id=CHAT)
     assert telegram(1, right).passed
+
+
+def test_an_expectation_of_one_burn_rate_row_never_takes_another_rows_message():
+    """Issue 19 item 5. A 10 s outage fired only the long=1m row; an experiment expecting the
+    long=6m/short=30s row's message PASSED on it: the message did not show long and short and
+    the matchers it could not check were dropped. Now it shows them and they are checked."""
+    experiment = parse_experiment(yaml.safe_dump({
+        "version": "slo-harness/v1", "kind": "Experiment", "name": "rows",
+        "phases": [{"name": "outage", "duration": "30s",
+                    "fault": {"kind": "error", "params": {"probability": 1.0}},
+                    "expect": {"telegram": [
+                        {"alert": "ErrorBudgetBurn", "status": "firing", "within": "25s",
+                         "labels": {"slo": "error-ratio", "long": long_, "short": short}}
+                        for long_, short in (("6m", "30s"), ("1m", "20s"))]}}]}), "exp.yaml")
+    phase = experiment.phases[0]
+    window = PhaseWindow(phase, T0, T0 + 30, T0, T0 + 30, completed=True)
+    found = notices([{"message_id": 1, "received_at": T0 + 12, "chat_id": int(CHAT), "text":
+                      "🔥 FIRING ErrorBudgetBurn\n"
+                      "severity page · SLO error-ratio · service portfolio-app\n"
+                      'labels long="1m", short="20s"\n'}])
+    evidence = TelegramEvidence("sandbox", tuple(found), lambda a, b: CounterDelta(0, 0, None, 0),
+                                chat_id=CHAT)
+    six, one = (telegram_outcome([window], 0, e, evidence, T0 + 40) for e in phase.telegram)
+    assert (six.status, six.observed) == ("failed", "not delivered"), six
+    assert one.passed and one.measured_s == 12.0

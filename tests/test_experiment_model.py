@@ -74,6 +74,20 @@ def test_the_shipped_experiments_load_against_the_shipped_spec():
     assert 240 <= demo.duration_s <= 330  # about five minutes
 
 
+def test_expectations_of_one_burn_rate_row_load_with_the_labels_messages_show():
+    """long and short tell the rows of one SLO apart, in the alerts and in their messages."""
+    row = {"slo": "error-ratio", "long": "6m", "short": "30s", "severity": "page"}
+    doc = broken(lambda d: (d["phases"][1]["expect"]["alerts"][0].update(labels=dict(row)),
+                            d["phases"][1]["expect"]["telegram"][0].update(labels=dict(row))))
+    outage = parse(doc).phases[1]
+    assert outage.telegram[0].labels == tuple(sorted(row.items()))
+    assert outage.alerts[0].labels == tuple(sorted(row.items()))
+    # an alert the spec does not produce is checked when the run asks Prometheus for its rules
+    doc = broken(lambda d: d["phases"][1]["expect"]["alerts"][0].update(
+        alert="PortfolioAppDown", labels={"instance": "app:5000"}))
+    assert parse(doc).phases[1].alerts[0].alert == "PortfolioAppDown"
+
+
 def test_infrastructure_faults_end_after_their_delay():
     doc = broken(lambda d: d["phases"][1].update(fault={"kind": "kill", "restart_after": "10s"}))
     kill = parse(doc).phases[1]
@@ -192,6 +206,28 @@ CASES = [
      lambda d: (d.update(target="proxy"), d["phases"][1].update(
          fault={"kind": "kill", "restart_after": "5s"})),
      "phases[1].fault.kind: kill acts on the demo app's process"),
+    # issue 19 item 5: an expectation naming a label its evidence cannot show is refused
+    ("a Telegram expectation matches only labels every message shows",
+     lambda d: d["phases"][1]["expect"]["telegram"][0].update(labels={"instance": "a"}),
+     "phases[1].expect.telegram[0].labels.instance: a Telegram message does not always show "
+     "label 'instance' (it always shows severity, slo, service, long and short"),
+    ("a Telegram expectation's value must fit in the message",
+     lambda d: d["phases"][1]["expect"]["telegram"][0].update(labels={"slo": "s" * 40}),
+     "phases[1].expect.telegram[0].labels.slo: the message shows at most 32 characters of "
+     "slo"),
+    ("an alert expectation names labels the spec's rules give the alert",
+     lambda d: d["phases"][0]["expect"]["alerts"][0]["labels"].update(instance="a"),
+     "phases[0].expect.alerts[0].labels.instance: no ErrorBudgetBurn rule of slos.yaml "
+     "(profile fast) has label 'instance'; its labels: long, service, severity, short, slo"),
+    ("an alert expectation names a row the spec's rules have",
+     lambda d: d["phases"][0]["expect"]["alerts"][0]["labels"].update(long="7m"),
+     "phases[0].expect.alerts[0].labels.long: no ErrorBudgetBurn rule of slos.yaml (profile "
+     "fast) has long='7m' with slo='error-ratio'; it has long 1h12m, 1m, 24m, 6m"),
+    ("a Telegram expectation names a row the spec's rules have",
+     lambda d: d["phases"][1]["expect"]["telegram"][0].update(labels={"long": "6m",
+                                                                      "short": "20s"}),
+     "phases[1].expect.telegram[0].labels.long: no ErrorBudgetBurn rule of slos.yaml (profile "
+     "fast) has long='6m' with short='20s'; it has long 1m"),
     ("users come from one source",
      lambda d: d.update(users={"endpoints": "a.yaml", "locustfile": "b.py"}),
      "users: give exactly one of endpoints"),

@@ -16,6 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slo.live.delivery import (
+    LABELS_CAP,
+    MESSAGE_CAPS,
+    MESSAGE_LABELS,
+    notices,
+    shown_length,
+)
 from stack.config import SANDBOX_CHAT_ID, StackSettings, TelegramTarget
 from stack.errors import StackConfigError
 from stack.files import SECRET_KEYS, resolve_secrets, sandbox_bot_token, write_private
@@ -302,17 +309,17 @@ def test_messages_link_only_to_pages_this_build_serves(tmp_path):
         render_links(None, "/new")
 
 
-def test_message_lists_at_most_six_alerts_and_counts_the_others(tmp_path):
+def test_message_lists_at_most_five_alerts_and_counts_the_others(tmp_path):
     message = render_message(tmp_path, [alert(f"A{i}", summary="s" * 200) for i in range(12)])
-    assert message.count("<b>FIRING</b>") == 6
-    assert "… and 6 more firing (12 in all)" in message
+    assert message.count("<b>FIRING</b>") == 5
+    assert "… and 7 more firing (12 in all)" in message
     assert len(message) < 4096
 
 
 def test_each_value_is_cut_to_its_cap_on_the_escaped_text_never_inside_an_entity(tmp_path):
     one = alert("Cut", summary="&" * 300, description="a<b>" * 200, value="1" * 30)
     message = render_message(tmp_path, [one])
-    summary_line = message.splitlines()[2]
+    summary_line = message.splitlines()[3]
     assert summary_line == "&amp;" * 40 + "…"   # 200 runes of escaped text, no half entity
     assert "<i>" + "a&lt;b&gt;" * 40 + "…</i>" in message   # 400 runes
     assert "value <code>" + "1" * 24 + "…</code>" in message
@@ -329,12 +336,62 @@ def test_a_link_too_long_or_not_a_url_is_left_out_never_cut(tmp_path):
     parse_text(message, "HTML")
 
 
+def shown(tmp_path, *alerts) -> tuple[str, list]:
+    """The message as Telegram shows it (HTML parsed as the sandbox does) and the alert blocks
+    slo.live.delivery reads from it."""
+    plain, _entities = parse_text(render_message(tmp_path, list(alerts)), "HTML")
+    return plain, notices([{"text": plain}])
+
+
+def with_labels(name, status="firing", **labels):
+    one = alert(name, status, summary="s")
+    one["labels"].update(labels)
+    return one
+
+
+def test_each_alert_shows_its_other_labels_in_a_line_delivery_reads_back_exactly(tmp_path):
+    """Issue 19 item 4: two alerts alike but for a label the message did not show were one
+    delivery. Every label is shown (long and short first, then the others by name), each value
+    Go-quoted so none can pass for a separator, and read back exactly."""
+    odd = {"note": 'a "b", c=\\d\nx & <i>', "zone": "é🔥"}
+    plain, blocks = shown(tmp_path,
+                          with_labels("ErrorBudgetBurn", instance="127.0.0.1:5000", long="1m",
+                                      short="20s", job="app"),
+                          with_labels("Odd", **odd), alert("Bare"))
+    lines = plain.splitlines()
+    assert lines[2] == 'labels long="1m", short="20s", instance="127.0.0.1:5000", job="app"'
+    assert 'labels note="a \\"b\\", c=\\\\d\\nx & <i>", zone="é🔥"' in plain
+    assert "labels none" in plain
+    alerts = [with_labels("ErrorBudgetBurn", instance="127.0.0.1:5000", long="1m",
+                          short="20s", job="app"), with_labels("Odd", **odd), alert("Bare")]
+    assert [(b.labels, b.complete) for b in blocks] == [(a["labels"], True) for a in alerts]
+
+
+def test_a_labels_line_past_its_cap_is_cut_marked_and_read_as_incomplete(tmp_path):
+    """The message guarantees the labels of delivery.MESSAGE_LABELS (the head's four, then long
+    and short before any other); the rest as far as the line's cap allows."""
+    many = {f"l{i:02}": "v" * 10 for i in range(12)}
+    plain, (block,) = shown(tmp_path, with_labels("Many", long="6m", short="30s", **many))
+    line = plain.splitlines()[2]
+    assert line.startswith('labels long="6m", short="30s", l00="vvvvvvvvvv", ')
+    assert line.endswith("…") and len(line) == len("labels ") + LABELS_CAP + 1
+    assert not block.complete
+    assert {k: block.labels[k] for k in MESSAGE_LABELS} == {
+        "alertname": "Many", "severity": "page", "slo": "availability",
+        "service": "portfolio-app", "long": "6m", "short": "30s"}
+    assert set(block.labels) < set(MESSAGE_LABELS) | set(many)
+    longest = {k: k[0] * 30 for k in ("long", "short")}     # at delivery.MESSAGE_CAPS
+    assert all(shown_length(k, v) == MESSAGE_CAPS[k] for k, v in longest.items())
+    _plain, (block,) = shown(tmp_path / "caps", with_labels("Many", **longest, **many))
+    assert {k: block.labels[k] for k in longest} == longest
+
+
 def worst_alert(i: int, status: str) -> dict:
     """Every field far over its cap with '&' (escaping makes it 5x longer), links at caps."""
     amp = "&" * 5000
     return {"status": status,
             "labels": {"alertname": amp, "severity": amp, "slo": amp, "service": amp,
-                       "instance": str(i)},
+                       "instance": str(i), "long": amp, "zone": amp},
             "annotations": {"summary": amp, "description": amp, "value": amp,
                             "dashboard": "/" + "d" * 119, "runbook_url": "http://" + "r" * 153},
             "startsAt": "2026-01-01T10:00:00Z",
@@ -348,10 +405,10 @@ def test_the_worst_message_stays_under_alertmanagers_cut_and_parses_as_telegram_
     alerts = ([worst_alert(i, "firing") for i in range(firing)]
               + [worst_alert(i, "resolved") for i in range(firing, firing + resolved)])
     message = render_message(tmp_path, alerts, grafana_url="http://" + "g" * 57)  # 64 runes
-    assert len(message) <= 3773 < 4096        # runes, as Alertmanager 0.25 counts before its cut
+    assert len(message) <= 3856 < 4096        # runes, as Alertmanager 0.25 counts before its cut
     text, _entities = parse_text(message, "HTML")  # what Telegram would accept and show
     assert len(text) < len(message)
-    assert message.count("</b>") >= 2 * min(6, firing + resolved)
+    assert message.count("</b>") >= 2 * min(5, firing + resolved)
 
 
 def test_grafana_url_longer_than_the_budget_assumes_is_refused():

@@ -13,8 +13,8 @@ delivered test message proves nothing for it); a retry that ended in delivery is
 Exit codes: 0 as expected (delivered / in the expected state); 1 not delivered, a notification
 that keeps failing, an unhealthy rule, not in the expected state in time, or no such rule;
 2 could not check (Prometheus or Alertmanager down, a delivery the counters cannot attribute,
-an --alert rule not evaluated yet or whose query fails, or a usage error such as --within
-banana).
+an alert whose message cannot be told apart from another alert's (CANNOT TELL APART), an
+--alert rule not evaluated yet or whose query fails, or a usage error such as --within banana).
 """
 
 import argparse
@@ -26,7 +26,7 @@ from rich.table import Table
 from harness_common import exitcodes
 from harness_common.durations import whole_seconds
 from slo.live.alerts import AlertSelector, AlertTracker, labels_text
-from slo.live.health import DELIVERED, FAILING, NOT_RESENT, DeliveryHealth
+from slo.live.health import DELIVERED, FAILING, INDISTINCT, NOT_RESENT, DeliveryHealth
 from slo.live.verify import Endpoints, delivery_health, rule_states, send_test, wait_for
 
 HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
@@ -68,7 +68,8 @@ def add_arguments(parser) -> None:
 
 
 def _show_delivery(console, health: DeliveryHealth, chat: str | None) -> int:
-    """Each held alert's delivery and the counters; FAILED while one keeps failing."""
+    """Each held alert's delivery and the counters; FAILED while one keeps failing, NOT
+    EVALUATED while one's message cannot be told apart from another's."""
     where = f" (chat {chat})" if chat else ""
     console.print(health.summary() + where, highlight=False, soft_wrap=True)
     delivered = Counter(item.alert.name for item in health.alerts if item.verdict == DELIVERED)
@@ -79,13 +80,21 @@ def _show_delivery(console, health: DeliveryHealth, chat: str | None) -> int:
     for item in health.alerts:
         if item.verdict != DELIVERED:
             colour = "bold red" if item.verdict == FAILING else "yellow"
-            shown = {NOT_RESENT: "NOT RE-SENT"}.get(item.verdict, item.verdict.upper())
+            shown = {NOT_RESENT: "NOT RE-SENT", INDISTINCT: "CANNOT TELL APART"}.get(
+                item.verdict, item.verdict.upper())
             console.print(f"  {item.alert}: [{colour}]{shown}[/] {item.detail}",
                           highlight=False, soft_wrap=True)
     for warning in health.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if not health.failed:
-        return exitcodes.OK
+        unproven = health.indistinct
+        if not unproven:
+            return exitcodes.OK
+        console.print(f"[yellow]NOT EVALUATED[/] {len(unproven)} alert(s) whose Telegram message "
+                      f"cannot be told apart from another alert's: "
+                      f"{', '.join(str(u.alert) for u in unproven[:5])}",
+                      highlight=False, soft_wrap=True)
+        return exitcodes.NOT_EVALUATED
     if health.integration:
         console.print(f"[red]FAILED[/] {health.integration}", highlight=False, soft_wrap=True)
     failing = health.failing

@@ -70,6 +70,13 @@ Expectations and their clocks:
   Alertmanager's notification counters rise without failures).
 A deadline may run into later phases but not past the end of the experiment.
 
+Labels are checked when the file is loaded, so no expectation holds on a label nobody looked
+at: a `telegram` expectation may match only the labels every message shows
+(slo.live.delivery.MESSAGE_LABELS: severity, slo, service, long, short), and, for an alert the
+spec's rules produce (ErrorBudgetBurn or its `alerting.name`, SLOMetricAbsent), `alerts` and
+`telegram` labels must be ones a rule of the spec gives that alert on the experiment's profile
+(long: 6m names the 6m/30s row of `profile: fast`).
+
 Every problem is reported as `<file>: <field path>: <what is wrong and the fix>`.
 """
 
@@ -90,9 +97,12 @@ from harness_common.faults.model import KINDS as APP_FAULT_KINDS
 from harness_common.faults.model import MAX_TTL_S, TTL_MARGIN_S, parse_fault
 from harness_common.inputs import read_input
 from harness_common.yamlsafe import load_documents
+from slo.alerting.burnrate import PROFILES as ALERT_PROFILES
+from slo.alerting.rules import ABSENT_ALERT, slo_group
 from slo.errors import Problem, SpecError
 from slo.live.alerts import AlertSelector
-from slo.spec.model import Spec
+from slo.live.delivery import MESSAGE_CAPS, MESSAGE_LABELS, shown_length
+from slo.spec.model import SLO, Spec
 
 VERSION = "slo-harness/v1"
 KIND = "Experiment"
@@ -354,6 +364,50 @@ def alert_subject(alert: str, labels) -> str:
     return str(AlertSelector.of(alert, labels))
 
 
+@dataclass(frozen=True)
+class RuleLabels:
+    """The labels one alerting rule gives its alerts: `fixed` by the rule, `free` from its
+    expression (any value)."""
+
+    fixed: tuple[tuple[str, str], ...]
+    free: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> set[str]:
+        """Every label name its alerts can carry."""
+        return {k for k, _v in self.fixed} | set(self.free)
+
+    def allows(self, labels) -> bool:
+        """True when an alert of this rule can carry every (name, value) of `labels`."""
+        fixed = dict(self.fixed)
+        return all(fixed[k] == v if k in fixed else k in self.free for k, v in labels)
+
+
+def _absent_free(slo: SLO) -> frozenset[str]:
+    """Labels absent() may add to SLOMetricAbsent: its selectors' equality matchers (every
+    selector of the SLI's ratio: a superset of those absent() is given)."""
+    ratio = slo.budget_ratio
+    if ratio is None:
+        return frozenset()
+    selectors = (*ratio.total.selectors, *ratio.events.selectors)
+    return frozenset(m.label for s in selectors for m in s.matchers if m.op == "=")
+
+
+def spec_alert_labels(spec: Spec, profile: str) -> dict[str, list[RuleLabels]]:
+    """The labels each alert the spec's rules produce on `profile` can carry, by alert name
+    (the burn-rate alert's labels come from its rule alone: its expression aggregates them
+    away)."""
+    out: dict[str, list[RuleLabels]] = {}
+    for slo in spec.slos:
+        group = slo_group(spec, slo, ALERT_PROFILES[profile])
+        for rule in (group or {}).get("rules", ()):
+            if "alert" in rule:
+                free = _absent_free(slo) if rule["alert"] == ABSENT_ALERT else frozenset()
+                out.setdefault(rule["alert"], []).append(
+                    RuleLabels(tuple(sorted(rule["labels"].items())), free))
+    return out
+
+
 # ------------------------------------------------------------------ building and checking
 
 class _Builder:
@@ -363,6 +417,7 @@ class _Builder:
         self.top = top
         self.spec = spec
         self.problems: list[Problem] = []
+        self.rules = spec_alert_labels(spec, top.profile) if spec is not None else {}
 
     def problem(self, loc: tuple, message: str) -> None:
         self.problems.append(Problem(validation.field_path(loc), message))
@@ -466,17 +521,77 @@ class _Builder:
             if item.state in ("firing", "resolved") and item.within is None:
                 self.problem(loc + ("within",), f"required for state {item.state}: how long "
                                                 f"the alert may take, e.g. within: 60s")
-            out.append(AlertExpectation(item.alert, self.labels(loc, item.labels), item.state,
-                                        item.within))
+            labels = self.labels(loc, item.labels)
+            self.rule_labels(loc, item.alert, labels)
+            out.append(AlertExpectation(item.alert, labels, item.state, item.within))
         return tuple(out)
 
     def telegram(self, i: int, raw: list[TelegramExpectV1]) -> tuple[TelegramExpectation, ...]:
         out = []
         for j, item in enumerate(raw):
             loc = ("phases", i, "expect", "telegram", j)
-            out.append(TelegramExpectation(item.alert, self.labels(loc, item.labels),
-                                           item.status, item.within))
+            labels = self.labels(loc, item.labels)
+            if self.message_labels(loc, item.alert, labels):
+                self.rule_labels(loc, item.alert, labels)
+            out.append(TelegramExpectation(item.alert, labels, item.status, item.within))
         return tuple(out)
+
+    def message_labels(self, loc: tuple, alert: str, labels) -> bool:
+        """A Telegram expectation matches only what every message shows in full (False: a
+        problem was reported)."""
+        ok = True
+        always = [k for k in MESSAGE_LABELS if k != "alertname"]
+        if shown_length("alertname", alert) > MESSAGE_CAPS["alertname"]:
+            self.problem(loc + ("alert",), f"the message shows at most "
+                                           f"{MESSAGE_CAPS['alertname']} characters of the "
+                                           f"alert's name, so it could never match; use a "
+                                           f"shorter alert name")
+            ok = False
+        for key, value in labels:
+            if key == "alertname":
+                continue
+            if key not in MESSAGE_LABELS:
+                self.problem(loc + ("labels", key),
+                             f"a Telegram message does not always show label {key!r} (it "
+                             f"always shows {', '.join(always[:-1])} and {always[-1]}; other "
+                             f"labels only as far as its labels line has room), so a match on "
+                             f"it could never be proven; remove it, or expect the alert with "
+                             f"{key} in `alerts:`")
+                ok = False
+            elif shown_length(key, value) > MESSAGE_CAPS[key]:
+                self.problem(loc + ("labels", key),
+                             f"the message shows at most {MESSAGE_CAPS[key]} characters of "
+                             f"{key} ({value!r} is longer as written there), so it could never "
+                             f"match; give the SLO a shorter {key}")
+                ok = False
+        return ok
+
+    def rule_labels(self, loc: tuple, alert: str, labels) -> None:
+        """Labels an alert the spec's rules produce cannot carry are refused, naming the label
+        and what the rules give it (alerts from other rules are checked by the run)."""
+        rows = self.rules.get(alert)
+        if not rows or not labels:
+            return
+        where = f"no {alert} rule of {self.spec.source} (profile {self.top.profile})"
+        names = set().union(*(r.names for r in rows))
+        unknown = [k for k, _v in labels if k not in names and k != "alertname"]
+        for key in unknown:
+            self.problem(loc + ("labels", key), f"{where} has label {key!r}; its labels: "
+                                                f"{', '.join(sorted(names))}; remove it or fix "
+                                                f"its name")
+        if unknown or any(r.allows(labels) for r in rows):
+            return
+        for n, (key, value) in enumerate(labels):
+            others = labels[:n] + labels[n + 1:]
+            fitting = [r for r in rows if r.allows(others)]
+            if fitting and not any(r.allows(((key, value),)) for r in fitting):
+                has = sorted({v for r in fitting for k, v in r.fixed if k == key})
+                with_ = ", ".join(f"{k}={v!r}" for k, v in others)
+                self.problem(loc + ("labels", key),
+                             f"{where} has {key}={value!r}{' with ' + with_ if with_ else ''}; "
+                             f"it has {key} {', '.join(has)}")
+                return
+        self.problem(loc + ("labels",), f"{where} has these labels together; fix or remove one")
 
     def clocks(self, phases: list[Phase]) -> None:
         """Every deadline has a reference moment and ends before the experiment does."""

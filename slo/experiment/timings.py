@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from slo.alerting.detection import Theory, ratio
 from slo.experiment.expectations import PhaseWindow
 from slo.live.alerts import AlertTimeline, Rule, Transition
-from slo.live.delivery import CounterDelta, Notice, matches
+from slo.live.delivery import MESSAGE_LABELS, CounterDelta, Notice, matches
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def _notice_at(notices: list[Notice], labels: dict, status: str, after: float | 
                before: float | None) -> float | None:
     if after is None:
         return None
-    shown = tuple((k, v) for k, v in labels.items() if k in ("severity", "slo", "service"))
+    # the labels every message shows: the instance's own row (long, short), not a sibling's
+    shown = tuple((k, v) for k, v in labels.items() if k in MESSAGE_LABELS[1:])
     for notice in notices:
         at = notice.received_at or 0.0
         if at >= after and (before is None or at <= before) and matches(

@@ -6,9 +6,13 @@ Telegram shows it (entities stripped), one block per alert:
 
     🔥 FIRING ErrorBudgetBurn
     severity page · SLO error-ratio · service portfolio-app
+    labels long="1m", short="20s", instance="127.0.0.1:5000"
     ...
     ✅ RESOLVED ErrorBudgetBurn
     ...
+
+The labels line shows every other label of the alert (Go-quoted values, so it reads back
+exactly), cut at LABELS_CAP: a block proves only an alert whose labels agree with all it shows.
 
 Real Telegram: a bot cannot read its own messages, so delivery is proven by Alertmanager's
 counters, read from its /metrics: `alertmanager_notifications_total{integration="telegram"}`
@@ -22,9 +26,10 @@ Also here: posting a synthetic alert to Alertmanager's v2 API (`slo verify-alert
 
 from __future__ import annotations
 
+import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -32,14 +37,32 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness_common.errors import HarnessError
+from stack.telegram_sandbox.formatting import EntityParseError, parse_text
 
 INTEGRATION = "telegram"
 _HEAD = re.compile(r"^\W*(FIRING|RESOLVED)\s+(\S+)\s*$")
 _META = re.compile(r"severity\s+(?P<severity>\S+)\s+·\s+SLO\s+(?P<slo>\S+)\s+·\s+service\s+"
                    r"(?P<service>\S+)")
 _TAGS = re.compile(r"<[^>]+>")
-_TAIL = re.compile(r"^… and \d+ more (firing|resolved)|^Alertmanager$")
-MESSAGE_LABELS = ("alertname", "severity", "slo", "service")
+_TAIL = re.compile(r"^… and (\d+) more (firing|resolved)|^Alertmanager$")
+# What a message shows of each alert (stack/alertmanager/telegram.tmpl): the head shows these
+# four, then a labels line every other label, long and short first, then the rest by name, cut
+# at LABELS_CAP runes. MESSAGE_LABELS are those a message always carries (an expectation may
+# match only these: slo.experiment.schema); the others are shown as far as the cap allows.
+HEAD_LABELS = ("alertname", "severity", "slo", "service")
+MESSAGE_LABELS = (*HEAD_LABELS, "long", "short")
+LABELS_CAP = 80
+# the most of each MESSAGE_LABELS value a message shows in full (runes once escaped; long and
+# short Go-quoted, and both fit in LABELS_CAP before any other label)
+MESSAGE_CAPS = {"alertname": 64, "severity": 16, "slo": 32, "service": 32, "long": 32,
+                "short": 32}
+PLACEHOLDERS = {"severity": "none", "slo": "none", "service": "unknown"}   # label not set
+_LINE = "labels "
+_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_GO_ESCAPE = r'\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[abfnrtv\\"\'])'
+_QUOTED = re.compile(rf"(?:[^\\]|{_GO_ESCAPE})*")
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+            "\\": "\\", '"': '"', "'": "'"}
 
 
 class DeliveryError(HarnessError):
@@ -48,7 +71,13 @@ class DeliveryError(HarnessError):
 
 @dataclass(frozen=True)
 class Notice:
-    """One alert block of a Telegram message (and the chat the message went to)."""
+    """One alert block of a Telegram message (and the chat the message went to).
+
+    `labels` are the values the block shows; `complete` says it shows every label of its alert
+    (a label not in `labels` is not set), `cut` which shown values may be cut (they end with
+    "…"), `unset` which head labels it shows as not set ("none"/"unknown"). `unlisted`: firing
+    alerts its message counts ("… and N more firing") but does not list.
+    """
 
     status: str                 # firing | resolved
     labels: dict = field(hash=False)
@@ -56,6 +85,11 @@ class Notice:
     received_at: float | None = None
     chat_id: int | str | None = None
     text: str = field(default="", compare=False)   # this block's own lines (summary included)
+    complete: bool = field(default=False, compare=False)
+    cut: frozenset = field(default=frozenset(), compare=False)
+    unset: frozenset = field(default=frozenset(), compare=False)
+    lined: bool = field(default=False, compare=False)   # has a labels line (telegram.tmpl's)
+    unlisted: int = field(default=0, compare=False)
 
     @property
     def alertname(self) -> str:
@@ -63,41 +97,127 @@ class Notice:
         return self.labels.get("alertname", "")
 
 
-def parse_blocks(text: str) -> list[tuple[str, dict, str]]:
-    """(status, labels, block text) of every alert block in a message's text (HTML tags
-    tolerated). A block's text runs from its head line to the next block's head (or to the
-    message's "… and N more" / Alertmanager tail): what the message shows about that alert
-    alone, so one alert's summary is never read as another's in a grouped message."""
-    lines = _TAGS.sub("", text or "").splitlines()
+def shown_length(name: str, value: str) -> int:
+    """How many runes of the message `value` of label `name` takes (escaped for Telegram HTML;
+    long and short Go-quoted): more than MESSAGE_CAPS[name] and the message cuts it."""
+    if name in HEAD_LABELS:
+        shown = value
+    else:   # printf %q, as telegram.tmpl writes it (for a length: json's escapes are as long)
+        shown = json.dumps(value, ensure_ascii=False)
+    return len(shown) + 4 * shown.count("&") + 3 * (shown.count("<") + shown.count(">"))
+
+
+def _go_unquote(body: str) -> str | None:
+    """The value of a Go-quoted string's body (printf %q), None when it is not one."""
+    if not _QUOTED.fullmatch(body):
+        return None
+
+    def one(match: re.Match) -> str:
+        code = match.group(1)
+        return _ESCAPES.get(code) or chr(int(code[1:], 16))
+
+    return re.sub(_GO_ESCAPE, one, body)
+
+
+def read_labels_line(line: str) -> tuple[dict[str, str], bool]:
+    """(labels, complete) of a block's `labels name="value", ...` line: the pairs before a cut
+    (a cut line ends with "…"); complete only when the whole line was read."""
+    rest = line[len(_LINE):]
+    if rest == "none":
+        return {}, True
+    out: dict[str, str] = {}
+    pos = 0
+    while (pair := _PAIR.match(rest, pos)) is not None:
+        value = _go_unquote(pair.group(2))
+        if value is None or pair.group(1) in out:
+            break
+        out[pair.group(1)] = value
+        pos = pair.end()
+        if not rest.startswith(", ", pos):
+            break
+        pos += 2
+    return out, bool(out) and pos == len(rest)
+
+
+def _block(status: str, name: str, lines: list[str]) -> Notice:
+    """A block's Notice from its lines (head first; message fields left empty)."""
+    labels = {"alertname": name}
+    unset = set()
+    complete = lined = False
+    if len(lines) > 1 and (meta := _META.search(lines[1])):
+        for key, value in meta.groupdict().items():
+            if value == PLACEHOLDERS[key]:
+                unset.add(key)
+            else:
+                labels[key] = value
+        if len(lines) > 2 and lines[2].startswith(_LINE):
+            lined = True
+            shown, complete = read_labels_line(lines[2].strip())
+            labels.update({k: v for k, v in shown.items() if k not in HEAD_LABELS})
+    cut = {k for k, v in labels.items() if k in HEAD_LABELS and v.endswith("…")}
+    return Notice(status, labels, text="\n".join(lines).strip(), complete=complete,
+                  cut=frozenset(cut), unset=frozenset(unset), lined=lined)
+
+
+def _plain(html: str) -> str:
+    """The text Telegram shows for an HTML message (tags only stripped when it is not valid)."""
+    try:
+        return parse_text(html, "HTML")[0]
+    except EntityParseError:
+        return _TAGS.sub("", html)
+
+
+def read_blocks(text: str, html: bool = False) -> list[Notice]:
+    """Every alert block of a message's text as Telegram shows it (`html`: its HTML, as sent),
+    each with what it shows. A block's text runs from its head line to the next block's head
+    (or to the message's "… and N more" / Alertmanager tail): what the message shows about that
+    alert alone, so one alert's summary is never read as another's in a grouped message."""
+    lines = (_plain(text or "") if html else text or "").splitlines()
     heads = [(i, head) for i, line in enumerate(lines) if (head := _HEAD.match(line.strip()))]
-    blocks: list[tuple[str, dict, str]] = []
+    unlisted = sum(int(tail.group(1)) for line in lines
+                   if (tail := _TAIL.match(line.strip())) and tail.group(2) == "firing")
+    blocks: list[Notice] = []
     for n, (i, head) in enumerate(heads):
         end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
         body = lines[i:end]
         tail = next((k for k, line in enumerate(body) if k and _TAIL.match(line.strip())), None)
         body = body[:tail] if tail is not None else body
-        labels = {"alertname": head.group(2)}
-        if i + 1 < len(lines) and (meta := _META.search(lines[i + 1])):
-            labels.update({k: v for k, v in meta.groupdict().items() if v != "none"
-                           and not (k == "service" and v == "unknown")})
-        blocks.append((head.group(1).lower(), labels, "\n".join(body).strip()))
+        blocks.append(replace(_block(head.group(1).lower(), head.group(2), body),
+                              unlisted=unlisted))
     return blocks
 
 
-def parse_message(text: str) -> list[tuple[str, dict]]:
-    """(status, labels) of every alert block in a message's text (HTML tags tolerated)."""
-    return [(status, labels) for status, labels, _text in parse_blocks(text)]
+def parse_message(text: str, html: bool = True) -> list[tuple[str, dict]]:
+    """(status, labels) of every alert block in a message's text (HTML unless `html` is
+    False)."""
+    return [(b.status, b.labels) for b in read_blocks(text, html)]
 
 
 def notices(messages: list[dict]) -> list[Notice]:
     """Every alert block of sandbox messages, oldest first."""
     out = []
     for message in messages:
-        text = message.get("text") or message.get("raw_text") or ""
-        for status, labels, block in parse_blocks(text):
-            out.append(Notice(status, labels, message.get("message_id"),
-                              message.get("received_at"), message.get("chat_id"), block))
+        shown = message.get("text")
+        for block in read_blocks(shown or message.get("raw_text") or "", html=not shown):
+            out.append(replace(block, message_id=message.get("message_id"),
+                               received_at=message.get("received_at"),
+                               chat_id=message.get("chat_id")))
     return out
+
+
+def about(notice: Notice, labels: dict) -> bool:
+    """True when the block may be about an alert with exactly these labels: every value it
+    shows agrees (a cut one as a prefix), a label it shows as not set is not, and, when it shows
+    every label of its alert, the alert has no other."""
+    for key, value in notice.labels.items():
+        have = labels.get(key)
+        if have != value and not (key in notice.cut and have is not None
+                                  and have.startswith(value[:-1])):
+            return False
+    for key in notice.unset:
+        if labels.get(key, PLACEHOLDERS[key]) != PLACEHOLDERS[key]:
+            return False
+    return not notice.complete or set(labels) <= set(notice.labels) | notice.unset
 
 
 def same_chat(notice: Notice, chat_id) -> bool:
@@ -106,15 +226,23 @@ def same_chat(notice: Notice, chat_id) -> bool:
 
 
 def matches(notice: Notice, alert: str, labels, status: str) -> bool:
-    """True when a block is `alert` with `status` and the labels a message shows agree.
+    """True when a block is `alert` with `status` and shows every matcher's label with its
+    value (a block showing all its alert's labels, and not this one, matches `name=""`).
 
-    A message shows alertname, severity, slo and service; matchers on other labels (long,
-    short, instance...) cannot be checked in the text and are ignored here.
+    A matcher on a label the block does not show (cut from its labels line, or a message from
+    before the labels line) is never taken as met: what the message cannot show it cannot
+    prove. An expectation may therefore match only MESSAGE_LABELS, which every message shows.
     """
     if notice.status != status or notice.alertname != alert:
         return False
     for key, value in labels:
-        if key in MESSAGE_LABELS and notice.labels.get(key) != value:
+        if key in notice.labels:
+            if notice.labels[key] != value:
+                return False
+        elif key in notice.unset:
+            if value not in ("", PLACEHOLDERS[key]):
+                return False
+        elif not (notice.complete and value == ""):
             return False
     return True
 

@@ -5,8 +5,13 @@ message: one delivered test message proves the path for that message only, not f
 whose notification keeps failing (a message too long, a wrong chat, a bot that was blocked).
 
 Evidence, per Telegram mode:
-- sandbox: the messages the sandbox holds, matched to each alert (name, the labels a message
-  shows, status FIRING) *and the configured chat*, received after the alert started;
+- sandbox: the messages the sandbox holds, matched to each alert (status FIRING, every label the
+  block shows, and, when it shows all of them, no other) *and the configured chat*, received
+  after the alert started. A block proves only the alert it is about: when it may be about
+  another alert Alertmanager holds too (they differ only in labels the message does not show
+  in full), it proves neither, unless the message lists a block for each of them; an alert of
+  the group that no listed block is about counts only when the message's "… and N more firing"
+  leaves room for every such alert of the group;
 - real Telegram: a bot cannot read its own messages, so only Alertmanager's counters are left,
   and they count per integration, not per alert. A delivery counts for an alert only when it
   happened after the alert started and no other group could have sent it (no other group's
@@ -15,9 +20,11 @@ Evidence, per Telegram mode:
 
 Each held alert gets one AlertDelivery: delivered, failing (the command fails), waiting (its
 first notification is not due yet), suppressed (silenced or inhibited: nothing is sent),
-unattributed, or not_resent (sandbox: still firing from before an Alertmanager restart that kept
-its notification log, which holds the FIRING message the sandbox got before the restart; see
-`remembered`). A retry that ended in delivery is a warning, not a failure.
+unattributed, indistinct (sandbox: a message may be about it, but cannot be told from one about
+another held alert: no proof either way), or not_resent (sandbox: still firing from before an
+Alertmanager restart that kept its notification log, which holds the FIRING message the sandbox
+got before the restart; see `remembered`). A retry that ended in delivery is a warning, not a
+failure.
 """
 
 from __future__ import annotations
@@ -30,12 +37,12 @@ import yaml
 
 from harness_common.durations import format_duration, parse_duration
 from slo.live.delivery import (
+    LABELS_CAP,
     MESSAGE_LABELS,
     CounterDelta,
     CounterSample,
     Notice,
-    first_notice,
-    matches,
+    about,
     same_chat,
 )
 from slo.units import parse_rfc3339
@@ -48,8 +55,8 @@ DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0
 MIN_FLUSH_TIMEOUT_S = 10.0
 SLACK_S = 5.0
 
-DELIVERED, FAILING, WAITING, SUPPRESSED, UNATTRIBUTED, NOT_RESENT = (
-    "delivered", "failing", "waiting", "suppressed", "unattributed", "not_resent")
+DELIVERED, FAILING, WAITING, SUPPRESSED, UNATTRIBUTED, NOT_RESENT, INDISTINCT = (
+    "delivered", "failing", "waiting", "suppressed", "unattributed", "not_resent", "indistinct")
 
 
 def _seconds(raw, default: float) -> float:
@@ -178,6 +185,11 @@ class DeliveryHealth:
         return bool(self.failing) or self.integration is not None
 
     @property
+    def indistinct(self) -> list[AlertDelivery]:
+        """The alerts whose delivery cannot be told from another alert's (no proof either way)."""
+        return [a for a in self.alerts if a.verdict == INDISTINCT]
+
+    @property
     def warnings(self) -> list[str]:
         """What is worth knowing but fails nothing."""
         out = list(self.notes)
@@ -269,8 +281,7 @@ def remembered(alert: HeldAlert, found: list[Notice], chat_id: str | None, route
              and _same_group(a.label_dict, alert, route)]
     if len(group) > sum(1 for n in last if n.status == "firing"):
         return None
-    labels = tuple(alert.labels)
-    return next((n for n in last if matches(n, alert.name, labels, "firing")), None)
+    return next((n for n in last if n.status == "firing" and about(n, alert.label_dict)), None)
 
 
 def _not_resent(alert: HeldAlert, hit: Notice, chat_id, route: Route,
@@ -288,6 +299,101 @@ def _not_resent(alert: HeldAlert, hit: Notice, chat_id, route: Route,
         at)
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """A FIRING message that may be the alert's notification: `proven` when it is about that
+    alert and no other, else the held alerts it may be about instead (`rivals`)."""
+
+    message: tuple[Notice, ...]
+    proven: bool
+    rivals: tuple[HeldAlert, ...] = ()
+    listed: bool = True                 # a block is about it (False: "… and N more")
+
+    @property
+    def at(self) -> float:
+        """When the message arrived."""
+        return self.message[0].received_at or 0.0
+
+
+def _of_group(block: Notice, alert: HeldAlert, route: Route) -> bool:
+    """True when the block shows every group_by label in full, each the alert's value."""
+    if "..." in route.group_by:
+        return False
+    mine = alert.label_dict
+    return all(k in block.labels and k not in block.cut and block.labels[k] == mine.get(k)
+               or k in block.unset and k not in mine for k in route.group_by)
+
+
+def sighting(message: list[Notice], alert: HeldAlert, held: list[HeldAlert],
+             route: Route) -> Sighting | None:
+    """What one message proves of the alert's FIRING notification (None: it is not about it).
+
+    A block that may be about it and no other held alert proves it. When others are alike in
+    what the blocks show, the message proves them all only when it lists as many such blocks
+    as there are such alerts (Alertmanager lists an alert once). An alert no block is about may
+    be one of the message's "… and N more firing" when the blocks show its group: proven when
+    the group's alerts no block is about are no more than N.
+    """
+    firing = [b for b in message if b.status == "firing"]
+    others = [a for a in held if a.labels != alert.labels]
+    hits = [b for b in firing if about(b, alert.label_dict)]
+    if hits:
+        rivals = tuple(a for a in others if any(about(b, a.label_dict) for b in hits))
+        pool = [alert, *rivals]
+        slots = [b for b in firing if any(about(b, a.label_dict) for a in pool)]
+        return Sighting(tuple(message), not rivals or len(slots) >= len(pool), rivals)
+    unlisted = max((b.unlisted for b in message), default=0)
+    if not (unlisted and firing and _of_group(firing[0], alert, route)):
+        return None
+    unmatched = [a for a in held if _same_group(a.label_dict, alert, route)
+                 and not any(about(b, a.label_dict) for b in firing)]
+    rivals = tuple(a for a in unmatched if a.labels != alert.labels)
+    return Sighting(tuple(message), len(rivals) < unlisted, rivals, listed=False)
+
+
+def sightings(alert: HeldAlert, found: list[Notice], chat_id: str | None,
+              held: list[HeldAlert], route: Route) -> list[Sighting]:
+    """Every FIRING message to `chat_id` since the alert started that may be about it, oldest
+    first."""
+    by_message: dict = {}
+    for notice in found:
+        at = notice.received_at or 0.0
+        if at >= alert.starts_at - 1 and same_chat(notice, chat_id):
+            by_message.setdefault((at, notice.message_id), []).append(notice)
+    out = []
+    for _key, message in sorted(by_message.items(), key=lambda item: item[0][0]):
+        seen = sighting(message, alert, held, route)
+        if seen is not None:
+            out.append(seen)
+    return out
+
+
+def _indistinct(alert: HeldAlert, seen: Sighting, chat_id) -> AlertDelivery:
+    """No proof either way: the message may be about it or about another held alert."""
+    mine = alert.label_dict
+    keys = sorted({k for rival in seen.rivals for k in set(mine) | set(rival.label_dict)
+                   if mine.get(k) != rival.label_dict.get(k)})
+    rivals = ", ".join(str(r) for r in seen.rivals[:2]) + (
+        f" and {len(seen.rivals) - 2} more" if len(seen.rivals) > 2 else "")
+    first = seen.message[0]
+    if not seen.listed:
+        why = (f"the message lists neither, counting {first.unlisted} among its \"… and N more "
+               f"firing\" (it lists at most 5 alerts of a group): split the group with the "
+               f"route's group_by (`{', '.join(keys)}`) so each group's message lists its alerts")
+    elif not any(b.lined for b in seen.message):
+        why = ("the message shows no labels line (it was sent with a telegram.tmpl from before "
+               "it; restarting the stack, `make stack`, renders the current one)")
+    else:
+        why = (f"the message's labels line, cut at {LABELS_CAP} characters (long and short "
+               f"first, then the others by name), does not show them in full: drop labels these "
+               f"alerts do not need, or shorten their values")
+    return AlertDelivery(
+        alert, INDISTINCT,
+        f"cannot tell it apart from {rivals} in message {first.message_id} at "
+        f"{_when(seen.at)} (chat {chat_id}): they differ only in {', '.join(keys)}; {why}; "
+        f"delivery is proven for none of them", seen.at)
+
+
 def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str | None,
                   route: Route, now: float, delta: CounterDelta | None,
                   restart: Restart | None = None) -> list[AlertDelivery]:
@@ -297,17 +403,21 @@ def judge_sandbox(alerts: Iterable[HeldAlert], found: list[Notice], chat_id: str
     out = []
     held = telegram_alerts(alerts, route)
     for alert in held:
-        labels = tuple(alert.labels)
         if alert.state == "suppressed":
             out.append(AlertDelivery(alert, SUPPRESSED, "silenced or inhibited: nothing is sent"))
             continue
-        hit = first_notice(found, alert.name, labels, "firing", alert.starts_at - 1,
-                           chat_id=chat_id)
+        seen = sightings(alert, found, chat_id, held, route)
+        hit = next((s for s in seen if s.proven), None)
         if hit is not None:
-            out.append(AlertDelivery(alert, DELIVERED,
-                                     f"at {_when(hit.received_at)}", hit.received_at))
+            how = "" if hit.listed else (f" (one of its group's \"… and "
+                                         f"{hit.message[0].unlisted} more firing\")")
+            out.append(AlertDelivery(alert, DELIVERED, f"at {_when(hit.at)}{how}", hit.at))
             continue
-        elsewhere = next((n for n in found if matches(n, alert.name, labels, "firing")
+        if seen:
+            out.append(_indistinct(alert, seen[0], chat_id))
+            continue
+        elsewhere = next((n for n in found if n.status == "firing"
+                          and about(n, alert.label_dict)
                           and (n.received_at or 0) >= alert.starts_at - 1), None)
         age = now - alert.starts_at
         if elsewhere is not None:

@@ -46,6 +46,62 @@ def promtool() -> str:
     return path
 
 
+Vector = list[tuple[dict, float]]
+
+
+@contextlib.contextmanager
+def fake_prometheus(answer: Callable[[str], Vector],
+                    labels: dict[str, list[str]] | None = None) -> Iterator[str]:
+    """A Prometheus HTTP API on a free loopback port, for what a real one cannot be made to
+    answer: each instant query gets answer(query) as a vector of (labels, value) pairs, label
+    names are the keys of `labels` and label values its lists, the config scrapes every 5 s,
+    range queries get an empty matrix and anything else a 404. Yields its URL; stopped
+    afterwards."""
+    import http.server
+    import json
+    import urllib.parse
+
+    names = labels or {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            """Quiet."""
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            url = urllib.parse.urlsplit(self.path)
+            params = urllib.parse.parse_qs(url.query)
+            if url.path == "/api/v1/query":
+                data = {"resultType": "vector", "result": [
+                    {"metric": dict(metric), "value": [0, repr(float(value))]}
+                    for metric, value in answer(params["query"][0])]}
+            elif url.path == "/api/v1/query_range":
+                data = {"resultType": "matrix", "result": []}
+            elif url.path == "/api/v1/labels":
+                data = ["__name__", *sorted(names)]
+            elif url.path.startswith("/api/v1/label/") and url.path.endswith("/values"):
+                data = names.get(url.path.split("/")[4], [])
+            elif url.path == "/api/v1/status/config":
+                data = {"yaml": "global: {scrape_interval: 5s, evaluation_interval: 5s}\n"}
+            else:
+                self.send_error(404)
+                return
+            body = json.dumps({"status": "success", "data": data}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -174,8 +174,9 @@ def test_a_refused_verdict_carries_no_figures_of_the_data_it_did_not_see():
 
 class FakeProm:
     """Answers the fault counters' query as Prometheus does: one sample per backend and kind
-    (the query tags each counter with both; checked against Envoy 1.40, the demo app and
-    Prometheus 2.42 by the integration test below). `counted`: {(backend, kind): requests}."""
+    (the query tags each counter with both; checked on Prometheus 2.42 against Envoy 1.40 by
+    the integration test below, against the demo app in test_slo_check_integration.py).
+    `counted`: {(backend, kind): requests}."""
 
     def __init__(self, counted):
         self.counted, self.asked = counted, []

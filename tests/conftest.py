@@ -161,6 +161,45 @@ def start_prometheus(tmp_path):
         server.proc.stop()
 
 
+def openmetrics(series: dict[str, list[tuple[float, float]]]) -> str:
+    """OpenMetrics text of exact samples: `series` maps a series ('x_bucket{le="0.3"}') to its
+    (unix time, value) points; the series of one metric name are kept together, as the format
+    wants."""
+    lines = [f"{name} {value!r} {moment:.3f}"
+             for name in sorted(series, key=lambda n: n.partition("{")[0])
+             for moment, value in series[name]]
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+@pytest.fixture
+def prometheus_with_samples(tmp_path):
+    """Factory: a real Prometheus that scrapes nothing, over exact samples (a window with
+    gaps, spellings or counts no live scrape gives on cue): `series` as openmetrics() takes
+    it; `promtool tsdb create-blocks-from openmetrics` writes them as TSDB blocks before
+    Prometheus starts (keep them within its retention: the last days)."""
+    import subprocess
+
+    from tests.helpers import promtool
+
+    started: list[Server] = []
+
+    def start(series: dict[str, list[tuple[float, float]]]) -> Server:
+        workdir = tmp_path / f"prometheus-samples{len(started)}"
+        workdir.mkdir()
+        (workdir / "samples.om").write_text(openmetrics(series), encoding="utf-8")
+        built = subprocess.run([promtool(), "tsdb", "create-blocks-from", "openmetrics",
+                                "samples.om", "data"], cwd=workdir, capture_output=True,
+                               text=True, timeout=60, check=False)
+        assert built.returncode == 0, built.stdout + built.stderr
+        server = launch_prometheus(workdir, {}, scrape_interval="5s")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.proc.stop()
+
+
 def start_static_server(workdir: Path, files: dict[str, str] | None = None) -> Server:
     """`python -m http.server` (a service this project did not write) serving `files`."""
     root = workdir / "www"

@@ -35,21 +35,25 @@ def in_threads(count: int, worker: Callable[[int], None]) -> None:
 
 
 class FakeProm:
-    """A Prometheus that holds only the fault proxy's counters, {kind: requests faulted}: its
-    counter query answers one sample per kind, as Prometheus does (the query tags each of
-    Envoy's counters with its kind; checked against Envoy 1.40 and Prometheus 2.42); any
-    scalar query answers no value. `asked`: the (query, time) pairs it was asked."""
+    """A Prometheus that holds only the fault backends' counters, {(backend, kind): requests
+    faulted} (a bare kind is the proxy's): its counter query answers one sample per backend
+    and kind, as Prometheus does (the query tags each counter with both; checked on Prometheus
+    2.42 against Envoy 1.40 and the demo app); any scalar query answers no value. `asked`: the
+    (query, time) pairs it was asked."""
 
     url = "http://127.0.0.1:9"
 
-    def __init__(self, counted: dict[str, float]):
-        self.counted, self.asked = counted, []
+    def __init__(self, counted: dict):
+        self.counted = {k if isinstance(k, tuple) else ("proxy", k): v
+                        for k, v in counted.items()}
+        self.asked = []
 
     def query(self, expr, at):
         from slo.judge.prom import Sample
 
         self.asked.append((expr, at))
-        return [Sample({"kind": kind}, value) for kind, value in self.counted.items()]
+        return [Sample({"backend": backend, "kind": kind}, value)
+                for (backend, kind), value in self.counted.items()]
 
     def scalar(self, expr, at):
         self.asked.append((expr, at))
@@ -66,6 +70,62 @@ def promtool() -> str:
     if path is None:
         pytest.skip("promtool is not installed (make setup installs it)")
     return path
+
+
+Vector = list[tuple[dict, float]]
+
+
+@contextlib.contextmanager
+def fake_prometheus(answer: Callable[[str], Vector],
+                    labels: dict[str, list[str]] | None = None) -> Iterator[str]:
+    """A Prometheus HTTP API on a free loopback port, for what a real one cannot be made to
+    answer: each instant query gets answer(query) as a vector of (labels, value) pairs, label
+    names are the keys of `labels` and label values its lists, the config scrapes every 5 s,
+    range queries get an empty matrix and anything else a 404. Yields its URL; stopped
+    afterwards."""
+    import http.server
+    import json
+    import urllib.parse
+
+    names = labels or {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            """Quiet."""
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            url = urllib.parse.urlsplit(self.path)
+            params = urllib.parse.parse_qs(url.query)
+            if url.path == "/api/v1/query":
+                data = {"resultType": "vector", "result": [
+                    {"metric": dict(metric), "value": [0, repr(float(value))]}
+                    for metric, value in answer(params["query"][0])]}
+            elif url.path == "/api/v1/query_range":
+                data = {"resultType": "matrix", "result": []}
+            elif url.path == "/api/v1/labels":
+                data = ["__name__", *sorted(names)]
+            elif url.path.startswith("/api/v1/label/") and url.path.endswith("/values"):
+                data = names.get(url.path.split("/")[4], [])
+            elif url.path == "/api/v1/status/config":
+                data = {"yaml": "global: {scrape_interval: 5s, evaluation_interval: 5s}\n"}
+            else:
+                self.send_error(404)
+                return
+            body = json.dumps({"status": "success", "data": data}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 CHROMIUM = "/usr/bin/chromium"

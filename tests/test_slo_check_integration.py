@@ -12,6 +12,9 @@ import requests
 
 from harness_common.faults.client import FaultClient
 from slo.cli import main
+from slo.judge.prom import Prometheus
+from slo.judge.unseen import counted_faults
+from slo.judge.window import Window
 from stack.procs import free_port, wait_until
 from tests.conftest import _start_app, launch_prometheus, start_prometheus_at
 
@@ -131,6 +134,10 @@ def test_a_10_percent_error_fault_violates_the_error_slo(env, tmp_path):
     markdown = pr.read_text()
     assert "#### Error budget (fast profile: a 12h period)" in markdown
     assert "| error-ratio |" in markdown.split("#### Error budget")[1]
+    # the app's own fault counter, as every window's faults are asked (slo.judge.unseen)
+    (counted,) = counted_faults(Prometheus(prom.url), Window(start, end, "--start/--end"))
+    assert (counted["backend"], counted["kind"]) == ("app", "error")
+    assert counted["counted"] >= 1
 
 
 def test_prometheus_stopped_is_exit_2_with_a_clear_message(env, tmp_path_factory, capsys):

@@ -92,6 +92,15 @@ BUCKET_CASES = [
      "not a bucket"),
     ("a p95 beyond the last finite bucket lies in the +Inf bucket",
      P95, 1.0, buckets((0.3, 10), (1, 50), ("+Inf", 100)), VIOLATED, [1.0, math.inf], ""),
+    ("a p95 in the +Inf bucket is above the top bound: violated at a threshold on that bound",
+     P95, 0.3, buckets((0.1, 0), (0.3, 0), ("+Inf", 100)), VIOLATED, [0.3, math.inf],
+     "p95 is above 300 ms (the top finite bucket): more than 5% of the requests took longer"),
+    ("a p95 in the +Inf bucket is inconclusive at a threshold above the top bound",
+     P95, 0.25, buckets((0.1, 0), (0.25, 0), ("+Inf", 100)), INCONCLUSIVE, [0.25, math.inf],
+     "inconclusive: p95 is above 250 ms (the top finite bucket), and the threshold 300 ms lies "
+     "above that bound"),
+    ("a p95 at the top bound's count exactly is inside its bucket",
+     P95, 0.3, buckets((0.1, 0), (0.3, 95), ("+Inf", 100)), WARN, [0.1, 0.3], ""),
     ("a p95 on a bucket-bound threshold is exact and carries its bucket",
      P95, 0.28, buckets((0.1, 10), (0.3, 97), ("+Inf", 100)), WARN, [0.1, 0.3], ""),
     ("a share whose threshold is not a bound is met when even its lower bound passes",
@@ -100,6 +109,12 @@ BUCKET_CASES = [
     ("a share straddling its objective without a bucket at the threshold is inconclusive",
      FAST, 0.0, buckets((0.25, 90), (0.5, 100), ("+Inf", 100)), INCONCLUSIVE, [0.9, 1.0],
      "inconclusive: the share within 300 ms lies in 90.00–100.00%"),
+    ("a share within a threshold above the top bound is met when the top bucket holds enough",
+     FAST, 0.0, buckets((0.1, 50), (0.25, 97), ("+Inf", 100)), MET, [0.97, 1.0],
+     "not a bucket"),
+    ("a share within a threshold above the top bound is inconclusive when it does not",
+     FAST, 0.0, buckets((0.1, 0), (0.25, 0), ("+Inf", 100)), INCONCLUSIVE, [0.0, 1.0],
+     "inconclusive: the share within 300 ms lies in 0.00–100.00%"),
 ]
 
 
@@ -122,8 +137,19 @@ def test_a_quantile_is_shown_with_the_bucket_that_holds_it():
     assert v.shown == "734 ms (500–750 ms bucket)"
     assert v.to_json()["value_bounds"] == [0.5, 0.75]
     inf = judge(P95, 1.0, 100, buckets=buckets((1, 50), ("+Inf", 100)))
-    assert inf.shown == "1000 ms (+Inf bucket, above 1000 ms)"
+    assert inf.shown == "> 1000 ms"           # not histogram_quantile()'s 1000 ms
+    assert inf.to_json()["value"] is None
     assert inf.to_json()["value_bounds"] == [1.0, "+Inf"]
+
+
+@pytest.mark.parametrize("spellings", [("1",), ("1.0",), ("1", "1.0"), ("1e+00", "1.0")])
+def test_one_bound_spelled_two_ways_is_one_bucket(spellings):
+    """`sum by (le)` keeps "1" and "1.0" apart (a Go and a Python instance, or a window across
+    an upgrade to Prometheus 3); histogram_quantile() adds them up, and so do the buckets."""
+    each = 88.0 / len(spellings)
+    counts = Buckets.from_samples([({"le": "0.5"}, 10.0), *(({"le": s}, each) for s in spellings),
+                                   ({"le": "+Inf"}, 100.0)])
+    assert counts.bounds == ((0.5, 10.0), (1.0, 88.0), (math.inf, 100.0))
 
 
 def test_a_selector_that_sees_nothing_is_no_data_with_every_problem():

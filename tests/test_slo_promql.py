@@ -161,6 +161,33 @@ def test_bucket_boundaries_match_go_and_python_spellings():
     assert le_label_variants(30) == ("30", "30.0")
 
 
+@pytest.mark.parametrize(("bound", "spellings"), [
+    (1e6, ("1000000", "1000000.0", "1e+06")),          # Envoy, Python repr, Go and Prometheus 3
+    (3.6e6, ("3600000", "3600000.0", "3.6e+06")),      # Envoy's top bucket, in ms
+    (123456.0, ("123456", "123456.0")),
+    (1e-05, ("1e-05",)),
+    (0.0001, ("0.0001",)),
+    (2.5, ("2.5",)),
+])
+def test_bucket_boundaries_match_the_exponent_form_go_and_prometheus_3_write(bound, spellings):
+    """Go's strconv 'g' (client_golang's `le`, and Prometheus 3's normalised form) writes a
+    million as "1e+06": an Envoy or OpenTelemetry millisecond histogram's 1000 s bucket."""
+    assert le_label_variants(bound) == spellings
+
+
+def test_a_bucket_a_query_names_by_le_matches_every_spelling_of_its_bound():
+    """A raw query's le="1" (a Sloth or OpenSLO spec) met no series once Prometheus 3 wrote
+    "1.0"; its own spelling is kept (an exporter may write "0.30")."""
+    assert parse_selector('x_bucket{le="1"}') == Selector(
+        "x_bucket", (Matcher("le", "=~", "1|1\\.0"),))
+    assert parse_selector('x_bucket{le="0.30"}') == Selector(
+        "x_bucket", (Matcher("le", "=~", "0\\.3|0\\.30"),))
+    assert parse_selector('x_bucket{le="0.4"}') == Selector(
+        "x_bucket", (Matcher("le", "=", "0.4"),))
+    assert parse_selector('x_bucket{le="+Inf"}') == Selector(
+        "x_bucket", (Matcher("le", "=", "+Inf"),))
+
+
 @given(st.integers(min_value=0, max_value=400 * 86400))
 def test_durations_format_and_parse_back(seconds):
     assert whole_seconds(format_duration(seconds)) == seconds
@@ -312,6 +339,36 @@ def test_a_series_present_before_the_window_is_not_counted_twice(tmp_path):
     q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
     cases = [{"expr": q.bad, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]}]
     result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_dashboards_quantile_above_the_top_bucket_is_inf_not_the_top_bound(tmp_path):
+    """Grafana's SLI panels, the SLO tab and the live figures read value_expr(). A p95 whose
+    rank lies in +Inf was histogram_quantile()'s top finite bound: 300 ms, met at a 300 ms
+    objective while every request took 1 s. It is +Inf now; a p95 exactly at the top bound
+    (57 of 60 requests within 300 ms) is as it was."""
+    def buckets(endpoint: str, under: str) -> list[dict]:
+        return [series("app_request_duration_seconds_bucket",
+                       f'endpoint="{endpoint}",method="GET",le="{le}"', values)
+                for le, values in (("0.1", "0+0x10"), ("0.3", under), ("+Inf", "0+60x10"))]
+
+    p95 = SPEC.slo("latency-p95")
+    expr = promql.value_expr(p95, "5m")
+
+    def only(endpoint: str, text: str) -> str:
+        return text.replace("endpoint!~", f'endpoint="{endpoint}",endpoint!~')
+
+    quantile = f"histogram_quantile(0.95, sum by (le) (increase({p95.sli.buckets}[5m])))"
+    cases = [
+        {"expr": only("/slow", quantile), "eval_time": "10m",          # what it was
+         "exp_samples": [{"labels": "{}", "value": 0.3}]},
+        {"expr": only("/slow", expr), "eval_time": "10m",
+         "exp_samples": [{"labels": "{}", "value": float("inf")}]},
+        {"expr": only("/at-top", expr), "eval_time": "10m",
+         "exp_samples": [{"labels": "{}", "value": 0.3}]},
+    ]
+    result = run_expr_tests(tmp_path, buckets("/slow", "0+0x10") + buckets("/at-top", "0+57x10"),
+                            cases)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

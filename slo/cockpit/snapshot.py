@@ -12,6 +12,7 @@ CACHE_S so several open browser tabs cost Prometheus one.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -107,7 +108,9 @@ def build_snapshot(spec: Spec, profile: Profile, now: float, *, values: dict[str
             "warning": (None if objective.warning is None
                         else format_value(objective.warning, slo.unit)),
             "live_window": format_duration(live_window_s(slo, profile)),
-            "value": value, "shown": format_value(value, slo.unit),
+            # JSON has no infinity: a p95 above the top bucket (promql.quantile_expr) is "+Inf"
+            "value": value if value is None or math.isfinite(value) else "+Inf",
+            "shown": format_value(value, slo.unit),
             "status": "no_data" if prometheus_error else _status(slo, value),
             "budget": _budget_view(budget_status(slo, profile, bad.get(slo.name, {}))
                                    if slo.error_budget is not None else None),

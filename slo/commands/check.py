@@ -33,7 +33,7 @@ from slo.judge.checker import CheckResult, baseline_values, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.outcome import decide
 from slo.judge.prom import Prometheus
-from slo.judge.unseen import blind_slos, counted_faults, refuse_unseen
+from slo.judge.unseen import merge_faults, refuse_unseen, window_faults
 from slo.judge.window import CLOCK_SLACK_S, Window
 from slo.spec import load_spec
 
@@ -144,8 +144,7 @@ def run(args, console: Console) -> int:
                       slice_fraction=_percent("--slices", args.slices), baseline=baseline,
                       max_regression=_percent("--max-regression", args.max_regression),
                       strict=args.strict, only=tuple(args.slo))
-    refuse_unseen(result.verdicts, spec.slos, window.faults or proxy_counted(prom, window, spec,
-                                                                            result))
+    refuse_unseen(result.verdicts, spec.slos, faults_in(prom, window, result))
     if step_s is not None and window.seconds // step_s < FEW_SLICES:
         result.notes.append(f"--step {args.step} cuts the {window.seconds}s window into only "
                             f"{window.seconds // step_s} slices: a share of so few says little "
@@ -171,17 +170,16 @@ def report(result: CheckResult, args, console: Console, costs: list[dict],
     return outcome.exit_code
 
 
-def proxy_counted(prom: Prometheus, window: Window, spec, result) -> list[dict]:
-    """The fault proxy's faults in the window from its own counters (a fault set outside the
-    run, or a window without a run record), when some SLO reads metrics they never reach."""
-    if not blind_slos(spec.slos):
-        return []
+def faults_in(prom: Prometheus, window: Window, result) -> list[dict]:
+    """Every fault set on any backend in the window: the run record's and the backends' own
+    counters, whichever way the window was given (slo.judge.unseen.window_faults); the
+    record's alone, with a note, when the counters cannot be read."""
     try:
-        return counted_faults(prom, window)
+        return window_faults(prom, window, window.faults)
     except PrometheusError as err:
-        result.notes.append(f"could not ask the fault proxy's counters whether it faulted "
+        result.notes.append(f"could not ask the fault backends' counters whether they faulted "
                             f"requests in the window: {err}")
-        return []
+        return merge_faults(window.faults, [])
 
 
 def client_side(spec, prom: Prometheus, window: Window, result) -> LatencyComparison | None:

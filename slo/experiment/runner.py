@@ -80,7 +80,7 @@ from slo.judge import promql
 from slo.judge.checker import NO_DATA, NOT_JUDGED, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
 from slo.judge.prom import DEFAULT_INTERVALS, Intervals, Prometheus
-from slo.judge.unseen import PROXY_JOB, refusals
+from slo.judge.unseen import PROXY_JOB, unseen, window_faults
 from slo.judge.window import MIN_WINDOW_S, Window
 from slo.live.alerts import (
     AlertSelector,
@@ -693,21 +693,33 @@ class ExperimentRunner:
                               f"its SLOs are not judged")
                 continue
             try:
-                out[window.phase.name] = self._unseen(window, self.evaluator(
-                    self.spec, self.conn.urls["prometheus"], max(start, window.start),
-                    window.end))
+                judged = Window(max(start, window.start), window.end, "phase")
+                out[window.phase.name] = self._unseen(self.evaluator(
+                    self.spec, self.conn.urls["prometheus"], judged.start, judged.end),
+                    self._faults_of(window, judged))
             except HarnessError as err:
                 self.log.note(f"could not judge the SLOs of phase {window.phase.name!r}: {err}")
         return out
 
-    def _unseen(self, window: PhaseWindow, verdicts: list[SloVerdict]) -> list[SloVerdict]:
-        """A phase whose fault the proxy injected: a met SLO read from the service's own
-        metrics is no claim (they never saw the faulted requests; slo.judge.unseen)."""
+    def _faults_of(self, window: PhaseWindow, judged: Window) -> list[dict]:
+        """Every fault on any backend over the phase's judged window: its own (set by the
+        run) and what the backends' counters saw (one set by hand meanwhile), merged by
+        slo.judge.unseen.window_faults as `slo check` does."""
         fault = window.phase.fault
-        if fault is None or fault.infrastructure or self.conn.fault_api.backend != "proxy":
-            return verdicts
-        refused = refusals(verdicts, self.spec.slos,
-                           f"{fault.describe()} in phase {window.phase.name}", {fault.kind})
+        recorded = [] if fault is None or fault.infrastructure else [
+            {"kind": fault.kind, "params": dict(fault.given), "applied": True,
+             "backend": self.conn.fault_api.backend, "phase": window.phase.name}]
+        try:
+            return window_faults(self.prom, judged, recorded)
+        except PrometheusError as err:
+            self.log.note(f"could not ask the fault backends' counters about phase "
+                          f"{window.phase.name!r}: {err}")
+            return recorded
+
+    def _unseen(self, verdicts: list[SloVerdict], faults: list[dict]) -> list[SloVerdict]:
+        """A phase in which the proxy faulted requests: a met SLO not read from Envoy's
+        downstream stats is no claim (its metrics never saw them; slo.judge.unseen)."""
+        refused = unseen(verdicts, self.spec.slos, faults)
         return [dataclasses.replace(verdict, status=NO_DATA, value=None, value_bounds=None,
                                     bad_ratio=None,
                                     detail=f"{refused[verdict.name]} (they read {verdict.detail})")

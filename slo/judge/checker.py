@@ -20,7 +20,9 @@ Fail closed, every way a verdict could be about data that was not seen:
 Both are "could not evaluate": exit 2, never a pass. A quantile always carries the bucket
 that holds it (`value_bounds`), since histogram_quantile()'s interpolation inside it is a
 guess. A threshold that is not a bucket bound is judged only when the whole bucket lies on
-one side of it (with a note to add the bucket).
+one side of it (with a note to add the bucket). A quantile in the +Inf bucket is only "above
+the top finite bound" (histogram_quantile() answers that bound): no value, violated against
+a threshold at or under that bound, inconclusive against one above it.
 """
 
 import math
@@ -30,7 +32,14 @@ from dataclasses import asdict, dataclass, field
 
 from harness_common.durations import format_duration
 from slo.judge import promql, sources
-from slo.judge.histogram import Buckets, format_bounds, quantile_bounds, share_bounds
+from slo.judge.histogram import (
+    Buckets,
+    format_above,
+    format_bounds,
+    format_seconds,
+    quantile_bounds,
+    share_bounds,
+)
 from slo.judge.prom import PartialAnswerError, Prometheus
 from slo.judge.window import MIN_WINDOW_S, Window, iso_utc
 from slo.spec.model import SLO, Quantile, Spec, Throughput
@@ -90,6 +99,8 @@ class Verdict:
         if self.value_bounds is None:
             return format_value(self.value, self.unit)
         bucket = format_bounds(*self.value_bounds, self.unit)
+        if self.value is None and math.isinf(self.value_bounds[1]):
+            return format_above(self.value_bounds[0], self.unit)
         if self.value is None:
             return bucket
         if self.unit == "s":
@@ -161,6 +172,33 @@ def _judge_bounds(verdict: Verdict, slo: SLO, low: float, high: float, what: str
     return verdict
 
 
+def _judge_above(verdict: Verdict, slo: SLO, top: float) -> Verdict:
+    """A quantile whose rank lies in the +Inf bucket: all the buckets prove is that it is
+    above `top`, the highest finite bound (histogram_quantile() answers `top` itself). Violated
+    when every value above `top` fails an objective (more than 1 - q of the requests took
+    longer than the threshold); not evaluated when the threshold lies above `top`."""
+    verdict.value = verdict.margin = None
+    pct = format_number(slo.sli.quantile * 100)
+    share = format_number(round((1 - slo.sli.quantile) * 100, 10))
+    above = f"p{pct} is above {format_seconds(top)} (the top finite bucket)"
+    ends = [(o.status(math.nextafter(top, math.inf)), o.status(math.inf))
+            for o in slo.objectives]
+    if any(low == high == "fail" for low, high in ends):
+        verdict.status = VIOLATED
+        verdict.reason = (f"{above}: more than {share}% of the requests took longer than "
+                          f"the {_threshold_text(slo)} threshold, so the objective is violated")
+        return verdict
+    if all(low == high for low, high in ends):
+        _decide(verdict, slo, math.inf)
+        verdict.margin = None
+        return verdict
+    verdict.status = INCONCLUSIVE
+    verdict.reason = (f"inconclusive: {above}, and the threshold {_threshold_text(slo)} lies "
+                      f"above that bound: the histogram cannot tell which side of it p{pct} is "
+                      f"on (add a {_threshold_text(slo)} bucket to it)")
+    return verdict
+
+
 def judge(slo: SLO, value: float | None, total: float | None, good: float | None = None,
           buckets: Buckets | None = None, problems: list[str] | tuple[str, ...] = ()) -> Verdict:
     """Verdict for one SLO from its measured value, event count, good-event count, histogram
@@ -192,6 +230,8 @@ def judge(slo: SLO, value: float | None, total: float | None, good: float | None
         if slo.threshold_s is not None and not buckets.has(slo.threshold_s):
             exact = False
             verdict.good_fraction = None
+        if verdict.value_bounds is not None and math.isinf(verdict.value_bounds[1]):
+            return _judge_above(verdict, slo, verdict.value_bounds[0])
     if value is None and exact:
         verdict.reason = "the query returned no value (NaN or no samples)"
         return verdict
@@ -369,11 +409,21 @@ def _slices(prom: Prometheus, slo: SLO, window: Window, step_s: int,
     totals = prom.query_range(sliding.queries.total, sliding.start, sliding.end, step_s)
     value_at = {t: v for t, v in (values[0]["values"] if values else [])}
     total_at = {t: v for t, v in (totals[0]["values"] if totals else [])}
+    # a latency SLO's slices are judged on their buckets too (a p95 above the top bucket)
+    buckets_at: dict[float, list] = {}
+    if slo.histogram_buckets is not None:
+        for series in prom.query_range(sliding.queries.buckets, sliding.start, sliding.end,
+                                       step_s):
+            for t, v in series["values"]:
+                buckets_at.setdefault(t, []).append((series["metric"], v))
+    scale_s = slo.histogram_buckets[1] if slo.histogram_buckets is not None else 1.0
     times = [sliding.start + i * step_s
              for i in range(int((sliding.end - sliding.start) // step_s) + 1)]
     passed = no_data = 0
     for t in times:
-        verdict = judge(slo, value_at.get(t), total_at.get(t))
+        verdict = judge(slo, value_at.get(t), total_at.get(t),
+                        buckets=(Buckets.from_samples(buckets_at[t], scale_s)
+                                 if t in buckets_at else None))
         if verdict.status in (MET, WARN):
             passed += 1
         elif verdict.status == NO_DATA:

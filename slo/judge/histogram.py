@@ -7,8 +7,14 @@ makes any p95 in it look like ~734 ms). So the judge shows the bucket beside eve
 and judges a threshold that is not a bucket bound only when the whole bucket lies on one side
 of it.
 
+A quantile whose rank lies in the +Inf bucket is only known to be above the top finite bound
+(histogram_quantile() answers that bound itself there): it is shown as "> 250 ms" and judged as
+"above", never as the bound. A bound is the same bucket however its `le` is spelled ("1" from
+Go clients and Envoy, "1.0" from the Python client and Prometheus 3, "1e+06" for a million):
+the labels are compared as numbers, and one bound's counts under two spellings add up.
+
     b = Buckets.from_samples([({"le": "0.25"}, 90.0), ({"le": "+Inf"}, 100.0)], scale_s=1.0)
-    quantile_bounds(b, 0.95) -> (0.25, inf)
+    quantile_bounds(b, 0.95) -> (0.25, inf)  above 250 ms: format_above(0.25, "s") -> "> 250 ms"
     share_bounds(b, 0.3)     -> (0.9, 1.0)   share of observations <= 300 ms
     format_bounds(0.5, 0.75, "s") -> "500–750 ms bucket"
 """
@@ -29,9 +35,10 @@ class Buckets:
 
     @classmethod
     def from_samples(cls, samples, scale_s: float = 1.0) -> Buckets:
-        """From `sum by (le)` samples ((labels, value) pairs or objects with .labels/.value);
-        counts made monotonic as histogram_quantile() does."""
-        pairs = []
+        """From `sum by (le)` samples ((labels, value) pairs or objects with .labels/.value):
+        the counts of one bound spelled two ways ("1" and "1.0": `sum by (le)` keeps them
+        apart) added up, and made monotonic, as histogram_quantile() does."""
+        counts: dict[float, float] = {}
         for sample in samples:
             labels, value = ((sample.labels, sample.value) if hasattr(sample, "labels")
                              else sample)
@@ -41,10 +48,10 @@ class Buckets:
                 continue
             if math.isnan(value):
                 continue
-            pairs.append((upper if math.isinf(upper) else upper * scale_s, value))
-        pairs.sort()
+            upper = upper if math.isinf(upper) else upper * scale_s
+            counts[upper] = counts.get(upper, 0.0) + value
         out, running = [], 0.0
-        for upper, count in pairs:
+        for upper, count in sorted(counts.items()):
             running = max(running, count)
             out.append((upper, running))
         return cls(tuple(out))
@@ -113,15 +120,21 @@ def format_bounds(low: float, high: float, unit: str) -> str:
     if unit != "s":
         return f"{low:g}–{high:g}"
     if math.isinf(high):
-        return f"+Inf bucket, above {_duration(low)}"
+        return f"+Inf bucket, above {format_seconds(low)}"
     if high < 10:
         return f"{_ms(low)}–{_ms(high)} ms bucket"
     return f"{low:g}–{high:g} s bucket"
+
+
+def format_above(low: float, unit: str) -> str:
+    """A value only known to lie above `low` (a quantile in the +Inf bucket): "> 300 ms"."""
+    return f"> {format_seconds(low)}" if unit == "s" else f"> {low:g}"
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.10g}"
 
 
-def _duration(seconds: float) -> str:
+def format_seconds(seconds: float) -> str:
+    """A duration as the bucket texts show it: "300 ms", "30 s"."""
     return f"{_ms(seconds)} ms" if seconds < 10 else f"{seconds:g} s"

@@ -199,9 +199,17 @@ def _scaled(expr: str, scale_s: float) -> str:
 
 
 def quantile_expr(q: Quantile, range_: str, fn: str = "increase") -> str:
-    """histogram_quantile over the buckets' increase, summed by le, in seconds."""
+    """histogram_quantile over the buckets' increase, summed by le, in seconds; +Inf when the
+    quantile's rank lies in the +Inf bucket (fewer than q of the observations in the highest
+    finite bucket), where histogram_quantile() answers the top finite bound: a dashboard would
+    show "300 ms", met at a 300 ms objective, for requests that all took seconds."""
+    quantile = format_number(q.quantile)
     buckets = f"sum by (le) ({fn}({q.buckets}[{range_}]))"
-    return _scaled(f"histogram_quantile({format_number(q.quantile)}, {buckets})", q.scale_s)
+    finite = f"max(sum by (le) ({fn}({q.buckets.where(Matcher('le', '!=', '+Inf'))}[{range_}])))"
+    every = f"sum({fn}({q.buckets.where(Matcher('le', '=', '+Inf'))}[{range_}]))"
+    above = f"({finite} < {quantile} * {every})"
+    return _scaled(f"(histogram_quantile({quantile}, {buckets}) unless on () {above} "
+                   f"or on () (vector(+Inf) and on () {above}))", q.scale_s)
 
 
 def value_expr(slo: SLO, range_: str) -> str:

@@ -9,30 +9,48 @@ proxy failed 66 of 719 requests). Such a verdict is "could not evaluate" (exit 2
 fault and the metrics that would see it. A violation stays a violation (it was seen), and a
 throughput SLO is left alone (the service's rate is what it counts).
 
-    refuse_unseen(verdicts, slos, faults)   # faults: the run record's applied fault windows
-    counted_faults(prom, window)            # or the proxy's own counters, for any window
+Only Envoy's downstream view sees the proxy's faults: the HTTP connection manager's and the
+listener's stats (envoy_http_downstream_*, envoy_listener_*). Its upstream and cluster stats
+(envoy_cluster_*), like the router's (envoy_http_rq_total), count only what it forwarded, as
+the service's own metrics do (Envoy 1.40, 20 requests under a 100 % abort fault: the
+downstream and listener rq_xx counted 20 503s, the cluster's stats none).
+
+The faults of a window come from one place, for `slo check` (--run or --start/--end alike) and
+the experiment runner's phases: window_faults() merges the recorded ones (a run record's, a
+phase's) with what every backend's own counters saw (a fault set by hand meanwhile), always
+both, each backend and kind once.
+
+    faults = window_faults(prom, window, recorded)   # recorded: a run record's fault windows
+    refuse_unseen(verdicts, slos, faults)
 """
 
 from __future__ import annotations
 
+from slo.judge import promql
 from slo.judge.checker import MET, NO_DATA, WARN, Verdict
 from slo.spec.model import SLO, Quantile, Throughput
+from slo.spec.selectors import Selector
 
-PROXY_METRIC_PREFIX = "envoy_"   # what the proxy exports (the `envoy` preset reads it)
+# Envoy's downstream view: what its clients got, the fault filter's answers and delays included
+# (the `envoy` preset reads it). Every other envoy_* metric counts only what was forwarded.
+PROXY_DOWNSTREAM_PREFIXES = ("envoy_http_downstream_", "envoy_listener_")
 PROXY_SPEC = "slo/specs/envoy-proxied.yaml"
 
 
-def reads_the_proxy(slo: SLO) -> bool:
-    """True when every selector of the SLO reads the proxy's own metrics."""
-    return all(src.selector.metric.startswith(PROXY_METRIC_PREFIX) for src in slo.sources)
+def sees_proxy_faults(slo: SLO) -> bool:
+    """True when every selector of the SLO reads Envoy's downstream stats, which count the
+    requests its fault filter answered or delayed."""
+    return all(src.selector.metric.startswith(PROXY_DOWNSTREAM_PREFIXES) for src in slo.sources)
 
 
 def describe(fault: dict) -> str:
-    if "counted" in fault:      # seen in the proxy's own counters, not in a run record
-        return (f"about {fault['counted']:.0f} requests {fault['kind']}-faulted by the proxy "
-                f"in the window ({fault['metric']})")
+    if "counted" in fault:      # seen in a backend's own counters, not in a run record
+        return (f"about {fault['counted']:.0f} requests {fault['kind']}-faulted by the "
+                f"{fault['backend']} in the window ({fault['metric']})")
     params = ", ".join(f"{k}={v}" for k, v in sorted((fault.get("params") or {}).items())
                        if k in ("delay_ms", "status", "probability"))
+    if "phase" in fault:        # an experiment phase's own fault
+        return f"{fault['kind']} ({params}) in phase {fault['phase']}"
     return (f"{fault['kind']} ({params}) from {fault.get('start_offset_s', 0):g} s to "
             f"{fault.get('end_offset_s', 0):g} s")
 
@@ -53,14 +71,14 @@ def unseen_reason(slo: SLO, status: str, faults: str, kinds) -> str | None:
     """Why a `status` verdict of `slo` over a window with the proxy's `faults` (as text, of
     `kinds`) is no claim, or None when it stands (a violation, an SLO those faults do not
     blind, the proxy's own metrics)."""
-    if status not in (MET, WARN) or reads_the_proxy(slo) or not blind_to(slo, kinds):
+    if status not in (MET, WARN) or sees_proxy_faults(slo) or not blind_to(slo, kinds):
         return None
     metrics = ", ".join(sorted({src.selector.metric for src in slo.sources}))
     return (f"the faults were injected by the fault proxy in front of the service ({faults}): "
             f"a request the proxy failed or delayed never reached {metrics} as such, so it "
             f"counts only the requests that got through, not the faults; judge what the "
-            f"clients saw with the proxy's metrics (slo check --spec {PROXY_SPEC}), or inject "
-            f"the fault in the service itself")
+            f"clients saw with the proxy's downstream metrics (envoy_http_downstream_*: slo "
+            f"check --spec {PROXY_SPEC}), or inject the fault in the service itself")
 
 
 def refusals(verdicts, slos, faults: str, kinds) -> dict[str, str]:
@@ -72,14 +90,21 @@ def refusals(verdicts, slos, faults: str, kinds) -> dict[str, str]:
             and (reason := unseen_reason(by_name[v.name], v.status, faults, kinds))}
 
 
-def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
-    """The verdicts, with each met (or warn) of an SLO on the service's own metrics turned
-    into no_data when a fault of the proxy in front of it was applied in the window."""
+def unseen(verdicts, slos, faults) -> dict[str, str]:
+    """{name: why it is no claim} of the verdicts that the proxy's faults among `faults` (a
+    window's, from window_faults()) blinded; empty without one."""
     proxied = [f for f in faults or () if f.get("backend") == "proxy" and f.get("applied", True)]
     if not proxied:
-        return verdicts
-    refused = refusals(verdicts, slos, "; ".join(describe(f) for f in proxied[:3]),
-                       {f["kind"] for f in proxied})
+        return {}
+    return refusals(verdicts, slos, "; ".join(describe(f) for f in proxied[:3]),
+                    {f["kind"] for f in proxied})
+
+
+def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
+    """The verdicts, with each met (or warn) of an SLO that does not read Envoy's downstream
+    stats turned into no_data when a fault of the proxy in front of it was applied in the
+    window."""
+    refused = unseen(verdicts, slos, faults)
     for verdict in verdicts:
         reason = refused.get(verdict.name)
         if reason is None:
@@ -91,26 +116,51 @@ def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
     return verdicts
 
 
-# The stack's proxy job, and Envoy's fault filter counters (created at 0 when Envoy starts).
+# The stack's proxy job, Envoy's fault filter counters (created at 0 when Envoy starts) and the
+# demo app's (a series per kind from its first faulted request).
 PROXY_JOB = "envoy"
 FAULT_COUNTERS = {"error": "envoy_http_fault_aborts_injected",
                   "latency": "envoy_http_fault_delays_injected"}
+APP_FAULT_COUNTER = "app_faults_injected_total"
+
+
+def counters_query(window_s: int) -> str:
+    """One query for every backend's fault counters over the window: a sample per backend and
+    kind (increase() drops the metric's name, so each is tagged with both). The app's series
+    born inside the window count from zero (promql.per_series)."""
+    range_ = f"{window_s}s"
+    proxy = [f'label_replace(label_replace(sum(increase({metric}{{job="{PROXY_JOB}"}}'
+             f'[{range_}])), "kind", "{kind}", "", ""), "backend", "proxy", "", "")'
+             for kind, metric in FAULT_COUNTERS.items()]
+    app = promql.per_series(Selector(APP_FAULT_COUNTER, ()), range_)
+    return " or ".join([*proxy, f'label_replace(sum by (kind) ({app}), "backend", "app", "", "")'])
 
 
 def counted_faults(prom, window) -> list[dict]:
-    """The proxy's faults in `window` as its own counters saw them (a fault set with `make
-    fault` before a load test is in no run record): one entry per kind that faulted
-    requests. Raises PrometheusError."""
-    # increase() drops the metric's name: each counter is tagged with its fault kind instead
-    query = " or ".join(
-        f'label_replace(sum(increase({metric}{{job="{PROXY_JOB}"}}[{window.seconds}s])), '
-        f'"kind", "{kind}", "", "")' for kind, metric in FAULT_COUNTERS.items())
-    counted = {row.labels.get("kind"): row.value for row in prom.query(query, window.end)}
-    return [{"kind": kind, "backend": "proxy", "applied": True, "metric": metric,
-             "counted": counted[kind]}
-            for kind, metric in FAULT_COUNTERS.items() if counted.get(kind, 0.0) >= 0.5]
+    """The faults in `window` as the backends' own counters saw them (a fault set with `make
+    fault` before a load test, or by hand during one, is in no run record): one entry per
+    backend and kind that faulted requests. Raises PrometheusError."""
+    out = []
+    for row in prom.query(counters_query(window.seconds), window.end):
+        backend, kind = row.labels.get("backend"), row.labels.get("kind")
+        if backend is None or kind is None or not row.value >= 0.5:
+            continue
+        metric = FAULT_COUNTERS.get(kind, "?") if backend == "proxy" else APP_FAULT_COUNTER
+        out.append({"kind": kind, "backend": backend, "applied": True, "metric": metric,
+                    "counted": row.value})
+    return sorted(out, key=lambda f: (f["backend"] != "proxy", f["backend"], f["kind"]))
 
 
-def blind_slos(slos) -> bool:
-    """True when some SLO reads metrics the proxy's faults (of any kind) never reach."""
-    return any(not reads_the_proxy(slo) and blind_to(slo, FAULT_COUNTERS) for slo in slos)
+def merge_faults(recorded, counted) -> list[dict]:
+    """Every fault of a window once: the recorded ones that were applied (they say when and
+    how), then each backend and kind the counters saw that no recorded fault names."""
+    applied = [f for f in recorded or () if f.get("applied", True)]
+    named = {(f.get("backend"), f.get("kind")) for f in applied}
+    return applied + [f for f in counted if (f["backend"], f["kind"]) not in named]
+
+
+def window_faults(prom, window, recorded=()) -> list[dict]:
+    """Every fault set on any backend in `window`: `recorded` (a run record's fault windows, a
+    phase's fault) merged with the backends' own counters, always both. Raises
+    PrometheusError (the counters could not be read)."""
+    return merge_faults(recorded, counted_faults(prom, window))

@@ -318,10 +318,18 @@ def _pct(ratio: float) -> str:
 def under_threshold(buckets: Selector, threshold_s: float, scale_s: float = 1.0) -> Selector:
     """The bucket series counting requests that took <= threshold_s seconds (`le` in a
     histogram whose unit is `scale_s` seconds)."""
-    variants = le_label_variants(bucket_bound(threshold_s, scale_s))
+    return buckets.where(le_matcher(bucket_bound(threshold_s, scale_s)))
+
+
+def le_matcher(bound: float, written: str | None = None) -> Matcher:
+    """The `le` matcher of one bucket boundary in every spelling clients and Prometheus 3 give
+    it (slo.units.le_label_variants), and as `written` in a query: le="0.3", le=~"1|1\\.0",
+    le=~"1000000|...|1e\\+06"."""
+    variants = tuple(dict.fromkeys((*le_label_variants(bound), *filter(None, [written]))))
     if len(variants) == 1:
-        return buckets.where(Matcher("le", "=", variants[0]))
-    return buckets.where(Matcher("le", "=~", "|".join(v.replace(".", "\\.") for v in variants)))
+        return Matcher("le", "=", variants[0])
+    return Matcher("le", "=~", "|".join(v.replace(".", "\\.").replace("+", "\\+")
+                                        for v in variants))
 
 
 def bucket_bound(seconds: float, scale_s: float) -> float:

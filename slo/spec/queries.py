@@ -19,13 +19,14 @@ parse_events / parse_ratio / parse_histogram_quantile raise QueryError saying wh
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 import promql_parser as pp
 
-from slo.spec.model import Events, Term
+from slo.spec.model import Events, Term, le_matcher
 from slo.spec.presets import status_matcher_problem
 from slo.spec.selectors import Matcher, Selector
 
@@ -99,10 +100,23 @@ def selector_of(node: pp.VectorSelector, text: str) -> Selector:
         problem = status_matcher_problem(m.name, op, m.value)
         if problem:
             raise QueryError(f"{problem} (got {_short(text)})")
-        matchers.append(Matcher(m.name, op, m.value))
+        matchers.append(_bucket(m.name, op, m.value))
     if not name:
         raise QueryError(f"every selector needs a metric name (got {_short(text)})")
     return Selector(name, tuple(matchers))
+
+
+def _bucket(label: str, op: str, value: str) -> Matcher:
+    """A matcher as written, except le="1" (one bucket boundary): that bucket in every spelling
+    of its bound ("1" and "1.0": Prometheus 3 writes the one, older clients the other)."""
+    if label == "le" and op == "=":
+        try:
+            bound = float(value)
+        except ValueError:
+            bound = math.nan
+        if math.isfinite(bound):
+            return le_matcher(bound, value)
+    return Matcher(label, op, value)
 
 
 def parse_selector(text: str) -> Selector:

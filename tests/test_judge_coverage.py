@@ -258,3 +258,26 @@ def test_without_up_the_targets_own_series_are_counted_and_resets_summed_per_tar
 def test_a_grid_is_a_value():
     assert Grid(T0, 5, 3).first == T0 - 10 and Grid(T0, 5, 3).begins(0) == T0 - 15
 
+
+# ---- the outputs carry it ----------------------------------------------------------------
+
+def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
+    from slo.judge import outputs
+    from slo.judge.checker import CheckResult, judge
+    from slo.spec import load_spec
+
+    spec = load_spec("slo/slos.yaml")
+    cov = measured("." * 30 + "  " + "." * 28)
+    verdict = judge(spec.slo("error-ratio"), 0.001, 1000)
+    verdict.coverage = cov
+    unmeasured = judge(spec.slo("throughput"), None, None)
+    result = CheckResult("slo/slos.yaml", "portfolio-app", "http://prom", window(), [
+        verdict, unmeasured], 0.1)
+    data = result.to_json()["slos"]
+    assert data[0]["coverage"]["observed"] == round(58 / 60, 4)
+    assert data[0]["coverage"]["gaps"] == [{"start": iso_utc(T0 + 150), "seconds": 10,
+                                            "failed": [], "no_scrape_s": 10}]
+    assert data[1]["coverage"] is None
+    md = outputs.to_markdown(result)
+    assert "| requests | observed | verdict |" in md
+    assert "| 1000 | 96.67% | ✅ MET |" in md and "| — | — | ❔ NO DATA |" in md

@@ -50,6 +50,11 @@ def _events(v: Verdict) -> str:
     return "—" if v.total_events is None else f"{v.total_events:.0f}"
 
 
+def _observed(v: Verdict) -> str:
+    """The share of the window its targets' scrapes observed (the gaps are in its notes)."""
+    return "—" if v.coverage is None else share_text(v.coverage.observed)
+
+
 def print_table(result: CheckResult, console: Console,
                 client: LatencyComparison | None = None) -> None:
     """The verdicts as a table (colour on a TTY), the client's latency beside the server's
@@ -158,12 +163,13 @@ def to_markdown(result: CheckResult, costs: list[dict] | None = None,
     lines = [f"### SLO check: {VERDICT_LINE[result.exit_code]}", "",
              f"`{result.service}` from {result.window.iso('start')} to "
              f"{result.window.iso('end')} ({result.window.seconds}s, {result.window.source})", "",
-             "| SLO | objective | measured | margin | under threshold | requests | verdict |",
-             "|---|---|---|---|---|---|---|"]
+             "| SLO | objective | measured | margin | under threshold | requests | observed | "
+             "verdict |",
+             "|---|---|---|---|---|---|---|---|"]
     for v in result.verdicts:
         lines.append(f"| {v.name}{' (key)' if v.key else ''} | {v.objective} | "
                      f"{v.shown} | {_margin(v)} | {_under(v)} | "
-                     f"{_events(v)} | {icon[v.status]} {LABEL[v.status]} |")
+                     f"{_events(v)} | {_observed(v)} | {icon[v.status]} {LABEL[v.status]} |")
     notes = [f"- **{v.name}**: {line}" for v in result.verdicts
              for line in ([v.reason] if v.status != MET else []) + v.notes]
     notes += [f"- {note}" for note in result.notes]

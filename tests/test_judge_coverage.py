@@ -281,3 +281,12 @@ def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
     md = outputs.to_markdown(result)
     assert "| requests | observed | verdict |" in md
     assert "| 1000 | 96.67% | ✅ MET |" in md and "| — | — | ❔ NO DATA |" in md
+
+
+def test_targets_of_several_jobs_are_named_with_their_job():
+    g = coverage.grid(T0, T0 + 10, STEP)
+    two = [{"metric": {"job": job, "instance": "a:1"}, "values": [(g.first, 1.0), (g.end, v)]}
+           for job, v in (("api", 1.0), ("web", 0.0))]
+    assert coverage.steps(two, g)[1] == (DOWN, frozenset({"web/a:1"}))
+    assert coverage.target_name(BARE) == "up of the targets of http_requests_total"
+    assert coverage.target_name(JOB) == 'up{job="app"}'

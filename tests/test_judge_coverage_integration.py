@@ -13,6 +13,11 @@ One TSDB holds every case, one job each, 5 s scrapes of two routes (6 requests/s
                   the gap (its counters reset) and served well: judged 0.00 % errors before
     tail-dead     the target dead for the last 20 of the 25 minutes (from its last good
                   scrape: 1205 s)
+    pushed        like hole, without any `up` series (pushed, or relabelled under another
+                  job): measured by its own samples
+
+Every format a spec may name its data in is covered: the shipped native spec (a preset),
+Sloth raw and OpenSLO queries, and a raw query naming no job (the targets its series came from).
 """
 
 import json
@@ -47,7 +52,7 @@ def scrapes(job: str, start: float) -> list[tuple[float, bool, int, int]]:
     t = first
     while t <= last:
         rel = t - start
-        if job == "hole" and 600 <= rel < 1200:
+        if job in ("hole", "pushed") and 600 <= rel < 1200:
             ok += PER_SCRAPE  # Prometheus down: the app serves on, unseen
         elif job == "reset-in-gap" and 600 <= rel < 1200:
             if rel == 1100:
@@ -74,13 +79,14 @@ def scrapes(job: str, start: float) -> list[tuple[float, bool, int, int]]:
 
 def openmetrics(start: float) -> str:
     """Every job's samples as OpenMetrics text (families grouped, `# EOF` last)."""
-    jobs = ("healthy", "hole", "down", "reset-in-gap", "tail-dead")
+    jobs = ("healthy", "hole", "down", "reset-in-gap", "tail-dead", "pushed")
     ups, counters, histograms = ["# TYPE up gauge"], ["# TYPE app_requests counter"], [
         "# TYPE app_request_duration_seconds histogram"]
     for job in jobs:
         target = f'job="{job}",instance="10.0.0.1:5000"'
         samples = scrapes(job, start)
-        ups += [f"up{{{target}}} {int(up)} {t:.3f}" for t, up, _, _ in samples]
+        if job != "pushed":
+            ups += [f"up{{{target}}} {int(up)} {t:.3f}" for t, up, _, _ in samples]
         for route in ROUTES:
             labels = f'{target},endpoint="{route}",method="GET"'
             for status, pick in (("200", 2), ("503", 3)):
@@ -194,3 +200,81 @@ def test_a_lower_minimum_does_not_excuse_a_long_gap(held, tmp_path):
     code, slos = check(held, tmp_path, "hole", "--min-coverage", "50%")
     assert code == 2
     assert "longer than 3 scrape intervals" in slos["error-ratio"]["reason"]
+
+
+SLOTH = """\
+version: prometheus/v1
+service: svc
+slos:
+  - name: errors
+    objective: 99
+    sli:
+      raw:
+        errorRatioQuery: |
+          sum(rate(app_requests_total{JOB status=~"5.."}[{{.window}}]))
+          /
+          sum(rate(app_requests_total{JOB}[{{.window}}]))
+    alerting: {page_alert: {disable: true}, ticket_alert: {disable: true}}
+"""
+
+OPENSLO = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: good-requests}
+spec:
+  service: svc
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 30d, isRolling: true}]
+  indicator:
+    metadata: {name: good-requests}
+    spec:
+      ratioMetric:
+        counter: true
+        good:
+          metricSource:
+            type: Prometheus
+            spec: {query: 'sum(app_requests_total{JOB status!~"5.."})'}
+        total:
+          metricSource:
+            type: Prometheus
+            spec: {query: 'sum(app_requests_total{JOB})'}
+  objectives: [{target: 0.99}]
+"""
+
+
+def check_raw(held, tmp_path, template: str, job: str | None) -> tuple[int, dict]:
+    url, start = held
+    spec = tmp_path / f"raw-{job}.yaml"
+    spec.write_text(template.replace("JOB", f'job="{job}",' if job else ""), encoding="utf-8")
+    out = tmp_path / f"raw-{job}.json"
+    code = main(["check", "--spec", str(spec), "--prometheus", url, "--start", f"{start:.3f}",
+                 "--end", f"{start + WINDOW_S:.3f}", "--no-settle", "--json", str(out)])
+    (verdict,) = json.loads(out.read_text())["slos"]
+    return code, verdict
+
+
+@pytest.mark.parametrize("template", [SLOTH, OPENSLO], ids=["sloth raw", "openslo"])
+def test_every_format_is_covered_the_same_way(held, tmp_path, template):
+    code, verdict = check_raw(held, tmp_path, template, "healthy")
+    assert code == 0 and verdict["coverage"]["observed"] == 1.0, verdict["reason"]
+    code, verdict = check_raw(held, tmp_path, template, "hole")
+    assert code == 2 and f"no scrape for 600 s from {gap_at(held, 595)}" in verdict["reason"]
+    assert verdict["coverage"]["targets"] == ['up{job="hole"}']
+
+
+def test_a_query_naming_no_job_is_covered_by_every_target_its_series_came_from(held, tmp_path):
+    code, verdict = check_raw(held, tmp_path, SLOTH, None)
+    assert code == 2
+    coverage = verdict["coverage"]
+    assert coverage["targets"] == ["up of the targets of app_requests_total"]
+    failed = {name for gap in coverage["gaps"] for name in gap["failed"]}
+    assert failed == {"down/10.0.0.1:5000", "tail-dead/10.0.0.1:5000"}
+    assert verdict["reason"].startswith("up of the targets of app_requests_total was down")
+
+
+def test_a_target_without_up_is_measured_by_its_own_samples(held, tmp_path):
+    code, slos = check(held, tmp_path, "pushed", "--slo", "error-ratio")
+    coverage = slos["error-ratio"]["coverage"]
+    assert code == 2 and coverage["source"] == "samples"
+    assert coverage["targets"] == ['app_requests_total{job="pushed"}']
+    assert f"no scrape for 600 s from {gap_at(held, 595)}" in slos["error-ratio"]["reason"]

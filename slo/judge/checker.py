@@ -452,7 +452,7 @@ def _coverage(prom: Prometheus, sels: tuple[Selector, ...], g: coverage.Grid,
     for s in sels:
         answer = ups[(coverage.up_query(s, g.step_s, window.seconds), g)].result() if (
             g.count) else []
-        name = str(coverage.up_selector(s))
+        name = coverage.target_name(s)
         if g.count and not answer:
             answer = prom.query_range(coverage.samples_query(s, g.step_s), g.first, g.end,
                                       g.step_s)

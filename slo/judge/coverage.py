@@ -79,6 +79,13 @@ def up_selector(selector: Selector) -> Selector:
     return Selector("up", promql.target_series(selector).matchers)
 
 
+def target_name(selector: Selector) -> str:
+    """How messages name the targets of a data selector: their up series."""
+    if promql.target_series(selector).matchers:
+        return str(up_selector(selector))
+    return f"up of the targets of {selector.metric}"
+
+
 def _range(step_s: int) -> str:
     return f"{step_s * 1000 - EDGE_MS}ms"
 
@@ -116,9 +123,12 @@ def steps(answer: list[dict], g: Grid) -> list[tuple[str, frozenset[str]]]:
     its state and the targets whose scrape failed in it."""
     seen = [False] * g.count
     failed: list[set[str]] = [set() for _ in range(g.count)]
+    jobs = {series.get("metric", {}).get("job") for series in answer}
     for series in answer:
         labels = series.get("metric", {})
         name = labels.get("instance") or labels.get("job") or "?"
+        if len(jobs) > 1 and labels.get("instance"):
+            name = f"{labels.get('job')}/{name}"  # several jobs: say which
         for t, value in series.get("values", ()):
             index = round((t - g.first) / g.step_s)
             if not 0 <= index < g.count or math.isnan(value):

@@ -290,3 +290,14 @@ def test_targets_of_several_jobs_are_named_with_their_job():
     assert coverage.steps(two, g)[1] == (DOWN, frozenset({"web/a:1"}))
     assert coverage.target_name(BARE) == "up of the targets of http_requests_total"
     assert coverage.target_name(JOB) == 'up{job="app"}'
+
+
+def test_a_long_window_is_looked_at_in_points_of_several_scrapes_and_says_so():
+    g = coverage.grid(T0, T0 + 30 * 86400, 5)
+    pattern = "." * 100 + " " * 4 + "." * (g.count - 104)
+    values = [(g.first + i * g.step_s, 1.0) for i, c in enumerate(pattern) if c == "."]
+    cov = coverage.measure(g, coverage.steps([{"metric": {}, "values": values}], g),
+                           ('up{job="app"}',))
+    (text,) = coverage.problems(cov, Window(T0, T0 + 30 * 86400, "last 30d"), "error_ratio")
+    assert "(up{job=\"app\"}, a point per 260 s, 5 s scrapes)" in text
+    assert "longer than 3 points (260 s each) is never judged across" in text

@@ -180,6 +180,7 @@ def test_a_window_reaching_back_before_the_data_is_not_judged_and_says_where_it_
     assert reason.startswith("app_requests_total has data only from ")
     assert "after the window's start" in reason and "never observed" in reason
     assert "judge a window from " in reason and "--last " in reason
+    assert not any("no scrape" in note for note in rate["notes"]), rate["notes"]  # one message
     assert "Prometheus started at" not in printed
     # the window the message proposes is judged: the rate over the time observed
     last = reason.split("--last ", 1)[1].split(")", 1)[0]

@@ -52,11 +52,13 @@ SHOWN = 5             # stretches a message names
 
 @dataclass(frozen=True)
 class Grid:
-    """The steps of a window: `count` steps of `step_s` seconds, the last ending at `end`."""
+    """The steps of a window: `count` steps of `step_s` seconds, the last ending at `end`;
+    `scrape_s` the targets' scrape interval (a long window's step holds several)."""
 
     end: float
     step_s: int
     count: int
+    scrape_s: float = 0.0
 
     @property
     def first(self) -> float:
@@ -71,7 +73,7 @@ class Grid:
 def grid(start: float, end: float, scrape_s: float) -> Grid:
     """Whole scrape intervals back from the window's end (whole seconds, at most MAX_POINTS)."""
     step = max(1, math.ceil(scrape_s - 1e-9), math.ceil((end - start) / MAX_POINTS))
-    return Grid(end, step, int((end - start + 1e-6) // step))
+    return Grid(end, step, int((end - start + 1e-6) // step), scrape_s)
 
 
 def up_selector(selector: Selector) -> Selector:
@@ -204,6 +206,21 @@ class Coverage:
     resets: int = 0
     needs: float = MIN_SHARE
     source: str = "up"
+    scrape_s: float = 0.0
+
+    @property
+    def steps_text(self) -> str:
+        """How the window was looked at: "5 s scrapes", or for a window long enough that a
+        step holds several scrapes "a point per 260 s"."""
+        if self.step_s <= math.ceil(self.scrape_s):
+            return f"{self.scrape_s:g} s scrapes"
+        return f"a point per {self.step_s} s, {self.scrape_s:g} s scrapes"
+
+    @property
+    def step_name(self) -> str:
+        """What a step is called in the rules: a scrape interval, or a point."""
+        return "scrape intervals" if self.step_s <= math.ceil(self.scrape_s) else (
+            f"points ({self.step_s} s each)")
 
     def to_json(self) -> dict:
         """JSON-safe dict, the stretches as "gaps"."""
@@ -237,7 +254,7 @@ def measure(g: Grid, states: list[tuple[str, frozenset[str]]], targets: tuple[st
     share = max(0.0, 1.0 - unseen / g.count) if g.count else 0.0
     return Coverage(targets, g.step_s, g.count, share, kept,
                     sum(1 for r in runs if r.steps == 1 and not r.failed), resets, needs,
-                    source)
+                    source, g.scrape_s)
 
 
 def _fix(window: Window, cov: Coverage, avoid: list[Stretch]) -> str:
@@ -295,12 +312,12 @@ def problems(cov: Coverage, window: Window, kind: str,
                    f"{_fix(window, cov, list(cov.stretches))}")
     long = [s for s in holes if s.steps > max_gap_steps]
     if long or (cov.observed < cov.needs and (holes or not down)):
-        why = (f", and a stretch without a good scrape longer than {max_gap_steps} scrape "
-               f"intervals is never judged across" if long else "")
+        why = (f", and a stretch without a good scrape longer than {max_gap_steps} "
+               f"{cov.step_name} is never judged across" if long else "")
         accept = "" if long else (f" (or accept less: --min-coverage "
                                   f"{math.floor(cov.observed * 100)}%)")
-        out.append(f"{_listed(holes) or 'counter resets'} ({targets}, {cov.step_s} s "
-                   f"scrapes): only {observed} (needs {cov.needs:.0%}){why}"
+        out.append(f"{_listed(holes) or 'counter resets'} ({targets}, {cov.steps_text}): "
+                   f"only {observed} (needs {cov.needs:.0%}){why}"
                    f"{_resets_text(cov)}; Prometheus carries the last samples across a hole "
                    f"(its lookback, increase()), so what happened in it was never seen and "
                    f"would read as quiet; {_fix(window, cov, holes + down)}{accept}")
@@ -316,4 +333,4 @@ def note(cov: Coverage) -> str | None:
     if not parts:
         return None
     return (f"observed {_pct(cov.observed)} of the window ({', '.join(cov.targets)}, "
-            f"{cov.step_s} s scrapes): {'; '.join(parts)}")
+            f"{cov.steps_text}): {'; '.join(parts)}")

@@ -15,6 +15,8 @@ One TSDB holds every case, one job each, 5 s scrapes of two routes (6 requests/s
                   scrape: 1205 s)
     pushed        like hole, without any `up` series (pushed, or relabelled under another
                   job): measured by its own samples
+    replaced      the pod replaced at 15 minutes: the new one (a new instance) started inside
+                  the window, and its first scrape already shows 200 503s per route
 
 Every format a spec may name its data in is covered: the shipped native spec (a preset),
 Sloth raw and OpenSLO queries, and a raw query naming no job (the targets its series came from).
@@ -42,7 +44,13 @@ ROUTES = ("/", "/api/projects")
 PER_SCRAPE = 30  # requests per route between two scrapes (6/s each)
 
 
-def scrapes(job: str, start: float) -> list[tuple[float, bool, int, int]]:
+OLD, NEW = "10.0.0.1:5000", "10.0.0.2:5000"
+JOBS = (("healthy", OLD), ("hole", OLD), ("down", OLD), ("reset-in-gap", OLD),
+        ("tail-dead", OLD), ("pushed", OLD), ("replaced", OLD), ("replaced", NEW))
+REPLACED_AT, BORN_ERRORS = 900, 200  # the new pod: started at 902 s, 200 503s per route by 905 s
+
+
+def scrapes(job: str, start: float, instance: str = OLD) -> list[tuple[float, bool, int, int]]:
     """(time, up, ok count, error count) per scrape of one route of `job`, 5 minutes before
     the window to 30 s after it; None counts: no data series sampled (the target down)."""
     rng = random.Random(job)
@@ -52,7 +60,13 @@ def scrapes(job: str, start: float) -> list[tuple[float, bool, int, int]]:
     t = first
     while t <= last:
         rel = t - start
-        if job in ("hole", "pushed") and 600 <= rel < 1200:
+        if job == "replaced" and rel >= REPLACED_AT if instance == OLD else (
+                job == "replaced" and rel < REPLACED_AT + 5):
+            pass  # the old pod is gone, or the new one not there yet
+        elif job == "replaced" and instance == NEW and rel == REPLACED_AT + 5:
+            ok, errors = PER_SCRAPE, BORN_ERRORS  # its first scrape
+            out.append((t, True, ok, errors))
+        elif job in ("hole", "pushed") and 600 <= rel < 1200:
             ok += PER_SCRAPE  # Prometheus down: the app serves on, unseen
         elif job == "reset-in-gap" and 600 <= rel < 1200:
             if rel == 1100:
@@ -79,12 +93,15 @@ def scrapes(job: str, start: float) -> list[tuple[float, bool, int, int]]:
 
 def openmetrics(start: float) -> str:
     """Every job's samples as OpenMetrics text (families grouped, `# EOF` last)."""
-    jobs = ("healthy", "hole", "down", "reset-in-gap", "tail-dead", "pushed")
     ups, counters, histograms = ["# TYPE up gauge"], ["# TYPE app_requests counter"], [
         "# TYPE app_request_duration_seconds histogram"]
-    for job in jobs:
-        target = f'job="{job}",instance="10.0.0.1:5000"'
-        samples = scrapes(job, start)
+    started = ["# TYPE process_start_time_seconds gauge"]
+    for job, instance in JOBS:
+        target = f'job="{job}",instance="{instance}"'
+        samples = scrapes(job, start, instance)
+        if (job, instance) == ("replaced", NEW):
+            started += [f"process_start_time_seconds{{{target}}} {start + REPLACED_AT + 2} "
+                        f"{t:.3f}" for t, _, _, _ in samples]
         if job != "pushed":
             ups += [f"up{{{target}}} {int(up)} {t:.3f}" for t, up, _, _ in samples]
         for route in ROUTES:
@@ -103,7 +120,7 @@ def openmetrics(start: float) -> str:
                                   f"{t:.3f}")
                 histograms.append(f"app_request_duration_seconds_sum{{{labels}}} "
                                   f"{count * 0.04:.3f} {t:.3f}")
-    return "\n".join(ups + counters + histograms + ["# EOF", ""])
+    return "\n".join(ups + started + counters + histograms + ["# EOF", ""])
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +295,13 @@ def test_a_target_without_up_is_measured_by_its_own_samples(held, tmp_path):
     assert code == 2 and coverage["source"] == "samples"
     assert coverage["targets"] == ['app_requests_total{job="pushed"}']
     assert f"no scrape for 600 s from {gap_at(held, 595)}" in slos["error-ratio"]["reason"]
+
+
+def test_a_new_instance_whose_first_scrape_shows_errors_has_them_counted(held, tmp_path):
+    """issue 20, 7: a replaced pod whose first scrape already shows its 503s was counted from
+    that sample: its errors vanished (0.00 %, MET). Its process started inside the window."""
+    code, slos = check(held, tmp_path, "replaced", "--slo", "error-ratio")
+    errors = slos["error-ratio"]
+    assert code == 1 and errors["status"] == "violated", errors["reason"]
+    assert errors["total_events"] * errors["value"] == pytest.approx(2 * BORN_ERRORS, rel=0.02)
+    assert errors["coverage"]["observed"] == 1.0 and errors["coverage"]["gaps"] == []

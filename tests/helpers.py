@@ -75,13 +75,17 @@ def promtool() -> str:
 Vector = list[tuple[dict, float]]
 
 
+RESETS_QUERY = "sum(max by (job, instance) (resets("   # slo.judge.coverage.resets_query
+
+
 @contextlib.contextmanager
 def fake_prometheus(answer: Callable[[str], Vector],
                     labels: dict[str, list[str]] | None = None) -> Iterator[str]:
     """A Prometheus HTTP API on a free loopback port, for what a real one cannot be made to
     answer: each instant query gets answer(query) as a vector of (labels, value) pairs, label
     names are the keys of `labels` and label values its lists, the config scrapes every 5 s,
-    range queries get an empty matrix and anything else a 404. Yields its URL; stopped
+    a range query gets one series of 1 at every step and the coverage's resets query no value
+    (every scrape succeeded, no counter reset) and anything else a 404. Yields its URL; stopped
     afterwards."""
     import http.server
     import json
@@ -97,11 +101,16 @@ def fake_prometheus(answer: Callable[[str], Vector],
             url = urllib.parse.urlsplit(self.path)
             params = urllib.parse.parse_qs(url.query)
             if url.path == "/api/v1/query":
+                query = params["query"][0]
+                vector = [] if RESETS_QUERY in query else answer(query)   # no counter reset
                 data = {"resultType": "vector", "result": [
                     {"metric": dict(metric), "value": [0, repr(float(value))]}
-                    for metric, value in answer(params["query"][0])]}
-            elif url.path == "/api/v1/query_range":
-                data = {"resultType": "matrix", "result": []}
+                    for metric, value in vector]}
+            elif url.path == "/api/v1/query_range":   # up: every scrape succeeded
+                start, end = float(params["start"][0]), float(params["end"][0])
+                step = float(params["step"][0].rstrip("s"))
+                points = [[start + i * step, "1"] for i in range(int((end - start) // step) + 1)]
+                data = {"resultType": "matrix", "result": [{"metric": {}, "values": points}]}
             elif url.path == "/api/v1/labels":
                 data = ["__name__", *sorted(names)]
             elif url.path.startswith("/api/v1/label/") and url.path.endswith("/values"):

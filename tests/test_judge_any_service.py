@@ -534,7 +534,8 @@ def fake_backend(warnings: list[str], partial: bool = False, only: str | None = 
                  asked: list[str] | None = None):
     """Answers like a Thanos querier with a store down: the 5xx series' shard is missing (so
     errors read 0 instead of 12.85%) and the answer carries warnings (`only`: just on the
-    queries that contain this text). `asked` collects every query it was sent."""
+    queries that contain this text); its range queries (the scrapes of `up`) see every
+    scrape. `asked` collects every query it was sent."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -549,8 +550,15 @@ def fake_backend(warnings: list[str], partial: bool = False, only: str | None = 
                 data = ["__name__", "endpoint", "instance", "job", "method", "status"]
             elif self.path.startswith("/api/v1/label/status/values"):
                 data = ["200", "503"]
+            elif self.path.startswith("/api/v1/query_range"):  # up: every scrape succeeded
+                start, end = float(query["start"][0]), float(query["end"][0])
+                step = float(query["step"][0].rstrip("s"))
+                points = [[start + i * step, "1"] for i in range(int((end - start) // step) + 1)]
+                data = {"resultType": "matrix", "result": [{"metric": {}, "values": points}]}
             elif self.path.startswith("/api/v1/query"):
                 value = "0" if "5..%7Caborted" in self.path or "status%3D~" in self.path else "1000"
+                restarts = query["query"][0].startswith("sum(max by (job, instance) (resets(")
+                value = "0" if restarts else value
                 data = {"resultType": "vector", "result": [{"metric": {},
                                                             "value": [time.time(), value]}]}
             else:

@@ -14,9 +14,9 @@ from harness_common.faults.client import FaultClient
 from slo.cli import main
 from slo.judge.prom import Prometheus
 from slo.judge.unseen import counted_faults
-from slo.judge.window import Window
+from slo.judge.window import Window, parse_time
 from stack.procs import free_port, wait_until
-from tests.conftest import _start_app, launch_prometheus, start_prometheus_at
+from tests.conftest import _start_app, launch_prometheus, start_app_at, start_prometheus_at
 
 pytestmark = pytest.mark.integration
 PHASE_S = 10
@@ -186,6 +186,7 @@ def test_a_window_reaching_back_before_the_data_is_not_judged_and_says_where_it_
     assert reason.startswith("app_requests_total has data only from ")
     assert "after the window's start" in reason and "never observed" in reason
     assert "judge a window from " in reason and "--last " in reason
+    assert not any("no scrape" in note for note in rate["notes"]), rate["notes"]  # one message
     assert "Prometheus started at" not in printed
     # the window the message proposes is judged: the rate over the time observed
     last = reason.split("--last ", 1)[1].split(")", 1)[0]
@@ -227,3 +228,35 @@ def test_a_window_held_from_before_a_restart_of_prometheus_is_judged_without_a_f
     assert code == 0, data["slos"]
     assert data["notes"] == [], data["notes"]
     assert "Prometheus started at" not in capsys.readouterr().out
+
+
+# ---- a window the app was not observed through ------------------------------------------------
+
+def test_the_app_stopped_inside_the_window_is_exit_2_naming_when_and_how_long(
+        start_app, start_prometheus, tmp_path):
+    """issue 20, 1: the app stopped for 77 s in the middle of a load run, then restarted: all
+    SLOs met, exit 0. Here: stopped for about five 1 s scrapes between two bursts of load."""
+    app = start_app()
+    prom = start_prometheus({"portfolio-app": [f"127.0.0.1:{app.port}"]})
+    scraped(prom.url)
+    start, _ = drive(app.url, 2)
+    app.proc.stop()
+    stopped = time.time()
+    time.sleep(4)
+    again = start_app_at(app.port, app.token, app.workdir / "again.log")
+    try:
+        _, end = drive(app.url, 2)
+        out = tmp_path / "r.json"
+        code = check(prom, start, end, "--json", str(out))
+    finally:
+        again.stop()
+    slos = {s["name"]: s for s in json.loads(out.read_text())["slos"]}
+    assert code == 2, {n: s["reason"] for n, s in slos.items()}
+    assert all(s["status"] == "no_data" for s in slos.values())
+    errors = slos["error-ratio"]
+    assert errors["reason"].startswith('up{job="portfolio-app"} was down inside the window: '
+                                       f"scrapes failing (up == 0: 127.0.0.1:{app.port})")
+    (gap,) = errors["coverage"]["gaps"]
+    assert abs(parse_time("gap", gap["start"]) - stopped) < 3 and 4 <= gap["seconds"] <= 15, gap
+    assert f"for {gap['seconds']} s from {gap['start']}" in errors["reason"]
+    assert "longer than 3 scrape intervals" in slos["latency-p95"]["reason"]

@@ -29,9 +29,13 @@ USER = 'job="portfolio-app",endpoint!~"/metrics|/health|/admin/.*|<unmatched>"'
 
 def counted(selector: str, window: str) -> str:
     """What the checker counts of one counter: its increase, except a series born inside the
-    window (absent at its start, of a target already scraped then), which counts from 0."""
+    window (absent at its start, of a target already scraped then or whose process started
+    inside it), which counts from 0."""
+    older = (f"((up unless up offset {window}) unless on (job, instance) "
+             f"(max_over_time(process_start_time_seconds[{window}]) > time() - "
+             f"{window.removesuffix('s')}))")
     born = (f"((last_over_time({selector}[{window}]) unless {selector} offset {window}) "
-            f"unless on (job, instance) (up unless up offset {window}))")
+            f"unless on (job, instance) {older})")
     inc = f"increase({selector}[{window}])"
     from_zero = (f"(last_over_time({selector}[{window}]) and resets({selector}[{window}]) == 0 "
                  f"or {inc} + max_over_time({selector}[{window}]))")
@@ -433,6 +437,33 @@ def test_the_born_series_census_finds_a_fresh_series_and_not_an_old_one(tmp_path
     assert run_expr_tests(tmp_path, old, [{**case, "exp_samples": []}]).returncode == 0
     q = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset())
     assert "unless" not in q.bad and "increase(" in q.bad
+
+
+@pytest.mark.parametrize(("started", "counted"), [
+    ("330x4", 50), ("200x4", 0), (None, 0)],
+    ids=["its process started inside the window: from zero",
+         "its process started before: from its first sample",
+         "no process start time: from its first sample"])
+def test_a_new_instance_whose_first_scrape_shows_errors_counts_them_if_it_started_inside(
+        tmp_path, started, counted):
+    """issue 20, 7: a replaced pod whose first scrape already shows fifty 503s was counted from
+    its first sample, its errors gone. Its process started inside the window (its
+    process_start_time_seconds): its counters started with it, so they count from zero. A
+    target new to Prometheus whose process is older may show counts from before the window."""
+    new = 'instance="new",endpoint="/",method="GET"'
+    inputs = [series("app_requests_total", 'instance="old",endpoint="/",method="GET",'
+                                           'status="503"', "0x10"),
+              series("up", 'instance="old"', "1x10"),
+              series("up", 'instance="new"', "_x6 1x4"),          # first scraped at 6 min
+              series("app_requests_total", f'{new},status="503"', "_x6 50x4")]
+    if started:
+        inputs.append(series("process_start_time_seconds", 'instance="new"', f"_x6 {started}"))
+    errors = Selector("app_requests_total", (Matcher("job", "=", "portfolio-app"),
+                                             Matcher("status", "=~", "5..")))
+    cases = [{"expr": promql.counted(errors, "300s"), "eval_time": "10m",   # [5 min, 10 min]
+              "exp_samples": [{"labels": "{}", "value": counted}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_where_the_data_begins_is_its_earliest_sample_of_any_series_of_the_target(tmp_path):

@@ -5,6 +5,7 @@
     slo check --last 5m | --start T --end T     # an explicit window
     slo check --step 30s --slices 90%           # must hold in >= 90% of 30 s slices
     slo check --baseline prev.json --max-regression 10%
+    slo check --min-coverage 95%                # exit 2 unless 95% of the window was scraped
     slo check --json out.json --junit junit.xml --markdown pr.md
 
 A run record's window also shows the client's exact p50/p95/p99 (the load generator's HDR
@@ -31,6 +32,7 @@ from slo.errors import PrometheusError, WindowError
 from slo.judge import outputs
 from slo.judge.checker import CheckResult, baseline_values, evaluate
 from slo.judge.clientside import LatencyComparison, client_vs_server
+from slo.judge.coverage import MIN_SHARE
 from slo.judge.outcome import decide
 from slo.judge.prom import Prometheus
 from slo.judge.unseen import merge_faults, refuse_unseen, window_faults
@@ -76,6 +78,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-regression", default="10%",
                         help="with --baseline: allowed relative regression (default 10%%)")
     parser.add_argument("--strict", action="store_true", help="a warning fails the check")
+    parser.add_argument("--min-coverage", default=f"{MIN_SHARE:.0%}",
+                        help="share of the window its targets' scrapes must have observed, "
+                             "else exit 2 (default %(default)s)")
     parser.add_argument("--json", help="write the result as JSON ('-' for stdout)")
     parser.add_argument("--junit", help="write JUnit XML (one testcase per SLO)")
     parser.add_argument("--markdown", help="write a Markdown table (for a PR comment)")
@@ -143,7 +148,8 @@ def run(args, console: Console) -> int:
     result = evaluate(spec, prom, window, step_s=step_s,
                       slice_fraction=_percent("--slices", args.slices), baseline=baseline,
                       max_regression=_percent("--max-regression", args.max_regression),
-                      strict=args.strict, only=tuple(args.slo))
+                      strict=args.strict, only=tuple(args.slo),
+                      min_coverage=_percent("--min-coverage", args.min_coverage))
     refuse_unseen(result.verdicts, spec.slos, faults_in(prom, window, result))
     if step_s is not None and window.seconds // step_s < FEW_SLICES:
         result.notes.append(f"--step {args.step} cuts the {window.seconds}s window into only "

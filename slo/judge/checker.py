@@ -12,7 +12,9 @@ Fail closed, every way a verdict could be about data that was not seen:
                    than the status ones select no series, a status label holding no status
                    code), data that begins inside the window (no series of the SLO's
                    denominator, of its job, was there at its start: Prometheus did not observe
-                   its first part), no events in the window, NaN, an answer Prometheus marked
+                   its first part), a window not observed throughout (slo.judge.coverage:
+                   a long gap, too small a share scraped, a down target of an SLO counting
+                   failures), no events in the window, NaN, an answer Prometheus marked
                    incomplete (warnings, partial data)
     inconclusive   a latency threshold that is not a bucket bound, with the quantile's (or the
                    share's) bucket straddling it: the buckets cannot say which side it is on
@@ -31,7 +33,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from harness_common.durations import format_duration
-from slo.judge import promql, sources
+from slo.judge import coverage, promql, sources
+from slo.judge.coverage import Coverage
 from slo.judge.histogram import (
     Buckets,
     format_above,
@@ -92,6 +95,7 @@ class Verdict:
     slices: Slices | None = None
     baseline_value: float | None = None
     value_bounds: list[float] | None = None
+    coverage: Coverage | None = None  # how much of the window was observed
 
     @property
     def shown(self) -> str:
@@ -116,6 +120,7 @@ class Verdict:
         if data["value_bounds"] is not None:
             data["value_bounds"] = [v if math.isfinite(v) else "+Inf"
                                     for v in data["value_bounds"]]
+        data["coverage"] = None if self.coverage is None else self.coverage.to_json()
         return data
 
 
@@ -396,8 +401,8 @@ def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolEx
     measured = _measure(prom, slo, window, pool, fresh)
     try:
         problems = sources.seeing_problems(slo, seen, scopes, span(window))
-        late = None if problems else observed(slo)
-        return _judge_measured(slo, window, measured, [late] if late else problems)
+        unobserved = observed(slo)
+        return _judge_measured(slo, window, measured, problems or unobserved)
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
 
@@ -439,6 +444,12 @@ def data_selectors(slo: SLO) -> tuple[Selector, ...]:
                                if src.role in ("total", "count")))
 
 
+def late_grace_s(window: Window, scrape_s: float) -> float:
+    """How long after the window's start its data may begin with the window still observed
+    from its start: two scrape intervals and the data_begins() step."""
+    return 2 * scrape_s + promql.begins_step(window.seconds)
+
+
 def late_data(selectors: tuple[Selector, ...], begins: float | None, window: Window,
               scrape_s: float) -> str | None:
     """The problem (with the fix) when the data begins later in the window than two scrape
@@ -448,7 +459,7 @@ def late_data(selectors: tuple[Selector, ...], begins: float | None, window: Win
     if begins is None:
         return None
     late = begins - window.start
-    if late <= 2 * scrape_s + promql.begins_step(window.seconds):
+    if late <= late_grace_s(window, scrape_s):
         return None
     metrics = ", ".join(sorted({s.metric for s in selectors}))
     since = iso_utc(begins)
@@ -464,11 +475,33 @@ def late_data(selectors: tuple[Selector, ...], begins: float | None, window: Win
             f"{since} (e.g. {fix})")
 
 
+def _coverage(prom: Prometheus, sels: tuple[Selector, ...], g: coverage.Grid,
+              ups: dict[tuple[str, coverage.Grid], Future], resets: Future,
+              window: Window, grace_until: float, needs: float) -> Coverage:
+    """The coverage of the targets of `sels` from the answers of their up and resets
+    queries; a target without any up series is measured by its own series (one more query)."""
+    per_target, targets, source = [], [], "up"
+    for s in sels:
+        answer = ups[(coverage.up_query(s, g.step_s, window.seconds), g)].result() if (
+            g.count) else []
+        name = coverage.target_name(s)
+        if g.count and not answer:
+            answer = prom.query_range(coverage.samples_query(s, g.step_s), g.first, g.end,
+                                      g.step_s)
+            name, source = str(promql.target_series(s)), "samples"
+        per_target.append(coverage.steps(answer, g))
+        targets.append(name)
+    return coverage.measure(g, coverage.merged(per_target), tuple(dict.fromkeys(targets)),
+                            int(resets.result() or 0), grace_until, needs, source)
+
+
 def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None = None,
              slice_fraction: float = 1.0, baseline: dict | None = None,
              max_regression: float = 0.10, strict: bool = False,
-             only: tuple[str, ...] = ()) -> CheckResult:
-    """Judge every SLO of `spec` (or those named in `only`) over `window`, concurrently."""
+             only: tuple[str, ...] = (),
+             min_coverage: float = coverage.MIN_SHARE) -> CheckResult:
+    """Judge every SLO of `spec` (or those named in `only`) over `window`, concurrently;
+    a window less than `min_coverage` observed (slo.judge.coverage) is not judged."""
     started = time.monotonic()
     slos = [s for s in spec.slos if not only or s.name in only]
 
@@ -486,16 +519,40 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
               for sels in dict.fromkeys(data.values()) if sels}
     intervals = {job: queries.submit(prom.intervals, job)
                  for job in sorted({promql.job_of(s) for sels in data.values() for s in sels})}
+    scrape_s = {sels: max(intervals[promql.job_of(s)].result().scrape_s for s in sels)
+                for sels in begins}
+    # coverage: per target a range query with a point per scrape interval (targets shared by
+    # denominators are asked once), per denominator how often its counters reset
+    grids = {sels: coverage.grid(window.start, window.end, scrape_s[sels]) for sels in begins}
+    ups: dict[tuple[str, coverage.Grid], Future] = {}
+    for sels, g in grids.items():
+        for s in sels if g.count else ():
+            key = (coverage.up_query(s, g.step_s, window.seconds), g)
+            if key not in ups:
+                ups[key] = queries.submit(prom.query_range, key[0], g.first, g.end, g.step_s)
+    resets = {sels: queries.submit(prom.scalar, coverage.resets_query(sels, window.seconds),
+                                   window.end) for sels in begins}
+    covered: dict[str, Coverage] = {}
 
-    def observed(slo: SLO) -> str | None:
+    def observed(slo: SLO) -> list[str]:
+        """Late data (one message for a window starting before the data), else what the
+        coverage of the window lacked."""
         sels = data[slo.name]
         if not sels:
-            return None
-        scrape_s = max(intervals[promql.job_of(s)].result().scrape_s for s in sels)
-        return late_data(sels, begins[sels].result(), window, scrape_s)
+            return []
+        late = late_data(sels, begins[sels].result(), window, scrape_s[sels])
+        grace = math.inf if late else window.start + late_grace_s(window, scrape_s[sels])
+        cov = _coverage(prom, sels, grids[sels], ups, resets[sels], window, grace,
+                        min_coverage)
+        covered[slo.name] = cov
+        return ([late] if late else []) + coverage.problems(cov, window, slo.kind)
 
     def one(slo: SLO) -> Verdict:
         verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes, observed)
+        verdict.coverage = covered.get(slo.name)
+        text = None if verdict.coverage is None else coverage.note(verdict.coverage)
+        if text and verdict.status not in NOT_JUDGED:
+            verdict.notes.append(text)
         if step_s:
             verdict = apply_slices(verdict, _slices(prom, slo, window, step_s, slice_fraction))
         if baseline is not None:

@@ -63,6 +63,11 @@ def _events(v: Verdict) -> str:
     return "—" if v.total_events is None else f"{v.total_events:.0f}"
 
 
+def _observed(v: Verdict) -> str:
+    """The share of the window its targets' scrapes observed (the gaps are in its notes)."""
+    return "—" if v.coverage is None else share_text(v.coverage.observed)
+
+
 def print_table(result: CheckResult, outcome: Outcome, console: Console,
                 client: LatencyComparison | None = None) -> None:
     """The verdicts as a table (colour on a TTY), the client's latency beside the server's
@@ -185,13 +190,14 @@ def to_markdown(result: CheckResult, outcome: Outcome, costs: list[dict] | None 
     lines = [f"### SLO check: {outcome.headline}", "",
              f"`{result.service}` from {result.window.iso('start')} to "
              f"{result.window.iso('end')} ({result.window.seconds}s, {result.window.source})", "",
-             "| SLO | objective | measured | margin | under threshold | requests | verdict |",
-             "|---|---|---|---|---|---|---|"]
+             "| SLO | objective | measured | margin | under threshold | requests | observed | "
+             "verdict |",
+             "|---|---|---|---|---|---|---|---|"]
     for v in result.verdicts:
         judged = outcome.slo(v.name)
         lines.append(f"| {v.name}{' (key)' if v.key else ''} | {v.objective} | "
                      f"{v.shown} | {_margin(v)} | {_under(v)} | "
-                     f"{_events(v)} | {_icon(judged)} {judged.label} |")
+                     f"{_events(v)} | {_observed(v)} | {_icon(judged)} {judged.label} |")
     notes = [f"- **{v.name}**: {line}" for v in result.verdicts
              for line in ([_reason(v, outcome)] if v.status != MET else []) + v.notes]
     notes += [f"- {note}" for note in result.notes]

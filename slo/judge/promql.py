@@ -10,10 +10,11 @@ window itself, in seconds, so each count covers exactly the window:
     q.buckets  <every bucket counted by le>: which boundaries exist, and where the quantile is
 
 A count is the counters' increase(), except for a series born inside the window (absent at
-its start, of a target Prometheus was already scraping): it counted from zero, so its count is
-its last value. A counter that appears already at 9 (nine requests between two scrapes, or a
-service restarted inside the window) has counted those nine, and increase() alone sees none
-of them. Per series, one of three disjoint cases (`or` unions them):
+its start, of a target Prometheus was already scraping or whose process started inside the
+window): it counted from zero, so its count is its last value. A counter that appears already
+at 9 (nine requests between two scrapes, or a service restarted inside the window) has counted
+those nine, and increase() alone sees none of them. Per series, one of three disjoint cases
+(`or` unions them):
 
     increase(S[W]) unless B                                    present at the start
     or (last_over_time(S[W]) and resets(S[W]) == 0             born: its last value
@@ -21,7 +22,9 @@ of them. Per series, one of three disjoint cases (`or` unions them):
                                                        at least its count (its first value
                                                        is not known: max >= first)
     where B = (last_over_time(S[W]) unless S offset W)
-              unless on (job, instance) (up unless up offset W)
+              unless on (job, instance) ((up unless up offset W)   a target new to Prometheus
+                unless on (job, instance) (max_over_time(process_start_time_seconds[W])
+                                           > time() - W))          ...unless it started inside
 
 For sliding windows, `sliding()` gives the same expressions with the slice as window, to run
 as range queries (step = slice, so the slices do not overlap). The checker first asks, per
@@ -37,7 +40,7 @@ as Sloth and Pyrra do: cheap, and the pre-initialised counters of a service make
 
 from dataclasses import dataclass
 
-from harness_common.durations import format_duration
+from harness_common.durations import format_duration, whole_seconds
 from slo.spec.model import SLO, EventRatio, Events, Quantile, Throughput
 from slo.spec.selectors import Matcher, Selector
 from slo.units import format_number
@@ -65,12 +68,19 @@ def rate_sum(events: Events, range_: str, fn: str = "rate", zero: bool = False) 
     return f"({out})" if len(terms) > 1 else out
 
 
+PROCESS_START = "process_start_time_seconds"  # the client libraries' process start gauge
+
+
 def born(selector: Selector, range_: str) -> str:
     """The series of `selector` born inside the range: with samples in it, absent at its
-    start, of a target Prometheus already scraped at the start (a target new to Prometheus —
-    its first scrape, or Prometheus's own start — shows counts from before the window)."""
+    start, of a target Prometheus already scraped at the start, or whose process started
+    inside the range (its process_start_time_seconds: its counters started with it, so a
+    replaced pod's first fifty 503s count). Another target new to Prometheus (its first
+    scrape, or Prometheus's own start) may show counts from before the window."""
+    older = (f"((up unless up offset {range_}) unless on (job, instance) "
+             f"(max_over_time({PROCESS_START}[{range_}]) > time() - {whole_seconds(range_)}))")
     return (f"((last_over_time({selector}[{range_}]) unless {selector} offset {range_}) "
-            f"unless on (job, instance) (up unless up offset {range_}))")
+            f"unless on (job, instance) {older})")
 
 
 def per_series(selector: Selector, range_: str) -> str:

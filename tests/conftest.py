@@ -161,6 +161,35 @@ def start_prometheus(tmp_path):
         server.proc.stop()
 
 
+def build_tsdb(openmetrics: str, data: Path) -> Path:
+    """A TSDB in `data` holding exactly the samples of `openmetrics` (OpenMetrics text with a
+    timestamp on every sample, ending in `# EOF`), written by promtool as blocks."""
+    import subprocess
+
+    data.mkdir(parents=True, exist_ok=True)
+    source = data.parent / "samples.om"
+    source.write_text(openmetrics, encoding="utf-8")
+    result = subprocess.run([_need("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                             str(source), str(data)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return data
+
+
+def prometheus_on_samples(workdir: Path, openmetrics: str, scrape_interval: str = "5s"
+                          ) -> Server:
+    """A real Prometheus in `workdir` answering from exactly the samples of `openmetrics`
+    (build_tsdb), scraping nothing; its config's `scrape_interval` is what the checker reads
+    as the services' one. The caller stops it (server.proc.stop())."""
+    data = build_tsdb(openmetrics, workdir / "data")
+    config = workdir / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"global": {"scrape_interval": scrape_interval}}))
+    port = free_port()
+    proc = start_prometheus_at(config, data, port, workdir / "prometheus.log")
+    return Server(url=f"http://127.0.0.1:{port}", port=port, proc=proc, config_path=config,
+                  workdir=workdir)
+
+
 def start_static_server(workdir: Path, files: dict[str, str] | None = None) -> Server:
     """`python -m http.server` (a service this project did not write) serving `files`."""
     root = workdir / "www"

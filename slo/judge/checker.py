@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 from harness_common import exitcodes
 from harness_common.durations import format_duration
-from slo.judge import promql, sources
+from slo.judge import counting, promql, sources
 from slo.judge.histogram import Buckets, format_bounds, quantile_bounds, share_bounds
 from slo.judge.prom import PartialAnswerError, Prometheus
 from slo.judge.window import MIN_WINDOW_S, Window, iso_utc
@@ -339,7 +339,8 @@ def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecuto
     return out
 
 
-def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str]) -> Verdict:
+def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str],
+                    seconds: float | None = None) -> Verdict:
     if "buckets" in measured:
         histogram = slo.histogram_buckets
         buckets = Buckets.from_samples(measured["buckets"].result(), histogram[1])
@@ -354,7 +355,8 @@ def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str
         return judge(slo, value, total, good, buckets=buckets, problems=problems)
     total = _clean(measured["total"].result())
     if isinstance(slo.sli, Throughput):
-        return judge(slo, None if total is None else total / window.seconds, total,
+        seconds = seconds or window.seconds  # between the scrapes the count runs between
+        return judge(slo, None if total is None else total / seconds, total,
                      problems=problems)
     events = _clean(measured["events"].result())
     value = events / total if events is not None and total else None
@@ -365,19 +367,32 @@ def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str
 
 def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
                   seen: dict[str, Future], born: dict[str, Future],
-                  scopes: dict[sources.Look, Future], observed) -> Verdict:
+                  scopes: dict[sources.Look, Future], observed, edges=None) -> Verdict:
+    """`born`: metric -> its promql.census_query() rows; `edges`: slo -> the scrapes its
+    counts run between (counting.edges_of), said in the verdict."""
     try:
         metrics = {src.selector.metric for src in slo.sources}
-        fresh = frozenset(m for m in metrics if (born[m].result() or 0) > 0)
+        census = {m: born[m].result() for m in metrics}
+        fresh = frozenset(m for m in metrics if census[m])
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
     measured = _measure(prom, slo, window, pool, fresh)
     try:
         problems = sources.seeing_problems(slo, seen, scopes, span(window))
         late = None if problems else observed(slo)
-        return _judge_measured(slo, window, measured, [late] if late else problems)
+        scrapes = edges(slo) if edges is not None and not (late or problems) else (None, None)
+        verdict = _judge_measured(slo, window, measured, [late] if late else problems,
+                                  counting.span_s(window.seconds, scrapes))
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
+    if verdict.total_events:
+        jobs: dict[str, set[str]] = {}
+        for src in slo.sources:
+            jobs.setdefault(src.selector.metric, set()).add(promql.job_of(src.selector))
+        restarted = counting.reset_note(jobs, census)
+        verdict.notes += [counting.span_note(window.end - window.seconds, window.end, scrapes)]
+        verdict.notes += [restarted] if restarted else []
+    return verdict
 
 
 def _slices(prom: Prometheus, slo: SLO, window: Window, step_s: int,
@@ -445,13 +460,16 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
     seen = sources.read_labels(prom, metrics, window.start, window.end, queries)
     scopes = sources.read_scopes(prom, slos, window.start, window.end, queries)
     range_ = f"{window.seconds}s"
-    born = {m: queries.submit(prom.scalar, promql.born_query(m, range_), window.end)
+    born = {m: queries.submit(prom.query, promql.census_query(m, range_), window.end)
             for m in metrics}
     # one query per SLO (fewer when SLOs share their denominator): where its data begins
     data = {slo.name: data_selectors(slo) for slo in slos}
     begins = {sels: queries.submit(prom.scalar, promql.data_begins(sels, window.seconds),
                                    window.end)
               for sels in dict.fromkeys(data.values()) if sels}
+    edges = {sels: queries.submit(prom.query, promql.counted_edges(sels, window.seconds),
+                                  window.end)
+             for sels in dict.fromkeys(data.values()) if sels}
     intervals = {job: queries.submit(prom.intervals, job)
                  for job in sorted({promql.job_of(s) for sels in data.values() for s in sels})}
 
@@ -463,7 +481,9 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
         return late_data(sels, begins[sels].result(), window, scrape_s)
 
     def one(slo: SLO) -> Verdict:
-        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes, observed)
+        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes, observed,
+                                lambda s: counting.edges_of(edges[data[s.name]].result())
+                                if data[s.name] else (None, None))
         if step_s:
             verdict = apply_slices(verdict, _slices(prom, slo, window, step_s, slice_fraction))
         if baseline is not None:

@@ -1,7 +1,7 @@
 """PromQL built from the model: pure functions, strings out, no I/O.
 
 For the checker, instant queries evaluated at the end of the judged window; the range is the
-window itself, in seconds, so each count covers exactly the window:
+window itself, in seconds:
 
     q = sli_queries(spec.slo("latency-p95"), window_s=300)
     q.value    histogram_quantile(0.95, <buckets counted by le over 300s>)
@@ -9,30 +9,37 @@ window itself, in seconds, so each count covers exactly the window:
     q.total    <count of _count>
     q.buckets  <every bucket counted by le>: which boundaries exist, and where the quantile is
 
-A count is the counters' increase(), except for a series born inside the window (absent at
-its start, of a target Prometheus was already scraping): it counted from zero, so its count is
-its last value. A counter that appears already at 9 (nine requests between two scrapes, or a
-service restarted inside the window) has counted those nine, and increase() alone sees none
-of them. Per series, one of three disjoint cases (`or` unions them):
+A count is exact, never extrapolated, and every counter of an SLO (good, bad, total, each
+bucket) is counted by the same rule, so a window without a failed request reads 100 % and
+good never exceeds total. The window is aligned to the scrapes: a series counts from its last
+sample at or before the window's start (at most LOOKBACK earlier) to its last sample at or
+before its end. Prometheus cannot tell when between two scrapes a request came: the requests
+between the last scrape before the window and the first inside it count in this window (a
+burst at its start is never lost), those after the last scrape inside it in the next one.
+Per series, one of these disjoint cases (`or` unions them, the first that applies wins):
 
-    increase(S[W]) unless B                                    present at the start
-    or (last_over_time(S[W]) and resets(S[W]) == 0             born: its last value
-        or increase(S[W]) + max_over_time(S[W])) and B         born, then reset as well:
-                                                       at least its count (its first value
-                                                       is not known: max >= first)
-    where B = (last_over_time(S[W]) unless S offset W)
-              unless on (job, instance) (up unless up offset W)
+    last - first                         present at the start, no reset (the usual case)
+    last                                 present at the start, reset before its first sample
+                                         in the window (a restart at the edge): from zero
+    increase(S[W])                       reset inside the window (a restart): Prometheus's
+                                         estimate, from its first sample in the window
+    last   (increase + max after a reset)  born inside the window: from zero (see born())
+    last - min (increase after a reset)  of a target new to Prometheus: from its first sample
+    where first = last_over_time(S[LOOKBACK] offset W), last = last_over_time(S[W])
+
+The checker first asks, per metric, whether any series is not the usual case (census_query());
+the metrics without one count `sum(last - first)` alone, which is as cheap as increase(). The
+series that reset inside the window are named in the verdict, with the rule that counted them;
+counted_edges() gives the scrapes the count runs between, for the verdict to say so.
 
 For sliding windows, `sliding()` gives the same expressions with the slice as window, to run
-as range queries (step = slice, so the slices do not overlap). The checker first asks, per
-metric, whether any series was born in the window at all (born_query()); the metrics without
-one count by increase() alone. It also asks, per SLO, where the data of its denominator
-begins (data_begins(): the earliest sample of any series of the metric from the same job), so a
-window reaching back before Prometheus observed the service is not judged. For the recording
-rules,
-`bad_ratio_rate()` is the share of bad events over a window, recorded as
-`slo:sli_error:ratio_rate<window>` and divided by the error budget to get a burn rate (rate()
-as Sloth and Pyrra do: cheap, and the pre-initialised counters of a service make it exact).
+as range queries (step = slice, so the slices do not overlap). The checker also asks, per
+SLO, where the data of its denominator begins (data_begins(): the earliest sample of any
+series of the metric from the same job), so a window reaching back before Prometheus observed
+the service is not judged. For the recording rules, `bad_ratio_rate()` is the share of bad
+events over a window, recorded as `slo:sli_error:ratio_rate<window>` and divided by the error
+budget to get a burn rate (rate() as Sloth and Pyrra do: cheap, and the pre-initialised
+counters of a service make it exact enough for alerting); the dashboards use rate() too.
 """
 
 from dataclasses import dataclass
@@ -65,37 +72,61 @@ def rate_sum(events: Events, range_: str, fn: str = "rate", zero: bool = False) 
     return f"({out})" if len(terms) > 1 else out
 
 
+LOOKBACK = "5m"  # how far before the window's start a series' last sample may lie
+# (Prometheus's default lookback: an instant query at the start would see no older sample)
+
+
+def first(selector: Selector, range_: str) -> str:
+    """The value of each series at the window's start: its last sample at or before it, at
+    most LOOKBACK earlier. A failed scrape (a stale marker) just before the start does not
+    hide it: the counter's value is still known."""
+    return f"last_over_time({selector}[{LOOKBACK}] offset {range_})"
+
+
+def _new_target(range_: str) -> str:
+    return f"(up unless up offset {range_})"
+
+
 def born(selector: Selector, range_: str) -> str:
-    """The series of `selector` born inside the range: with samples in it, absent at its
-    start, of a target Prometheus already scraped at the start (a target new to Prometheus —
-    its first scrape, or Prometheus's own start — shows counts from before the window)."""
-    return (f"((last_over_time({selector}[{range_}]) unless {selector} offset {range_}) "
-            f"unless on (job, instance) (up unless up offset {range_}))")
+    """The series of `selector` born inside the range: with samples in it, none at its start
+    (first()), of a target Prometheus already scraped at the start (a target new to
+    Prometheus — its first scrape, or Prometheus's own start — shows counts from before the
+    window)."""
+    return (f"((last_over_time({selector}[{range_}]) unless {first(selector, range_)}) "
+            f"unless on (job, instance) {_new_target(range_)})")
 
 
 def per_series(selector: Selector, range_: str) -> str:
-    """Events of each series over the range, a series born inside it counted from zero: its
-    last value (if it also reset in the range: its increase and its highest value, which can
-    only count too many)."""
-    b = born(selector, range_)
-    inc = f"increase({selector}[{range_}])"
-    from_zero = (f"(last_over_time({selector}[{range_}]) and resets({selector}[{range_}]) == 0"
-                 f" or {inc} + max_over_time({selector}[{range_}]))")
-    return f"({inc} unless {b} or {from_zero} and {b})"
+    """Events of each series over the range, exactly (see the module's docstring): last -
+    first; a series that reset at the edge from zero, inside the range by increase(); a
+    series born inside it from zero (if it also reset: its increase and its highest value,
+    which can only count too many); a series of a target new to Prometheus from its first
+    sample."""
+    s, w = selector, range_
+    last, start = f"last_over_time({s}[{w}])", first(s, w)
+    inc, steady = f"increase({s}[{w}])", f"resets({s}[{w}]) == 0"
+    present = (f"{last} - {start} and {steady} and min_over_time({s}[{w}]) >= {start}"
+               f" or {last} and {steady} and {start}"
+               f" or {inc} and {start}")
+    from_zero = f"({last} and {steady} or {inc} + max_over_time({s}[{w}])) and {born(s, w)}"
+    from_first = f"{last} - min_over_time({s}[{w}]) and {steady} or {inc}"
+    return f"({present} or {from_zero} or {from_first})"
 
 
-ALL = None  # born: every metric may have series born inside the window
+ALL = None  # fresh: every metric may have series that are not the usual case
 
 
 def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None) -> str:
     if fresh is not ALL and selector.metric not in fresh:
-        return f"increase({selector}[{range_}])"  # no series of it was born in the window
+        # every series of it was there at the start and did not reset
+        return f"(last_over_time({selector}[{range_}]) - {first(selector, range_)})"
     return per_series(selector, range_)
 
 
 def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
-    """Events of one counter over the range (born series included), 0 without series.
-    `fresh`: the metrics that have series born inside the window (ALL: any may)."""
+    """Events of one counter over the range (exact, born series included), 0 without series.
+    `fresh`: the metrics that have series other than the usual case (census_query(); ALL:
+    any may)."""
     return f"(sum({_grows(selector, range_, fresh)}) or vector(0))"
 
 
@@ -105,18 +136,33 @@ def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None 
 
 
 def exact_count(selector: Selector, range_: str) -> str:
-    """How much a counter grew over the range, without increase()'s extrapolation to the
-    range's edges: its last value in the range less its value at the start (a series born
-    inside the range: its last value). Only for a count to compare (a reset in the range
-    makes it wrong); the verdicts use increase() like the rules and dashboards."""
-    last = f"last_over_time({selector}[{range_}])"
-    return f"sum(({last} - {selector} offset {range_}) or ({last} and {born(selector, range_)}))"
+    """How much a counter grew over the range, counted as the verdicts count (`counted`);
+    empty without series."""
+    return f"sum({per_series(selector, range_)})"
 
 
-def born_query(metric: str, range_: str) -> str:
-    """How many series of `metric` were born inside the range (any labels): 0 lets every
-    selector of it count by increase() alone, far cheaper over many SLOs."""
-    return f"count({born(Selector('', (Matcher('__name__', '=', metric),)), range_)})"
+def census_query(metric: str, range_: str) -> str:
+    """The series of `metric` (any labels) that are not the usual case over the range: rows
+    census="reset" (per job: how many reset inside the range) and census="fresh" (how many have
+    no sample at its start, or reset before their first sample in it). No row lets every
+    selector of it count `last - first` alone, far cheaper over many SLOs."""
+    m = Selector("", (Matcher("__name__", "=", metric),))
+    start = first(m, range_)
+    edge = (f"(last_over_time({m}[{range_}]) unless {start} "
+            f"or min_over_time({m}[{range_}]) < {start})")
+    return (f'label_replace(count by (job) (resets({m}[{range_}]) > 0), "census", "reset", '
+            f'"", "") or label_replace(count({edge}), "census", "fresh", "", "")')
+
+
+def counted_edges(selectors: tuple[Selector, ...], window_s: int) -> str:
+    """The scrapes a count over the `window_s` s before evaluation time runs between: row
+    edge="start", the earliest last sample at or before the window's start of the selectors'
+    series; edge="end", the latest sample at or before its end."""
+    range_ = f"{int(window_s)}s"
+    at_start = " or ".join(f"timestamp({s} offset {range_})" for s in selectors)
+    at_end = " or ".join(f"timestamp({s})" for s in selectors)
+    return (f'label_replace(min({at_start}), "edge", "start", "", "") '
+            f'or label_replace(max({at_end}), "edge", "end", "", "")')
 
 
 TARGET_LABELS = ("job", "instance")  # the labels that name where a series is scraped from
@@ -241,7 +287,8 @@ class SliQueries:
 def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL) -> SliQueries:
     """The checker's queries for `slo` over the `window_s` seconds before evaluation time.
 
-    `fresh`: the metrics with series born inside the window (see born_query(); ALL: any may).
+    `fresh`: the metrics with series other than the usual case (see census_query(); ALL: any
+    may).
     """
     if int(window_s) != window_s or window_s < 1:
         raise ValueError(f"the window must be whole seconds >= 1 (got {window_s!r})")

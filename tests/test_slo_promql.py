@@ -32,13 +32,14 @@ def counted(selector: str, window: str) -> str:
     its last at or before the start (a reset at the edge: from zero; inside the window:
     increase()), a series born inside the window from zero, one of a target new to Prometheus
     from its first sample."""
-    last, start = f"last_over_time({selector}[{window}])", (f"last_over_time({selector}[5m] "
-                                                              f"offset {window})")
+    lookback = f"{min(int(window[:-1]), 300)}s"
+    last, start = (f"last_over_time({selector}[{window}])",
+                   f"last_over_time({selector}[{lookback}] offset {window})")
     inc, steady = f"increase({selector}[{window}])", f"resets({selector}[{window}]) == 0"
     born = (f"((last_over_time({selector}[{window}]) unless {start}) "
             f"unless on (job, instance) (up unless up offset {window}))")
-    present = (f"{last} - {start} and {steady} and min_over_time({selector}[{window}]) >= "
-               f"{start} or {last} and {steady} and {start} or {inc} and {start}")
+    present = (f"{inc} and resets({selector}[{window}]) > 0 and {start} or {last} - ({start} <= "
+               f"min_over_time({selector}[{window}])) or {last} and {start}")
     from_zero = f"({last} and {steady} or {inc} + max_over_time({selector}[{window}])) and {born}"
     from_first = f"{last} - min_over_time({selector}[{window}]) and {steady} or {inc}"
     return f"(sum(({present} or {from_zero} or {from_first})) or vector(0))"
@@ -77,11 +78,11 @@ def test_a_request_rate_is_the_count_over_the_window_divided_by_its_seconds():
 
 def test_every_checker_query_covers_exactly_the_window():
     """Every range is the window, or the lookback before its start (where a series' last
-    sample before the window, which its count starts from, may lie)."""
+    sample before the window, which its count starts from, may lie: up to 5 min)."""
     for slo in SPEC.slos:
         q = promql.sli_queries(slo, 437)
         for expr in filter(None, (q.value, q.good, q.bad, q.total, q.buckets)):
-            assert set(re.findall(r"\[([^\]]+)\]", expr)) == {"437s", "5m"}, expr
+            assert set(re.findall(r"\[([^\]]+)\]", expr)) == {"437s", "300s"}, expr
             assert set(re.findall(r"offset ([0-9a-z]+)", expr)) == {"437s"}, expr
             assert "rate(" not in expr and "increase(" in expr
 
@@ -105,8 +106,9 @@ def test_a_sliding_range_shorter_than_one_step_is_rejected():
 
 def test_latency_slos_read_all_their_buckets_and_others_have_none():
     fast = promql.sli_queries(SPEC.slo("api-fast-requests"), 60).buckets
-    assert fast.startswith("sum by (le) ((last_over_time(app_request_duration_seconds_bucket"
-                           f'{{{USER},endpoint=~"/api/.*"}}[60s]) - ')
+    assert fast == "sum by (le) " + counted(
+        f'app_request_duration_seconds_bucket{{{USER},endpoint=~"/api/.*"}}', "60s"
+    )[4:-len(" or vector(0))")]
     assert promql.sli_queries(SPEC.slo("error-ratio"), 60).buckets is None
 
 
@@ -470,8 +472,8 @@ def test_a_restart_inside_the_window_is_counted_by_increase(tmp_path):
 
 def test_the_census_finds_series_other_than_the_usual_case(tmp_path):
     """The checker first asks, per metric, which series were not there at the start or reset:
-    none lets its selectors count `last - first` alone (the cheap queries), any keeps the
-    per-series rules, and the resets are counted per job (the verdict names them)."""
+    none lets its selectors count `last - value at the start` alone (the cheap queries), any
+    keeps the per-series rules, and the resets are counted per job (the verdict names them)."""
     api = 'endpoint="/api/projects",method="GET"'
     old = [series("app_requests_total", f'{api},status="200"', "0+20x10")]
     fresh = old + [series("app_requests_total", f'{api},status="503"', "_x6 9x4")]
@@ -486,7 +488,14 @@ def test_the_census_finds_series_other_than_the_usual_case(tmp_path):
         {"labels": '{census="fresh"}', "value": 1}]}])  # below its value at the start
     assert result.returncode == 0, result.stdout + result.stderr
     q = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset())
-    assert "unless" not in q.bad and "increase(" not in q.bad and "offset 300s" in q.bad
+    assert "unless" not in q.bad and "increase(" not in q.bad and "[300s] offset" not in q.bad
+    # a failed scrape at the start (a stale marker) keeps the per-series rules: the instant
+    # value at the start is gone, its last sample before is not
+    stale = [series("app_requests_total", f'{api},status="200"', "0+20x4 stale 120+20x4")]
+    result = run_expr_tests(tmp_path, stale, [{"expr": promql.census_query(
+        "app_requests_total", "299s"), "eval_time": "10m",
+        "exp_samples": [{"labels": '{census="fresh"}', "value": 1}]}])
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_where_the_data_begins_is_its_earliest_sample_of_any_series_of_the_target(tmp_path):

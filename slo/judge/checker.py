@@ -380,12 +380,13 @@ def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolEx
     try:
         problems = sources.seeing_problems(slo, seen, scopes, span(window))
         late = None if problems else observed(slo)
-        scrapes = edges(slo) if edges is not None and not (late or problems) else (None, None)
+        seeing = not (late or problems)
+        scrapes = edges(slo) if edges is not None and seeing else (None, None)
         verdict = _judge_measured(slo, window, measured, [late] if late else problems,
                                   counting.span_s(window.seconds, scrapes))
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
-    if verdict.total_events:
+    if seeing and verdict.total_events:
         jobs: dict[str, set[str]] = {}
         for src in slo.sources:
             jobs.setdefault(src.selector.metric, set()).add(promql.job_of(src.selector))

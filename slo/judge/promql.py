@@ -12,7 +12,8 @@ window itself, in seconds:
 A count is exact, never extrapolated, and every counter of an SLO (good, bad, total, each
 bucket) is counted by the same rule, so a window without a failed request reads 100 % and
 good never exceeds total. The window is aligned to the scrapes: a series counts from its last
-sample at or before the window's start (at most LOOKBACK earlier) to its last sample at or
+sample at or before the window's start (lookback(): at most the window's length, up to 5
+min, earlier) to its last sample at or
 before its end. Prometheus cannot tell when between two scrapes a request came: the requests
 between the last scrape before the window and the first inside it count in this window (a
 burst at its start is never lost), those after the last scrape inside it in the next one.
@@ -25,10 +26,10 @@ Per series, one of these disjoint cases (`or` unions them, the first that applie
                                          estimate, from its first sample in the window
     last   (increase + max after a reset)  born inside the window: from zero (see born())
     last - min (increase after a reset)  of a target new to Prometheus: from its first sample
-    where first = last_over_time(S[LOOKBACK] offset W), last = last_over_time(S[W])
+    where first = last_over_time(S[lookback] offset W), last = last_over_time(S[W])
 
 The checker first asks, per metric, whether any series is not the usual case (census_query());
-the metrics without one count `sum(last - first)` alone, which is as cheap as increase(). The
+the metrics without one count `sum(last - S offset W)` alone, which is as cheap as increase(). The
 series that reset inside the window are named in the verdict, with the rule that counted them;
 counted_edges() gives the scrapes the count runs between, for the verdict to say so.
 
@@ -72,15 +73,22 @@ def rate_sum(events: Events, range_: str, fn: str = "rate", zero: bool = False) 
     return f"({out})" if len(terms) > 1 else out
 
 
-LOOKBACK = "5m"  # how far before the window's start a series' last sample may lie
-# (Prometheus's default lookback: an instant query at the start would see no older sample)
+LOOKBACK_S = 300  # Prometheus's default lookback: the furthest a series' last sample before
+# the window's start may lie (an instant query at the start sees none older)
+
+
+def lookback(range_: str) -> str:
+    """How far before the window's start first() looks: the window's own length up to
+    LOOKBACK_S (a shorter window reads no more samples before its start than inside it)."""
+    seconds = int(range_[:-1]) if range_.endswith("s") and range_[:-1].isdigit() else LOOKBACK_S
+    return f"{min(seconds, LOOKBACK_S)}s"
 
 
 def first(selector: Selector, range_: str) -> str:
     """The value of each series at the window's start: its last sample at or before it, at
-    most LOOKBACK earlier. A failed scrape (a stale marker) just before the start does not
+    most lookback() earlier. A failed scrape (a stale marker) just before the start does not
     hide it: the counter's value is still known."""
-    return f"last_over_time({selector}[{LOOKBACK}] offset {range_})"
+    return f"last_over_time({selector}[{lookback(range_)}] offset {range_})"
 
 
 def _new_target(range_: str) -> str:
@@ -105,9 +113,10 @@ def per_series(selector: Selector, range_: str) -> str:
     s, w = selector, range_
     last, start = f"last_over_time({s}[{w}])", first(s, w)
     inc, steady = f"increase({s}[{w}])", f"resets({s}[{w}]) == 0"
-    present = (f"{last} - {start} and {steady} and min_over_time({s}[{w}]) >= {start}"
-               f" or {last} and {steady} and {start}"
-               f" or {inc} and {start}")
+    # a range is read once per mention (PromQL has no variables): as few as the cases need
+    present = (f"{inc} and resets({s}[{w}]) > 0 and {start}"
+               f" or {last} - ({start} <= min_over_time({s}[{w}]))"
+               f" or {last} and {start}")
     from_zero = f"({last} and {steady} or {inc} + max_over_time({s}[{w}])) and {born(s, w)}"
     from_first = f"{last} - min_over_time({s}[{w}]) and {steady} or {inc}"
     return f"({present} or {from_zero} or {from_first})"
@@ -117,10 +126,11 @@ ALL = None  # fresh: every metric may have series that are not the usual case
 
 
 def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None) -> str:
-    if fresh is not ALL and selector.metric not in fresh:
-        # every series of it was there at the start and did not reset
-        return f"(last_over_time({selector}[{range_}]) - {first(selector, range_)})"
-    return per_series(selector, range_)
+    if fresh is ALL or selector.metric in fresh:
+        return per_series(selector, range_)
+    # every series had a sample at the start (no stale marker) and none reset: the instant
+    # value at the start is its first() and a seek, not a range read
+    return f"(last_over_time({selector}[{range_}]) - {selector} offset {range_})"
 
 
 def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
@@ -143,15 +153,16 @@ def exact_count(selector: Selector, range_: str) -> str:
 
 def census_query(metric: str, range_: str) -> str:
     """The series of `metric` (any labels) that are not the usual case over the range: rows
-    census="reset" (per job: how many reset inside the range) and census="fresh" (how many have
-    no sample at its start, or reset before their first sample in it). No row lets every
-    selector of it count `last - first` alone, far cheaper over many SLOs."""
+    census="reset" (per job: how many reset inside it) and census="fresh" (how many have no
+    sample at its start, or a stale marker there, or reset before their first sample in it).
+    No row lets every selector of it count `last - value at the start` alone, as cheap as
+    increase() (per_series() reads each range several times)."""
     m = Selector("", (Matcher("__name__", "=", metric),))
-    start = first(m, range_)
-    edge = (f"(last_over_time({m}[{range_}]) unless {start} "
-            f"or min_over_time({m}[{range_}]) < {start})")
+    # the instant value at the start is first() wherever there is one (and a seek)
+    fresh = (f"(last_over_time({m}[{range_}]) unless {m} offset {range_} "
+             f"or min_over_time({m}[{range_}]) < {m} offset {range_})")
     return (f'label_replace(count by (job) (resets({m}[{range_}]) > 0), "census", "reset", '
-            f'"", "") or label_replace(count({edge}), "census", "fresh", "", "")')
+            f'"", "") or label_replace(count({fresh}), "census", "fresh", "", "")')
 
 
 def counted_edges(selectors: tuple[Selector, ...], window_s: int) -> str:

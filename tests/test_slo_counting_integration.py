@@ -8,6 +8,10 @@ it. increase() over the window sees only the samples inside it: `error ratio 0.0
 exit 0. Counted from the last scrape at or before the start: 40 errors of 160, violated — the
 same in every format a spec may be written in (preset, raw queries, Sloth, OpenSLO good/total
 of bare counters), each counting good, bad and total alike and exactly.
+
+issue 20, Why 5 (a healthy window judged violated), against a real Prometheus scraping a real
+exporter: a failed scrape just before the window's start made every series look born inside
+it, so requests from long before counted as the window's.
 """
 
 import json
@@ -164,3 +168,74 @@ def test_a_window_without_a_failed_request_is_100_percent_good_in_every_format(
     errors = slos["errors"]
     assert code == 0 and errors["status"] == "met", errors
     assert (errors["total_events"], errors["good_fraction"]) == (60, 1.0), errors
+
+
+EXPORTER_SLO = OPENSLO.replace('app_requests_total{job="portfolio-app",status!~"5.."}',
+                               'http_requests_total{job="exporter",code!~"5.."}').replace(
+    'app_requests_total{job="portfolio-app"}', 'http_requests_total{job="exporter"}').replace(
+    "service: portfolio-app", "service: exporter")
+
+
+def test_why_a_healthy_window_starting_on_a_failed_scrape_was_judged_violated(
+        tmp_path, start_prometheus):
+    """issue 20, Why 5 (a healthy run judged violated): good and total must count the same
+    requests. A real Prometheus scrapes a real exporter every second; forty 503s long before
+    the window, none in it. One scrape fails (Prometheus marks every series stale) and the
+    window starts just after it: every series looked born inside the window and counted from
+    zero, the forty old 503s and every request since the process started as the window's own
+    (VIOLATED, exit 1). Counted from its last sample before the start: 100 % good."""
+    from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+    from slo.judge.prom import Prometheus
+    from stack.procs import free_port, wait_until
+
+    registry = CollectorRegistry()
+    counter = Counter("http_requests", "Requests handled.", ["code", "handler"],
+                      registry=registry)
+    counter.labels(code="503", handler="/").inc(40)
+    ok = counter.labels(code="200", handler="/")
+    port = free_port()
+    server, _ = start_http_server(port, "127.0.0.1", registry)
+    prom = start_prometheus({"exporter": [f"127.0.0.1:{port}"]})
+    api = Prometheus(prom.url)
+    scrapes = 'count_over_time(up{job="exporter"}[1m])'
+    try:
+        wait_until(lambda: (api.scalar(scrapes, time.time()) or 0) >= 4, 30, "four scrapes")
+        for _ in range(20):
+            ok.inc(5)
+            time.sleep(0.1)
+        server.shutdown()   # the next scrape fails...
+        server.server_close()
+        failed = 'max_over_time(timestamp(up{job="exporter"} == 0)[10s:100ms])'
+        wait_until(lambda: api.scalar(failed, time.time()) is not None, 10, "a failed scrape")
+        failed_at = api.scalar(failed, time.time())
+        server, _ = start_http_server(port, "127.0.0.1", registry)  # ...the ones after do not
+        for _ in range(110):
+            ok.inc(5)
+            time.sleep(0.1)
+        start = failed_at + 0.05
+        end = start + 10
+        wait_until(lambda: time.time() > end + 2.5, 30, "the window to settle")
+        code, slos = check(tmp_path, prom, EXPORTER_SLO, start, end)
+    finally:
+        server.shutdown()
+        server.server_close()
+    errors = slos["errors"]
+    assert code == 0 and errors["status"] == "met", errors
+    assert errors["value"] == 1.0 and errors["good_fraction"] == 1.0, errors
+    assert errors["total_events"] == int(errors["total_events"]) > 0, errors
+
+
+def test_a_restart_inside_the_window_is_counted_by_increase_and_said(tmp_path, prometheus):
+    """The window holds the restart (the old process's 7 errors and 500 requests, then the
+    new one's from zero): the samples do not hold the exact count across it, the verdict says
+    which series were counted by increase() instead."""
+    code, slos = check(tmp_path, prometheus, PRESET, T0 - 30, T0 + 20)
+    errors = slos["errors"]
+    assert code == 1 and errors["status"] == "violated", errors
+    assert errors["value"] * errors["total_events"] >= 40, errors
+    assert errors["notes"][1] == (
+        '2 series of app_requests_total (job "portfolio-app") reset inside the window (the '
+        "service restarted): the samples do not hold their exact count across a restart, so "
+        "each is counted by Prometheus's increase() from its first sample in the window, "
+        "extrapolated to the window's edges")

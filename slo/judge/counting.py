@@ -44,8 +44,9 @@ def span_s(window_s: float, edges: tuple[float | None, float | None]) -> float:
 def span_note(start: float, end: float, edges: tuple[float | None, float | None]) -> str:
     """The rule that attributed the events at the window's edges, with the scrapes it used."""
     first, last = edges
-    since = ("from zero or each series' first scrape (none had a sample at the window's "
-             "start)" if first is None else
+    since = ("from each series' last sample at or before the window's start (one without "
+             "any from zero, or from its first scrape if its target is new to Prometheus)"
+             if first is None else
              f"from the scrape at {iso_tenths(first)} ({start - first:.1f} s before the "
              f"window's start)")
     until = ("to its last scrape" if last is None else

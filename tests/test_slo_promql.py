@@ -34,7 +34,8 @@ def counted(selector: str, window: str) -> str:
     from its first sample."""
     lookback = f"{min(int(window[:-1]), 300)}s"
     last, start = (f"last_over_time({selector}[{window}])",
-                   f"last_over_time({selector}[{lookback}] offset {window})")
+                   f"(last_over_time({selector}[{lookback}] offset {window}) "
+                   f"or {selector} offset {window})")
     inc, steady = f"increase({selector}[{window}])", f"resets({selector}[{window}]) == 0"
     born = (f"((last_over_time({selector}[{window}]) unless {start}) "
             f"unless on (job, instance) (up unless up offset {window}))")

@@ -12,11 +12,11 @@ window itself, in seconds:
 A count is exact, never extrapolated, and every counter of an SLO (good, bad, total, each
 bucket) is counted by the same rule, so a window without a failed request reads 100 % and
 good never exceeds total. The window is aligned to the scrapes: a series counts from its last
-sample at or before the window's start (lookback(): at most the window's length, up to 5
-min, earlier) to its last sample at or
-before its end. Prometheus cannot tell when between two scrapes a request came: the requests
-between the last scrape before the window and the first inside it count in this window (a
-burst at its start is never lost), those after the last scrape inside it in the next one.
+sample at or before the window's start (first(): up to 5 min earlier, past a failed scrape's
+stale marker) to its last sample at or before its end. Prometheus cannot tell when between
+two scrapes a request came: the requests between the last scrape before the window and the
+first inside it count in this window (a burst at its start is never lost), those after the
+last scrape inside it in the next one.
 Per series, one of these disjoint cases (`or` unions them, the first that applies wins):
 
     last - first                         present at the start, no reset (the usual case)
@@ -26,7 +26,7 @@ Per series, one of these disjoint cases (`or` unions them, the first that applie
                                          estimate, from its first sample in the window
     last   (increase + max after a reset)  born inside the window: from zero (see born())
     last - min (increase after a reset)  of a target new to Prometheus: from its first sample
-    where first = last_over_time(S[lookback] offset W), last = last_over_time(S[W])
+    where first = last_over_time(S[lookback] offset W) or S offset W, last = last_over_time(S[W])
 
 The checker first asks, per metric, whether any series is not the usual case (census_query());
 the metrics without one count `sum(last - S offset W)` alone, which is as cheap as increase(). The
@@ -85,10 +85,12 @@ def lookback(range_: str) -> str:
 
 
 def first(selector: Selector, range_: str) -> str:
-    """The value of each series at the window's start: its last sample at or before it, at
-    most lookback() earlier. A failed scrape (a stale marker) just before the start does not
-    hide it: the counter's value is still known."""
-    return f"last_over_time({selector}[{lookback(range_)}] offset {range_})"
+    """The value of each series at the window's start: its last sample at or before it. A
+    failed scrape (a stale marker) within lookback() before the start does not hide it (the
+    counter's value is still known); an older one is what an instant query at the start sees
+    (up to 5 min back: a gap in Prometheus's own data)."""
+    return (f"(last_over_time({selector}[{lookback(range_)}] offset {range_}) "
+            f"or {selector} offset {range_})")
 
 
 def _new_target(range_: str) -> str:

@@ -497,6 +497,17 @@ def test_the_census_finds_series_other_than_the_usual_case(tmp_path):
         "app_requests_total", "299s"), "eval_time": "10m",
         "exp_samples": [{"labels": '{census="fresh"}', "value": 1}]}])
     assert result.returncode == 0, result.stdout + result.stderr
+    # a target Prometheus began scraping inside the window: "new", counted from its first sample
+    target = 'endpoint="/api/projects",method="GET",instance="a"'
+    new = [{"series": 'up{job="portfolio-app",instance="a"}', "values": "_x6 1x4"},
+           series("app_requests_total", f'{target},status="200"', "_x6 100+20x4")]
+    cheap = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset(),
+                               new=frozenset({"app_requests_total"}))
+    assert "min_over_time" in cheap.total and "increase(" not in cheap.total
+    result = run_expr_tests(tmp_path, new, [
+        {**case, "exp_samples": [{"labels": '{census="new"}', "value": 1}]},
+        {"expr": cheap.total, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 80}]}])
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_where_the_data_begins_is_its_earliest_sample_of_any_series_of_the_target(tmp_path):

@@ -316,7 +316,7 @@ def span(window: Window) -> str:
 
 
 def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
-             fresh: frozenset[str]) -> dict:
+             fresh: frozenset[str], new: frozenset[str] = promql.NONE) -> dict:
     """Run the fewest queries that give the SLO's value, events and buckets (futures).
 
     A latency SLO reads its buckets once (counts per `le`): the total is the +Inf bucket and
@@ -324,7 +324,7 @@ def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecuto
     percentile's value is Prometheus's histogram_quantile() over them. Other SLOs read their
     total and their counted events; the ratio is divided here.
     """
-    q = promql.sli_queries(slo, window.seconds, fresh)
+    q = promql.sli_queries(slo, window.seconds, fresh, new)
     at = window.end
     out: dict[str, Future] = {}
     if slo.histogram_buckets is not None:
@@ -373,10 +373,12 @@ def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolEx
     try:
         metrics = {src.selector.metric for src in slo.sources}
         census = {m: born[m].result() for m in metrics}
-        fresh = frozenset(m for m in metrics if census[m])
+        kinds = {m: {row.labels.get("census") for row in census[m]} for m in metrics}
+        fresh = frozenset(m for m in metrics if kinds[m] & {"reset", "fresh"})
+        new = frozenset(m for m in metrics if "new" in kinds[m])
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
-    measured = _measure(prom, slo, window, pool, fresh)
+    measured = _measure(prom, slo, window, pool, fresh, new)
     try:
         problems = sources.seeing_problems(slo, seen, scopes, span(window))
         late = None if problems else observed(slo)

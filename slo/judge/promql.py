@@ -29,7 +29,8 @@ Per series, one of these disjoint cases (`or` unions them, the first that applie
     where first = last_over_time(S[lookback] offset W) or S offset W, last = last_over_time(S[W])
 
 The checker first asks, per metric, whether any series is not the usual case (census_query());
-the metrics without one count `sum(last - S offset W)` alone, which is as cheap as increase(). The
+the metrics without one count `sum(last - S offset W)` alone, which is as cheap as increase()
+(those whose only others are of targets new to Prometheus: `last - (S offset W or min)`). The
 series that reset inside the window are named in the verdict, with the rule that counted them;
 counted_edges() gives the scrapes the count runs between, for the verdict to say so.
 
@@ -125,26 +126,33 @@ def per_series(selector: Selector, range_: str) -> str:
 
 
 ALL = None  # fresh: every metric may have series that are not the usual case
+NONE: frozenset[str] = frozenset()
 
 
-def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None) -> str:
+def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None,
+           new: frozenset[str]) -> str:
     if fresh is ALL or selector.metric in fresh:
         return per_series(selector, range_)
     # every series had a sample at the start (no stale marker) and none reset: the instant
-    # value at the start is its first() and a seek, not a range read
-    return f"(last_over_time({selector}[{range_}]) - {selector} offset {range_})"
+    # value at the start is its first() and a seek, not a range read...
+    last, start = f"last_over_time({selector}[{range_}])", f"{selector} offset {range_}"
+    if selector.metric in new:  # ...or is of a target new to Prometheus: from its first sample
+        return f"({last} - ({start} or min_over_time({selector}[{range_}])))"
+    return f"({last} - {start})"
 
 
-def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL,
+            new: frozenset[str] = NONE) -> str:
     """Events of one counter over the range (exact, born series included), 0 without series.
     `fresh`: the metrics that have series other than the usual case (census_query(); ALL:
-    any may)."""
-    return f"(sum({_grows(selector, range_, fresh)}) or vector(0))"
+    any may), `new`: of the others, those with series of a target new to Prometheus."""
+    return f"(sum({_grows(selector, range_, fresh, new)}) or vector(0))"
 
 
-def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL,
+                  new: frozenset[str] = NONE) -> str:
     """`counted` per bucket boundary (sum by (le)): the buckets of a histogram over the range."""
-    return f"sum by (le) ({_grows(selector, range_, fresh)})"
+    return f"sum by (le) ({_grows(selector, range_, fresh, new)})"
 
 
 def exact_count(selector: Selector, range_: str) -> str:
@@ -155,16 +163,21 @@ def exact_count(selector: Selector, range_: str) -> str:
 
 def census_query(metric: str, range_: str) -> str:
     """The series of `metric` (any labels) that are not the usual case over the range: rows
-    census="reset" (per job: how many reset inside it) and census="fresh" (how many have no
-    sample at its start, or a stale marker there, or reset before their first sample in it).
-    No row lets every selector of it count `last - value at the start` alone, as cheap as
-    increase() (per_series() reads each range several times)."""
+    census="reset" (per job: how many reset inside it), census="fresh" (how many have no
+    sample at its start, or a stale marker there, of a target Prometheus scraped then, or
+    reset before their first sample in it) and census="new" (how many are of a target new to
+    Prometheus). No row lets every selector of it count `last - value at the start` alone, as
+    cheap as increase(); "new" alone `last - (value at the start or min)`; the others need
+    per_series(), which reads each range several times."""
     m = Selector("", (Matcher("__name__", "=", metric),))
+    absent, target = (f"(last_over_time({m}[{range_}]) unless {m} offset {range_})",
+                      f"on (job, instance) {_new_target(range_)}")
     # the instant value at the start is first() wherever there is one (and a seek)
-    fresh = (f"(last_over_time({m}[{range_}]) unless {m} offset {range_} "
+    fresh = (f"({absent} unless {target} "
              f"or min_over_time({m}[{range_}]) < {m} offset {range_})")
-    return (f'label_replace(count by (job) (resets({m}[{range_}]) > 0), "census", "reset", '
-            f'"", "") or label_replace(count({fresh}), "census", "fresh", "", "")')
+    return " or ".join(f'label_replace({expr}, "census", "{name}", "", "")' for name, expr in (
+        ("reset", f"count by (job) (resets({m}[{range_}]) > 0)"), ("fresh", f"count({fresh})"),
+        ("new", f"count({absent} and {target})")))
 
 
 def counted_edges(selectors: tuple[Selector, ...], window_s: int) -> str:
@@ -229,11 +242,12 @@ def data_begins(selectors: tuple[Selector, ...], window_s: int) -> str:
     return f"max({' or '.join(tagged)})"
 
 
-def count_expr(events: Events, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+def count_expr(events: Events, range_: str, fresh: frozenset[str] | None = ALL,
+               new: frozenset[str] = NONE) -> str:
     """The number of events over the range (born series included)."""
     parts = ""
     for i, term in enumerate(events.terms):
-        text = f"({counted(term.selector, range_, fresh)})"
+        text = f"({counted(term.selector, range_, fresh, new)})"
         parts += (" - " if term.sign < 0 else " + ") + text if i else ("-" if term.sign < 0
                                                                       else "") + text
     return f"({parts})"
@@ -297,11 +311,12 @@ class SliQueries:
     buckets: str | None = None
 
 
-def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL) -> SliQueries:
+def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL,
+                new: frozenset[str] = NONE) -> SliQueries:
     """The checker's queries for `slo` over the `window_s` seconds before evaluation time.
 
-    `fresh`: the metrics with series other than the usual case (see census_query(); ALL: any
-    may).
+    `fresh`: the metrics with series other than the usual case, `new`: of the others, those
+    with series of a target new to Prometheus (see census_query(); ALL: any may).
     """
     if int(window_s) != window_s or window_s < 1:
         raise ValueError(f"the window must be whole seconds >= 1 (got {window_s!r})")
@@ -309,21 +324,21 @@ def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL) -> 
     range_ = f"{window_s}s"
     sli = slo.sli
     histogram = slo.histogram_buckets
-    buckets = None if histogram is None else counted_by_le(histogram[0], range_, fresh)
+    buckets = None if histogram is None else counted_by_le(histogram[0], range_, fresh, new)
     if isinstance(sli, Throughput):
-        total = count_expr(sli.total, range_, fresh)
+        total = count_expr(sli.total, range_, fresh, new)
         return SliQueries(f"{total} / {window_s}", total, None, None, window_s)
     ratio = slo.budget_ratio
     if ratio is None:  # a percentile without threshold cannot occur from a validated spec
         raise ValueError(f"SLO {slo.name!r} has no event ratio")
-    events = count_expr(ratio.events, range_, fresh)
-    total = count_expr(ratio.total, range_, fresh)
+    events = count_expr(ratio.events, range_, fresh, new)
+    total = count_expr(ratio.total, range_, fresh, new)
     if isinstance(sli, Quantile):
         value = _scaled(f"histogram_quantile({format_number(sli.quantile)}, {buckets})",
                         sli.scale_s)
     else:
-        value = (f"({count_expr(sli.events, range_, fresh)} / "
-                 f"{count_expr(sli.total, range_, fresh)})")
+        value = (f"({count_expr(sli.events, range_, fresh, new)} / "
+                 f"{count_expr(sli.total, range_, fresh, new)})")
     other = f"({total} - {events})"
     good, bad = (events, other) if ratio.good else (other, events)
     return SliQueries(value, total, good, bad, window_s, buckets)

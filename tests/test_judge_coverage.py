@@ -264,6 +264,7 @@ def test_a_grid_is_a_value():
 def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
     from slo.judge import outputs
     from slo.judge.checker import CheckResult, judge
+    from slo.judge.outcome import decide
     from slo.spec import load_spec
 
     spec = load_spec("slo/slos.yaml")
@@ -278,7 +279,7 @@ def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
     assert data[0]["coverage"]["gaps"] == [{"start": iso_utc(T0 + 150), "seconds": 10,
                                             "failed": [], "no_scrape_s": 10}]
     assert data[1]["coverage"] is None
-    md = outputs.to_markdown(result)
+    md = outputs.to_markdown(result, decide(result.verdicts))
     assert "| requests | observed | verdict |" in md
     assert "| 1000 | 96.67% | ✅ MET |" in md and "| — | — | ❔ NO DATA |" in md
 
@@ -301,3 +302,23 @@ def test_a_long_window_is_looked_at_in_points_of_several_scrapes_and_says_so():
     (text,) = coverage.problems(cov, Window(T0, T0 + 30 * 86400, "last 30d"), "error_ratio")
     assert "(up{job=\"app\"}, a point per 260 s, 5 s scrapes)" in text
     assert "longer than 3 points (260 s each) is never judged across" in text
+
+
+def test_a_down_target_keeps_a_pass_from_being_a_claim_but_a_violation_stands():
+    """A target down inside the window (up == 0): the requests sent to it then never reached
+    its metrics. A met error ratio is no claim (exit 2); a violated one stands, since what the
+    metrics missed could only have failed (an app restarted inside a window of 503s)."""
+    from slo.judge.checker import MET, NO_DATA, VIOLATED, judge
+    from slo.spec import load_spec
+
+    slo = load_spec("slo/slos.yaml").slo("error-ratio")
+    cov = measured("." * 30 + "0" + "." * 29)
+    unproven = coverage.unproven(cov, window(60 * STEP), "error_ratio")
+    assert len(unproven) == 1 and "was down inside the window" in unproven[0]
+    assert coverage.unjudged(cov, window(60 * STEP), "error_ratio") == []
+    met = judge(slo, 0.001, 1000, 999, unproven=unproven)
+    assert (met.status, met.value, met.reason) == (NO_DATA, None, unproven[0])
+    violated = judge(slo, 0.5, 1000, 500, unproven=unproven)
+    assert violated.status == VIOLATED and violated.value == 0.5
+    assert any("it stands though this was not seen" in n for n in violated.notes)
+    assert judge(slo, 0.001, 1000, 999).status == MET    # the same numbers, fully seen

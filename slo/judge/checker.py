@@ -33,7 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from harness_common.durations import format_duration
-from slo.judge import coverage, promql, sources
+from slo.judge import counting, coverage, promql, sources
 from slo.judge.coverage import Coverage
 from slo.judge.histogram import (
     Buckets,
@@ -205,9 +205,26 @@ def _judge_above(verdict: Verdict, slo: SLO, top: float) -> Verdict:
 
 
 def judge(slo: SLO, value: float | None, total: float | None, good: float | None = None,
-          buckets: Buckets | None = None, problems: list[str] | tuple[str, ...] = ()) -> Verdict:
+          buckets: Buckets | None = None, problems: list[str] | tuple[str, ...] = (),
+          unproven: list[str] | tuple[str, ...] = ()) -> Verdict:
     """Verdict for one SLO from its measured value, event count, good-event count, histogram
-    buckets (latency SLOs) and the problems that keep it from seeing data."""
+    buckets (latency SLOs), the problems that keep it from seeing data, and the `unproven`
+    ones that keep only a pass from being a claim (a target down inside the window: the
+    requests it missed could only have failed, so a violation stands, with them as notes)."""
+    verdict = _judge_seen(slo, value, total, good, buckets, problems)
+    if unproven and verdict.status in (MET, WARN):
+        verdict.status, verdict.margin, verdict.value_bounds = NO_DATA, None, None
+        verdict.value = verdict.good_fraction = None
+        verdict.reason = unproven[0]
+        verdict.notes.extend(unproven[1:])
+    else:
+        verdict.notes.extend(f"it stands though this was not seen (the requests missed could "
+                             f"only have failed): {text}" for text in unproven)
+    return verdict
+
+
+def _judge_seen(slo: SLO, value: float | None, total: float | None, good: float | None,
+                buckets: Buckets | None, problems: list[str] | tuple[str, ...]) -> Verdict:
     value, total, good = _clean(value), _clean(total), _clean(good)
     objective = slo.objectives[0]
     verdict = Verdict(
@@ -343,7 +360,7 @@ def span(window: Window) -> str:
 
 
 def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
-             fresh: frozenset[str]) -> dict:
+             fresh: frozenset[str], new: frozenset[str] = promql.NONE) -> dict:
     """Run the fewest queries that give the SLO's value, events and buckets (futures).
 
     A latency SLO reads its buckets once (counts per `le`): the total is the +Inf bucket and
@@ -351,7 +368,7 @@ def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecuto
     percentile's value is Prometheus's histogram_quantile() over them. Other SLOs read their
     total and their counted events; the ratio is divided here.
     """
-    q = promql.sli_queries(slo, window.seconds, fresh)
+    q = promql.sli_queries(slo, window.seconds, fresh, new)
     at = window.end
     out: dict[str, Future] = {}
     if slo.histogram_buckets is not None:
@@ -366,7 +383,8 @@ def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecuto
     return out
 
 
-def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str]) -> Verdict:
+def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str],
+                    seconds: float | None = None, unproven: list[str] = ()) -> Verdict:
     if "buckets" in measured:
         histogram = slo.histogram_buckets
         buckets = Buckets.from_samples(measured["buckets"].result(), histogram[1])
@@ -378,33 +396,51 @@ def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str
             value = measured["value"].result()
         else:
             value = None if share is None else share[0]
-        return judge(slo, value, total, good, buckets=buckets, problems=problems)
+        return judge(slo, value, total, good, buckets=buckets, problems=problems,
+                     unproven=unproven)
     total = _clean(measured["total"].result())
     if isinstance(slo.sli, Throughput):
-        return judge(slo, None if total is None else total / window.seconds, total,
-                     problems=problems)
+        seconds = seconds or window.seconds  # between the scrapes the count runs between
+        return judge(slo, None if total is None else total / seconds, total,
+                     problems=problems, unproven=unproven)
     events = _clean(measured["events"].result())
     value = events / total if events is not None and total else None
     ratio = slo.budget_ratio
     good = events if ratio.good or events is None or total is None else total - events
-    return judge(slo, value, total, good, problems=problems)
+    return judge(slo, value, total, good, problems=problems, unproven=unproven)
 
 
 def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
                   seen: dict[str, Future], born: dict[str, Future],
-                  scopes: dict[sources.Look, Future], observed) -> Verdict:
+                  scopes: dict[sources.Look, Future], observed, edges=None) -> Verdict:
+    """`born`: metric -> its promql.census_query() rows; `edges`: slo -> the scrapes its
+    counts run between (counting.edges_of), said in the verdict."""
     try:
         metrics = {src.selector.metric for src in slo.sources}
-        fresh = frozenset(m for m in metrics if (born[m].result() or 0) > 0)
+        census = {m: born[m].result() for m in metrics}
+        kinds = {m: {row.labels.get("census") for row in census[m]} for m in metrics}
+        fresh = frozenset(m for m in metrics if kinds[m] & {"reset", "fresh"})
+        new = frozenset(m for m in metrics if "new" in kinds[m])
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
-    measured = _measure(prom, slo, window, pool, fresh)
+    measured = _measure(prom, slo, window, pool, fresh, new)
     try:
         problems = sources.seeing_problems(slo, seen, scopes, span(window))
-        unobserved = observed(slo)
-        return _judge_measured(slo, window, measured, problems or unobserved)
+        unobserved, unproven = observed(slo)   # always: it records the window's coverage
+        seeing = not (problems or unobserved)
+        scrapes = edges(slo) if edges is not None and seeing else (None, None)
+        verdict = _judge_measured(slo, window, measured, problems or unobserved,
+                                  counting.span_s(window.seconds, scrapes), unproven)
     except PartialAnswerError as err:
         return judge(slo, None, None, problems=[str(err)])
+    if seeing and verdict.total_events:
+        jobs: dict[str, set[str]] = {}
+        for src in slo.sources:
+            jobs.setdefault(src.selector.metric, set()).add(promql.job_of(src.selector))
+        restarted = counting.reset_note(jobs, census)
+        verdict.notes += [counting.span_note(window.end - window.seconds, window.end, scrapes)]
+        verdict.notes += [restarted] if restarted else []
+    return verdict
 
 
 def _slices(prom: Prometheus, slo: SLO, window: Window, step_s: int,
@@ -510,13 +546,16 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
     seen = sources.read_labels(prom, metrics, window.start, window.end, queries)
     scopes = sources.read_scopes(prom, slos, window.start, window.end, queries)
     range_ = f"{window.seconds}s"
-    born = {m: queries.submit(prom.scalar, promql.born_query(m, range_), window.end)
+    born = {m: queries.submit(prom.query, promql.census_query(m, range_), window.end)
             for m in metrics}
     # one query per SLO (fewer when SLOs share their denominator): where its data begins
     data = {slo.name: data_selectors(slo) for slo in slos}
     begins = {sels: queries.submit(prom.scalar, promql.data_begins(sels, window.seconds),
                                    window.end)
               for sels in dict.fromkeys(data.values()) if sels}
+    edges = {sels: queries.submit(prom.query, promql.counted_edges(sels, window.seconds),
+                                  window.end)
+             for sels in dict.fromkeys(data.values()) if sels}
     intervals = {job: queries.submit(prom.intervals, job)
                  for job in sorted({promql.job_of(s) for sels in data.values() for s in sels})}
     scrape_s = {sels: max(intervals[promql.job_of(s)].result().scrape_s for s in sels)
@@ -534,21 +573,25 @@ def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None
                                    window.end) for sels in begins}
     covered: dict[str, Coverage] = {}
 
-    def observed(slo: SLO) -> list[str]:
+    def observed(slo: SLO) -> tuple[list[str], list[str]]:
         """Late data (one message for a window starting before the data), else what the
-        coverage of the window lacked."""
+        coverage of the window lacked; and what keeps only a pass from being a claim (a down
+        target)."""
         sels = data[slo.name]
         if not sels:
-            return []
+            return [], []
         late = late_data(sels, begins[sels].result(), window, scrape_s[sels])
         grace = math.inf if late else window.start + late_grace_s(window, scrape_s[sels])
         cov = _coverage(prom, sels, grids[sels], ups, resets[sels], window, grace,
                         min_coverage)
         covered[slo.name] = cov
-        return ([late] if late else []) + coverage.problems(cov, window, slo.kind)
+        return (([late] if late else []) + coverage.unjudged(cov, window, slo.kind),
+                coverage.unproven(cov, window, slo.kind))
 
     def one(slo: SLO) -> Verdict:
-        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes, observed)
+        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes, observed,
+                                lambda s: counting.edges_of(edges[data[s.name]].result())
+                                if data[s.name] else (None, None))
         verdict.coverage = covered.get(slo.name)
         text = None if verdict.coverage is None else coverage.note(verdict.coverage)
         if text and verdict.status not in NOT_JUDGED:

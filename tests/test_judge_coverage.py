@@ -262,14 +262,16 @@ def test_a_grid_is_a_value():
 # ---- the outputs carry it ----------------------------------------------------------------
 
 def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
+    from dataclasses import replace
+
     from slo.judge import outputs
     from slo.judge.checker import CheckResult, judge
+    from slo.judge.outcome import decide
     from slo.spec import load_spec
 
     spec = load_spec("slo/slos.yaml")
     cov = measured("." * 30 + "  " + "." * 28)
-    verdict = judge(spec.slo("error-ratio"), 0.001, 1000)
-    verdict.coverage = cov
+    verdict = replace(judge(spec.slo("error-ratio"), 0.001, 1000), coverage=cov)
     unmeasured = judge(spec.slo("throughput"), None, None)
     result = CheckResult("slo/slos.yaml", "portfolio-app", "http://prom", window(), [
         verdict, unmeasured], 0.1)
@@ -278,7 +280,7 @@ def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
     assert data[0]["coverage"]["gaps"] == [{"start": iso_utc(T0 + 150), "seconds": 10,
                                             "failed": [], "no_scrape_s": 10}]
     assert data[1]["coverage"] is None
-    md = outputs.to_markdown(result)
+    md = outputs.to_markdown(result, decide(result.verdicts))
     assert "| requests | observed | verdict |" in md
     assert "| 1000 | 96.67% | ✅ MET |" in md and "| — | — | ❔ NO DATA |" in md
 

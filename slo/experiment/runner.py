@@ -18,7 +18,9 @@ The run, one step per method:
 5. roll back, whatever happened (success, failure, Ctrl-C, SIGTERM, an error): resume or
    restart the app, clear the faults the run set (never another's), stop Locust, check that
    none of them is left;
-6. judge every expectation, time every alert beside the theory, read the plots' data, and
+6. judge every expectation (each phase's SLOs by the one judgement `slo check` uses,
+   slo.judge.judgement.judge_window, over the phase's window carrying its fault:
+   slo.experiment.phase_judge), time every alert beside the theory, read the plots' data, and
    freeze it all into an ExperimentResult, which the report writes to reports/<run-id>/
    (also for a partial run).
 """

@@ -8,8 +8,9 @@
 2. Wall time of one check, in-process (`evaluate`) and as a CLI process (`slo check`), for the
    default spec and for a generated spec with 100 SLOs, each the median of several runs. A
    check includes proving each metric's labels (one /api/v1/labels per metric), what each
-   distinct event query selects without its status matchers (one label-values query each) and
-   counting series born inside the window.
+   distinct event query selects without its status matchers (one label-values query each),
+   the census of series born or restarted inside the window (one query per metric) and the
+   scrapes each count runs between (one query per denominator).
 Output: reports/bench/slo.json.
 """
 

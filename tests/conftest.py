@@ -161,6 +161,35 @@ def start_prometheus(tmp_path):
         server.proc.stop()
 
 
+def build_tsdb(openmetrics: str, data: Path) -> Path:
+    """A TSDB in `data` holding exactly the samples of `openmetrics` (OpenMetrics text with a
+    timestamp on every sample, ending in `# EOF`), written by promtool as blocks."""
+    import subprocess
+
+    data.mkdir(parents=True, exist_ok=True)
+    source = data.parent / "samples.om"
+    source.write_text(openmetrics, encoding="utf-8")
+    result = subprocess.run([_need("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                             str(source), str(data)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return data
+
+
+def prometheus_on_samples(workdir: Path, openmetrics: str, scrape_interval: str = "5s"
+                          ) -> Server:
+    """A real Prometheus in `workdir` answering from exactly the samples of `openmetrics`
+    (build_tsdb), scraping nothing; its config's `scrape_interval` is what the checker reads
+    as the services' one. The caller stops it (server.proc.stop())."""
+    data = build_tsdb(openmetrics, workdir / "data")
+    config = workdir / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"global": {"scrape_interval": scrape_interval}}))
+    port = free_port()
+    proc = start_prometheus_at(config, data, port, workdir / "prometheus.log")
+    return Server(url=f"http://127.0.0.1:{port}", port=port, proc=proc, config_path=config,
+                  workdir=workdir)
+
+
 def openmetrics(series: dict[str, list[tuple[float, float]]]) -> str:
     """OpenMetrics text of exact samples: `series` maps a series ('x_bucket{le="0.3"}') to its
     (unix time, value) points; the series of one metric name are kept together, as the format
@@ -177,20 +206,11 @@ def prometheus_with_samples(tmp_path):
     gaps, spellings or counts no live scrape gives on cue): `series` as openmetrics() takes
     it; `promtool tsdb create-blocks-from openmetrics` writes them as TSDB blocks before
     Prometheus starts (keep them within its retention: the last days)."""
-    import subprocess
-
-    from tests.helpers import promtool
-
     started: list[Server] = []
 
     def start(series: dict[str, list[tuple[float, float]]]) -> Server:
         workdir = tmp_path / f"prometheus-samples{len(started)}"
-        workdir.mkdir()
-        (workdir / "samples.om").write_text(openmetrics(series), encoding="utf-8")
-        built = subprocess.run([promtool(), "tsdb", "create-blocks-from", "openmetrics",
-                                "samples.om", "data"], cwd=workdir, capture_output=True,
-                               text=True, timeout=60, check=False)
-        assert built.returncode == 0, built.stdout + built.stderr
+        build_tsdb(openmetrics(series), workdir / "data")
         server = launch_prometheus(workdir, {}, scrape_interval="5s")
         started.append(server)
         return server

@@ -303,3 +303,23 @@ def test_a_long_window_is_looked_at_in_points_of_several_scrapes_and_says_so():
     (text,) = coverage.problems(cov, Window(T0, T0 + 30 * 86400, "last 30d"), "error_ratio")
     assert "(up{job=\"app\"}, a point per 260 s, 5 s scrapes)" in text
     assert "longer than 3 points (260 s each) is never judged across" in text
+
+
+def test_a_down_target_keeps_a_pass_from_being_a_claim_but_a_violation_stands():
+    """A target down inside the window (up == 0): the requests sent to it then never reached
+    its metrics. A met error ratio is no claim (exit 2); a violated one stands, since what the
+    metrics missed could only have failed (an app restarted inside a window of 503s)."""
+    from slo.judge.checker import MET, NO_DATA, VIOLATED, judge
+    from slo.spec import load_spec
+
+    slo = load_spec("slo/slos.yaml").slo("error-ratio")
+    cov = measured("." * 30 + "0" + "." * 29)
+    unproven = coverage.unproven(cov, window(60 * STEP), "error_ratio")
+    assert len(unproven) == 1 and "was down inside the window" in unproven[0]
+    assert coverage.unjudged(cov, window(60 * STEP), "error_ratio") == []
+    met = judge(slo, 0.001, 1000, 999, unproven=unproven)
+    assert (met.status, met.value, met.reason) == (NO_DATA, None, unproven[0])
+    violated = judge(slo, 0.5, 1000, 500, unproven=unproven)
+    assert violated.status == VIOLATED and violated.value == 0.5
+    assert any("it stands though this was not seen" in n for n in violated.notes)
+    assert judge(slo, 0.001, 1000, 999).status == MET    # the same numbers, fully seen

@@ -24,7 +24,6 @@ Sloth raw and OpenSLO queries, and a raw query naming no job (the targets its se
 
 import json
 import random
-import subprocess
 import time
 from pathlib import Path
 
@@ -32,8 +31,7 @@ import pytest
 
 from slo.cli import main
 from slo.judge.window import iso_utc
-from tests.conftest import launch_prometheus
-from tests.helpers import promtool
+from tests.conftest import build_tsdb, launch_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -129,12 +127,7 @@ def held(tmp_path_factory):
     URL and the window's start (an hour ago, on a scrape)."""
     workdir = tmp_path_factory.mktemp("coverage")
     start = float(int(time.time() - 3600) // SCRAPE_S * SCRAPE_S)
-    source = workdir / "samples.om"
-    source.write_text(openmetrics(start), encoding="utf-8")
-    made = subprocess.run([promtool(), "tsdb", "create-blocks-from", "openmetrics", str(source),
-                           str(workdir / "prom" / "data")], capture_output=True, text=True,
-                          timeout=120)
-    assert made.returncode == 0, made.stdout + made.stderr
+    build_tsdb(openmetrics(start), workdir / "prom" / "data")
     prom = launch_prometheus(workdir / "prom", {}, scrape_interval=f"{SCRAPE_S}s")
     yield prom.url, start
     prom.proc.stop()

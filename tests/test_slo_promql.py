@@ -28,18 +28,25 @@ USER = 'job="portfolio-app",endpoint!~"/metrics|/health|/admin/.*|<unmatched>"'
 # ---- exact strings -----------------------------------------------------------------------
 
 def counted(selector: str, window: str) -> str:
-    """What the checker counts of one counter: its increase, except a series born inside the
-    window (absent at its start, of a target already scraped then or whose process started
-    inside it), which counts from 0."""
+    """What the checker counts of one counter: per series its last sample in the window less
+    its last at or before the start (a reset at the edge: from zero; inside the window:
+    increase()), a series born inside the window (or of a target whose process started inside
+    it) from zero, one of another target new to Prometheus from its first sample."""
+    lookback = f"{min(int(window[:-1]), 300)}s"
+    last, start = (f"last_over_time({selector}[{window}])",
+                   f"(last_over_time({selector}[{lookback}] offset {window}) "
+                   f"or {selector} offset {window})")
+    inc, steady = f"increase({selector}[{window}])", f"resets({selector}[{window}]) == 0"
     older = (f"((up unless up offset {window}) unless on (job, instance) "
              f"(max_over_time(process_start_time_seconds[{window}]) > time() - "
              f"{window.removesuffix('s')}))")
-    born = (f"((last_over_time({selector}[{window}]) unless {selector} offset {window}) "
+    born = (f"((last_over_time({selector}[{window}]) unless {start}) "
             f"unless on (job, instance) {older})")
-    inc = f"increase({selector}[{window}])"
-    from_zero = (f"(last_over_time({selector}[{window}]) and resets({selector}[{window}]) == 0 "
-                 f"or {inc} + max_over_time({selector}[{window}]))")
-    return f"(sum(({inc} unless {born} or {from_zero} and {born})) or vector(0))"
+    present = (f"{inc} and resets({selector}[{window}]) > 0 and {start} or {last} - ({start} <= "
+               f"min_over_time({selector}[{window}])) or {last} and {start}")
+    from_zero = f"({last} and {steady} or {inc} + max_over_time({selector}[{window}])) and {born}"
+    from_first = f"{last} - min_over_time({selector}[{window}]) and {steady} or {inc}"
+    return f"(sum(({present} or {from_zero} or {from_first})) or vector(0))"
 
 
 def test_an_error_ratio_counts_every_error_including_series_born_inside_the_window():
@@ -74,10 +81,12 @@ def test_a_request_rate_is_the_count_over_the_window_divided_by_its_seconds():
 
 
 def test_every_checker_query_covers_exactly_the_window():
+    """Every range is the window, or the lookback before its start (where a series' last
+    sample before the window, which its count starts from, may lie: up to 5 min)."""
     for slo in SPEC.slos:
         q = promql.sli_queries(slo, 437)
         for expr in filter(None, (q.value, q.good, q.bad, q.total, q.buckets)):
-            assert set(re.findall(r"\[([^\]]+)\]", expr)) == {"437s"}, expr
+            assert set(re.findall(r"\[([^\]]+)\]", expr)) == {"437s", "300s"}, expr
             assert set(re.findall(r"offset ([0-9a-z]+)", expr)) == {"437s"}, expr
             assert "rate(" not in expr and "increase(" in expr
 
@@ -101,8 +110,9 @@ def test_a_sliding_range_shorter_than_one_step_is_rejected():
 
 def test_latency_slos_read_all_their_buckets_and_others_have_none():
     fast = promql.sli_queries(SPEC.slo("api-fast-requests"), 60).buckets
-    assert fast.startswith("sum by (le) ((increase(app_request_duration_seconds_bucket"
-                           f'{{{USER},endpoint=~"/api/.*"}}[60s]) unless ')
+    assert fast == "sum by (le) " + counted(
+        f'app_request_duration_seconds_bucket{{{USER},endpoint=~"/api/.*"}}', "60s"
+    )[4:-len(" or vector(0))")]
     assert promql.sli_queries(SPEC.slo("error-ratio"), 60).buckets is None
 
 
@@ -395,7 +405,7 @@ def test_buckets_born_inside_the_window_count_toward_the_quantile(tmp_path):
 def test_a_series_of_a_target_new_to_prometheus_counts_from_its_first_scrape(tmp_path):
     """A target Prometheus starts scraping inside the window (its first scrape, or Prometheus's
     own start) shows counters with history from before the window: they count from their first
-    sample, as increase() does, not from zero."""
+    sample, not from zero, and exactly (increase() extrapolated 80 to 100)."""
     api = 'endpoint="/api/projects",method="GET",instance="a"'
     inputs = [
         {"series": 'up{job="portfolio-app",instance="a"}', "values": "_x6 1x4"},
@@ -405,7 +415,7 @@ def test_a_series_of_a_target_new_to_prometheus_counts_from_its_first_scrape(tmp
     q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
     cases = [{"expr": q.bad, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]},
              {"expr": q.total, "eval_time": "10m",
-              "exp_samples": [{"labels": "{}", "value": 100}]}]  # 80 over 4 min, extrapolated
+              "exp_samples": [{"labels": "{}", "value": 80}]}]  # 100 to 180
     result = run_expr_tests(tmp_path, inputs, cases)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -423,20 +433,141 @@ def test_a_born_series_that_also_resets_never_counts_too_few(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_born_series_census_finds_a_fresh_series_and_not_an_old_one(tmp_path):
-    """The checker first counts, per metric, the series born inside the window: 0 lets its
-    selectors count by increase() alone (the cheap queries), any other number keeps them."""
+def test_a_burst_between_the_last_scrape_before_the_window_and_the_first_inside_it_counts(
+        tmp_path):
+    """issue 20, 6: forty 503s between the scrape before the window's start (5m) and the first
+    inside it (6m). increase() sees only the samples inside the window: 0 errors. Counted from
+    the last scrape at or before the start: all 40, of 140 requests."""
     api = 'endpoint="/api/projects",method="GET"'
-    fresh = [series("app_requests_total", f'{api},status="200"', "0+20x10"),
-             series("app_requests_total", f'{api},status="503"', "_x6 9x4")]
-    old = fresh[:1]
-    census = promql.born_query("app_requests_total", "300s")
+    inputs = [series("app_requests_total", f'{api},status="200"', "0+20x10"),
+              series("app_requests_total", f'{api},status="503"', "0x5 40x5")]
+    errors = f'app_requests_total{{{USER},status=~"5..|aborted"}}'
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
+    at = "10m30s"  # the window starts at 5m30s, between two scrapes
+    cases = [{"expr": f"sum(increase({errors}[300s]))", "eval_time": at,  # what it was
+              "exp_samples": [{"labels": "{}", "value": 0}]},
+             {"expr": q.bad, "eval_time": at, "exp_samples": [{"labels": "{}", "value": 40}]},
+             {"expr": q.total, "eval_time": at, "exp_samples": [{"labels": "{}", "value": 140}]},
+             {"expr": q.good, "eval_time": at, "exp_samples": [{"labels": "{}", "value": 100}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_slow_requests_at_the_window_start_count_in_its_buckets(tmp_path):
+    """The buckets of a latency SLO are counters too: ten requests slower than 300 ms between
+    the scrape before the window and the first inside it are ten bad events of 20."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [series("app_request_duration_seconds_bucket", f'{api},le="{le}"', values)
+              for le, values in (("0.3", "0+2x10"), ("1", "0+2x5 22+2x4"),
+                                 ("+Inf", "0+2x5 22+2x4"))]
+    inputs.append(series("app_request_duration_seconds_count", api, "0+2x5 22+2x4"))
+    q = promql.sli_queries(SPEC.slo("latency-p95"), 300)
+    at = "10m30s"
+    cases = [{"expr": q.total, "eval_time": at, "exp_samples": [{"labels": "{}", "value": 20}]},
+             {"expr": q.bad, "eval_time": at, "exp_samples": [{"labels": "{}", "value": 10}]},
+             {"expr": q.buckets, "eval_time": at,
+              "exp_samples": [{"labels": '{le="0.3"}', "value": 10},
+                              {"labels": '{le="1"}', "value": 20},
+                              {"labels": '{le="+Inf"}', "value": 20}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_failed_scrape_at_the_window_start_does_not_count_older_errors_as_its_own(tmp_path):
+    """issue 20, 5 (a healthy window judged violated): the scrape at 5m failed (Prometheus marks
+    every series of the target stale), the window starts just after it. Every series looked
+    born inside the window and counted from zero: the forty 503s of long before and every
+    request since the process started, 16.7 % errors. Its value at the start is still its
+    last sample (4m): no error in the window, 120 good requests of 120."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [{"series": 'up{job="portfolio-app"}', "values": "1x4 0 1x4"},
+              series("app_requests_total", f'{api},status="200"', "0+20x4 stale 120+20x4"),
+              series("app_requests_total", f'{api},status="503"', "40x4 stale 40x4")]
+    error_ratio, availability = SPEC.slo("error-ratio"), SPEC.slo("home-availability")
+    q = promql.sli_queries(error_ratio, 299)  # from 5m01s, just after the failed scrape
+    a = promql.sli_queries(availability, 299)
+    cases = [{"expr": q.bad, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]},
+             {"expr": q.total, "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 120}]},
+             {"expr": q.value, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+    home = 'endpoint="/",method="GET"'
+    inputs = [inputs[0], series("app_requests_total", f'{home},status="200"',
+                                "0+20x4 stale 120+20x4"),
+              series("app_requests_total", f'{home},status="503"', "40x4 stale 40x4")]
+    cases = [{"expr": a.value, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 1}]},
+             {"expr": f"{a.total} - {a.good}", "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 0}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_restart_at_the_window_start_counts_its_requests_from_zero(tmp_path):
+    """The service restarted between the scrape before the window (at 200) and the first inside
+    it (at 10): its counters started again from zero, so the window holds 90 requests;
+    increase() counted from the first sample inside (80, extrapolated to 100)."""
+    api = 'endpoint="/api/projects",method="GET"'
+    inputs = [series("app_requests_total", f'{api},status="200"', "100+20x5 10+20x4")]
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
+    cases = [{"expr": q.total, "eval_time": "10m30s",
+              "exp_samples": [{"labels": "{}", "value": 90}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_restart_inside_the_window_is_counted_by_increase(tmp_path):
+    """A reset between two samples inside the window: the counts before it are not in the
+    samples exactly (Prometheus keeps no first value), so the series counts by increase(), the
+    rule the verdict states."""
+    api = 'endpoint="/api/projects",method="GET"'
+    selector = f'app_requests_total{{{USER},status=~"5..|aborted"}}'
+    inputs = [series("app_requests_total", f'{api},status="200"', "0+20x10"),
+              series("app_requests_total", f'{api},status="503"', "0 0 0 0 0 0 2 4 1 3 5")]
+    q = promql.sli_queries(SPEC.slo("error-ratio"), 300)
+    cases = [{"expr": f"{q.bad} == sum(increase({selector}[300s]))", "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 9}]}]
+    result = run_expr_tests(tmp_path, inputs, cases)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_census_finds_series_other_than_the_usual_case(tmp_path):
+    """The checker first asks, per metric, which series were not there at the start or reset:
+    none lets its selectors count `last - value at the start` alone (the cheap queries), any
+    keeps the per-series rules, and the resets are counted per job (the verdict names them)."""
+    api = 'endpoint="/api/projects",method="GET"'
+    old = [series("app_requests_total", f'{api},status="200"', "0+20x10")]
+    fresh = old + [series("app_requests_total", f'{api},status="503"', "_x6 9x4")]
+    reset = old + [series("app_requests_total", f'{api},status="500"', "5 5 5 5 5 5 5 5 1 2 2")]
+    census = promql.census_query("app_requests_total", "300s")
     case = {"expr": census, "eval_time": "10m"}
     assert run_expr_tests(tmp_path, fresh, [
-        {**case, "exp_samples": [{"labels": "{}", "value": 1}]}]).returncode == 0
+        {**case, "exp_samples": [{"labels": '{census="fresh"}', "value": 1}]}]).returncode == 0
     assert run_expr_tests(tmp_path, old, [{**case, "exp_samples": []}]).returncode == 0
+    result = run_expr_tests(tmp_path, reset, [{**case, "exp_samples": [
+        {"labels": '{census="reset",job="portfolio-app"}', "value": 1},
+        {"labels": '{census="fresh"}', "value": 1}]}])  # below its value at the start
+    assert result.returncode == 0, result.stdout + result.stderr
     q = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset())
-    assert "unless" not in q.bad and "increase(" in q.bad
+    assert "unless" not in q.bad and "increase(" not in q.bad and "[300s] offset" not in q.bad
+    # a failed scrape at the start (a stale marker) keeps the per-series rules: the instant
+    # value at the start is gone, its last sample before is not
+    stale = [series("app_requests_total", f'{api},status="200"', "0+20x4 stale 120+20x4")]
+    result = run_expr_tests(tmp_path, stale, [{"expr": promql.census_query(
+        "app_requests_total", "299s"), "eval_time": "10m",
+        "exp_samples": [{"labels": '{census="fresh"}', "value": 1}]}])
+    assert result.returncode == 0, result.stdout + result.stderr
+    # a target Prometheus began scraping inside the window: "new", counted from its first sample
+    target = 'endpoint="/api/projects",method="GET",instance="a"'
+    new = [{"series": 'up{job="portfolio-app",instance="a"}', "values": "_x6 1x4"},
+           series("app_requests_total", f'{target},status="200"', "_x6 100+20x4")]
+    cheap = promql.sli_queries(SPEC.slo("error-ratio"), 300, fresh=frozenset(),
+                               new=frozenset({"app_requests_total"}))
+    assert "min_over_time" in cheap.total and "increase(" not in cheap.total
+    result = run_expr_tests(tmp_path, new, [
+        {**case, "exp_samples": [{"labels": '{census="new"}', "value": 1}]},
+        {"expr": cheap.total, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 80}]}])
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(("started", "counted"), [

@@ -200,9 +200,24 @@ def _judge_above(verdict: Verdict, slo: SLO, top: float) -> Verdict:
 
 
 def judge(slo: SLO, value: float | None, total: float | None, good: float | None = None,
-          buckets: Buckets | None = None, problems: list[str] | tuple[str, ...] = ()) -> Verdict:
+          buckets: Buckets | None = None, problems: list[str] | tuple[str, ...] = (),
+          unproven: list[str] | tuple[str, ...] = ()) -> Verdict:
     """Verdict for one SLO from its measured value, event count, good-event count, histogram
-    buckets (latency SLOs) and the problems that keep it from seeing data."""
+    buckets (latency SLOs), the problems that keep it from seeing data, and the `unproven`
+    ones that keep only a pass from being a claim (a target down inside the window: the
+    requests it missed could only have failed, so a violation stands, with them as notes)."""
+    verdict = _judge_seen(slo, value, total, good, buckets, problems)
+    if unproven and verdict.status in (MET, WARN):
+        return replace(verdict, status=NO_DATA, margin=None, value_bounds=None, value=None,
+                       good_fraction=None, reason=unproven[0],
+                       notes=(*verdict.notes, *unproven[1:]))
+    return replace(verdict, notes=(*verdict.notes, *(
+        f"it stands though this was not seen (the requests missed could only have failed): "
+        f"{text}" for text in unproven)))
+
+
+def _judge_seen(slo: SLO, value: float | None, total: float | None, good: float | None,
+                buckets: Buckets | None, problems: list[str] | tuple[str, ...]) -> Verdict:
     value, total, good = _clean(value), _clean(total), _clean(good)
     objective = slo.objectives[0]
     verdict = Verdict(

@@ -294,34 +294,55 @@ def _pct(share: float) -> str:
 def problems(cov: Coverage, window: Window, kind: str,
              max_gap_steps: int = MAX_GAP_STEPS) -> list[str]:
     """Why the window cannot be judged for an SLO of `kind` (empty: it can), with the fix:
-    one message for a down target (an SLO counting failed requests), one for holes."""
+    one message for a down target (an SLO counting failed requests: unproven()), one for holes
+    (unjudged())."""
+    return unproven(cov, window, kind) + unjudged(cov, window, kind, max_gap_steps)
+
+
+def _down(cov: Coverage, kind: str) -> list[Stretch]:
+    return [s for s in cov.stretches if s.failed] if kind in FAILURE_KINDS else []
+
+
+def unproven(cov: Coverage, window: Window, kind: str) -> list[str]:
+    """Why a pass of an SLO counting failed requests (`kind` in FAILURE_KINDS) is no claim: its
+    target was down (up == 0) inside the window, and the requests sent to it then never
+    reached its metrics. A violation stands: what the metrics missed could only have failed."""
+    down = _down(cov, kind)
+    if not down or cov.steps == 0:
+        return []
+    observed = f"{_pct(cov.observed)} of the {window.seconds} s window was observed"
+    return [f"{', '.join(cov.targets)} was down inside the window: {_listed(down)}; the "
+            f"requests sent to it then never reached its metrics, so its "
+            f"{kind.replace('_', ' ')} would leave them out (a down target is never averaged "
+            f"away; a spec cannot yet count it as unavailable); {observed}; "
+            f"{_fix(window, cov, list(cov.stretches))}"]
+
+
+def unjudged(cov: Coverage, window: Window, kind: str,
+             max_gap_steps: int = MAX_GAP_STEPS) -> list[str]:
+    """Why the window cannot be judged at all for an SLO of `kind`: shorter than a scrape
+    interval, a hole longer than `max_gap_steps` scrapes, or less than the share it needs
+    observed (holes and resets; a down target's stretches are unproven()'s)."""
     targets = ", ".join(cov.targets)
     if cov.steps == 0:
         return [f"the window ({window.seconds} s) is shorter than one scrape interval of "
                 f"{targets} ({cov.step_s} s): nothing in it can be told observed; judge a "
                 f"longer window"]
-    out = []
     observed = f"{_pct(cov.observed)} of the {window.seconds} s window was observed"
-    down = [s for s in cov.stretches if s.failed] if kind in FAILURE_KINDS else []
+    down = _down(cov, kind)
     holes = [s for s in cov.stretches if s.steps > 1 and s not in down]
-    if down:
-        out.append(f"{targets} was down inside the window: {_listed(down)}; the requests sent "
-                   f"to it then never reached its metrics, so its {kind.replace('_', ' ')} "
-                   f"would leave them out (a down target is never averaged away; a spec "
-                   f"cannot yet count it as unavailable); {observed}; "
-                   f"{_fix(window, cov, list(cov.stretches))}")
     long = [s for s in holes if s.steps > max_gap_steps]
-    if long or (cov.observed < cov.needs and (holes or not down)):
-        why = (f", and a stretch without a good scrape longer than {max_gap_steps} "
-               f"{cov.step_name} is never judged across" if long else "")
-        accept = "" if long else (f" (or accept less: --min-coverage "
-                                  f"{math.floor(cov.observed * 100)}%)")
-        out.append(f"{_listed(holes) or 'counter resets'} ({targets}, {cov.steps_text}): "
-                   f"only {observed} (needs {cov.needs:.0%}){why}"
-                   f"{_resets_text(cov)}; Prometheus carries the last samples across a hole "
-                   f"(its lookback, increase()), so what happened in it was never seen and "
-                   f"would read as quiet; {_fix(window, cov, holes + down)}{accept}")
-    return out
+    if not (long or (cov.observed < cov.needs and (holes or not down))):
+        return []
+    why = (f", and a stretch without a good scrape longer than {max_gap_steps} "
+           f"{cov.step_name} is never judged across" if long else "")
+    accept = "" if long else (f" (or accept less: --min-coverage "
+                              f"{math.floor(cov.observed * 100)}%)")
+    return [f"{_listed(holes) or 'counter resets'} ({targets}, {cov.steps_text}): "
+            f"only {observed} (needs {cov.needs:.0%}){why}"
+            f"{_resets_text(cov)}; Prometheus carries the last samples across a hole "
+            f"(its lookback, increase()), so what happened in it was never seen and "
+            f"would read as quiet; {_fix(window, cov, holes + down)}{accept}"]
 
 
 def note(cov: Coverage) -> str | None:

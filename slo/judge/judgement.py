@@ -73,7 +73,9 @@ class Observed:
     problems: why its selectors (or a partial answer) saw nothing, first the one shown;
     late: the data begins late in the window (the message with the fix), else None;
     coverage: how much of the window its targets' scrapes observed (None: not measured);
-    slices: with --step, each slice's (value, total, buckets), in order."""
+    slices: with --step, each slice's (value, total, buckets), in order;
+    counted: what its counts cover (slo.judge.counting: the scrapes they run between, the
+    series that restarted), said in a verdict about seen events."""
 
     name: str
     value: float | None = None
@@ -84,6 +86,7 @@ class Observed:
     late: str | None = None
     coverage: Coverage | None = None
     slices: tuple[SliceSample, ...] | None = None
+    counted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,12 +128,17 @@ def _upper(slo: SLO) -> bool:
 def judge_slo(slo: SLO, seen: Observed, window: Window, request: Request) -> Verdict:
     """One SLO's verdict over the window from what was observed, before the window's faults:
     its numbers, unless its selectors saw nothing, its data began late, or its coverage lacked
-    too much; then its slices and its baseline."""
+    too much (a pass is no claim over a down target: coverage.unproven); what its counts
+    cover; then its slices and its baseline."""
+    cov = seen.coverage
     unobserved = ((seen.late,) if seen.late else ()) + tuple(
-        coverage.problems(seen.coverage, window, slo.kind) if seen.coverage else ())
+        coverage.unjudged(cov, window, slo.kind) if cov else ())
     verdict = judge(slo, seen.value, seen.total, seen.good, buckets=seen.buckets,
-                    problems=seen.problems or unobserved)
-    verdict = replace(verdict, coverage=seen.coverage)
+                    problems=seen.problems or unobserved,
+                    unproven=coverage.unproven(cov, window, slo.kind) if cov else ())
+    if not (seen.problems or unobserved) and verdict.total_events:
+        verdict = replace(verdict, notes=(*verdict.notes, *seen.counted))
+    verdict = replace(verdict, coverage=cov)
     text = None if seen.coverage is None else coverage.note(seen.coverage)
     if text and verdict.status not in NOT_JUDGED:
         verdict = replace(verdict, notes=(*verdict.notes, text))

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from slo.errors import PrometheusError
-from slo.judge import coverage, promql, sources
+from slo.judge import counting, coverage, promql, sources
 from slo.judge.checker import SliceSample, data_selectors, late_data, late_grace_s, span
 from slo.judge.clientside import client_vs_server
 from slo.judge.coverage import Coverage
@@ -36,7 +36,7 @@ def _clean(value: float | None) -> float | None:
 
 
 def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
-             fresh: frozenset[str]) -> dict:
+             fresh: frozenset[str], new: frozenset[str] = promql.NONE) -> dict:
     """Run the fewest queries that give the SLO's value, events and buckets (futures).
 
     A latency SLO reads its buckets once (counts per `le`): the total is the +Inf bucket and
@@ -44,7 +44,7 @@ def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecuto
     percentile's value is Prometheus's histogram_quantile() over them. Other SLOs read their
     total and their counted events; the ratio is divided here.
     """
-    q = promql.sli_queries(slo, window.seconds, fresh)
+    q = promql.sli_queries(slo, window.seconds, fresh, new)
     at = window.end
     out: dict[str, Future] = {}
     if slo.histogram_buckets is not None:
@@ -59,8 +59,9 @@ def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecuto
     return out
 
 
-def _numbers(slo: SLO, window: Window, measured: dict) -> dict:
-    """The SLO's value, total, good events and buckets from the answers of _measure()."""
+def _numbers(slo: SLO, window: Window, measured: dict, seconds: float) -> dict:
+    """The SLO's value, total, good events and buckets from the answers of _measure(); a rate
+    divides by the `seconds` between the scrapes its count runs between."""
     if "buckets" in measured:
         histogram = slo.histogram_buckets
         buckets = Buckets.from_samples(measured["buckets"].result(), histogram[1])
@@ -75,7 +76,7 @@ def _numbers(slo: SLO, window: Window, measured: dict) -> dict:
         return {"value": value, "total": total, "good": good, "buckets": buckets}
     total = _clean(measured["total"].result())
     if isinstance(slo.sli, Throughput):
-        return {"value": None if total is None else total / window.seconds, "total": total}
+        return {"value": None if total is None else total / seconds, "total": total}
     events = _clean(measured["events"].result())
     value = events / total if events is not None and total else None
     ratio = slo.budget_ratio
@@ -159,13 +160,16 @@ def observe(prom: Prometheus, spec: Spec, window: Window,
     seen = sources.read_labels(prom, metrics, window.start, window.end, queries)
     scopes = sources.read_scopes(prom, slos, window.start, window.end, queries)
     range_ = f"{window.seconds}s"
-    born = {m: queries.submit(prom.scalar, promql.born_query(m, range_), window.end)
+    born = {m: queries.submit(prom.query, promql.census_query(m, range_), window.end)
             for m in metrics}
     # one query per SLO (fewer when SLOs share their denominator): where its data begins
     data = {slo.name: data_selectors(slo) for slo in slos}
     begins = {sels: queries.submit(prom.scalar, promql.data_begins(sels, window.seconds),
                                    window.end)
               for sels in dict.fromkeys(data.values()) if sels}
+    edges = {sels: queries.submit(prom.query, promql.counted_edges(sels, window.seconds),
+                                  window.end)
+             for sels in begins}
     intervals = {job: queries.submit(prom.intervals, job)
                  for job in sorted({promql.job_of(s) for sels in data.values() for s in sels})}
     scrape_s = {sels: max(intervals[promql.job_of(s)].result().scrape_s for s in sels)
@@ -193,21 +197,33 @@ def observe(prom: Prometheus, spec: Spec, window: Window,
                                                     window, grace, request.min_coverage)}
 
     def one(slo: SLO) -> Observed:
+        metrics = {src.selector.metric for src in slo.sources}
         try:
-            fresh = frozenset(m for m in {src.selector.metric for src in slo.sources}
-                              if (born[m].result() or 0) > 0)
+            census = {m: born[m].result() for m in metrics}
         except PartialAnswerError as err:
             return Observed(slo.name, problems=(str(err),))
-        measured = _measure(prom, slo, window, queries, fresh)
+        kinds = {m: {row.labels.get("census") for row in census[m]} for m in metrics}
+        fresh = frozenset(m for m in metrics if kinds[m] & {"reset", "fresh"})
+        new = frozenset(m for m in metrics if "new" in kinds[m])
+        measured = _measure(prom, slo, window, queries, fresh, new)
         found: dict = {}
         try:
             problems = tuple(sources.seeing_problems(slo, seen, scopes, span(window)))
             found.update(watched(slo))
-            numbers = _numbers(slo, window, measured)
+            sels = data[slo.name]
+            scrapes = counting.edges_of(edges[sels].result()) if sels else (None, None)
+            numbers = _numbers(slo, window, measured, counting.span_s(window.seconds, scrapes))
         except PartialAnswerError as err:
             return Observed(slo.name, problems=(str(err),), coverage=found.get("coverage"))
+        jobs: dict[str, set[str]] = {}
+        for src in slo.sources:
+            jobs.setdefault(src.selector.metric, set()).add(promql.job_of(src.selector))
+        restarted = counting.reset_note(jobs, census)
+        counted = (counting.span_note(window.end - window.seconds, window.end, scrapes),
+                   *((restarted,) if restarted else ()))
         slices = _slices(prom, slo, window, request.step_s) if request.step_s else None
-        return Observed(slo.name, problems=problems, slices=slices, **found, **numbers)
+        return Observed(slo.name, problems=problems, slices=slices, counted=counted, **found,
+                        **numbers)
 
     try:
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(slos)))) as pool:

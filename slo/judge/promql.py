@@ -1,7 +1,7 @@
 """PromQL built from the model: pure functions, strings out, no I/O.
 
 For the checker, instant queries evaluated at the end of the judged window; the range is the
-window itself, in seconds, so each count covers exactly the window:
+window itself, in seconds:
 
     q = sli_queries(spec.slo("latency-p95"), window_s=300)
     q.value    histogram_quantile(0.95, <buckets counted by le over 300s>)
@@ -9,33 +9,42 @@ window itself, in seconds, so each count covers exactly the window:
     q.total    <count of _count>
     q.buckets  <every bucket counted by le>: which boundaries exist, and where the quantile is
 
-A count is the counters' increase(), except for a series born inside the window (absent at
-its start, of a target Prometheus was already scraping or whose process started inside the
-window): it counted from zero, so its count is its last value. A counter that appears already
-at 9 (nine requests between two scrapes, or a service restarted inside the window) has counted
-those nine, and increase() alone sees none of them. Per series, one of three disjoint cases
-(`or` unions them):
+A count is exact, never extrapolated, and every counter of an SLO (good, bad, total, each
+bucket) is counted by the same rule, so a window without a failed request reads 100 % and
+good never exceeds total. The window is aligned to the scrapes: a series counts from its last
+sample at or before the window's start (first(): up to 5 min earlier, past a failed scrape's
+stale marker) to its last sample at or before its end. Prometheus cannot tell when between
+two scrapes a request came: the requests between the last scrape before the window and the
+first inside it count in this window (a burst at its start is never lost), those after the
+last scrape inside it in the next one.
+Per series, one of these disjoint cases (`or` unions them, the first that applies wins):
 
-    increase(S[W]) unless B                                    present at the start
-    or (last_over_time(S[W]) and resets(S[W]) == 0             born: its last value
-        or increase(S[W]) + max_over_time(S[W])) and B         born, then reset as well:
-                                                       at least its count (its first value
-                                                       is not known: max >= first)
-    where B = (last_over_time(S[W]) unless S offset W)
-              unless on (job, instance) ((up unless up offset W)   a target new to Prometheus
-                unless on (job, instance) (max_over_time(process_start_time_seconds[W])
-                                           > time() - W))          ...unless it started inside
+    last - first                         present at the start, no reset (the usual case)
+    last                                 present at the start, reset before its first sample
+                                         in the window (a restart at the edge): from zero
+    increase(S[W])                       reset inside the window (a restart): Prometheus's
+                                         estimate, from its first sample in the window
+    last   (increase + max after a reset)  born inside the window: from zero (see born(); a
+                                         target new to Prometheus whose process started
+                                         inside the window is born too: its counters started
+                                         with it, so a replaced pod's first 503s count)
+    last - min (increase after a reset)  of a target new to Prometheus: from its first sample
+    where first = last_over_time(S[lookback] offset W) or S offset W, last = last_over_time(S[W])
+
+The checker first asks, per metric, whether any series is not the usual case (census_query());
+the metrics without one count `sum(last - S offset W)` alone, which is as cheap as increase()
+(those whose only others are of targets new to Prometheus: `last - (S offset W or min)`). The
+series that reset inside the window are named in the verdict, with the rule that counted them;
+counted_edges() gives the scrapes the count runs between, for the verdict to say so.
 
 For sliding windows, `sliding()` gives the same expressions with the slice as window, to run
-as range queries (step = slice, so the slices do not overlap). The checker first asks, per
-metric, whether any series was born in the window at all (born_query()); the metrics without
-one count by increase() alone. It also asks, per SLO, where the data of its denominator
-begins (data_begins(): the earliest sample of any series of the metric from the same job), so a
-window reaching back before Prometheus observed the service is not judged. For the recording
-rules,
-`bad_ratio_rate()` is the share of bad events over a window, recorded as
-`slo:sli_error:ratio_rate<window>` and divided by the error budget to get a burn rate (rate()
-as Sloth and Pyrra do: cheap, and the pre-initialised counters of a service make it exact).
+as range queries (step = slice, so the slices do not overlap). The checker also asks, per
+SLO, where the data of its denominator begins (data_begins(): the earliest sample of any
+series of the metric from the same job), so a window reaching back before Prometheus observed
+the service is not judged. For the recording rules, `bad_ratio_rate()` is the share of bad
+events over a window, recorded as `slo:sli_error:ratio_rate<window>` and divided by the error
+budget to get a burn rate (rate() as Sloth and Pyrra do: cheap, and the pre-initialised
+counters of a service make it exact enough for alerting); the dashboards use rate() too.
 """
 
 from dataclasses import dataclass
@@ -68,65 +77,128 @@ def rate_sum(events: Events, range_: str, fn: str = "rate", zero: bool = False) 
     return f"({out})" if len(terms) > 1 else out
 
 
+LOOKBACK_S = 300  # Prometheus's default lookback: the furthest a series' last sample before
+# the window's start may lie (an instant query at the start sees none older)
+
+
+def lookback(range_: str) -> str:
+    """How far before the window's start first() looks: the window's own length up to
+    LOOKBACK_S (a shorter window reads no more samples before its start than inside it)."""
+    seconds = int(range_[:-1]) if range_.endswith("s") and range_[:-1].isdigit() else LOOKBACK_S
+    return f"{min(seconds, LOOKBACK_S)}s"
+
+
+def first(selector: Selector, range_: str) -> str:
+    """The value of each series at the window's start: its last sample at or before it. A
+    failed scrape (a stale marker) within lookback() before the start does not hide it (the
+    counter's value is still known); an older one is what an instant query at the start sees
+    (up to 5 min back: a gap in Prometheus's own data)."""
+    return (f"(last_over_time({selector}[{lookback(range_)}] offset {range_}) "
+            f"or {selector} offset {range_})")
+
+
 PROCESS_START = "process_start_time_seconds"  # the client libraries' process start gauge
 
 
+def _new_target(range_: str) -> str:
+    """The targets new to Prometheus in the range (its first scrape of them, or Prometheus's
+    own start), except those whose process started inside it (process_start_time_seconds):
+    their counters started with the process, so their series are born, counted from zero."""
+    return (f"((up unless up offset {range_}) unless on (job, instance) "
+            f"(max_over_time({PROCESS_START}[{range_}]) > time() - {whole_seconds(range_)}))")
+
+
 def born(selector: Selector, range_: str) -> str:
-    """The series of `selector` born inside the range: with samples in it, absent at its
-    start, of a target Prometheus already scraped at the start, or whose process started
-    inside the range (its process_start_time_seconds: its counters started with it, so a
-    replaced pod's first fifty 503s count). Another target new to Prometheus (its first
-    scrape, or Prometheus's own start) may show counts from before the window."""
-    older = (f"((up unless up offset {range_}) unless on (job, instance) "
-             f"(max_over_time({PROCESS_START}[{range_}]) > time() - {whole_seconds(range_)}))")
-    return (f"((last_over_time({selector}[{range_}]) unless {selector} offset {range_}) "
-            f"unless on (job, instance) {older})")
+    """The series of `selector` born inside the range: with samples in it, none at its start
+    (first()), of a target Prometheus already scraped at the start or whose process started
+    inside the range (_new_target(): another target new to Prometheus — its first scrape, or
+    Prometheus's own start — shows counts from before the window)."""
+    return (f"((last_over_time({selector}[{range_}]) unless {first(selector, range_)}) "
+            f"unless on (job, instance) {_new_target(range_)})")
 
 
 def per_series(selector: Selector, range_: str) -> str:
-    """Events of each series over the range, a series born inside it counted from zero: its
-    last value (if it also reset in the range: its increase and its highest value, which can
-    only count too many)."""
-    b = born(selector, range_)
-    inc = f"increase({selector}[{range_}])"
-    from_zero = (f"(last_over_time({selector}[{range_}]) and resets({selector}[{range_}]) == 0"
-                 f" or {inc} + max_over_time({selector}[{range_}]))")
-    return f"({inc} unless {b} or {from_zero} and {b})"
+    """Events of each series over the range, exactly (see the module's docstring): last -
+    first; a series that reset at the edge from zero, inside the range by increase(); a
+    series born inside it from zero (if it also reset: its increase and its highest value,
+    which can only count too many); a series of a target new to Prometheus from its first
+    sample."""
+    s, w = selector, range_
+    last, start = f"last_over_time({s}[{w}])", first(s, w)
+    inc, steady = f"increase({s}[{w}])", f"resets({s}[{w}]) == 0"
+    # a range is read once per mention (PromQL has no variables): as few as the cases need
+    present = (f"{inc} and resets({s}[{w}]) > 0 and {start}"
+               f" or {last} - ({start} <= min_over_time({s}[{w}]))"
+               f" or {last} and {start}")
+    from_zero = f"({last} and {steady} or {inc} + max_over_time({s}[{w}])) and {born(s, w)}"
+    from_first = f"{last} - min_over_time({s}[{w}]) and {steady} or {inc}"
+    return f"({present} or {from_zero} or {from_first})"
 
 
-ALL = None  # born: every metric may have series born inside the window
+ALL = None  # fresh: every metric may have series that are not the usual case
+NONE: frozenset[str] = frozenset()
 
 
-def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None) -> str:
-    if fresh is not ALL and selector.metric not in fresh:
-        return f"increase({selector}[{range_}])"  # no series of it was born in the window
-    return per_series(selector, range_)
+def _grows(selector: Selector, range_: str, fresh: frozenset[str] | None,
+           new: frozenset[str]) -> str:
+    if fresh is ALL or selector.metric in fresh:
+        return per_series(selector, range_)
+    # every series had a sample at the start (no stale marker) and none reset: the instant
+    # value at the start is its first() and a seek, not a range read...
+    last, start = f"last_over_time({selector}[{range_}])", f"{selector} offset {range_}"
+    if selector.metric in new:  # ...or is of a target new to Prometheus: from its first sample
+        return f"({last} - ({start} or min_over_time({selector}[{range_}])))"
+    return f"({last} - {start})"
 
 
-def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
-    """Events of one counter over the range (born series included), 0 without series.
-    `fresh`: the metrics that have series born inside the window (ALL: any may)."""
-    return f"(sum({_grows(selector, range_, fresh)}) or vector(0))"
+def counted(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL,
+            new: frozenset[str] = NONE) -> str:
+    """Events of one counter over the range (exact, born series included), 0 without series.
+    `fresh`: the metrics that have series other than the usual case (census_query(); ALL:
+    any may), `new`: of the others, those with series of a target new to Prometheus."""
+    return f"(sum({_grows(selector, range_, fresh, new)}) or vector(0))"
 
 
-def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+def counted_by_le(selector: Selector, range_: str, fresh: frozenset[str] | None = ALL,
+                  new: frozenset[str] = NONE) -> str:
     """`counted` per bucket boundary (sum by (le)): the buckets of a histogram over the range."""
-    return f"sum by (le) ({_grows(selector, range_, fresh)})"
+    return f"sum by (le) ({_grows(selector, range_, fresh, new)})"
 
 
 def exact_count(selector: Selector, range_: str) -> str:
-    """How much a counter grew over the range, without increase()'s extrapolation to the
-    range's edges: its last value in the range less its value at the start (a series born
-    inside the range: its last value). Only for a count to compare (a reset in the range
-    makes it wrong); the verdicts use increase() like the rules and dashboards."""
-    last = f"last_over_time({selector}[{range_}])"
-    return f"sum(({last} - {selector} offset {range_}) or ({last} and {born(selector, range_)}))"
+    """How much a counter grew over the range, counted as the verdicts count (`counted`);
+    empty without series."""
+    return f"sum({per_series(selector, range_)})"
 
 
-def born_query(metric: str, range_: str) -> str:
-    """How many series of `metric` were born inside the range (any labels): 0 lets every
-    selector of it count by increase() alone, far cheaper over many SLOs."""
-    return f"count({born(Selector('', (Matcher('__name__', '=', metric),)), range_)})"
+def census_query(metric: str, range_: str) -> str:
+    """The series of `metric` (any labels) that are not the usual case over the range: rows
+    census="reset" (per job: how many reset inside it), census="fresh" (how many have no
+    sample at its start, or a stale marker there, of a target Prometheus scraped then, or
+    reset before their first sample in it) and census="new" (how many are of a target new to
+    Prometheus). No row lets every selector of it count `last - value at the start` alone, as
+    cheap as increase(); "new" alone `last - (value at the start or min)`; the others need
+    per_series(), which reads each range several times."""
+    m = Selector("", (Matcher("__name__", "=", metric),))
+    absent, target = (f"(last_over_time({m}[{range_}]) unless {m} offset {range_})",
+                      f"on (job, instance) {_new_target(range_)}")
+    # the instant value at the start is first() wherever there is one (and a seek)
+    fresh = (f"({absent} unless {target} "
+             f"or min_over_time({m}[{range_}]) < {m} offset {range_})")
+    return " or ".join(f'label_replace({expr}, "census", "{name}", "", "")' for name, expr in (
+        ("reset", f"count by (job) (resets({m}[{range_}]) > 0)"), ("fresh", f"count({fresh})"),
+        ("new", f"count({absent} and {target})")))
+
+
+def counted_edges(selectors: tuple[Selector, ...], window_s: int) -> str:
+    """The scrapes a count over the `window_s` s before evaluation time runs between: row
+    edge="start", the earliest last sample at or before the window's start of the selectors'
+    series; edge="end", the latest sample at or before its end."""
+    range_ = f"{int(window_s)}s"
+    at_start = " or ".join(f"timestamp({s} offset {range_})" for s in selectors)
+    at_end = " or ".join(f"timestamp({s})" for s in selectors)
+    return (f'label_replace(min({at_start}), "edge", "start", "", "") '
+            f'or label_replace(max({at_end}), "edge", "end", "", "")')
 
 
 TARGET_LABELS = ("job", "instance")  # the labels that name where a series is scraped from
@@ -180,11 +252,12 @@ def data_begins(selectors: tuple[Selector, ...], window_s: int) -> str:
     return f"max({' or '.join(tagged)})"
 
 
-def count_expr(events: Events, range_: str, fresh: frozenset[str] | None = ALL) -> str:
+def count_expr(events: Events, range_: str, fresh: frozenset[str] | None = ALL,
+               new: frozenset[str] = NONE) -> str:
     """The number of events over the range (born series included)."""
     parts = ""
     for i, term in enumerate(events.terms):
-        text = f"({counted(term.selector, range_, fresh)})"
+        text = f"({counted(term.selector, range_, fresh, new)})"
         parts += (" - " if term.sign < 0 else " + ") + text if i else ("-" if term.sign < 0
                                                                       else "") + text
     return f"({parts})"
@@ -256,10 +329,12 @@ class SliQueries:
     buckets: str | None = None
 
 
-def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL) -> SliQueries:
+def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL,
+                new: frozenset[str] = NONE) -> SliQueries:
     """The checker's queries for `slo` over the `window_s` seconds before evaluation time.
 
-    `fresh`: the metrics with series born inside the window (see born_query(); ALL: any may).
+    `fresh`: the metrics with series other than the usual case, `new`: of the others, those
+    with series of a target new to Prometheus (see census_query(); ALL: any may).
     """
     if int(window_s) != window_s or window_s < 1:
         raise ValueError(f"the window must be whole seconds >= 1 (got {window_s!r})")
@@ -267,21 +342,21 @@ def sli_queries(slo: SLO, window_s: int, fresh: frozenset[str] | None = ALL) -> 
     range_ = f"{window_s}s"
     sli = slo.sli
     histogram = slo.histogram_buckets
-    buckets = None if histogram is None else counted_by_le(histogram[0], range_, fresh)
+    buckets = None if histogram is None else counted_by_le(histogram[0], range_, fresh, new)
     if isinstance(sli, Throughput):
-        total = count_expr(sli.total, range_, fresh)
+        total = count_expr(sli.total, range_, fresh, new)
         return SliQueries(f"{total} / {window_s}", total, None, None, window_s)
     ratio = slo.budget_ratio
     if ratio is None:  # a percentile without threshold cannot occur from a validated spec
         raise ValueError(f"SLO {slo.name!r} has no event ratio")
-    events = count_expr(ratio.events, range_, fresh)
-    total = count_expr(ratio.total, range_, fresh)
+    events = count_expr(ratio.events, range_, fresh, new)
+    total = count_expr(ratio.total, range_, fresh, new)
     if isinstance(sli, Quantile):
         value = _scaled(f"histogram_quantile({format_number(sli.quantile)}, {buckets})",
                         sli.scale_s)
     else:
-        value = (f"({count_expr(sli.events, range_, fresh)} / "
-                 f"{count_expr(sli.total, range_, fresh)})")
+        value = (f"({count_expr(sli.events, range_, fresh, new)} / "
+                 f"{count_expr(sli.total, range_, fresh, new)})")
     other = f"({total} - {events})"
     good, bad = (events, other) if ratio.good else (other, events)
     return SliQueries(value, total, good, bad, window_s, buckets)

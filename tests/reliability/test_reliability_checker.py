@@ -80,14 +80,15 @@ def retry_budget_s(spec_path) -> float:
     queries of all SLOs run 16 at a time, so they need ceil(queries / 16) such rounds.
     """
     spec = load_spec(spec_path)
-    # first the label names and the born-series census of each metric, what each counting
-    # selector sees without its status matchers, where each SLO's data begins (one query per
-    # denominator) and the scrape interval of their jobs (the running config); then each SLO's
-    # queries (a latency SLO: its buckets and its quantile; others: total and events)
+    # first the label names and the census of each metric, what each counting selector sees
+    # without its status matchers, where each SLO's data begins and the scrapes its counts run
+    # between (two queries per denominator) and the scrape interval of their jobs (the running
+    # config); then each SLO's queries (a latency SLO: its buckets and its quantile; others:
+    # total and events)
     denominators = {checker.data_selectors(slo) for slo in spec.slos}
     jobs = {promql.job_of(s) for sels in denominators for s in sels}
     census = (2 * len(sources.metrics_of(spec.slos)) + len(sources.looks_of(spec.slos))
-              + len(denominators) + len(jobs))
+              + 2 * len(denominators) + len(jobs))
     queries = sum(2 if promql.sli_queries(slo, 60).buckets is None or slo.kind ==
                   "latency_percentile" else 1 for slo in spec.slos)
     per_query = TRIES * TIMEOUT_S + sum(0.5 * 2**i for i in range(TRIES - 1))

@@ -27,7 +27,7 @@ import yaml
 
 from bench.common import summarize, write_result
 from harness_common.faults.client import FaultClient
-from slo.judge.checker import evaluate
+from slo.judge.observe import evaluate
 from slo.judge.prom import Prometheus
 from slo.judge.window import Window
 from slo.spec import load_spec, parse_spec

@@ -197,7 +197,7 @@ def test_the_terminal_summary_names_each_failure_and_the_report(tmp_path):
 def test_a_quantile_in_the_reports_carries_its_bucket(tmp_path, monkeypatch):
     """The runner's verdicts come from the checker: the phase table and summary.json show
     the bucket beside the interpolated p95."""
-    from slo.experiment import runner
+    from slo.experiment.phase_judge import slo_verdicts
     from slo.judge.checker import CheckResult, judge
     from slo.judge.histogram import Buckets
     from slo.judge.window import Window
@@ -207,9 +207,8 @@ def test_a_quantile_in_the_reports_carries_its_bucket(tmp_path, monkeypatch):
     buckets = Buckets.from_samples([({"le": "0.5"}, 80.0), ({"le": "0.75"}, 99.0),
                                     ({"le": "+Inf"}, 100.0)])
     verdict = judge(spec.slo("latency-p95"), 0.734, 100, 20, buckets=buckets)
-    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: CheckResult(
+    (p95,) = slo_verdicts(CheckResult(
         "slos.yaml", "portfolio-app", "http://x", Window(0, 60, "t"), [verdict], 0.01))
-    (p95,) = runner.checker_evaluator(spec, "http://x", 0, 60)
     assert p95.detail == "734 ms (500–750 ms bucket)" and p95.value_bounds == (0.5, 0.75)
     result = result_of(tmp_path)
     phases_with_p95 = tuple(

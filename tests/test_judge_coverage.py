@@ -262,6 +262,8 @@ def test_a_grid_is_a_value():
 # ---- the outputs carry it ----------------------------------------------------------------
 
 def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
+    from dataclasses import replace
+
     from slo.judge import outputs
     from slo.judge.checker import CheckResult, judge
     from slo.judge.outcome import decide
@@ -269,8 +271,7 @@ def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
 
     spec = load_spec("slo/slos.yaml")
     cov = measured("." * 30 + "  " + "." * 28)
-    verdict = judge(spec.slo("error-ratio"), 0.001, 1000)
-    verdict.coverage = cov
+    verdict = replace(judge(spec.slo("error-ratio"), 0.001, 1000), coverage=cov)
     unmeasured = judge(spec.slo("throughput"), None, None)
     result = CheckResult("slo/slos.yaml", "portfolio-app", "http://prom", window(), [
         verdict, unmeasured], 0.1)

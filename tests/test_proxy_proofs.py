@@ -25,7 +25,7 @@ import pytest
 import requests
 
 from harness_common.faults.client import FaultClient
-from slo.judge.checker import evaluate
+from slo.judge.observe import evaluate
 from slo.judge.prom import Prometheus
 from slo.judge.window import Window
 from slo.spec import load_spec

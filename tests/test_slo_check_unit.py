@@ -122,7 +122,7 @@ BUCKET_CASES = [
                          [c[1:] for c in BUCKET_CASES], ids=[c[0] for c in BUCKET_CASES])
 def test_latency_verdicts_are_what_the_buckets_prove(slo, value, counts, status, bounds, says):
     v = judge(slo, value=value, total=100, good=None, buckets=counts)
-    assert v.status == status and v.value_bounds == bounds
+    assert v.status == status and v.value_bounds == tuple(bounds)
     assert says in " ".join([v.reason, *v.notes])
 
 
@@ -155,7 +155,7 @@ def test_one_bound_spelled_two_ways_is_one_bucket(spellings):
 def test_a_selector_that_sees_nothing_is_no_data_with_every_problem():
     v = judge(ERRORS, 0.0, 100, problems=["a has no label \"code\"", "b has no series"])
     assert (v.status, v.reason, v.notes, v.value) == (
-        NO_DATA, 'a has no label "code"', ["b has no series"], None)
+        NO_DATA, 'a has no label "code"', ("b has no series",), None)
 
 
 def test_exit_codes_put_violation_before_no_data_and_warnings_pass_unless_strict():
@@ -372,26 +372,24 @@ BASELINE = {"version": 1, "slos": [{"name": "error-ratio", "value": 0.0},
 
 def checked(tmp_path, monkeypatch, capsys, measured, *flags, faulted=None) -> dict:
     """`slo check` of error-ratio and latency-p95 with every output, over a Prometheus whose
-    SLIs read `measured` ([(slo, value, total, good)], judged by the real judge() and, with
-    --baseline, apply_baseline()) and whose fault proxy counted `faulted` ({kind: requests}).
-    Returns the exit code and every output, parsed."""
+    SLIs read `measured` ([(slo, value, total, good)], observed as such and judged by the real
+    judge_window()) and whose fault proxy counted `faulted` ({kind: requests}: the real
+    window_faults() asks it). Returns the exit code and every output, parsed."""
     from slo.commands import check
+    from slo.judge.judgement import Observations, Observed
+    from slo.judge.unseen import window_faults
     from tests.helpers import FakeProm
 
     prom = FakeProm(faulted or {})
 
-    def evaluate(spec, prom, window, *, baseline=None, max_regression=0.10, strict=False,
-                 **_):
-        verdicts = [judge(slo, value, total, good) for slo, value, total, good in measured]
-        for v in verdicts if baseline is not None else ():
-            # both SLOs' values are better lower, as evaluate() works out from the spec
-            apply_baseline(v, baseline.get(v.name), max_regression, upper=True,
-                           budget=SPEC.slo(v.name).error_budget)
-        return CheckResult(spec=spec.source, service=spec.service, prometheus=prom.url,
-                           window=window, verdicts=verdicts, evaluated_in_s=0.01, strict=strict)
+    def observe(prom, spec, window, request):
+        return Observations(tuple(Observed(slo.name, value, total, good)
+                                  for slo, value, total, good in measured),
+                            faults=window_faults(prom, window, window.faults),
+                            prometheus=prom.url, evaluated_in_s=0.01)
 
+    monkeypatch.setattr(check, "observe", observe)
     monkeypatch.setattr(check, "Prometheus", lambda url, **_: prom)
-    monkeypatch.setattr(check, "evaluate", evaluate)
     (tmp_path / "baseline.json").write_text(json.dumps(BASELINE))
     flags = [f.replace("BASELINE", str(tmp_path / "baseline.json")) for f in flags]
     out = {name: tmp_path / f"out.{name}" for name in ("json", "junit", "markdown")}

@@ -129,25 +129,23 @@ phases:
 ])
 def test_an_experiment_phase_with_a_proxy_fault_is_no_met_claim(backend, phase, counted,
                                                                 expected):
-    from types import SimpleNamespace
-
-    from slo.experiment.expectations import PhaseWindow, SloVerdict
-    from slo.experiment.runner import ExperimentRunner
+    from slo.experiment.expectations import PhaseWindow
+    from slo.experiment.phase_judge import phase_window, recorded_faults, slo_verdicts
     from slo.experiment.schema import parse_experiment
+    from slo.judge.judgement import Observations, Observed, Request, judge_window
+    from slo.judge.unseen import window_faults
 
     experiment = parse_experiment(EXPERIMENT, "proxied.yaml", REPO / "slo", OWN)
     window = PhaseWindow(next(p for p in experiment.phases if p.name == phase),
                          1_800_000_000.0, 1_800_000_020.0, completed=True)
     prom = FakeProm(counted)
-    fake = SimpleNamespace(spec=OWN, prom=prom, log=SimpleNamespace(note=print),
-                           conn=SimpleNamespace(fault_api=SimpleNamespace(backend=backend)))
-    judged = Window(window.start + 5, window.end, "phase")
-    faults = ExperimentRunner._faults_of(fake, window, judged)
+    judged = phase_window(window.start + 5, window.end, recorded_faults(window.phase, backend))
+    faults = window_faults(prom, judged, judged.faults)    # what observe() reads
     assert [at for _, at in prom.asked] == [judged.end]     # the counters, always
-    judged_verdicts = [SloVerdict("error-ratio", MET, 0.0, "ratio <= 1%", "ratio", "0.00%",
-                                  bad_ratio=0.0),
-                       SloVerdict("throughput", MET, 9.0, "rate >= 1/s", "1/s", "9.0/s")]
-    (ratio, rate) = ExperimentRunner._unseen(fake, judged_verdicts, faults)
+    seen = Observations((Observed("error-ratio", 0.0, 1000.0, 1000.0),
+                         Observed("throughput", 9.0, 135.0)), faults=faults)
+    judgement = judge_window(OWN, seen, judged, Request(only=("error-ratio", "throughput")))
+    (ratio, rate) = slo_verdicts(judgement)
     assert ratio.status == expected and rate.status == MET
     if expected == NO_DATA:
         assert ratio.value is None and ratio.bad_ratio is None   # no "0 % of the budget spent"

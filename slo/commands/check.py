@@ -30,12 +30,11 @@ from slo.alerting.budget import budget_queries, window_cost
 from slo.alerting.burnrate import PROFILES, Profile
 from slo.errors import PrometheusError, WindowError
 from slo.judge import outputs
-from slo.judge.checker import CheckResult, baseline_values, evaluate
-from slo.judge.clientside import LatencyComparison, client_vs_server
+from slo.judge.checker import baseline_values
 from slo.judge.coverage import MIN_SHARE
-from slo.judge.outcome import decide
+from slo.judge.judgement import Judgement, Request, judge_window
+from slo.judge.observe import observe
 from slo.judge.prom import Prometheus
-from slo.judge.unseen import merge_faults, refuse_unseen, window_faults
 from slo.judge.window import CLOCK_SLACK_S, Window
 from slo.spec import load_spec
 
@@ -44,7 +43,6 @@ DEFAULT_SPEC = "slo/slos.yaml"
 # Prometheus scrapes every 5 s: wait this long after a window's end so the last scrape that
 # belongs to the window has happened before judging it.
 SETTLE_S = 6.0
-FEW_SLICES = 5   # fewer slices than this: a --slices share says little, and the check says so
 BASELINE_MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -119,7 +117,8 @@ def settle(window: Window, args, now: float) -> None:
 
 
 def run(args, console: Console) -> int:
-    """Evaluate and print; return the gate's exit code."""
+    """Turn the arguments into a Request, observe the window, judge it (slo.judge.judgement:
+    one pure function), print the judgement; return its exit code."""
     spec = load_spec(args.spec)
     window = resolve_window(args)
     window.require_happened(time.time())
@@ -145,57 +144,29 @@ def run(args, console: Console) -> int:
     settle(window, args, time.time())
     prom = Prometheus(resolve_prometheus_url(args.prometheus), timeout=args.timeout,
                       attempts=args.retries)
-    result = evaluate(spec, prom, window, step_s=step_s,
-                      slice_fraction=_percent("--slices", args.slices), baseline=baseline,
+    request = Request(strict=args.strict, baseline=baseline, step_s=step_s,
                       max_regression=_percent("--max-regression", args.max_regression),
-                      strict=args.strict, only=tuple(args.slo),
+                      slice_fraction=_percent("--slices", args.slices), only=tuple(args.slo),
                       min_coverage=_percent("--min-coverage", args.min_coverage))
-    refuse_unseen(result.verdicts, spec.slos, faults_in(prom, window, result))
-    if step_s is not None and window.seconds // step_s < FEW_SLICES:
-        result.notes.append(f"--step {args.step} cuts the {window.seconds}s window into only "
-                            f"{window.seconds // step_s} slices: a share of so few says little "
-                            f"(use a shorter --step or a longer window)")
-    costs = budget_costs(spec, prom, result, profile_of(args)) if (
+    judgement = judge_window(spec, observe(prom, spec, window, request), window, request)
+    costs = budget_costs(spec, prom, judgement, profile_of(args)) if (
         args.json or args.markdown) else []
-    return report(result, args, console, costs, client_side(spec, prom, window, result))
+    return report(judgement, args, console, costs)
 
 
-def report(result: CheckResult, args, console: Console, costs: list[dict],
-           client: LatencyComparison | None) -> int:
-    """Decide the outcome of the finished verdicts under the flags, once; print it and write
-    every output asked for from it; return its exit code."""
-    outcome = decide(result.verdicts, strict=result.strict)
+def report(judgement: Judgement, args, console: Console, costs: list[dict]) -> int:
+    """Print the judgement and write every output asked for from its one outcome; return its
+    exit code."""
+    outcome, client = judgement.outcome, judgement.client
     if args.json != "-":
-        outputs.print_table(result, outcome, console, client)
-    for path, render in ((args.json, lambda: outputs.to_json(result, outcome, costs, client)),
-                         (args.junit, lambda: outputs.to_junit(result, outcome)),
+        outputs.print_table(judgement, outcome, console, client)
+    for path, render in ((args.json, lambda: outputs.to_json(judgement, outcome, costs, client)),
+                         (args.junit, lambda: outputs.to_junit(judgement, outcome)),
                          (args.markdown,
-                          lambda: outputs.to_markdown(result, outcome, costs, client))):
+                          lambda: outputs.to_markdown(judgement, outcome, costs, client))):
         if path:
             outputs.write(path, render(), console)
     return outcome.exit_code
-
-
-def faults_in(prom: Prometheus, window: Window, result) -> list[dict]:
-    """Every fault set on any backend in the window: the run record's and the backends' own
-    counters, whichever way the window was given (slo.judge.unseen.window_faults); the
-    record's alone, with a note, when the counters cannot be read."""
-    try:
-        return window_faults(prom, window, window.faults)
-    except PrometheusError as err:
-        result.notes.append(f"could not ask the fault backends' counters whether they faulted "
-                            f"requests in the window: {err}")
-        return merge_faults(window.faults, [])
-
-
-def client_side(spec, prom: Prometheus, window: Window, result) -> LatencyComparison | None:
-    """A run record's client-side percentiles beside the spec's latency histogram over the
-    run's window (None for a window without a record, or a spec without a latency SLO)."""
-    try:
-        return client_vs_server(prom, spec.slos, window.client, window.start, window.end)
-    except PrometheusError as err:
-        result.notes.append(f"the server's percentiles beside the client's: {err}")
-        return None
 
 
 def profile_of(args) -> Profile:

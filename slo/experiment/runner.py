@@ -18,7 +18,9 @@ The run, one step per method:
 5. roll back, whatever happened (success, failure, Ctrl-C, SIGTERM, an error): resume or
    restart the app, clear the faults the run set (never another's), stop Locust, check that
    none of them is left;
-6. judge every expectation, time every alert beside the theory, read the plots' data, and
+6. judge every expectation (each phase's SLOs by the one judgement `slo check` uses,
+   slo.judge.judgement.judge_window, over the phase's window carrying its fault:
+   slo.experiment.phase_judge), time every alert beside the theory, read the plots' data, and
    freeze it all into an ExperimentResult, which the report writes to reports/<run-id>/
    (also for a partial run).
 """
@@ -26,7 +28,6 @@ The run, one step per method:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import threading
@@ -63,6 +64,7 @@ from slo.experiment.expectations import (
 from slo.experiment.infra import app_process
 from slo.experiment.load import Locust
 from slo.experiment.lock import ExperimentLock
+from slo.experiment.phase_judge import phase_window, recorded_faults, slo_verdicts
 from slo.experiment.progress import LiveStats, Progress
 from slo.experiment.result import (
     ExperimentInfo,
@@ -77,10 +79,11 @@ from slo.experiment.schema import Experiment
 from slo.experiment.series import collect_series
 from slo.experiment.timings import AlertTiming, alert_timings
 from slo.judge import promql
-from slo.judge.checker import NO_DATA, NOT_JUDGED, evaluate
+from slo.judge.checker import CheckResult
 from slo.judge.clientside import LatencyComparison, client_vs_server
+from slo.judge.observe import evaluate
 from slo.judge.prom import DEFAULT_INTERVALS, Intervals, Prometheus
-from slo.judge.unseen import PROXY_JOB, unseen, window_faults
+from slo.judge.unseen import PROXY_JOB
 from slo.judge.window import MIN_WINDOW_S, Window
 from slo.live.alerts import (
     AlertSelector,
@@ -102,7 +105,7 @@ LOCUST_FINISH_S = 20.0
 QUIET_WAIT_S = 60.0   # how long a run waits for an earlier run's alerts to resolve
 PLOT_LEAD_S = 15
 
-Evaluator = Callable[[Spec, str, float, float], list[SloVerdict]]
+Evaluator = Callable[[Spec, str, Window], CheckResult]
 
 
 class RunnerError(HarnessError):
@@ -178,17 +181,10 @@ def new_run_id(name: str, now: float | None = None) -> str:
     return f"{moment:%Y%m%d-%H%M%S}-{name}"
 
 
-def checker_evaluator(spec: Spec, prometheus_url: str, start: float, end: float
-                      ) -> list[SloVerdict]:
-    """Judge every SLO over [start, end] with the checker (slo.judge.checker.evaluate)."""
-    result = evaluate(spec, Prometheus(prometheus_url), Window(start, end, "phase"))
-    return [SloVerdict(v.name, v.status, v.value, v.objective, v.unit,
-                       v.reason if v.status in NOT_JUDGED or v.value is None else v.shown,
-                       None if v.value_bounds is None
-                       else tuple(v.to_json()["value_bounds"]),
-                       None if v.good_fraction is None else max(0.0, 1.0 - v.good_fraction),
-                       float(result.window.seconds))
-            for v in result.verdicts]
+def checker_evaluator(spec: Spec, prometheus_url: str, window: Window) -> CheckResult:
+    """The one judgement of every SLO over a phase's window (slo.judge.observe.evaluate:
+    observe, then judge_window), the window's recorded faults merged with the backends'."""
+    return evaluate(spec, Prometheus(prometheus_url), window)
 
 
 class ExperimentRunner:
@@ -692,38 +688,18 @@ class ExperimentRunner:
                 self.log.note(f"phase {window.phase.name!r} is shorter than {MIN_WINDOW_S}s: "
                               f"its SLOs are not judged")
                 continue
+            api = self.conn.fault_api
             try:
-                judged = Window(max(start, window.start), window.end, "phase")
-                out[window.phase.name] = self._unseen(self.evaluator(
-                    self.spec, self.conn.urls["prometheus"], judged.start, judged.end),
-                    self._faults_of(window, judged))
+                judged = phase_window(max(start, window.start), window.end, recorded_faults(
+                    window.phase, api.backend if api is not None else "unknown"))
+                judgement = self.evaluator(self.spec, self.conn.urls["prometheus"], judged)
             except HarnessError as err:
                 self.log.note(f"could not judge the SLOs of phase {window.phase.name!r}: {err}")
+                continue
+            for note in judgement.notes:
+                self.log.note(f"phase {window.phase.name!r}: {note}")
+            out[window.phase.name] = slo_verdicts(judgement)
         return out
-
-    def _faults_of(self, window: PhaseWindow, judged: Window) -> list[dict]:
-        """Every fault on any backend over the phase's judged window: its own (set by the
-        run) and what the backends' counters saw (one set by hand meanwhile), merged by
-        slo.judge.unseen.window_faults as `slo check` does."""
-        fault = window.phase.fault
-        recorded = [] if fault is None or fault.infrastructure else [
-            {"kind": fault.kind, "params": dict(fault.given), "applied": True,
-             "backend": self.conn.fault_api.backend, "phase": window.phase.name}]
-        try:
-            return window_faults(self.prom, judged, recorded)
-        except PrometheusError as err:
-            self.log.note(f"could not ask the fault backends' counters about phase "
-                          f"{window.phase.name!r}: {err}")
-            return recorded
-
-    def _unseen(self, verdicts: list[SloVerdict], faults: list[dict]) -> list[SloVerdict]:
-        """A phase in which the proxy faulted requests: a met SLO not read from Envoy's
-        downstream stats is no claim (its metrics never saw them; slo.judge.unseen)."""
-        refused = unseen(verdicts, self.spec.slos, faults)
-        return [dataclasses.replace(verdict, status=NO_DATA, value=None, value_bounds=None,
-                                    bad_ratio=None,
-                                    detail=f"{refused[verdict.name]} (they read {verdict.detail})")
-                if verdict.name in refused else verdict for verdict in verdicts]
 
     def _sandbox_chat(self) -> str:
         """The chat the stack's Alertmanager sends to in sandbox mode (messages elsewhere are

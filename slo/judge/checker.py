@@ -1,9 +1,10 @@
-"""The judge: evaluate every SLO of a spec over a window against Prometheus -> verdicts.
+"""The verdict: measured numbers of one SLO over one window -> a frozen Verdict.
 
-Pure part: `judge()` turns measured numbers into a Verdict (met / warn / violated / no_data /
-inconclusive); slo.judge.outcome decides what the CI gate makes of the verdicts (its exit
-code). I/O part: `evaluate()` runs all queries of one check concurrently through
-slo.judge.prom.Prometheus.
+Pure: `judge()` turns measured numbers into a Verdict (met / warn / violated / no_data /
+inconclusive); `count_slices()`, `apply_slices()` and `apply_baseline()` judge a sliding
+window and a baseline, each returning a new Verdict (a Verdict is frozen: nothing changes one
+after it is made). slo.judge.judgement.judge_window() puts them together for a whole window
+with its coverage and unseen faults; slo.judge.observe gathers what they are judged on.
 
 Fail closed, every way a verdict could be about data that was not seen:
 
@@ -28,12 +29,10 @@ a threshold at or under that bound, inconclusive against one above it.
 """
 
 import math
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 
 from harness_common.durations import format_duration
-from slo.judge import counting, coverage, promql, sources
+from slo.judge import promql
 from slo.judge.coverage import Coverage
 from slo.judge.histogram import (
     Buckets,
@@ -43,9 +42,8 @@ from slo.judge.histogram import (
     quantile_bounds,
     share_bounds,
 )
-from slo.judge.prom import PartialAnswerError, Prometheus
 from slo.judge.window import MIN_WINDOW_S, Window, iso_utc
-from slo.spec.model import SLO, Quantile, Spec, Throughput
+from slo.spec.model import SLO, Quantile
 from slo.spec.selectors import Selector
 from slo.units import format_number
 
@@ -53,7 +51,7 @@ MET, WARN, VIOLATED, NO_DATA, INCONCLUSIVE = "met", "warn", "violated", "no_data
 NOT_JUDGED = (NO_DATA, INCONCLUSIVE)   # verdicts that are no claim about the service
 
 
-@dataclass
+@dataclass(frozen=True)
 class Slices:
     """Sliding-window evaluation: how many `step_s` slices met the objective."""
 
@@ -69,7 +67,7 @@ class Slices:
         return self.passed / self.total if self.total else 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
     """The judgement of one SLO over one window.
 
@@ -91,10 +89,10 @@ class Verdict:
     good_fraction: float | None
     threshold_s: float | None
     reason: str
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
     slices: Slices | None = None
     baseline_value: float | None = None
-    value_bounds: list[float] | None = None
+    value_bounds: tuple[float, float] | None = None
     coverage: Coverage | None = None  # how much of the window was observed
 
     @property
@@ -121,6 +119,7 @@ class Verdict:
             data["value_bounds"] = [v if math.isfinite(v) else "+Inf"
                                     for v in data["value_bounds"]]
         data["coverage"] = None if self.coverage is None else self.coverage.to_json()
+        data["notes"] = list(self.notes)
         return data
 
 
@@ -144,12 +143,13 @@ def format_value(value: float | None, unit: str) -> str:
 def _decide(verdict: Verdict, slo: SLO, value: float) -> Verdict:
     statuses = [o.status(value) for o in slo.objectives]
     worst = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-    verdict.status = {"pass": MET, "warn": WARN, "fail": VIOLATED}[worst]
+    status = {"pass": MET, "warn": WARN, "fail": VIOLATED}[worst]
     objective = slo.objectives[0]
-    verdict.margin = (objective.target - value) if objective.upper else (value - objective.target)
-    verdict.reason = {MET: "objective met", WARN: "met, inside the warning band",
-                      VIOLATED: "objective violated"}[verdict.status]
-    return verdict
+    return replace(verdict, status=status,
+                   margin=(objective.target - value) if objective.upper
+                   else (value - objective.target),
+                   reason={MET: "objective met", WARN: "met, inside the warning band",
+                           VIOLATED: "objective violated"}[status])
 
 
 def _threshold_text(slo: SLO) -> str:
@@ -164,17 +164,15 @@ def _judge_bounds(verdict: Verdict, slo: SLO, low: float, high: float, what: str
     missing = (f"the threshold {_threshold_text(slo)} is not a bucket bound of the histogram "
                f"(add a {_threshold_text(slo)} bucket to it, or set the threshold to a bucket)")
     if "fail" not in statuses or statuses == {"fail"}:
-        _decide(verdict, slo, value if value is not None else (low if "fail" in statuses
-                                                                else high))
-        verdict.notes.append(f"{missing}; the verdict holds for any {what} in "
-                             f"{format_bounds(low, high, verdict.unit)}")
-        if value is None:
-            verdict.margin = None
-        return verdict
-    verdict.status, verdict.margin = INCONCLUSIVE, None
-    verdict.reason = (f"inconclusive: {what} lies in {format_bounds(low, high, verdict.unit)}, "
-                      f"on both sides of the objective, and {missing}")
-    return verdict
+        decided = _decide(verdict, slo, value if value is not None
+                          else (low if "fail" in statuses else high))
+        return replace(decided, margin=decided.margin if value is not None else None,
+                       notes=(*decided.notes, f"{missing}; the verdict holds for any {what} "
+                              f"in {format_bounds(low, high, verdict.unit)}"))
+    return replace(verdict, status=INCONCLUSIVE, margin=None,
+                   reason=(f"inconclusive: {what} lies in "
+                           f"{format_bounds(low, high, verdict.unit)}, on both sides of the "
+                           f"objective, and {missing}"))
 
 
 def _judge_above(verdict: Verdict, slo: SLO, top: float) -> Verdict:
@@ -182,26 +180,23 @@ def _judge_above(verdict: Verdict, slo: SLO, top: float) -> Verdict:
     above `top`, the highest finite bound (histogram_quantile() answers `top` itself). Violated
     when every value above `top` fails an objective (more than 1 - q of the requests took
     longer than the threshold); not evaluated when the threshold lies above `top`."""
-    verdict.value = verdict.margin = None
+    verdict = replace(verdict, value=None, margin=None)
     pct = format_number(slo.sli.quantile * 100)
     share = format_number(round((1 - slo.sli.quantile) * 100, 10))
     above = f"p{pct} is above {format_seconds(top)} (the top finite bucket)"
     ends = [(o.status(math.nextafter(top, math.inf)), o.status(math.inf))
             for o in slo.objectives]
     if any(low == high == "fail" for low, high in ends):
-        verdict.status = VIOLATED
-        verdict.reason = (f"{above}: more than {share}% of the requests took longer than "
-                          f"the {_threshold_text(slo)} threshold, so the objective is violated")
-        return verdict
+        return replace(verdict, status=VIOLATED,
+                       reason=(f"{above}: more than {share}% of the requests took longer than "
+                               f"the {_threshold_text(slo)} threshold, so the objective is "
+                               f"violated"))
     if all(low == high for low, high in ends):
-        _decide(verdict, slo, math.inf)
-        verdict.margin = None
-        return verdict
-    verdict.status = INCONCLUSIVE
-    verdict.reason = (f"inconclusive: {above}, and the threshold {_threshold_text(slo)} lies "
-                      f"above that bound: the histogram cannot tell which side of it p{pct} is "
-                      f"on (add a {_threshold_text(slo)} bucket to it)")
-    return verdict
+        return replace(_decide(verdict, slo, math.inf), margin=None)
+    return replace(verdict, status=INCONCLUSIVE,
+                   reason=(f"inconclusive: {above}, and the threshold {_threshold_text(slo)} "
+                           f"lies above that bound: the histogram cannot tell which side of it "
+                           f"p{pct} is on (add a {_threshold_text(slo)} bucket to it)"))
 
 
 def judge(slo: SLO, value: float | None, total: float | None, good: float | None = None,
@@ -213,14 +208,12 @@ def judge(slo: SLO, value: float | None, total: float | None, good: float | None
     requests it missed could only have failed, so a violation stands, with them as notes)."""
     verdict = _judge_seen(slo, value, total, good, buckets, problems)
     if unproven and verdict.status in (MET, WARN):
-        verdict.status, verdict.margin, verdict.value_bounds = NO_DATA, None, None
-        verdict.value = verdict.good_fraction = None
-        verdict.reason = unproven[0]
-        verdict.notes.extend(unproven[1:])
-    else:
-        verdict.notes.extend(f"it stands though this was not seen (the requests missed could "
-                             f"only have failed): {text}" for text in unproven)
-    return verdict
+        return replace(verdict, status=NO_DATA, margin=None, value_bounds=None, value=None,
+                       good_fraction=None, reason=unproven[0],
+                       notes=(*verdict.notes, *unproven[1:]))
+    return replace(verdict, notes=(*verdict.notes, *(
+        f"it stands though this was not seen (the requests missed could only have failed): "
+        f"{text}" for text in unproven)))
 
 
 def _judge_seen(slo: SLO, value: float | None, total: float | None, good: float | None,
@@ -234,54 +227,64 @@ def _judge_seen(slo: SLO, value: float | None, total: float | None, good: float 
         good_fraction=(good / total) if good is not None and total else None,
     )
     if problems:
-        verdict.value = verdict.good_fraction = None
-        verdict.reason = problems[0]
-        verdict.notes.extend(problems[1:])
-        return verdict
+        return replace(verdict, value=None, good_fraction=None, reason=problems[0],
+                       notes=tuple(problems[1:]))
     if total is None or total <= 0:
-        verdict.reason = ("no events in the window: the selectors matched no series that "
-                          "counted anything (no traffic, or a label value that matches "
-                          "nothing)")
-        return verdict
+        return replace(verdict, reason=("no events in the window: the selectors matched no "
+                                        "series that counted anything (no traffic, or a label "
+                                        "value that matches nothing)"))
     exact = True
     if buckets is not None and buckets.usable:
         if isinstance(slo.sli, Quantile):
             bounds = quantile_bounds(buckets, slo.sli.quantile)
             if bounds is not None:
-                verdict.value_bounds = list(bounds)
+                verdict = replace(verdict, value_bounds=tuple(bounds))
         if slo.threshold_s is not None and not buckets.has(slo.threshold_s):
             exact = False
-            verdict.good_fraction = None
+            verdict = replace(verdict, good_fraction=None)
         if verdict.value_bounds is not None and math.isinf(verdict.value_bounds[1]):
             return _judge_above(verdict, slo, verdict.value_bounds[0])
     if value is None and exact:
-        verdict.reason = "the query returned no value (NaN or no samples)"
-        return verdict
+        return replace(verdict, reason="the query returned no value (NaN or no samples)")
     if exact:
         return _decide(verdict, slo, value)
     if isinstance(slo.sli, Quantile):
         if verdict.value_bounds is None:
-            verdict.reason = "the histogram's buckets hold no quantile"
-            return verdict
+            return replace(verdict, reason="the histogram's buckets hold no quantile")
         pct = format_number(slo.sli.quantile * 100)
         return _judge_bounds(verdict, slo, *verdict.value_bounds, f"p{pct}", value)
     share = share_bounds(buckets, slo.threshold_s)
-    verdict.value, verdict.value_bounds = None, list(share)
+    verdict = replace(verdict, value=None, value_bounds=tuple(share))
     return _judge_bounds(verdict, slo, *share, f"the share within {_threshold_text(slo)}", None)
+
+
+SliceSample = tuple[float | None, float | None, Buckets | None]   # value, total, buckets
+
+
+def count_slices(slo: SLO, samples: tuple[SliceSample, ...], step_s: int,
+                 required: float) -> Slices:
+    """How many of the sliding window's slices (each slice's value, total and buckets, as
+    read) met the objective, judged one by one as the whole window is."""
+    passed = no_data = 0
+    for value, total, buckets in samples:
+        status = judge(slo, value, total, buckets=buckets).status
+        passed += status in (MET, WARN)
+        no_data += status == NO_DATA
+    return Slices(step_s, len(samples), passed, no_data, required)
 
 
 def apply_slices(verdict: Verdict, slices: Slices) -> Verdict:
     """Sliding-window rule: the SLO holds only if enough slices held."""
-    verdict.slices = slices
+    verdict = replace(verdict, slices=slices)
     if verdict.status in NOT_JUDGED:
         return verdict
     if slices.total == 0 or slices.no_data == slices.total:
-        verdict.status, verdict.reason = NO_DATA, "no slice of the window had data"
-    elif slices.fraction + 1e-9 < slices.required_fraction:
-        verdict.status = VIOLATED
-        verdict.reason = (f"held in {slices.passed}/{slices.total} slices of "
-                          f"{format_duration(slices.step_s)} (needs "
-                          f"{slices.required_fraction:.0%})")
+        return replace(verdict, status=NO_DATA, reason="no slice of the window had data")
+    if slices.fraction + 1e-9 < slices.required_fraction:
+        return replace(verdict, status=VIOLATED,
+                       reason=(f"held in {slices.passed}/{slices.total} slices of "
+                               f"{format_duration(slices.step_s)} (needs "
+                               f"{slices.required_fraction:.0%})"))
     return verdict
 
 
@@ -294,49 +297,57 @@ def apply_baseline(verdict: Verdict, baseline: float | None, max_regression: flo
     by 0.1 points, and 0% -> 2.3% is a regression. Other values (latency, rate) compare
     relatively; a baseline of 0 cannot be compared relatively and says so.
     """
-    verdict.baseline_value = baseline
-    if baseline is None or verdict.value is None or verdict.status in NOT_JUDGED:
-        if baseline is None:
-            verdict.notes.append("no baseline value for this SLO")
+    verdict = replace(verdict, baseline_value=baseline)
+
+    def noted(text: str, **changes) -> Verdict:
+        return replace(verdict, notes=(*verdict.notes, text), **changes)
+
+    if baseline is None:
+        return noted("no baseline value for this SLO")
+    if verdict.value is None or verdict.status in NOT_JUDGED:
         return verdict
     shown = format_value(baseline, verdict.unit)
     if verdict.unit == "ratio" and budget:
         change = verdict.value - baseline
         regression = change if upper else -change
         allowed = max_regression * budget
-        verdict.notes.append(f"{change * 100:+.2f} points vs baseline {shown} (allowed: "
-                             f"{allowed * 100:.2f} points, {max_regression:.0%} of the "
-                             f"{budget:.2%} error budget)")
+        text = (f"{change * 100:+.2f} points vs baseline {shown} (allowed: "
+                f"{allowed * 100:.2f} points, {max_regression:.0%} of the "
+                f"{budget:.2%} error budget)")
         if regression > allowed + 1e-12:
-            verdict.status = VIOLATED
-            verdict.reason = (f"regressed {regression * 100:.2f} points vs baseline {shown} "
-                              f"(limit {allowed * 100:.2f} points)")
-        return verdict
+            return noted(text, status=VIOLATED,
+                         reason=(f"regressed {regression * 100:.2f} points vs baseline {shown} "
+                                 f"(limit {allowed * 100:.2f} points)"))
+        return noted(text)
     if baseline == 0:
-        verdict.notes.append("baseline value is 0: relative regression undefined, not compared")
-        return verdict
+        return noted("baseline value is 0: relative regression undefined, not compared")
     change = (verdict.value - baseline) / abs(baseline)
     regression = change if upper else -change
-    verdict.notes.append(f"{change:+.1%} vs baseline {shown}")
+    text = f"{change:+.1%} vs baseline {shown}"
     if regression > max_regression:
-        verdict.status = VIOLATED
-        verdict.reason = (f"regressed {regression:.1%} vs baseline (limit {max_regression:.0%})")
-    return verdict
+        return noted(text, status=VIOLATED,
+                     reason=f"regressed {regression:.1%} vs baseline (limit {max_regression:.0%})")
+    return noted(text)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckResult:
     """Everything one check produced: the window, the verdicts and how long it took (and
-    whether --strict was asked: slo.judge.outcome.decide() reads it, once)."""
+    whether --strict was asked: slo.judge.outcome.decide() reads it, once). Frozen: the
+    verdicts (and notes) are tuples, whatever sequence they were given as."""
 
     spec: str
     service: str
     prometheus: str
     window: Window
-    verdicts: list[Verdict]
+    verdicts: tuple[Verdict, ...]
     evaluated_in_s: float
     strict: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "verdicts", tuple(self.verdicts))
+        object.__setattr__(self, "notes", tuple(self.notes))
 
     def to_json(self) -> dict:
         """The result as written by --json (and read back by --baseline), less its outcome
@@ -357,119 +368,6 @@ class CheckResult:
 def span(window: Window) -> str:
     """The window in messages."""
     return f"between {window.iso('start')} and {window.iso('end')}"
-
-
-def _measure(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
-             fresh: frozenset[str], new: frozenset[str] = promql.NONE) -> dict:
-    """Run the fewest queries that give the SLO's value, events and buckets (futures).
-
-    A latency SLO reads its buckets once (counts per `le`): the total is the +Inf bucket and
-    the good events the threshold's bucket, the same data Prometheus would add up again; a
-    percentile's value is Prometheus's histogram_quantile() over them. Other SLOs read their
-    total and their counted events; the ratio is divided here.
-    """
-    q = promql.sli_queries(slo, window.seconds, fresh, new)
-    at = window.end
-    out: dict[str, Future] = {}
-    if slo.histogram_buckets is not None:
-        out["buckets"] = pool.submit(prom.query, q.buckets, at)
-        if isinstance(slo.sli, Quantile):
-            out["value"] = pool.submit(prom.scalar, q.value, at)
-        return out
-    out["total"] = pool.submit(prom.scalar, q.total, at)
-    ratio = slo.budget_ratio
-    if ratio is not None:
-        out["events"] = pool.submit(prom.scalar, q.good if ratio.good else q.bad, at)
-    return out
-
-
-def _judge_measured(slo: SLO, window: Window, measured: dict, problems: list[str],
-                    seconds: float | None = None, unproven: list[str] = ()) -> Verdict:
-    if "buckets" in measured:
-        histogram = slo.histogram_buckets
-        buckets = Buckets.from_samples(measured["buckets"].result(), histogram[1])
-        total = buckets.total
-        share = (share_bounds(buckets, slo.threshold_s) if slo.threshold_s is not None
-                 and buckets.usable and buckets.has(slo.threshold_s) else None)
-        good = None if share is None else share[0] * total
-        if isinstance(slo.sli, Quantile):
-            value = measured["value"].result()
-        else:
-            value = None if share is None else share[0]
-        return judge(slo, value, total, good, buckets=buckets, problems=problems,
-                     unproven=unproven)
-    total = _clean(measured["total"].result())
-    if isinstance(slo.sli, Throughput):
-        seconds = seconds or window.seconds  # between the scrapes the count runs between
-        return judge(slo, None if total is None else total / seconds, total,
-                     problems=problems, unproven=unproven)
-    events = _clean(measured["events"].result())
-    value = events / total if events is not None and total else None
-    ratio = slo.budget_ratio
-    good = events if ratio.good or events is None or total is None else total - events
-    return judge(slo, value, total, good, problems=problems, unproven=unproven)
-
-
-def _evaluate_one(prom: Prometheus, slo: SLO, window: Window, pool: ThreadPoolExecutor,
-                  seen: dict[str, Future], born: dict[str, Future],
-                  scopes: dict[sources.Look, Future], observed, edges=None) -> Verdict:
-    """`born`: metric -> its promql.census_query() rows; `edges`: slo -> the scrapes its
-    counts run between (counting.edges_of), said in the verdict."""
-    try:
-        metrics = {src.selector.metric for src in slo.sources}
-        census = {m: born[m].result() for m in metrics}
-        kinds = {m: {row.labels.get("census") for row in census[m]} for m in metrics}
-        fresh = frozenset(m for m in metrics if kinds[m] & {"reset", "fresh"})
-        new = frozenset(m for m in metrics if "new" in kinds[m])
-    except PartialAnswerError as err:
-        return judge(slo, None, None, problems=[str(err)])
-    measured = _measure(prom, slo, window, pool, fresh, new)
-    try:
-        problems = sources.seeing_problems(slo, seen, scopes, span(window))
-        unobserved, unproven = observed(slo)   # always: it records the window's coverage
-        seeing = not (problems or unobserved)
-        scrapes = edges(slo) if edges is not None and seeing else (None, None)
-        verdict = _judge_measured(slo, window, measured, problems or unobserved,
-                                  counting.span_s(window.seconds, scrapes), unproven)
-    except PartialAnswerError as err:
-        return judge(slo, None, None, problems=[str(err)])
-    if seeing and verdict.total_events:
-        jobs: dict[str, set[str]] = {}
-        for src in slo.sources:
-            jobs.setdefault(src.selector.metric, set()).add(promql.job_of(src.selector))
-        restarted = counting.reset_note(jobs, census)
-        verdict.notes += [counting.span_note(window.end - window.seconds, window.end, scrapes)]
-        verdict.notes += [restarted] if restarted else []
-    return verdict
-
-
-def _slices(prom: Prometheus, slo: SLO, window: Window, step_s: int,
-            required: float) -> Slices:
-    sliding = promql.sliding(slo, window.start, window.end, step_s)
-    values = prom.query_range(sliding.queries.value, sliding.start, sliding.end, step_s)
-    totals = prom.query_range(sliding.queries.total, sliding.start, sliding.end, step_s)
-    value_at = {t: v for t, v in (values[0]["values"] if values else [])}
-    total_at = {t: v for t, v in (totals[0]["values"] if totals else [])}
-    # a latency SLO's slices are judged on their buckets too (a p95 above the top bucket)
-    buckets_at: dict[float, list] = {}
-    if slo.histogram_buckets is not None:
-        for series in prom.query_range(sliding.queries.buckets, sliding.start, sliding.end,
-                                       step_s):
-            for t, v in series["values"]:
-                buckets_at.setdefault(t, []).append((series["metric"], v))
-    scale_s = slo.histogram_buckets[1] if slo.histogram_buckets is not None else 1.0
-    times = [sliding.start + i * step_s
-             for i in range(int((sliding.end - sliding.start) // step_s) + 1)]
-    passed = no_data = 0
-    for t in times:
-        verdict = judge(slo, value_at.get(t), total_at.get(t),
-                        buckets=(Buckets.from_samples(buckets_at[t], scale_s)
-                                 if t in buckets_at else None))
-        if verdict.status in (MET, WARN):
-            passed += 1
-        elif verdict.status == NO_DATA:
-            no_data += 1
-    return Slices(step_s, len(times), passed, no_data, required)
 
 
 def data_selectors(slo: SLO) -> tuple[Selector, ...]:
@@ -509,111 +407,6 @@ def late_data(selectors: tuple[Selector, ...], begins: float | None, window: Win
             f"or not scraping the service then), so {late:.0f} s of the {window.seconds} s "
             f"window were never observed and would count as quiet; judge a window from "
             f"{since} (e.g. {fix})")
-
-
-def _coverage(prom: Prometheus, sels: tuple[Selector, ...], g: coverage.Grid,
-              ups: dict[tuple[str, coverage.Grid], Future], resets: Future,
-              window: Window, grace_until: float, needs: float) -> Coverage:
-    """The coverage of the targets of `sels` from the answers of their up and resets
-    queries; a target without any up series is measured by its own series (one more query)."""
-    per_target, targets, source = [], [], "up"
-    for s in sels:
-        answer = ups[(coverage.up_query(s, g.step_s, window.seconds), g)].result() if (
-            g.count) else []
-        name = coverage.target_name(s)
-        if g.count and not answer:
-            answer = prom.query_range(coverage.samples_query(s, g.step_s), g.first, g.end,
-                                      g.step_s)
-            name, source = str(promql.target_series(s)), "samples"
-        per_target.append(coverage.steps(answer, g))
-        targets.append(name)
-    return coverage.measure(g, coverage.merged(per_target), tuple(dict.fromkeys(targets)),
-                            int(resets.result() or 0), grace_until, needs, source)
-
-
-def evaluate(spec: Spec, prom: Prometheus, window: Window, *, step_s: int | None = None,
-             slice_fraction: float = 1.0, baseline: dict | None = None,
-             max_regression: float = 0.10, strict: bool = False,
-             only: tuple[str, ...] = (),
-             min_coverage: float = coverage.MIN_SHARE) -> CheckResult:
-    """Judge every SLO of `spec` (or those named in `only`) over `window`, concurrently;
-    a window less than `min_coverage` observed (slo.judge.coverage) is not judged."""
-    started = time.monotonic()
-    slos = [s for s in spec.slos if not only or s.name in only]
-
-    queries = ThreadPoolExecutor(max_workers=16)
-    metrics = sources.metrics_of(slos)
-    seen = sources.read_labels(prom, metrics, window.start, window.end, queries)
-    scopes = sources.read_scopes(prom, slos, window.start, window.end, queries)
-    range_ = f"{window.seconds}s"
-    born = {m: queries.submit(prom.query, promql.census_query(m, range_), window.end)
-            for m in metrics}
-    # one query per SLO (fewer when SLOs share their denominator): where its data begins
-    data = {slo.name: data_selectors(slo) for slo in slos}
-    begins = {sels: queries.submit(prom.scalar, promql.data_begins(sels, window.seconds),
-                                   window.end)
-              for sels in dict.fromkeys(data.values()) if sels}
-    edges = {sels: queries.submit(prom.query, promql.counted_edges(sels, window.seconds),
-                                  window.end)
-             for sels in dict.fromkeys(data.values()) if sels}
-    intervals = {job: queries.submit(prom.intervals, job)
-                 for job in sorted({promql.job_of(s) for sels in data.values() for s in sels})}
-    scrape_s = {sels: max(intervals[promql.job_of(s)].result().scrape_s for s in sels)
-                for sels in begins}
-    # coverage: per target a range query with a point per scrape interval (targets shared by
-    # denominators are asked once), per denominator how often its counters reset
-    grids = {sels: coverage.grid(window.start, window.end, scrape_s[sels]) for sels in begins}
-    ups: dict[tuple[str, coverage.Grid], Future] = {}
-    for sels, g in grids.items():
-        for s in sels if g.count else ():
-            key = (coverage.up_query(s, g.step_s, window.seconds), g)
-            if key not in ups:
-                ups[key] = queries.submit(prom.query_range, key[0], g.first, g.end, g.step_s)
-    resets = {sels: queries.submit(prom.scalar, coverage.resets_query(sels, window.seconds),
-                                   window.end) for sels in begins}
-    covered: dict[str, Coverage] = {}
-
-    def observed(slo: SLO) -> tuple[list[str], list[str]]:
-        """Late data (one message for a window starting before the data), else what the
-        coverage of the window lacked; and what keeps only a pass from being a claim (a down
-        target)."""
-        sels = data[slo.name]
-        if not sels:
-            return [], []
-        late = late_data(sels, begins[sels].result(), window, scrape_s[sels])
-        grace = math.inf if late else window.start + late_grace_s(window, scrape_s[sels])
-        cov = _coverage(prom, sels, grids[sels], ups, resets[sels], window, grace,
-                        min_coverage)
-        covered[slo.name] = cov
-        return (([late] if late else []) + coverage.unjudged(cov, window, slo.kind),
-                coverage.unproven(cov, window, slo.kind))
-
-    def one(slo: SLO) -> Verdict:
-        verdict = _evaluate_one(prom, slo, window, queries, seen, born, scopes, observed,
-                                lambda s: counting.edges_of(edges[data[s.name]].result())
-                                if data[s.name] else (None, None))
-        verdict.coverage = covered.get(slo.name)
-        text = None if verdict.coverage is None else coverage.note(verdict.coverage)
-        if text and verdict.status not in NOT_JUDGED:
-            verdict.notes.append(text)
-        if step_s:
-            verdict = apply_slices(verdict, _slices(prom, slo, window, step_s, slice_fraction))
-        if baseline is not None:
-            upper = isinstance(slo.sli, Quantile) or slo.objectives[0].upper
-            if isinstance(slo.sli, Throughput):
-                upper = False
-            verdict = apply_baseline(verdict, baseline.get(slo.name), max_regression, upper,
-                                     slo.error_budget)
-        return verdict
-
-    try:
-        with ThreadPoolExecutor(max_workers=min(16, max(1, len(slos)))) as pool:
-            verdicts = list(pool.map(one, slos))
-    finally:
-        queries.shutdown(wait=False, cancel_futures=True)
-    return CheckResult(spec=spec.source, service=spec.service, prometheus=prom.url,
-                       window=window, verdicts=verdicts,
-                       evaluated_in_s=time.monotonic() - started, strict=strict)
 
 
 def baseline_values(result_json: dict) -> dict[str, float]:

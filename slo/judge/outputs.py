@@ -91,7 +91,7 @@ def print_table(result: CheckResult, outcome: Outcome, console: Console,
         if v.slices is not None:
             extra.append(f"slices {v.slices.passed}/{v.slices.total} held "
                          f"(step {v.slices.step_s}s, {v.slices.no_data} without data)")
-        for line in extra + v.notes:
+        for line in [*extra, *v.notes]:
             console.print(f"  {v.name}: {line}")
     if client is not None:
         console.print(f"  client vs server latency ({client.slo}; {client.client_count} "
@@ -199,7 +199,7 @@ def to_markdown(result: CheckResult, outcome: Outcome, costs: list[dict] | None 
                      f"{v.shown} | {_margin(v)} | {_under(v)} | "
                      f"{_events(v)} | {_observed(v)} | {_icon(judged)} {judged.label} |")
     notes = [f"- **{v.name}**: {line}" for v in result.verdicts
-             for line in ([_reason(v, outcome)] if v.status != MET else []) + v.notes]
+             for line in ([_reason(v, outcome)] if v.status != MET else []) + list(v.notes)]
     notes += [f"- {note}" for note in result.notes]
     return "\n".join(lines + budget_lines(costs or []) + client_lines(client)
                      + ([""] + notes if notes else [])) + "\n"

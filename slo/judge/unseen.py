@@ -20,11 +20,13 @@ the experiment runner's phases: window_faults() merges the recorded ones (a run 
 phase's) with what every backend's own counters saw (a fault set by hand meanwhile), always
 both, each backend and kind once.
 
-    faults = window_faults(prom, window, recorded)   # recorded: a run record's fault windows
-    refuse_unseen(verdicts, slos, faults)
+    faults = window_faults(prom, window, recorded)   # slo.judge.observe: recorded + counted
+    verdicts = refuse_unseen(verdicts, slos, faults) # slo.judge.judgement: new verdicts
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from slo.judge import promql
 from slo.judge.checker import MET, NO_DATA, WARN, Verdict
@@ -100,20 +102,16 @@ def unseen(verdicts, slos, faults) -> dict[str, str]:
                     {f["kind"] for f in proxied})
 
 
-def refuse_unseen(verdicts: list[Verdict], slos, faults) -> list[Verdict]:
-    """The verdicts, with each met (or warn) of an SLO that does not read Envoy's downstream
-    stats turned into no_data when a fault of the proxy in front of it was applied in the
-    window."""
+def refuse_unseen(verdicts, slos, faults) -> tuple[Verdict, ...]:
+    """New verdicts: each met (or warn) of an SLO that does not read Envoy's downstream stats
+    made no_data when a fault of the proxy in front of it was applied in the window; the
+    others as they were (a step of slo.judge.judgement.judge_window: no verdict is changed
+    after it is made)."""
     refused = unseen(verdicts, slos, faults)
-    for verdict in verdicts:
-        reason = refused.get(verdict.name)
-        if reason is None:
-            continue
-        verdict.status, verdict.margin = NO_DATA, None
-        verdict.reason = f"{reason} (they read {verdict.shown})"
-        verdict.value, verdict.value_bounds = None, None
-        verdict.good_fraction = verdict.total_events = None
-    return verdicts
+    return tuple(verdict if verdict.name not in refused else replace(
+        verdict, status=NO_DATA, margin=None, value=None, value_bounds=None,
+        good_fraction=None, total_events=None,
+        reason=f"{refused[verdict.name]} (they read {verdict.shown})") for verdict in verdicts)
 
 
 # The stack's proxy job, Envoy's fault filter counters (created at 0 when Envoy starts) and the

@@ -1,0 +1,173 @@
+"""The one judgement: a spec, the observations of a window and a request -> a frozen Judgement.
+
+    observations = observe(prom, spec, window, request)      # slo.judge.observe: the I/O
+    judgement = judge_window(spec, observations, window, request)
+    judgement.verdicts        # tuple of frozen Verdicts, the unseen faults' refusals included
+    judgement.outcome         # slo.judge.outcome.Outcome: the exit code, decided once
+
+judge_window() is pure: everything read from Prometheus (and the run record) for the window is
+in the frozen Observations, every flag of the check in the frozen Request. It owns every step
+that decides whether a verdict is MET — the measured numbers (slo.judge.checker.judge), what
+the window's coverage lacked, the sliding slices, the baseline, the faults the SLO's metrics
+could not see (slo.judge.unseen) and the outcome under --strict — so `slo check` and the
+experiment runner's phases get the same verdict from the same numbers, and nothing changes a
+verdict after this function returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from harness_common.durations import format_duration
+from slo.judge import coverage
+from slo.judge.checker import (
+    NOT_JUDGED,
+    CheckResult,
+    SliceSample,
+    Verdict,
+    apply_baseline,
+    apply_slices,
+    count_slices,
+    judge,
+)
+from slo.judge.clientside import LatencyComparison
+from slo.judge.coverage import Coverage
+from slo.judge.histogram import Buckets
+from slo.judge.outcome import Outcome, decide
+from slo.judge.unseen import refuse_unseen
+from slo.judge.window import Window
+from slo.spec.model import SLO, Quantile, Spec, Throughput
+
+FEW_SLICES = 5   # fewer slices than this: a --slices share says little, and the check says so
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the check was asked: --strict, --baseline's values and --max-regression, --step
+    and --slices, --min-coverage, --slo. `baseline` is {slo name: value} given as a mapping or
+    pairs, kept as sorted pairs (None: no baseline)."""
+
+    strict: bool = False
+    baseline: tuple[tuple[str, float], ...] | None = None
+    max_regression: float = 0.10
+    step_s: int | None = None
+    slice_fraction: float = 1.0
+    min_coverage: float = coverage.MIN_SHARE
+    only: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if isinstance(self.baseline, dict):
+            object.__setattr__(self, "baseline", tuple(sorted(self.baseline.items())))
+        object.__setattr__(self, "only", tuple(self.only))
+
+    def baseline_of(self, name: str) -> float | None:
+        """The baseline value of the SLO `name` (None: the baseline has none)."""
+        return dict(self.baseline or ()).get(name)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What was read for one SLO over the window.
+
+    value, total, good, buckets: the measured numbers (slo.judge.checker.judge's inputs);
+    problems: why its selectors (or a partial answer) saw nothing, first the one shown;
+    late: the data begins late in the window (the message with the fix), else None;
+    coverage: how much of the window its targets' scrapes observed (None: not measured);
+    slices: with --step, each slice's (value, total, buckets), in order;
+    counted: what its counts cover (slo.judge.counting: the scrapes they run between, the
+    series that restarted), said in a verdict about seen events."""
+
+    name: str
+    value: float | None = None
+    total: float | None = None
+    good: float | None = None
+    buckets: Buckets | None = None
+    problems: tuple[str, ...] = ()
+    late: str | None = None
+    coverage: Coverage | None = None
+    slices: tuple[SliceSample, ...] | None = None
+    counted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Everything read from Prometheus and the run record for one window: per SLO what was
+    measured, the window's faults (the record's merged with the backends' counters:
+    slo.judge.unseen.window_faults), the client's latency beside the server's (a run record's
+    window), notes about what could not be read, and where and how long it took."""
+
+    slos: tuple[Observed, ...]
+    faults: tuple[dict, ...] = ()
+    notes: tuple[str, ...] = ()
+    client: LatencyComparison | None = None
+    prometheus: str = ""
+    evaluated_in_s: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "slos", tuple(self.slos))
+        object.__setattr__(self, "faults", tuple(self.faults))
+        object.__setattr__(self, "notes", tuple(self.notes))
+
+
+@dataclass(frozen=True)
+class Judgement(CheckResult):
+    """A check's whole judgement: the window, the frozen verdicts, the notes, and the outcome
+    every output and the exit code read (a CheckResult, so every output takes it as is)."""
+
+    outcome: Outcome = field(default_factory=lambda: decide(()))
+    client: LatencyComparison | None = None
+
+
+def _upper(slo: SLO) -> bool:
+    """Whether a higher value of the SLO is worse (a baseline's regression direction)."""
+    if isinstance(slo.sli, Throughput):
+        return False
+    return isinstance(slo.sli, Quantile) or slo.objectives[0].upper
+
+
+def judge_slo(slo: SLO, seen: Observed, window: Window, request: Request) -> Verdict:
+    """One SLO's verdict over the window from what was observed, before the window's faults:
+    its numbers, unless its selectors saw nothing, its data began late, or its coverage lacked
+    too much (a pass is no claim over a down target: coverage.unproven); what its counts
+    cover; then its slices and its baseline."""
+    cov = seen.coverage
+    unobserved = ((seen.late,) if seen.late else ()) + tuple(
+        coverage.unjudged(cov, window, slo.kind) if cov else ())
+    verdict = judge(slo, seen.value, seen.total, seen.good, buckets=seen.buckets,
+                    problems=seen.problems or unobserved,
+                    unproven=coverage.unproven(cov, window, slo.kind) if cov else ())
+    if not (seen.problems or unobserved) and verdict.total_events:
+        verdict = replace(verdict, notes=(*verdict.notes, *seen.counted))
+    verdict = replace(verdict, coverage=cov)
+    text = None if seen.coverage is None else coverage.note(seen.coverage)
+    if text and verdict.status not in NOT_JUDGED:
+        verdict = replace(verdict, notes=(*verdict.notes, text))
+    if request.step_s and seen.slices is not None:
+        verdict = apply_slices(verdict, count_slices(slo, seen.slices, request.step_s,
+                                                     request.slice_fraction))
+    if request.baseline is not None:
+        verdict = apply_baseline(verdict, request.baseline_of(slo.name), request.max_regression,
+                                 _upper(slo), slo.error_budget)
+    return verdict
+
+
+def judge_window(spec: Spec, observations: Observations, window: Window,
+                 request: Request) -> Judgement:
+    """The judgement of every SLO of `spec` (those named in request.only) over `window`.
+    An SLO the observations lack is no data (never a pass)."""
+    slos = [s for s in spec.slos if not request.only or s.name in request.only]
+    seen = {o.name: o for o in observations.slos}
+    missing = Observed("", problems=("nothing was observed for this SLO",))
+    verdicts = refuse_unseen([judge_slo(slo, seen.get(slo.name, missing), window, request)
+                              for slo in slos], spec.slos, observations.faults)
+    notes = observations.notes
+    if request.step_s and window.seconds // request.step_s < FEW_SLICES:
+        step = format_duration(request.step_s)
+        notes += (f"--step {step} cuts the {window.seconds}s window into only "
+                  f"{window.seconds // request.step_s} slices: a share of so few says little "
+                  f"(use a shorter --step or a longer window)",)
+    return Judgement(spec=spec.source, service=spec.service,
+                     prometheus=observations.prometheus, window=window, verdicts=verdicts,
+                     evaluated_in_s=observations.evaluated_in_s, strict=request.strict,
+                     notes=notes, outcome=decide(verdicts, strict=request.strict),
+                     client=observations.client)

@@ -32,7 +32,10 @@ from stack.procs import wait_until
 from tests.conftest import _start_app, launch_prometheus
 from tests.helpers import in_threads, unexplained_warnings
 
-pytestmark = pytest.mark.integration
+# quiet: the client's own timing is the truth here, and on 2 cores shared with three other
+# test processes it read 12-25 % above the server's p95 (a 170 ms delay timed at 210-260 ms):
+# make test runs this file alone, after the parallel suite
+pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 
 THREADS = 12
 SPEC = load_spec("slo/slos.yaml")

@@ -133,7 +133,11 @@ def main(argv=None) -> int:
     try:
         FaultClient(app_url, token).set("latency", delay_ms=200, jitter_ms=100,
                                         ttl_s=args.seconds + 60)
-        time.sleep(2)
+        # the window opens once Prometheus has scraped the app (else the check refuses it: its
+        # data would begin inside the window)
+        scrapes = 'count_over_time(up{job="portfolio-app"}[1m])'
+        wait_until(lambda: (Prometheus(prom_url).scalar(scrapes, time.time()) or 0) >= 3, 30,
+                   "three scrapes of the app", proc=prom_proc)
         start = time.time()
         durations = drive(app_url, args.seconds, threads=8)
         end = time.time()
@@ -143,6 +147,9 @@ def main(argv=None) -> int:
         default = load_spec("slo/slos.yaml")
         result = evaluate(default, prom, window)
         p95 = next(v for v in result.verdicts if v.name == "latency-p95")
+        if p95.value is None:
+            raise SystemExit(f"bench-slo: the checker judged no p95 ({p95.status}: "
+                             f"{p95.reason})")
         exact = statistics.quantiles(durations, n=100, method="inclusive")[94]
         big_path = WORKDIR / "hundred-slos.yaml"
         big_path.write_text(hundred_slo_spec())

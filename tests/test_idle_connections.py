@@ -65,6 +65,8 @@ class ClosesIdleConnections(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = json.dumps(ANSWERS.get((self.command, self.path), {})).encode()
+        # logged before the answer leaves: a client that has it may read the log at once
+        self.log.append((self.command, self.path, self.number, "answered"))
         self.send_response(self.status)
         if self.status == 503:
             self.send_header("Retry-After", "1")
@@ -73,7 +75,6 @@ class ClosesIdleConnections(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self.answered_at = time.monotonic()
-        self.log.append((self.command, self.path, self.number, "answered"))
 
     do_GET = do_PUT = do_DELETE = do_POST = _handle  # noqa: N815 - http.server's naming
 

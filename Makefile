@@ -62,7 +62,7 @@ help: ## show this help (colour only on a terminal)
 $(STAMP): pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[lab,dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the project with its dev tools

@@ -151,3 +151,42 @@ def comparison(prom: dict, vm: dict) -> list[tuple]:
     return [(s["name"], s["status"], theirs[s["name"]]["status"], s["value"],
              theirs[s["name"]]["value"], s["total_events"], theirs[s["name"]]["total_events"])
             for s in prom["slos"]]
+
+
+@pytest.mark.skipif(shutil.which("vmalert") is None, reason="vmalert is not installed")
+def test_the_stack_on_victoriametrics_scrapes_evaluates_alerts_and_delivers(tmp_path):
+    """STACK_BACKEND=victoriametrics: VictoriaMetrics answers PROMETHEUS_URL, vmalert evaluates
+    the rule files and Alertmanager delivers to the sandbox; slo verify-alerts sees the rules
+    through VictoriaMetrics's vmalert proxy."""
+    import subprocess
+    import sys
+
+    from harness_common.stackenv import read_stack_env
+    from stack.config import StackSettings, private_stack_env
+    from stack.telegram_sandbox.client import SandboxClient
+    from tests.test_stack_launcher import REPO, SMOKE_RULE
+
+    rules = tmp_path / "smoke.yml"
+    rules.write_text(SMOKE_RULE)
+    env = private_stack_env(tmp_path / "stack", STACK_EXTRA_RULES=str(rules),
+                            APP_BASELINE_DELAY_MS="0", STACK_BACKEND="victoriametrics")
+    try:
+        up = subprocess.run([sys.executable, "-m", "stack", "up"], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "starting VictoriaMetrics" in up.stdout and "starting vmalert" in up.stdout
+        settings = StackSettings.from_env(env)
+        prometheus = read_stack_env(settings.stack_dir)["PROMETHEUS_URL"]
+        assert prometheus == settings.url("prometheus")
+        assert "VictoriaMetrics" in requests.get(prometheus + "/-/ready", timeout=5).text
+        verify = subprocess.run(
+            [sys.executable, "-m", "slo.cli", "verify-alerts", "--alert", "StackSmokeTest",
+             "--expect", "firing", "--within", "60s"], env=env, cwd=REPO,
+            capture_output=True, text=True, timeout=120)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        message = SandboxClient(settings.url("telegram-sandbox")).wait_for_message(
+            contains="StackSmokeTest", timeout=40)
+        assert "FIRING" in message["text"]
+    finally:
+        subprocess.run([sys.executable, "-m", "stack", "down"], env=env, cwd=REPO,
+                       capture_output=True, check=False, timeout=60)

@@ -71,7 +71,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with its dev tools
 
-setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, wrk) with apt
+setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, wrk, VictoriaMetrics) with apt
 	$(PY) -m stack setup
 
 test: install ## the test suite: unit + integration against real binaries + the reliability tests that fit CI

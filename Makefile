@@ -40,6 +40,10 @@ REMOTE_WORKERS ?=
 export APP_PORT LOCUST_PORT
 # The fault proxy (make stack TARGET_URL=http://127.0.0.1:8000): passed on to the launcher.
 export TARGET_URL TARGET_METRICS_URL PROXY_PORT PROXY_ADMIN_PORT PROXY_CONTROL_PORT PROXY_ROUTES
+# The database behind PROMETHEUS_URL: make stack BACKEND=victoriametrics (native; vmalert beside).
+BACKEND     ?=
+export STACK_BACKEND := $(or $(BACKEND),$(STACK_BACKEND))
+export VMALERT_PORT
 # Whose users and where the load goes: LOCUSTFILE (your own, importing loadtests.plugin) or
 # ENDPOINTS (a YAML list), HOST (an http(s) URL; default the stack's proxy, else the app).
 USER_ARGS = $(if $(LOCUSTFILE),--locustfile $(LOCUSTFILE)) $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
@@ -62,12 +66,12 @@ help: ## show this help (colour only on a terminal)
 $(STAMP): pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[lab,dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the project with its dev tools
 
-setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, wrk) with apt
+setup: install ## install system binaries (Prometheus, Alertmanager, Chromium, wrk, VictoriaMetrics) with apt
 	$(PY) -m stack setup
 
 test: install ## the test suite: unit + integration against real binaries + the reliability tests that fit CI
@@ -109,7 +113,7 @@ fault-clear: install ## clear every active fault
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
 	$(PY) -m bench.app_overhead
 
-stack: install ## bring the stack up (compose if a Docker engine answers, else native) and print URLs; FRESH=1: empty Prometheus data; TARGET_URL=...: the fault proxy in front of a service
+stack: install ## bring the stack up (compose if a Docker engine answers, else native) and print URLs; FRESH=1: empty Prometheus data; TARGET_URL=...: the fault proxy in front of a service; BACKEND=victoriametrics
 	$(PY) -m stack up $(if $(FRESH),--fresh)
 
 stack-down: install ## stop exactly what `make stack` started

@@ -17,9 +17,15 @@ import importlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness_common import exitcodes
 from harness_common.errors import HarnessError
+
+# The packages of the lab extra (slo-harness[lab]); the core install (the CI gate) lacks them,
+# so a command that imports one is listed but explains what to install.
+LAB_MODULES = frozenset({"flask", "werkzeug", "gunicorn", "locust", "gevent", "docker",
+                         "matplotlib", "psutil", "envoy", "hdrh", "geventhttpclient"})
 
 # name -> module
 COMMANDS = {
@@ -36,11 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="slo", description="Judge a service against its SLOs; generate its alert rules.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name not in LAB_MODULES:
+                raise
+            _needs_lab(sub, name, err.name)
+            continue
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(handler=module.run)
     return parser
+
+
+def _needs_lab(sub, name: str, missing: str) -> None:
+    """Register `name` as a command that explains it needs the lab extra (core install)."""
+    text = (f"needs the lab ({missing} is not installed): "
+            "pip install 'slo-harness[lab]'")
+    command = sub.add_parser(name, help=text, description=text, add_help=True)
+    command.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def refuse(args, console) -> int:
+        raise HarnessError(f"`slo {name}` {text}")
+    command.set_defaults(handler=refuse)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, console)
     except HarnessError as err:
-        errors.print(f"[bold red]error:[/] {err}", markup=True, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(str(err))}", markup=True, soft_wrap=True)
         return exitcodes.NOT_EVALUATED
     except KeyboardInterrupt:
         errors.print("interrupted")

@@ -112,7 +112,14 @@ def cmd_up(console: Console, settings: StackSettings, fresh: bool = False) -> in
     for message in info.warnings + info.skipped:
         console.print(f"[yellow]note:[/yellow] {escape(message)}", soft_wrap=True)
     ui = UiInfo.from_env(info.env)
+    victoria = settings.backend == "victoriametrics"
     for part, url in info.urls.items():
+        if victoria and part in ("prometheus", "vmalert"):
+            shown = ("VictoriaMetrics", f"{url}/targets (targets; no vmui in this build)") \
+                if part == "prometheus" else ("vmalert", f"{url}/vmalert/alerts (alerts)")
+            console.print(f"  {shown[0]:<18} {url}   {shown[1]}", soft_wrap=True,
+                          highlight=False)
+            continue
         if part == "proxy":
             console.print(f"  {TITLES[part]:<18} {info.env.get('PROXY_URL', '')} -> "
                           f"{info.env.get('TARGET_URL', '')}   (fault API {url}, Envoy admin "

@@ -15,6 +15,11 @@ on PROXY_PORT (10000) in front of it, its admin endpoint on PROXY_ADMIN_PORT (99
 the fault API on PROXY_CONTROL_PORT (9902); PROXY_ROUTES lists the path prefixes a fault may
 name one by one ("/api,/orders"); TARGET_METRICS_URL (the service's own /metrics) is scraped
 too when given.
+
+STACK_BACKEND prometheus|victoriametrics (`make stack BACKEND=victoriametrics`): the database
+answering PROMETHEUS_URL. VictoriaMetrics (Debian's victoria-metrics) scrapes the same jobs from
+the same rendered prometheus.yml and vmalert (VMALERT_PORT 8880) evaluates the same rule files,
+sending to the same Alertmanager; native mode only.
 """
 
 from __future__ import annotations
@@ -46,7 +51,14 @@ PROXY_PORT_VARS = {
     "proxy-admin": ("PROXY_ADMIN_PORT", 9901),
     "proxy-control": ("PROXY_CONTROL_PORT", 9902),
 }
-_PORT_NAMES = tuple(var for var, _ in (*PORT_VARS.values(), *PROXY_PORT_VARS.values()))
+# vmalert's port: part of the stack only with STACK_BACKEND=victoriametrics (it evaluates the
+# rules that Prometheus evaluates itself).
+VMALERT_PORT_VARS = {"vmalert": ("VMALERT_PORT", 8880)}
+_PORT_NAMES = tuple(var for var, _ in (*PORT_VARS.values(), *PROXY_PORT_VARS.values(),
+                                       *VMALERT_PORT_VARS.values()))
+# The time-series database answering PROMETHEUS_URL: Prometheus, or VictoriaMetrics (scraping the
+# same jobs, with vmalert evaluating the same rule files and sending to the same Alertmanager).
+BACKENDS = ("prometheus", "victoriametrics")
 SLO_PROFILES = ("standard", "fast")
 STACK_MODES = ("auto", "native", "compose")
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
@@ -94,7 +106,7 @@ def _port(environ, var: str, default: int) -> int:
 
 def port_var(part: str) -> str:
     """The environment variable that sets a part's port."""
-    return {**PORT_VARS, **PROXY_PORT_VARS}[part][0]
+    return {**PORT_VARS, **PROXY_PORT_VARS, **VMALERT_PORT_VARS}[part][0]
 
 
 def check_target_url(var: str, url: str) -> tuple[str, int]:
@@ -163,6 +175,7 @@ class StackSettings:
     target_url: str | None = None              # the service behind the fault proxy
     target_metrics_url: str | None = None      # its own metrics page, scraped as job "target"
     proxy_routes: tuple[str, ...] = ()         # prefixes the proxy faults one by one
+    backend: str = "prometheus"                # STACK_BACKEND: see BACKENDS
 
     @classmethod
     def from_env(cls, environ=None) -> StackSettings:
@@ -170,7 +183,9 @@ class StackSettings:
         env = os.environ if environ is None else environ
         stack_dir = Path(env.get("STACK_DIR") or REPO / ".stack").resolve()
         target = (env.get("TARGET_URL") or "").strip().rstrip("/") or None
-        port_vars = {**PORT_VARS, **(PROXY_PORT_VARS if target else {})}
+        backend = _choice(env, "STACK_BACKEND", BACKENDS)
+        port_vars = {**PORT_VARS, **(PROXY_PORT_VARS if target else {}),
+                     **(VMALERT_PORT_VARS if backend == "victoriametrics" else {})}
         ports = {part: _port(env, var, default) for part, (var, default) in port_vars.items()}
         seen: dict[int, str] = {}
         for part, port in ports.items():
@@ -231,6 +246,7 @@ class StackSettings:
             target_url=target,
             target_metrics_url=metrics,
             proxy_routes=routes,
+            backend=backend,
         )
 
     @property

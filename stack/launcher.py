@@ -188,17 +188,23 @@ def _write_configs(settings: StackSettings, mode: str, grafana: bool, pairs: dic
 
 # -- processes --------------------------------------------------------------------------------
 
-def _binaries() -> dict[str, str]:
+def _binaries(settings: StackSettings) -> dict[str, str]:
     found = {"prometheus": find_binary("prometheus"),
              "alertmanager": find_binary("prometheus-alertmanager", "alertmanager")}
+    hint = INSTALL_HINT
+    if settings.backend == "victoriametrics":
+        del found["prometheus"]
+        found |= {"victoria-metrics": find_binary("victoria-metrics"),
+                  "vmalert": find_binary("vmalert")}
+        hint = "apt-get install victoria-metrics prometheus-alertmanager (STACK_BACKEND)"
     missing = [name for name, path in found.items() if path is None]
     if missing:
-        raise MissingBinaryError(f"{' and '.join(missing)} not found on PATH: {INSTALL_HINT}")
+        raise MissingBinaryError(f"{' and '.join(missing)} not found on PATH: {hint}")
     return found
 
 
 def _specs(settings: StackSettings, env: dict[str, str]) -> list[PartSpec]:
-    return build_parts(settings, env, _binaries(), grafana_binary())
+    return build_parts(settings, env, _binaries(settings), grafana_binary())
 
 
 def _start(spec: PartSpec, settings: StackSettings) -> PartRecord:
@@ -303,7 +309,13 @@ def _suggest(port: int) -> int:
 # -- the API --------------------------------------------------------------------------------
 
 def choose_mode(settings: StackSettings) -> str:
-    """native or compose: STACK_MODE, or (auto) compose when a Docker engine answers."""
+    """native or compose: STACK_MODE, or (auto) compose when a Docker engine answers.
+    STACK_BACKEND=victoriametrics is native only (compose.yaml runs Prometheus)."""
+    if settings.backend != "prometheus":
+        if settings.mode == "compose":
+            raise StackError(f"STACK_BACKEND={settings.backend} runs natively only "
+                             f"(compose.yaml runs Prometheus): set STACK_MODE=native")
+        return "native"
     if settings.mode != "auto":
         return settings.mode
     return "compose" if compose.docker_engine_answers() else "native"
@@ -407,7 +419,7 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
     grafana = grafana_binary()
     skipped = [] if grafana else [f"grafana-server is not installed: Grafana skipped. "
                                   f"{GRAFANA_HINT}"]
-    binaries = _binaries()
+    binaries = _binaries(settings)
     env, telegram = _plan(settings, "native", grafana=grafana is not None)
     telegram_mode = telegram.mode
     specs = build_parts(settings, env, binaries, grafana)

@@ -123,6 +123,77 @@ def proxy_part(settings: StackSettings, secrets: dict[str, str]) -> PartSpec:
     )
 
 
+def prometheus_part(settings: StackSettings, binaries: dict[str, str]) -> PartSpec:
+    """Prometheus: scrapes, evaluates the rule files, sends to Alertmanager."""
+    paths, url = settings.paths, settings.url
+    return PartSpec(
+        name="prometheus", title="Prometheus",
+        cmd=[binaries["prometheus"],
+             f"--config.file={paths.part_dir('prometheus') / 'prometheus.yml'}",
+             f"--storage.tsdb.path={paths.part_dir('prometheus') / 'data'}",
+             f"--web.listen-address={settings.address('prometheus')}",
+             f"--web.external-url={url('prometheus')}",
+             f"--rules.alert.resend-delay={RESEND_DELAY}",
+             "--log.level=info"],
+        url=url("prometheus"),
+        ready=(lambda: prometheus_ready(url("prometheus"), ("portfolio-app", "envoy")))
+        if settings.proxy else ready_check("prometheus", url("prometheus")),
+        ready_what='Prometheus to scrape the app (up{job="portfolio-app"} == 1)'
+                   + (' and Envoy (up{job="envoy"} == 1)' if settings.proxy else ""),
+        links={"alerts": url("prometheus") + "/alerts",
+               "targets": url("prometheus") + "/targets"},
+    )
+
+
+def victoriametrics_parts(settings: StackSettings, binaries: dict[str, str]) -> list[PartSpec]:
+    """STACK_BACKEND=victoriametrics: VictoriaMetrics in Prometheus's place (its port, its
+    rendered prometheus.yml for scraping, PROMETHEUS_URL answers from it) and vmalert
+    evaluating the same rule files, sending to the same Alertmanager, writing its recordings
+    and alert states back to VictoriaMetrics, which proxies its /api/v1/rules."""
+    import yaml
+
+    from stack.render import native_prometheus_config
+
+    paths, url = settings.paths, settings.url
+    config = paths.part_dir("prometheus") / "prometheus.yml"
+    rendered = yaml.safe_load(native_prometheus_config(settings)[0]) or {}
+    rule_files = [str(f) for f in rendered.get("rule_files") or []]
+    evaluation = (rendered.get("global") or {}).get("evaluation_interval", "5s")
+    jobs = ("portfolio-app", "envoy") if settings.proxy else ("portfolio-app",)
+    return [
+        PartSpec(
+            name="prometheus", title="VictoriaMetrics",
+            cmd=[binaries["victoria-metrics"], f"-promscrape.config={config}",
+                 # prometheus.yml's rule_files and alerting are vmalert's, not the scraper's
+                 "-promscrape.config.strictParse=false",
+                 f"-storageDataPath={paths.part_dir('prometheus') / 'data'}",
+                 f"-httpListenAddr={settings.address('prometheus')}",
+                 f"-vmalert.proxyURL={url('vmalert')}",
+                 # newest data visible after 5 s (default 30 s); slo check waits for it
+                 "-search.latencyOffset=5s", "-loggerLevel=WARN"],
+            url=url("prometheus"),
+            ready=lambda: prometheus_ready(url("prometheus"), jobs),
+            ready_what="VictoriaMetrics to scrape the app (up{job=\"portfolio-app\"} == 1)",
+            links={"targets": url("prometheus") + "/targets"},
+        ),
+        PartSpec(
+            name="vmalert", title="vmalert",
+            cmd=[binaries["vmalert"], *(f"-rule={f}" for f in rule_files),
+                 f"-datasource.url={url('prometheus')}",
+                 f"-remoteWrite.url={url('prometheus')}",
+                 f"-remoteRead.url={url('prometheus')}",
+                 f"-notifier.url={url('alertmanager')}",
+                 f"-evaluationInterval={evaluation}",
+                 f"-httpListenAddr={settings.address('vmalert')}",
+                 f"-external.url={url('prometheus')}", "-loggerLevel=WARN"],
+            url=url("vmalert"),
+            ready=lambda: http_ok(url("vmalert") + "/health"),
+            ready_what="vmalert's /health",
+            links={"alerts": url("vmalert") + "/vmalert/alerts"},
+        ),
+    ]
+
+
 def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict[str, str],
                 grafana: tuple[str, list[str]] | None) -> list[PartSpec]:
     """The part specs, in start order. `binaries` maps prometheus/alertmanager to paths."""
@@ -171,23 +242,8 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
             ready=ready_check("alertmanager", url("alertmanager")),
             ready_what="Alertmanager's /-/ready",
         ),
-        PartSpec(
-            name="prometheus", title="Prometheus",
-            cmd=[binaries["prometheus"],
-                 f"--config.file={paths.part_dir('prometheus') / 'prometheus.yml'}",
-                 f"--storage.tsdb.path={paths.part_dir('prometheus') / 'data'}",
-                 f"--web.listen-address={settings.address('prometheus')}",
-                 f"--web.external-url={url('prometheus')}",
-                 f"--rules.alert.resend-delay={RESEND_DELAY}",
-                 "--log.level=info"],
-            url=url("prometheus"),
-            ready=(lambda: prometheus_ready(url("prometheus"), ("portfolio-app", "envoy")))
-            if settings.proxy else ready_check("prometheus", url("prometheus")),
-            ready_what='Prometheus to scrape the app (up{job="portfolio-app"} == 1)'
-                       + (' and Envoy (up{job="envoy"} == 1)' if settings.proxy else ""),
-            links={"alerts": url("prometheus") + "/alerts",
-                   "targets": url("prometheus") + "/targets"},
-        ),
+        *(victoriametrics_parts(settings, binaries) if settings.backend == "victoriametrics"
+          else [prometheus_part(settings, binaries)]),
     ]
     if grafana is not None:
         home = next((h for h in GRAFANA_HOMES if h.is_dir()), None)

@@ -22,6 +22,9 @@ BINARIES = {
     "chromedriver": ((), "chromium-driver", "the browser test"),
     "wrk": ((), "wrk", "benchmarks"),
     "nginx": ((), "nginx", "the proxy benchmark (a static-file target)"),
+    "victoria-metrics": ((), "victoria-metrics", "the second backend (make stack BACKEND=...)"),
+    "vmalert": ((), "victoria-metrics", "the second backend's rule evaluation"),
+    "ip": ((), "iproute2", "the distributed-load test (a worker in a network namespace)"),
 }
 GRAFANA_NOTE = ("Grafana is optional natively and not in Debian: see "
                 "https://grafana.com/docs/grafana/latest/setup-grafana/installation/debian/ "

@@ -67,6 +67,16 @@ def test_prometheus_rules_become_rules_and_active_alerts():
     assert dict(active.labels)["alertname"] == "ErrorBudgetBurn"
 
 
+def test_vmalerts_rules_without_an_alerts_key_are_still_rules():
+    """vmalert (behind VictoriaMetrics's -vmalert.proxyURL) leaves "alerts" out of an
+    alerting rule while none is active; the rule is there, evaluated and inactive."""
+    quiet = rule("PortfolioAppDown", {"severity": "page"}, last_eval=T0)
+    del quiet["alerts"]
+    snap = parse_rules(payload(quiet), T0 + 1)
+    assert [r.name for r in snap.rules] == ["PortfolioAppDown"]
+    assert snap.alerts == ()
+
+
 def test_a_failed_answer_is_a_source_error_naming_it():
     with pytest.raises(AlertSourceError, match="prometheus rules API answered without success"):
         parse_rules({"status": "error", "error": "boom"}, T0)

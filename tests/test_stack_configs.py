@@ -498,7 +498,8 @@ def test_the_log_filter_masks_tokens_in_bot_api_urls():
 
 
 def test_setup_installs_only_what_is_missing():
-    present = {"prometheus", "promtool", "chromium", "chromedriver", "wrk", "nginx", "apt-get"}
+    present = {"prometheus", "promtool", "chromium", "chromedriver", "wrk", "nginx", "apt-get",
+               "victoria-metrics", "vmalert", "ip"}
     plan = plan_setup(which=lambda name: f"/usr/bin/{name}" if name in present else None,
                       is_root=True)
     assert plan.packages == ["prometheus-alertmanager"]

@@ -240,7 +240,7 @@ def test_a_part_that_dies_at_start_is_reported_with_its_log_and_nothing_is_left(
     from stack import launcher
 
     monkeypatch.setattr(launcher, "_binaries",
-                        lambda: {"prometheus": "/bin/false", "alertmanager":
+                        lambda settings: {"prometheus": "/bin/false", "alertmanager":
                                  launcher.find_binary("prometheus-alertmanager", "alertmanager")})
     settings = StackSettings.from_env(stack_env)
     with pytest.raises(launcher.PartFailedError, match="Prometheus exited during start-up"):

@@ -30,6 +30,7 @@ from slo.alerting.budget import budget_queries, window_cost
 from slo.alerting.burnrate import PROFILES, Profile
 from slo.errors import PrometheusError, WindowError
 from slo.judge import outputs
+from slo.judge.backend import Backend
 from slo.judge.checker import baseline_values
 from slo.judge.coverage import MIN_SHARE
 from slo.judge.judgement import Judgement, Request, judge_window
@@ -108,12 +109,13 @@ def resolve_window(args) -> Window:
     return Window.from_run(latest)
 
 
-def settle(window: Window, args, now: float) -> None:
+def settle(window: Window, args, now: float, hidden_s: float = 0.0) -> None:
     """Wait (unless --no-settle) until SETTLE_S after the window's end, so the scrape after it
-    is in; the end is at most CLOCK_SLACK_S ahead (Window.require_happened)."""
-    wait = window.end + SETTLE_S - now
+    is in; the end is at most CLOCK_SLACK_S ahead (Window.require_happened). `hidden_s`: the
+    newest seconds the backend hides from queries (VictoriaMetrics's -search.latencyOffset)."""
+    wait = window.end + SETTLE_S + hidden_s - now
     if not args.no_settle and wait > 0:
-        time.sleep(min(wait, SETTLE_S + CLOCK_SLACK_S))
+        time.sleep(min(wait, SETTLE_S + CLOCK_SLACK_S + hidden_s))
 
 
 def run(args, console: Console) -> int:
@@ -141,9 +143,10 @@ def run(args, console: Console) -> int:
         except (InputError, ValueError) as err:
             raise WindowError(f"--baseline {args.baseline}: cannot read a check result: "
                               f"{err}") from None
-    settle(window, args, time.time())
     prom = Prometheus(resolve_prometheus_url(args.prometheus), timeout=args.timeout,
                       attempts=args.retries)
+    backend = prom.backend()
+    settle(window, args, time.time(), backend.latency_offset_s)
     request = Request(strict=args.strict, baseline=baseline, step_s=step_s,
                       max_regression=_percent("--max-regression", args.max_regression),
                       slice_fraction=_percent("--slices", args.slices), only=tuple(args.slo),
@@ -151,16 +154,22 @@ def run(args, console: Console) -> int:
     judgement = judge_window(spec, observe(prom, spec, window, request), window, request)
     costs = budget_costs(spec, prom, judgement, profile_of(args)) if (
         args.json or args.markdown) else []
-    return report(judgement, args, console, costs)
+    return report(judgement, args, console, costs, backend)
 
 
-def report(judgement: Judgement, args, console: Console, costs: list[dict]) -> int:
+def report(judgement: Judgement, args, console: Console, costs: list[dict],
+           backend: Backend | None = None) -> int:
     """Print the judgement and write every output asked for from its one outcome; return its
-    exit code."""
+    exit code. A backend other than Prometheus is named, with where it differs."""
     outcome, client = judgement.outcome, judgement.client
     if args.json != "-":
         outputs.print_table(judgement, outcome, console, client)
-    for path, render in ((args.json, lambda: outputs.to_json(judgement, outcome, costs, client)),
+        if backend is not None and not backend.is_prometheus:
+            console.print(f"backend: {backend.name}", markup=False, soft_wrap=True)
+            for note in backend.notes:
+                console.print(f"  {note}", markup=False, soft_wrap=True)
+    for path, render in ((args.json, lambda: outputs.to_json(judgement, outcome, costs, client,
+                                                             backend)),
                          (args.junit, lambda: outputs.to_junit(judgement, outcome)),
                          (args.markdown,
                           lambda: outputs.to_markdown(judgement, outcome, costs, client))):

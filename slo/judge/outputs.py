@@ -108,12 +108,13 @@ def print_table(result: CheckResult, outcome: Outcome, console: Console,
 
 
 def to_json(result: CheckResult, outcome: Outcome, costs: list[dict] | None = None,
-            client: LatencyComparison | None = None) -> str:
+            client: LatencyComparison | None = None, backend=None) -> str:
     """The result as JSON text (the --baseline input format) with its outcome: "outcome"
     (passed, failed, not_evaluated), "exit_code", "verdict" (the headline), "strict" and
     "counts", and each SLO's "outcome" beside its verdict's "status"; `costs`: what the window
     cost each SLO's error budget (slo.alerting.budget.WindowCost.as_dict), under "budget";
-    `client`: the run's client-side percentiles beside the server's, under "client_latency"."""
+    `client`: the run's client-side percentiles beside the server's, under "client_latency";
+    `backend` (slo.judge.backend.Backend): which backend answered, under "backend"."""
     data = result.to_json()
     slos = data.pop("slos")
     data.update(outcome.as_dict())
@@ -122,6 +123,8 @@ def to_json(result: CheckResult, outcome: Outcome, costs: list[dict] | None = No
         data["budget"] = costs
     if client is not None:
         data["client_latency"] = client.as_dict()
+    if backend is not None:
+        data["backend"] = backend.as_dict()
     return json.dumps(data, indent=2) + "\n"
 
 
@@ -184,7 +187,7 @@ def to_junit(result: CheckResult, outcome: Outcome) -> str:
 
 
 def to_markdown(result: CheckResult, outcome: Outcome, costs: list[dict] | None = None,
-                client: LatencyComparison | None = None) -> str:
+                client: LatencyComparison | None = None, backend=None) -> str:
     """A Markdown table for a pull-request comment (with the error budget it cost and the
     client's latency beside the server's)."""
     lines = [f"### SLO check: {outcome.headline}", "",

@@ -8,6 +8,7 @@
     prom.started_at()     when this Prometheus process started (not where its data begins:
                           the TSDB is kept across restarts)
     prom.rules()          /api/v1/rules?type=alert (the alert tracker's poll)
+    prom.backend()        which backend answers (Prometheus, VictoriaMetrics, ...): backend.py
 
 Every failure becomes a PrometheusError naming the URL and what went wrong, after at most
 `attempts` tries (backoff 0.5 s, 1 s, ...), so a check that cannot reach Prometheus ends
@@ -27,6 +28,7 @@ import yaml
 
 from harness_common.durations import parse_duration
 from slo.errors import PrometheusError
+from slo.judge.backend import VICTORIAMETRICS, Backend, identify
 from slo.units import parse_rfc3339
 
 
@@ -91,6 +93,7 @@ class Prometheus:
                                                                      pool_maxsize=32))
         self._session.mount("https://", requests.adapters.HTTPAdapter(max_retries=0,
                                                                       pool_maxsize=32))
+        self._backend: Backend | None = None
 
     def _api(self, path: str, params) -> dict:
         """The `data` of an API answer; _Rejected, _Status, ValueError or PartialAnswerError."""
@@ -192,8 +195,37 @@ class Prometheus:
         return self._call(f"GET {path}", self._api, path, params)
 
     def rules(self) -> dict:
-        """Every alerting rule with its active alerts (/api/v1/rules?type=alert), as `data`."""
-        return self.get_json("/api/v1/rules", {"type": "alert"})
+        """Every alerting rule with its active alerts (/api/v1/rules?type=alert), as `data`.
+
+        VictoriaMetrics evaluates no rules itself and answers an empty list unless it proxies
+        vmalert (-vmalert.proxyURL): that is refused, never read as "no alert fires"."""
+        data = self.get_json("/api/v1/rules", {"type": "alert"})
+        if not (data or {}).get("groups") and self.backend().name == VICTORIAMETRICS:
+            raise PrometheusError(
+                f"VictoriaMetrics at {self.url} lists no alerting rules: it evaluates none "
+                "itself; run vmalert with the rule files and start VictoriaMetrics with "
+                "-vmalert.proxyURL=<vmalert's URL> (make stack BACKEND=victoriametrics does)")
+        return data
+
+    def backend(self) -> Backend:
+        """Which backend answers at this URL (asked once; one try each, never the retry
+        budget): see slo/judge/backend.py."""
+        if self._backend is None:
+            def text(path: str) -> str | None:
+                try:
+                    resp = self._session.get(self.url + path, timeout=self.timeout)
+                    return resp.text[:100_000] if resp.ok else None
+                except requests.RequestException:
+                    return None
+            try:
+                buildinfo = self._api("/api/v1/status/buildinfo", None)
+            except (PrometheusError, _Rejected, _Status, requests.RequestException, KeyError,
+                    TypeError, ValueError, AttributeError):
+                buildinfo = None
+            ready = text("/-/ready")
+            flags = text("/flags") if ready and "VictoriaMetrics" in ready else None
+            self._backend = identify(buildinfo, ready, flags)
+        return self._backend
 
     def intervals(self, job: str, default: Intervals = DEFAULT_INTERVALS) -> Intervals:
         """The intervals of the running config; `default` when they cannot be read."""

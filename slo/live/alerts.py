@@ -141,7 +141,10 @@ def parse_rules(payload: dict, at: float, source: str = "prometheus") -> Snapsho
     for group in payload.get("data", {}).get("groups", []) or []:
         interval = group.get("interval")
         for rule in group.get("rules", []) or []:
-            if rule.get("type") not in ("alerting", None) or "alerts" not in rule:
+            # an alerting rule: type "alerting" (vmalert leaves "alerts" out while none is
+            # active), or an answer without types whose rules carry "alerts"
+            kind = rule.get("type")
+            if kind not in ("alerting", None) or (kind is None and "alerts" not in rule):
                 continue
             name = rule.get("name", "")
             rules.append(Rule(

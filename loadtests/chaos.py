@@ -95,8 +95,11 @@ class ChaosController:
         return cleared
 
     def list_faults(self) -> list[dict]:
-        """The faults on at the app now (whoever set them); FaultError if it cannot say."""
-        return self._client_factory().list()
+        """The faults on at the fault backend now (whoever set them), each with the backend
+        it acts at ("app" or "proxy"); FaultError if it cannot say."""
+        client = self._client_factory()
+        backend = getattr(client, "backend", None)
+        return [{"backend": backend, **fault} for fault in client.list()]
 
     def open_kinds(self) -> list[str]:
         """Kinds this process switched on that are still on."""

@@ -95,11 +95,12 @@ class ChaosController:
         return cleared
 
     def list_faults(self) -> list[dict]:
-        """The faults on at the fault backend now (whoever set them), each with the backend
-        it acts at ("app" or "proxy"); FaultError if it cannot say."""
-        client = self._client_factory()
-        backend = getattr(client, "backend", None)
-        return [{"backend": backend, **fault} for fault in client.list()]
+        """The faults on at the app now (whoever set them); FaultError if it cannot say."""
+        return self._client_factory().list()
+
+    def backend(self) -> str | None:
+        """Where the faults act: "app" (the service's admin API) or "proxy" (in front)."""
+        return getattr(self._client_factory(), "backend", None)
 
     def open_kinds(self) -> list[str]:
         """Kinds this process switched on that are still on."""

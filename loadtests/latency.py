@@ -83,11 +83,12 @@ class ClientLatency:
         return self._recent[slot]
 
     def recent(self, start: float, end: float) -> dict:
-        """count, p50/p95/p99 and max in ms of the responses recorded in the whole
-        RECENT_SLOT_S slots inside [start, end] (a window's first slot may begin up to a slot
-        later than `start`; a worker's responses count when the master merged them)."""
+        """count, p50/p95/p99 and max in ms of the responses recorded in the RECENT_SLOT_S
+        slots that begin inside [start, end) (the window to a slot's precision: its first
+        slot may begin up to a slot after `start`, its last, the one running now, end after
+        `end`; a worker's responses count when the master merged them)."""
         total = _recent_histogram()
-        first, last = math.ceil(start / RECENT_SLOT_S), int(end // RECENT_SLOT_S)
+        first, last = math.ceil(start / RECENT_SLOT_S), math.ceil(end / RECENT_SLOT_S) - 1
         for slot, histogram in list(self._recent.items()):
             if first <= slot <= last:
                 total.add(histogram)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from slo.alerting.burnrate import PROFILES
 from slo.cockpit.snapshot import build_snapshot, live_groups, live_window_s
-from slo.judge.judgement import Observations, Observed
 from slo.cockpit.tab import STATUS_TEXT, SloTab
+from slo.judge.judgement import Observations, Observed
 from slo.live.alerts import parse_rules
 from slo.live.delivery import Notice
 from slo.spec import load_spec

@@ -150,7 +150,7 @@ def test_the_tabs_faults_are_those_on_now_and_the_ledgers_inside_the_window():
     on: list[dict] = []
     chaos = ChaosController(lambda: _Faults(on), clock=lambda: clock[0])
     chaos.set_fault(parse_fault("error", {"status": 503, "probability": 0.2,
-                                          "ttl_s": 10}), "web-ui")                 # 12:00:00-12:00:10
+                                          "ttl_s": 10}), "web-ui")   # 12:00:00-12:00:10
     clock[0] += timedelta(seconds=60)
     start, end = clock[0].timestamp() - 20, clock[0].timestamp()
     assert window_faults(chaos, start, end) == []                       # ended before
@@ -159,3 +159,41 @@ def test_the_tabs_faults_are_those_on_now_and_the_ledgers_inside_the_window():
     (live,) = window_faults(chaos, start, end)
     assert live == {"kind": "latency", "params": {"delay_ms": 300}, "backend": "proxy",
                     "applied": True, "remaining_s": 12.0}
+
+
+def test_locusts_truth_of_a_window_counts_its_seconds_and_leaves_out_the_protected_paths():
+    """Locust's per-second counts (what its Statistics tab adds up) over [start, end), and the
+    client latency's recent slots for the percentiles."""
+    from types import SimpleNamespace
+
+    from loadtests.latency import ClientLatency
+    from loadtests.recent import window_truth
+
+    def entry(name, reqs, fails):
+        return SimpleNamespace(name=name, num_reqs_per_sec=reqs, num_fail_per_sec=fails)
+
+    t0 = 1_800_000_000
+    latency = ClientLatency()
+    for i in range(40):                           # 2 a second for 20 s: 300 ms, then 450 ms
+        latency.observe(300.0 if i < 30 else 450.0, t0 + i / 2)
+    latency.observe(9000.0, t0 - 30)              # long before the window
+    env = SimpleNamespace(slo_client_latency=latency, stats=SimpleNamespace(entries={
+        ("/checkout", "GET"): entry("/checkout", {t0 + s: 2 for s in range(-30, 20)},
+                                    {t0 + 3: 1, t0 + 19: 1, t0 - 30: 5}),
+        ("/health", "GET"): entry("/health", {t0 + s: 1 for s in range(20)}, {t0 + 1: 1})}))
+    truth = window_truth(env, t0, t0 + 20)
+    assert (truth["count"], truth["failures"]) == (40, 2)
+    assert truth["p50_ms"] == pytest.approx(300, rel=0.01)
+    assert truth["p99_ms"] == pytest.approx(450, rel=0.01)
+    assert truth["max_ms"] < 1000                 # the 9 s response is outside the window
+    assert window_truth(env, t0 + 100, t0 + 120) is None
+
+
+def test_a_workers_latency_joins_the_recent_slot_of_when_the_master_heard_it():
+    from loadtests.latency import ClientLatency
+
+    worker, master = ClientLatency(), ClientLatency()
+    worker.observe(120.0, 1_800_000_001)
+    master.merge(worker.drain(), at=1_800_000_011)
+    assert master.recent(1_800_000_010, 1_800_000_015)["count"] == 1
+    assert master.recent(1_800_000_000, 1_800_000_005)["count"] == 0

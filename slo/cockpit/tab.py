@@ -153,7 +153,8 @@ def window_faults(chaos, start: float, end: float) -> list[dict]:
     not answer leaves the ledger's (the backends' counters still count: window_faults of
     slo.judge.unseen)."""
     try:
-        on = [live_fault(f) for f in chaos.list_faults()]
+        backend = chaos.backend()
+        on = [live_fault({"backend": backend, **f}) for f in chaos.list_faults()]
     except FaultError as err:
         log.warning("the SLO tab could not ask the fault API what is on: %s", err)
         on = []

@@ -197,3 +197,32 @@ def test_a_workers_latency_joins_the_recent_slot_of_when_the_master_heard_it():
     master.merge(worker.drain(), at=1_800_000_011)
     assert master.recent(1_800_000_010, 1_800_000_015)["count"] == 1
     assert master.recent(1_800_000_000, 1_800_000_005)["count"] == 0
+
+
+@pytest.mark.parametrize("seen", [
+    Observed("error-ratio", value=0.0, total=1000.0),
+    Observed("error-ratio", value=0.3, total=1000.0),
+    Observed("error-ratio", value=0.007, total=1000.0),
+    Observed("error-ratio", value=0.0, total=1000.0, late="the data begins 12 s late"),
+    Observed("error-ratio", problems=("app_requests_total has no label status",)),
+    Observed("error-ratio", value=None, total=0.0),
+], ids=["met", "violated", "warn", "late", "a missing label", "no events"])
+@pytest.mark.parametrize("faults", [(), (live_fault(PROXY_ON),)], ids=["", "proxy fault"])
+def test_the_tab_and_slo_check_cannot_disagree_on_the_same_observations(seen, faults):
+    """The tab's status is judge_window's verdict for the same window, status and reason."""
+    from slo.cockpit.snapshot import live_window, live_window_s
+    from slo.judge.judgement import Request, judge_window
+
+    seconds = live_window_s(OWN.slo("error-ratio"), FAST)
+    observations = Observations((seen,), faults=faults)
+    (verdict,) = judge_window(OWN, observations, live_window(NOW, seconds),
+                              Request(only=("error-ratio",))).verdicts
+    doc = build_snapshot(OWN, FAST, NOW, observations={seconds: observations}, bad={},
+                         rules=None, found=[], faults=[], prometheus_error=None)
+    shown = next(s for s in doc["slos"] if s["name"] == "error-ratio")
+    expected = ("blind" if verdict.blind else {"met": "pass", "warn": "warn",
+                                               "violated": "fail"}.get(verdict.status,
+                                                                       "no_data"))
+    assert shown["status"] == expected
+    assert shown["reason"] == (verdict.reason if expected in ("blind", "no_data") else None)
+    assert shown["status"] != "pass" or not faults      # never green over a proxy fault

@@ -1,6 +1,11 @@
-"""What the SLO tab shows, measured now: every SLO's live value against its objective, its error
+"""What the SLO tab shows, measured now: every SLO's verdict over its live window, its error
 budget left over the period, every burn-rate row's long and short burn, the spec's alerts with
 their state and when Telegram got each one, and the faults on now.
+
+The verdicts are judge_window's (slo.judge.judgement), over what observe() read for the live
+window (slo.judge.observe), as `slo check` judges: the tab only maps them to its statuses
+(pass, warn, fail, no_data, blind: a fault the SLO's metrics cannot see, doubt: the client's
+truth disagrees), so the two cannot disagree about the same window.
 
     Cockpit(spec, prometheus_url, profile, sandbox_url=..., chat_id=...).snapshot()
         -> a JSON-ready dict (see build_snapshot)

@@ -98,6 +98,10 @@ class ChaosController:
         """The faults on at the app now (whoever set them); FaultError if it cannot say."""
         return self._client_factory().list()
 
+    def backend(self) -> str | None:
+        """Where the faults act: "app" (the service's admin API) or "proxy" (in front)."""
+        return getattr(self._client_factory(), "backend", None)
+
     def open_kinds(self) -> list[str]:
         """Kinds this process switched on that are still on."""
         now = self._clock()

@@ -19,6 +19,8 @@ them), as Locust's worker reports carry the other client metrics. Pure: no Locus
 
 from __future__ import annotations
 
+import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -29,10 +31,17 @@ PERCENTILES = (50, 95, 99)
 OVERALL = "overall"
 PHASES_VAR = "SLO_EXPERIMENT_PHASES"     # JSON [[name, start_s, end_s], ...] from `slo run`
 LATENCY_KEY = "slo_harness_client_latency"
+# The recent past, for the SLO tab's live windows: a coarser histogram (two significant digits,
+# 1 %: inside the slack of slo.judge.clientside) per RECENT_SLOT_S of wall time, kept KEEP_S.
+RECENT_SLOT_S, RECENT_KEEP_S, RECENT_DIGITS = 5, 900, 2
 
 
 def _histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+
+
+def _recent_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, RECENT_DIGITS)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,28 @@ class ClientLatency:
         self.phases = tuple(phases)
         self.t0: float | None = None
         self._hist: defaultdict[str, HdrHistogram] = defaultdict(_histogram)
+        self._recent: dict[int, HdrHistogram] = {}
+
+    def _slot(self, at: float) -> HdrHistogram:
+        slot = int(at // RECENT_SLOT_S)
+        if slot not in self._recent:
+            oldest = slot - RECENT_KEEP_S // RECENT_SLOT_S
+            for old in [k for k in self._recent if k < oldest]:
+                del self._recent[old]
+            self._recent[slot] = _recent_histogram()
+        return self._recent[slot]
+
+    def recent(self, start: float, end: float) -> dict:
+        """count, p50/p95/p99 and max in ms of the responses recorded in the RECENT_SLOT_S
+        slots that begin inside [start, end) (the window to a slot's precision: its first
+        slot may begin up to a slot after `start`, its last, the one running now, end after
+        `end`; a worker's responses count when the master merged them)."""
+        total = _recent_histogram()
+        first, last = math.ceil(start / RECENT_SLOT_S), math.ceil(end / RECENT_SLOT_S) - 1
+        for slot, histogram in list(self._recent.items()):
+            if first <= slot <= last:
+                total.add(histogram)
+        return percentiles(total)
 
     def reset(self, t0: float) -> None:
         """A test started at Unix time t0: forget the last one; phases count from here."""
@@ -80,6 +111,7 @@ class ClientLatency:
         for key in (OVERALL, self._window(at)):
             if key is not None:
                 self._hist[key].record_value(value)
+        self._slot(at).record_value(value)
 
     def drain(self) -> dict | None:
         """The histograms since the last drain, encoded, then restart (a worker's report)."""
@@ -89,11 +121,14 @@ class ClientLatency:
         self._hist = defaultdict(_histogram)
         return data
 
-    def merge(self, data: dict | None) -> None:
-        """Add a worker's drained histograms."""
+    def merge(self, data: dict | None, at: float | None = None) -> None:
+        """Add a worker's drained histograms (its run's to the recent slot of `at`, default
+        now: when the master heard them)."""
         for key, encoded in (data or {}).items():
             other = HdrHistogram.decode(encoded.encode("ascii"))
             self._hist[key].add(other)
+            if key == OVERALL:
+                self._slot(time.time() if at is None else at).add(other)
 
     def summary(self) -> dict:
         """Percentiles of the run and of each phase that saw a request."""

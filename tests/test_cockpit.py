@@ -4,8 +4,9 @@ alert states with their Telegram delivery, and Prometheus down as one line, neve
 from pathlib import Path
 
 from slo.alerting.burnrate import PROFILES
-from slo.cockpit.snapshot import build_snapshot, live_window_s
+from slo.cockpit.snapshot import build_snapshot, live_groups, live_window_s
 from slo.cockpit.tab import STATUS_TEXT, SloTab
+from slo.judge.judgement import Observations, Observed
 from slo.live.alerts import parse_rules
 from slo.live.delivery import Notice
 from slo.spec import load_spec
@@ -32,15 +33,25 @@ MESSAGE = {"alertname": "ErrorBudgetBurn", "slo": "error-ratio", "severity": "pa
            "service": "portfolio-app", "long": "1m", "short": "20s"}
 
 
-def snapshot(**overrides):
-    answers = dict(values={"latency-p95": 0.05, "error-ratio": 0.5, "api-fast-requests": 0.99,
-                           "home-availability": 1.0, "throughput": 9.0},
+HEALTHY = {"latency-p95": 0.05, "error-ratio": 0.5, "api-fast-requests": 0.99,
+           "home-availability": 1.0, "throughput": 9.0}
+
+
+def observed(values, spec=SPEC, faults=(), client=None):
+    """What observe() would hand the tab: per live window its SLOs' numbers and faults."""
+    return {w: Observations(tuple(Observed(n, value=values[n], total=1000.0) for n in names
+                                  if n in values), faults=faults, client=client)
+            for w, names in live_groups(spec, FAST).items()}
+
+
+def snapshot(values=HEALTHY, faults=(), client=None, spec=SPEC, **overrides):
+    answers = dict(observations=observed(values, spec, faults, client),
                    bad={"error-ratio": {20: 0.5, 60: 0.5, 43200: 0.005}},
                    rules=parse_rules(RULES, NOW), faults=[], prometheus_error=None,
                    found=[Notice("firing", MESSAGE, 7, 1_800_000_090.0, -1001234567890)],
                    chat_id=-1001234567890)
     answers.update(overrides)
-    return build_snapshot(SPEC, FAST, NOW, **answers)
+    return build_snapshot(spec, FAST, NOW, **answers)
 
 
 def test_each_slo_shows_its_live_value_window_verdict_and_budget():
@@ -192,7 +203,7 @@ def test_tabs_polling_at_once_share_one_measurement(monkeypatch):
     def slow(now):
         measured.append(now)
         time.sleep(0.3)
-        return {}, {}, parse_rules(RULES, now)
+        return {}, {}, {}, parse_rules(RULES, now)
 
     monkeypatch.setattr(cockpit, "_measure", slow)
     docs = []

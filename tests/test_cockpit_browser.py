@@ -79,6 +79,9 @@ def test_a_chaos_fault_turns_the_slo_red_and_its_alert_firing_then_delivered(loc
             slo_tab = page.frame_locator("iframe.slo-tab-slo")
             error_row = slo_tab.locator("#slos tbody tr", has_text="error-ratio")
             error_row.locator("td.pass").first.wait_for(timeout=30_000)   # healthy first
+            # Locust's own truth over the same window, beside the verdict (loadtests.recent)
+            wait_for(lambda: re.search(r"\d+ requests, 0 failed", error_row.inner_text()), 10,
+                     "Locust's requests in the error-ratio row")
             page_alert = slo_tab.locator("#alerts tbody tr").filter(
                 has_text="slo=error-ratio").filter(has_text="long=1m")
             states = []
@@ -107,6 +110,10 @@ def test_a_chaos_fault_turns_the_slo_red_and_its_alert_firing_then_delivered(loc
             red_after = time.monotonic() - fault_at
             assert "fail" in (error_row.get_attribute("class") or "")
             assert "503" in slo_tab.locator("#faults").inner_text()     # the fault on now
+            # the app's own fault: its metrics count the 503s, so it is judged, not blind
+            assert "BLIND" not in error_row.inner_text()
+            wait_for(lambda: re.search(r"requests, [1-9]\d* failed", error_row.inner_text()),
+                     10, "Locust's failures in the error-ratio row")
 
             wait_for(lambda: "firing" in state(), FIRING_WITHIN_S - red_after,
                      "the page alert firing in the SLO tab")

@@ -284,14 +284,23 @@ def test_both_spellings_are_one_bucket_to_the_checker_and_to_the_rules_on_promet
 
 
 def test_the_slo_tab_shows_a_p95_above_the_top_bucket_as_failing_in_valid_json():
-    """The tab's live p95 is promql.value_expr(): +Inf above the top bucket. It is a failing
-    value, and the document the browser parses stays JSON (which has no Infinity)."""
+    """The tab's live p95 is judge_window's verdict over observe()'s numbers: above the top
+    bucket it fails showing the bound ("> 2500 ms"), and a bare +Inf (no buckets read) fails
+    too; the document the browser parses stays JSON (which has no Infinity)."""
     from slo.alerting.burnrate import PROFILES
-    from slo.cockpit.snapshot import build_snapshot
+    from slo.cockpit.snapshot import build_snapshot, live_groups
+    from slo.judge.histogram import Buckets
+    from slo.judge.judgement import Observations, Observed
 
     spec = load_spec(Path(__file__).resolve().parent.parent / "slo" / "slos.yaml")
-    doc = build_snapshot(spec, PROFILES["fast"], time.time(), values={"latency-p95": math.inf},
-                         bad={}, rules=None, found=[], faults=[], prometheus_error=None)
-    (p95,) = [s for s in doc["slos"] if s["name"] == "latency-p95"]
-    assert (p95["status"], p95["value"], p95["shown"]) == ("fail", "+Inf", "+Inf")
-    json.dumps(doc, allow_nan=False)
+    above = Buckets(((0.1, 0.0), (2.5, 0.0), (math.inf, 100.0)))
+    for seen, value, shown in [
+            (Observed("latency-p95", value=math.inf, total=100.0, buckets=above), None,
+             "> 2500 ms"),
+            (Observed("latency-p95", value=math.inf, total=100.0), "+Inf", "+Inf")]:
+        observations = {w: Observations((seen,)) for w in live_groups(spec, PROFILES["fast"])}
+        doc = build_snapshot(spec, PROFILES["fast"], time.time(), observations=observations,
+                             bad={}, rules=None, found=[], faults=[], prometheus_error=None)
+        (p95,) = [s for s in doc["slos"] if s["name"] == "latency-p95"]
+        assert (p95["status"], p95["value"], p95["shown"]) == ("fail", value, shown)
+        json.dumps(doc, allow_nan=False)

@@ -1,9 +1,12 @@
 """The SLO tab of Locust's web UI: a loadtests.tabs plugin (entry point slo_harness.locust_tabs).
 
-While a test runs it shows, fed from Prometheus every 2 s: each SLO's live value against its
-objective and warning line (with its window), the error budget left, every burn-rate row's
-long/short burn, the spec's alerts (inactive, pending, firing) with when Telegram got each one,
-and the faults on now. Options (each also an environment variable):
+While a test runs it shows, fed from Prometheus every 2 s: each SLO's live verdict over its
+window (the judgement `slo check` makes: slo.judge.observe + judge_window, never the tab's
+own), BLIND when a fault on the proxy in front of the service hides the faulted requests from
+the service's metrics, Locust's own requests, failures and p95 over the same window beside it,
+the error budget left, every burn-rate row's long/short burn, the spec's alerts (inactive,
+pending, firing) with when Telegram got each one, and the faults on now. Options (each also an
+environment variable):
 
     --slo-spec FILE        SLO_SPEC          the spec (default slo/slos.yaml; "" turns the tab off)
     --slo-prometheus URL   SLO_PROMETHEUS    default PROMETHEUS_URL, .stack/env, 127.0.0.1:9090
@@ -15,6 +18,7 @@ extended tabs as tables) holds one row per SLO; the page under it (an iframe) th
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -30,7 +34,8 @@ HERE = Path(__file__).resolve().parent
 _TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                 autoescape=True, undefined=jinja2.StrictUndefined)
 STATUS_TEXT = {"pass": "✅ met", "warn": "⚠️ warn", "fail": "❌ violated",
-               "no_data": "❔ no data"}
+               "no_data": "❔ no data", "blind": "🙈 BLIND (not judged)",
+               "doubt": "⚠️ met? the client disagrees"}
 TABLE = [{"key": "slo", "title": "SLO"}, {"key": "now", "title": "Now"},
          {"key": "objective", "title": "Objective"}, {"key": "budget", "title": "Budget left"},
          {"key": "status", "title": "Status"}]
@@ -86,7 +91,8 @@ class SloTab:
                  "now": f"{s['shown']} (over {s['live_window']})", "objective": s["objective"],
                  "budget": (f"{s['budget']['left_shown']} of {s['budget']['period']}"
                             if s["budget"] else "—"),
-                 "status": STATUS_TEXT[s["status"]]} for s in doc["slos"]]
+                 "status": STATUS_TEXT[s["status"]] + (f": {s['reason']}" if s["status"] in (
+                     "blind", "doubt") else "")} for s in doc["slos"]]
 
     def page(self, base: str) -> str:
         """The page under the table: it polls data() and renders it (see templates/)."""
@@ -115,11 +121,44 @@ def create(environment, harness) -> SloTab | None:
     except HarnessError as err:
         log.error("the SLO tab is off: %s", err)
         return None
+    from loadtests.recent import window_truth
+
     stack = read_stack_env()
+    chaos = getattr(harness, "chaos", None)
     cockpit = Cockpit(spec, resolve_prometheus_url(getattr(options, "slo_prometheus", None)),
                       stack.get("SLO_PROFILE") or "standard",
                       sandbox_url=stack.get("TELEGRAM_SANDBOX_URL"),
                       chat_id=stack.get("TELEGRAM_SANDBOX_CHAT_ID"),
-                      telegram_mode=stack.get("TELEGRAM_MODE") or "sandbox")
-    chaos = getattr(harness, "chaos", None)
+                      telegram_mode=stack.get("TELEGRAM_MODE") or "sandbox",
+                      faults=(lambda start, end: window_faults(chaos, start, end))
+                      if chaos is not None else None,
+                      client=lambda start, end: window_truth(environment, start, end))
     return SloTab(cockpit, chaos.list_faults if chaos is not None else None)
+
+
+def live_fault(fault: dict) -> dict:
+    """A fault the fault API lists as on now, as a run record keeps one (kind, params,
+    backend, applied), with the seconds it has left."""
+    params = {k: v for k, v in fault.items()
+              if k not in ("kind", "backend", "started_at", "expires_at", "remaining_s",
+                           "source")}
+    return {"kind": fault.get("kind", "?"), "params": params, "backend": fault.get("backend"),
+            "applied": True, "remaining_s": float(fault.get("remaining_s") or 0.0)}
+
+
+def window_faults(chaos, start: float, end: float) -> list[dict]:
+    """The faults of [start, end] the tab knows without Prometheus: those on now at the fault
+    backend (whoever set them), then the chaos ledger's windows of this Locust (a fault it
+    set that ended inside the window) of a backend and kind not on now. A fault API that does
+    not answer leaves the ledger's (the backends' counters still count: window_faults of
+    slo.judge.unseen)."""
+    try:
+        backend = chaos.backend()
+        on = [live_fault({"backend": backend, **f}) for f in chaos.list_faults()]
+    except FaultError as err:
+        log.warning("the SLO tab could not ask the fault API what is on: %s", err)
+        on = []
+    named = {(f["backend"], f["kind"]) for f in on}
+    ledger = chaos.windows(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+    return on + [w.model_dump(mode="json") for w in ledger
+                 if (w.backend, w.kind) not in named]

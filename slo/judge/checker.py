@@ -94,6 +94,8 @@ class Verdict:
     baseline_value: float | None = None
     value_bounds: tuple[float, float] | None = None
     coverage: Coverage | None = None  # how much of the window was observed
+    # True when a fault the SLO's metrics cannot see (slo.judge.unseen) made it no claim
+    blind: bool = False
 
     @property
     def shown(self) -> str:

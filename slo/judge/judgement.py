@@ -117,6 +117,16 @@ class Judgement(CheckResult):
     outcome: Outcome = field(default_factory=lambda: decide(()))
     client: LatencyComparison | None = None
 
+    @property
+    def doubts(self) -> dict[str, tuple[str, ...]]:
+        """{SLO name: why the client's truth doubts what the service's metrics say}: the
+        client-versus-server warnings (slo.judge.clientside) of the latency SLO they compared
+        (the requests the server counted are not the ones the client sent, or a percentile
+        outside the server's bucket). A verdict with doubts is no plain "met"."""
+        if self.client is None or not self.client.warnings:
+            return {}
+        return {self.client.slo: self.client.warnings}
+
 
 def _upper(slo: SLO) -> bool:
     """Whether a higher value of the SLO is worse (a baseline's regression direction)."""

@@ -50,7 +50,10 @@ def describe(fault: dict) -> str:
         return (f"about {fault['counted']:.0f} requests {fault['kind']}-faulted by the "
                 f"{fault['backend']} in the window ({fault['metric']})")
     params = ", ".join(f"{k}={v}" for k, v in sorted((fault.get("params") or {}).items())
-                       if k in ("delay_ms", "status", "probability"))
+                       if k in ("delay_ms", "status", "probability", "routes"))
+    if "remaining_s" in fault:  # on now at its backend (the SLO tab's live window)
+        return (f"{fault['kind']} ({params}) on now at the {fault.get('backend')} fault "
+                f"backend, {fault['remaining_s']:g} s left")
     if "phase" in fault:        # an experiment phase's own fault
         return f"{fault['kind']} ({params}) in phase {fault['phase']}"
     return (f"{fault['kind']} ({params}) from {fault.get('start_offset_s', 0):g} s to "
@@ -79,8 +82,9 @@ def unseen_reason(slo: SLO, status: str, faults: str, kinds) -> str | None:
     return (f"the faults were injected by the fault proxy in front of the service ({faults}): "
             f"a request the proxy failed or delayed never reached {metrics} as such, so it "
             f"counts only the requests that got through, not the faults; judge what the "
-            f"clients saw with the proxy's downstream metrics (envoy_http_downstream_*: slo "
-            f"check --spec {PROXY_SPEC}), or inject the fault in the service itself")
+            f"clients saw with the proxy's downstream metrics (a spec with preset `envoy`, "
+            f"envoy_http_downstream_*: slo check --spec {PROXY_SPEC}), or inject the fault "
+            f"in the service itself")
 
 
 def refusals(verdicts, slos, faults: str, kinds) -> dict[str, str]:
@@ -110,7 +114,7 @@ def refuse_unseen(verdicts, slos, faults) -> tuple[Verdict, ...]:
     refused = unseen(verdicts, slos, faults)
     return tuple(verdict if verdict.name not in refused else replace(
         verdict, status=NO_DATA, margin=None, value=None, value_bounds=None,
-        good_fraction=None, total_events=None,
+        good_fraction=None, total_events=None, blind=True,
         reason=f"{refused[verdict.name]} (they read {verdict.shown})") for verdict in verdicts)
 
 

@@ -2,7 +2,10 @@
 // script: the page's CSP allows same-origin scripts only). Follows Locust's theme: the UI keeps
 // it in localStorage.theme ("dark" | "light"), else the system's preference.
 (() => {
-  const VERDICT = { pass: "met", warn: "warn", fail: "violated", no_data: "no data" };
+  const VERDICT = { pass: "met", warn: "warn", fail: "violated", no_data: "no data",
+    blind: "BLIND (not judged)", doubt: "met? the client disagrees" };
+  // a blind SLO is neither met nor violated; a doubted one is a warning, never green
+  const ROW = { fail: "fail", warn: "warn", doubt: "warn", blind: "blind" };
   const theme = () => {
     const saved = window.localStorage.getItem("theme");
     const dark = saved ? saved === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
@@ -38,7 +41,11 @@
       cell(s.objective), cell(s.warning),
       cell(s.budget ? `${s.budget.left_shown} of ${s.budget.period}` : null),
       cell(VERDICT[s.status], s.status),
-    ], s.status === "fail" || s.status === "warn" ? s.status : "")));
+      cell(s.client ? s.client.shown : null, s.client && s.client.failures ? "warn" : "dim"),
+    ], ROW[s.status] || "")));
+    const why = doc.slos.filter((s) => s.reason && s.status !== "pass")
+      .map((s) => `${s.name} ${VERDICT[s.status]}: ${s.reason}`);
+    document.getElementById("why").textContent = why.join("\n");
     fill("burn", doc.slos.flatMap((s) => (s.budget ? s.budget.rows : []).map((r) => row([
       cell(s.name), cell(r.severity), cell(`${r.long} / ${r.short}`), cell(`${r.factor}×`),
       cell(burn(r.long_burn)), cell(burn(r.short_burn)),

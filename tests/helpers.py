@@ -48,6 +48,10 @@ class FakeProm:
                         for k, v in counted.items()}
         self.asked = []
 
+    def backend(self):
+        from slo.judge.backend import PROMETHEUS, Backend
+        return Backend(PROMETHEUS, "2.42.0")
+
     def query(self, expr, at):
         from slo.judge.prom import Sample
 

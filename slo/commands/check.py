@@ -164,7 +164,7 @@ def report(judgement: Judgement, args, console: Console, costs: list[dict],
     outcome, client = judgement.outcome, judgement.client
     if args.json != "-":
         outputs.print_table(judgement, outcome, console, client)
-        if backend is not None and not backend.is_prometheus:
+        if backend is not None and backend.notes:
             console.print(f"backend: {backend.name}", markup=False, soft_wrap=True)
             for note in backend.notes:
                 console.print(f"  {note}", markup=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from slo.alerting.burnrate import PROFILES
 from slo.alerting.generate import DEFAULT_OUT_DIR, generated_files
 from slo.alerting.rules import unreachable_rows
 from slo.judge.prom import Prometheus
-from slo.judge.sources import check_spec
+from slo.judge.seeing import unseen_by_rules
 from slo.judge.window import Window
 from slo.spec import load_spec
 
@@ -67,7 +67,7 @@ def run(args, console: Console) -> int:
     spec = load_spec(args.spec)
     if args.prometheus:
         window = Window.from_last(args.last, time.time())
-        problems = check_spec(Prometheus(args.prometheus), spec, window)
+        problems = unseen_by_rules(Prometheus(args.prometheus), spec, window)
         for name, problem in problems:
             console.print(f"[red]{name}:[/] {problem}", markup=True, highlight=False,
                           soft_wrap=True)

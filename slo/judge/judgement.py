@@ -77,8 +77,7 @@ class Observed:
     slices: with --step, each slice's (value, total, buckets), in order;
     counted: what its counts cover (slo.judge.counting: the scrapes they run between, the
     series that restarted), said in a verdict about seen events;
-    ends: when its data's last sample at or before the window's end was taken (None: none
-    within Prometheus's lookback, or not read)."""
+    ends: when its data's last sample in the window was taken (None: none, or not read)."""
 
     name: str
     value: float | None = None
@@ -133,16 +132,15 @@ def _stale(slo: SLO, seen: Observed, window: Window) -> str | None:
     """The problem when the data's last sample is older than a few scrape intervals before
     the window's end: its target is not scraped now, and the window's end was never seen."""
     cov = seen.coverage
-    if cov is None or not cov.scrape_s or seen.total is None:
+    if cov is None or not cov.scrape_s or seen.total is None or seen.ends is None:
         return None
     bound = (coverage.MAX_GAP_STEPS + 1) * cov.scrape_s
-    if seen.ends is not None and window.end - seen.ends <= bound:
+    if window.end - seen.ends <= bound:
         return None
     metrics = ", ".join(sorted({str(promql.target_series(s.selector)) for s in slo.sources
                                 if s.role in ("total", "count")}))
-    since = ("no sample within Prometheus's lookback" if seen.ends is None else
-             f"its last sample at {iso_utc(seen.ends)}, {window.end - seen.ends:.0f} s")
-    return (f"{metrics} is stale: {since} before the window's end ({window.iso('end')}), "
+    return (f"{metrics} is stale: its last sample is from {iso_utc(seen.ends)}, "
+            f"{window.end - seen.ends:.0f} s before the window's end ({window.iso('end')}), "
             f"older than {bound:g} s ({coverage.MAX_GAP_STEPS + 1} scrape intervals of "
             f"{cov.scrape_s:g} s), so its target is not scraped now (stopped, or no longer a "
             f"target of Prometheus) and the window's end was never seen; check that Prometheus "

@@ -148,24 +148,45 @@ def _stale(slo: SLO, seen: Observed, window: Window) -> str | None:
             f"while it was scraped")
 
 
-def unobserved(slo: SLO, seen: Observed, window: Window) -> tuple[str, ...]:
-    """Why the data of `slo` was not seen over `window`, with the fix (empty: it was): the
-    one proof `slo check` (judge_slo) and `slo rules --prometheus` both make. Its selectors
-    see no series or a partial answer (seen.problems: slo.judge.sources), its data begins
-    late, its targets' scrapes left holes (coverage.unjudged), its last sample is older than
-    a few scrape intervals before the window's end (stale: not seen now), or its selectors
-    counted no events in the window."""
+@dataclass(frozen=True)
+class Unseen:
+    """What of an SLO's data was not seen over a window, with the fix (empty: all of it was).
+    blind: nothing about it can be claimed; unproven: a pass cannot be claimed, a violation
+    stands (a target down inside the window: what its metrics missed could only have failed,
+    coverage.unproven)."""
+
+    blind: tuple[str, ...] = ()
+    unproven: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.blind or self.unproven)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every problem, the blind ones first."""
+        return self.blind + self.unproven
+
+
+def unobserved(slo: SLO, seen: Observed, window: Window) -> Unseen:
+    """What of the data of `slo` was not seen over `window`: the one proof `slo check`
+    (judge_slo) and `slo rules --prometheus` (slo.judge.seeing) both make. Blind: its
+    selectors see no series or a partial answer (seen.problems: slo.judge.sources), its data
+    begins late, its targets' scrapes left holes (coverage.unjudged), its last sample is older
+    than a few scrape intervals before the window's end while its targets answer (stale: not
+    seen now), or it counted no events; unproven: a target of it was down inside the window
+    (coverage.unproven)."""
     if seen.problems:
-        return seen.problems
+        return Unseen(seen.problems)
     cov = seen.coverage
-    out = ((seen.late,) if seen.late else ()) + tuple(
+    unproven = tuple(coverage.unproven(cov, window, slo.kind)) if cov else ()
+    blind = ((seen.late,) if seen.late else ()) + tuple(
         coverage.unjudged(cov, window, slo.kind) if cov else ())
-    stale = None if out else _stale(slo, seen, window)
+    stale = None if blind or unproven else _stale(slo, seen, window)
     if stale:
-        return (stale,)
-    if not out and not (seen.total is not None and seen.total > 0):
-        return (NO_EVENTS,)
-    return out
+        return Unseen((stale,))
+    if not blind and not (seen.total is not None and seen.total > 0):
+        return Unseen((NO_EVENTS,), unproven)
+    return Unseen(blind, unproven)
 
 
 def judge_slo(slo: SLO, seen: Observed, window: Window, request: Request) -> Verdict:
@@ -174,11 +195,10 @@ def judge_slo(slo: SLO, seen: Observed, window: Window, request: Request) -> Ver
     down target (coverage.unproven); what its counts cover; then its slices and its
     baseline."""
     cov = seen.coverage
-    blind = unobserved(slo, seen, window)
+    unseen = unobserved(slo, seen, window)
     verdict = judge(slo, seen.value, seen.total, seen.good, buckets=seen.buckets,
-                    problems=blind,
-                    unproven=coverage.unproven(cov, window, slo.kind) if cov else ())
-    if not blind and verdict.total_events:
+                    problems=unseen.blind, unproven=unseen.unproven)
+    if not unseen.blind and verdict.total_events:
         verdict = replace(verdict, notes=(*verdict.notes, *seen.counted))
     verdict = replace(verdict, coverage=cov)
     text = None if seen.coverage is None else coverage.note(seen.coverage)

@@ -48,7 +48,7 @@ def unseen_by_rules(prom: Prometheus, spec: Spec, window: Window) -> list[tuple[
         if observed is None:
             out.append((slo.name, NOTHING_OBSERVED))
             continue
-        found = list(unobserved(slo, observed, window))
+        found = list(unobserved(slo, observed, window).problems)
         bucket = None if found else missing_bucket(slo, observed.buckets)
         out += [(slo.name, p) for p in found + ([bucket] if bucket else [])]
     return out

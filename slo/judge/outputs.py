@@ -71,10 +71,12 @@ def _observed(v: Verdict) -> str:
 
 
 def _lines(v: Verdict, outcome: Outcome) -> list[tuple[str, str]]:
-    """What is said of a verdict below the table: its reason (unless met) with the label of
-    its outcome, its slices, its notes; as (label, text), the label empty for notes."""
+    """What is said of a verdict below the table: its reason (unless met), its slices, its
+    notes; as (label, text), the label "NOT EVALUATED" (or "INCONCLUSIVE") on the reason of
+    a verdict the gate could not evaluate, else empty."""
     judged = outcome.slo(v.name)
-    lines = [] if v.status == MET else [(judged.label, _reason(v, outcome))]
+    label = judged.label if judged.outcome == NOT_EVALUATED else ""
+    lines = [] if v.status == MET else [(label, _reason(v, outcome))]
     if v.slices is not None:
         lines.append(("", f"slices {v.slices.passed}/{v.slices.total} held (step "
                           f"{v.slices.step_s}s, {v.slices.no_data} without data)"))
@@ -84,8 +86,7 @@ def _lines(v: Verdict, outcome: Outcome) -> list[tuple[str, str]]:
 def said_once(result: CheckResult, outcome: Outcome) -> list[tuple[tuple[str, ...], str, str]]:
     """Each thing said about the verdicts once, with the SLOs it is said of, in order: a cause
     several SLOs share (a down target, the proxy's faults, a stale metric) is one paragraph,
-    not one per SLO. (names, label, text): label is the outcome's ("NOT EVALUATED") for a
-    reason, empty for a note."""
+    not one per SLO. (names, label, text): label is "NOT EVALUATED" for a refusal's reason."""
     said: dict[tuple[str, str], list[str]] = {}
     for v in result.verdicts:
         for key in _lines(v, outcome):

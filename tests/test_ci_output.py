@@ -156,3 +156,24 @@ def test_slo_verify_alerts_to_a_pipe_shows_whole_alert_names(tmp_path, start_pro
                    ALERTMANAGER_URL="http://127.0.0.1:9")
     (row,) = [line for line in done.stdout.splitlines() if alert in line]
     assert LONG[2] in row, done.stdout
+
+
+def test_slo_runs_summary_says_a_shared_refusal_once_and_keeps_long_subjects_whole(tmp_path):
+    from slo.experiment.expectations import Outcome
+    from tests.test_experiment_report import result_of
+
+    refusal = ("Prometheus at http://127.0.0.1:9 did not answer a query after 3 tries: is it "
+               "running? /api/[a-z]+(")
+    subject = 'ErrorBudgetBurn{slo="api-fast-requests-of-the-checkout-api-for-signed-in-eu-users"}'
+    result = replace(result_of(tmp_path), outcomes=(
+        Outcome("outage", "alert", subject, "firing within 20s", "not_evaluated", "—", refusal),
+        Outcome("recovery", "slo", LONG[0], "met", "not_evaluated", "—", refusal)))
+    from slo.experiment.report import print_summary
+
+    buffer = io.StringIO()
+    print_summary(make_console(file=buffer), result)
+    out = buffer.getvalue()
+    assert out.count(refusal) == 1
+    assert f"NOT EVALUATED outage, recovery: {refusal}" in out.splitlines()
+    assert any(subject in line and "NOT EVALUATED" in line for line in out.splitlines())
+    assert any(LONG[0] in line for line in out.splitlines())

@@ -290,7 +290,8 @@ def scope_problems(slo: SLO, scopes: dict[Look, Scope], seen: dict[str, Seen],
         else:
             why = "; ".join(f"no series has {m} ({m.label} values seen: "
                             f"{shown_values(values, m.value)})" for m, values in scope.misses)
-            fix = f"fix {source.origin}" if source.origin else "fix the spec's selectors"
+            fix = (slo.hint(scope.misses[0][0].label, source.origin) if scope.misses
+                   else f"fix {source.origin}" if source.origin else "fix the spec's selectors")
             problem = (f"{look.selector} selects no series {span}, so its events would count "
                        f"as 0: {why or 'no series has all of its matchers at once'}; {fix} "
                        "(or, if nothing was sent there in the window, judge a window with its "

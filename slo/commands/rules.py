@@ -5,6 +5,11 @@
                                     # stack/grafana/dashboards/slo.json
     slo rules --check               # exit 1 when a committed file differs from the spec
     slo rules --prometheus URL      # first prove every selector sees data there (exit 2 if not)
+
+--prometheus proves over the window (--last) what `slo check` proves before a verdict, with the
+same function (slo.judge.seeing -> slo.judge.judgement.unobserved): series with the labels and
+label values each selector names, data from the window's start, scrapes covering it, a recent
+last sample, events counted; and every latency threshold a bucket. Prometheus unreachable: 2.
 """
 
 import difflib
@@ -42,8 +47,8 @@ def add_arguments(parser) -> None:
                         "that every selector sees series with the labels it names and every "
                         "latency threshold is a bucket (exit 2 naming each problem)")
     parser.add_argument("--last", default="1h",
-                        help="with --prometheus: the window they must see data in (default "
-                             "%(default)s)")
+                        help="with --prometheus: the window they must see data in, scraped "
+                             "throughout as `slo check` needs (default %(default)s)")
 
 
 def source_name(spec_path: str) -> str:
@@ -75,8 +80,9 @@ def run(args, console: Console) -> int:
         if problems:
             console.print(Text.assemble(("no rules written", "red"),
                                         f": {len(problems)} problem(s) with the data the rules "
-                                        f"would read at {args.prometheus} (last {args.last}); "
-                                        "`slo check` refuses the same window"), soft_wrap=True)
+                                        f"would read at {args.prometheus} (last {args.last}): the "
+                                        "proof `slo check` makes before a verdict"),
+                          soft_wrap=True)
             return exitcodes.NOT_EVALUATED
         console.print(Text(f"every selector sees data at {args.prometheus} (last "
                            f"{args.last}): what `slo check` proves before a verdict"),

@@ -158,9 +158,6 @@ class Unseen:
     blind: tuple[str, ...] = ()
     unproven: tuple[str, ...] = ()
 
-    def __bool__(self) -> bool:
-        return bool(self.blind or self.unproven)
-
     @property
     def problems(self) -> tuple[str, ...]:
         """Every problem, the blind ones first."""

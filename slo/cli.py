@@ -16,10 +16,10 @@ import argparse
 import importlib
 import sys
 
-from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from harness_common import exitcodes
+from harness_common.console import make_console
 from harness_common.errors import HarnessError
 
 # The packages of the lab extra (slo-harness[lab]); the core install (the CI gate) lacks them,
@@ -70,20 +70,21 @@ def _needs_lab(sub, name: str, missing: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `slo` (and `python -m slo.cli`): returns the exit code."""
     args = build_parser().parse_args(argv)
-    console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    console = make_console()
+    errors = make_console(stderr=True)
     try:
         return args.handler(args, console)
     except HarnessError as err:
-        errors.print(f"[bold red]error:[/] {escape(str(err))}", markup=True, soft_wrap=True)
+        errors.print(Text.assemble(("error:", "bold red"), f" {err}"), soft_wrap=True)
         return exitcodes.NOT_EVALUATED
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130
     except Exception as err:  # noqa: BLE001 - a crash must never read as a verdict (exit 1)
         errors.print_exception()
-        errors.print(f"[bold red]internal error:[/] {type(err).__name__}: {err} — this is a bug "
-                     "in slo-harness; nothing was judged", markup=True, soft_wrap=True)
+        errors.print(Text.assemble(("internal error:", "bold red"),
+                                   f" {type(err).__name__}: {err} — this is a bug in "
+                                   "slo-harness; nothing was judged"), soft_wrap=True)
         return exitcodes.NOT_EVALUATED
 
 

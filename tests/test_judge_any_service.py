@@ -423,23 +423,29 @@ def rate(selector: str) -> str:
 
 # (case, spec, [(selector asked about, status label read, covered by the total)])
 LOOKS = [
-    ("the preset's error matcher is set aside: the rest is the total, read for its status values",
-     native(), [('app_requests_total{job="api"}', "status", True)]),
+    ("the preset's error matcher is set aside: the rest is the total, read for its status values "
+     "(and the total must select series)",
+     native(), [('app_requests_total{job="api"}', "status", True),
+                ('app_requests_total{job="api"}', None, False)]),
     ("a route value in the bad query alone must select series",
      raw(rate('app_requests_total{job="api",endpoint="/p/<id>",status=~"5.."}'),
          rate('app_requests_total{job="api"}')),
-     [('app_requests_total{job="api",endpoint="/p/<id>"}', "status", False)]),
+     [('app_requests_total{job="api",endpoint="/p/<id>"}', "status", False),
+      ('app_requests_total{job="api"}', None, False)]),
     ("the spec's status label is a status label whatever its name",
-     native(None, status_label="method"), [('app_requests_total{job="api"}', "method", True)]),
+     native(None, status_label="method"), [('app_requests_total{job="api"}', "method", True),
+                                           ('app_requests_total{job="api"}', None, False)]),
     ("a usual status label name is one in a raw query too",
      raw(rate('http_requests_total{job="api",code=~"5.."}'),
          rate('http_requests_total{job="api"}')),
-     [('http_requests_total{job="api"}', "code", True)]),
+     [('http_requests_total{job="api"}', "code", True),
+      ('http_requests_total{job="api"}', None, False)]),
     ("without a status label, the matchers the total lacks tell the bad events apart",
-     raw(rate('checkout_total{result="failed"}'), rate("checkout_total")), []),
+     raw(rate('checkout_total{result="failed"}'), rate("checkout_total")),
+     [("checkout_total", None, False)]),
     ("a dedicated error counter keeps the matchers it shares with the total",
      raw(rate('errors_total{job="api",reason="timeout"}'), rate('requests_total{job="api"}')),
-     [('errors_total{job="api"}', None, False)]),
+     [('errors_total{job="api"}', None, False), ('requests_total{job="api"}', None, False)]),
     ("each counter of a total of several is asked about",
      raw(rate('a_total{job="api",code="500"}'),
          rate('a_total{job="api"}') + " + " + rate('b_total{job="api",code="200"}')),
@@ -451,8 +457,10 @@ LOOKS = [
          rate('jobs_total{job="api",result="ok"}') + " + "
          + rate('jobs_total{job="api",result="failed"}')),
      [('jobs_total{job="api"}', None, False)]),
-    ("a latency SLO is proven by its buckets, not asked about",
-     native(None, "- {name: p, objective: p(95) <= 250ms}"), []),
+    ("a single-counter total (and a latency SLO's count) must select series: a route typo "
+     "names its matcher",
+     native(None, "- {name: p, objective: p(95) <= 250ms}"),
+     [('app_request_duration_seconds_count{job="api"}', None, False)]),
 ]
 
 
@@ -464,10 +472,16 @@ def test_an_event_query_is_asked_about_without_its_status_matchers(text, expecte
     assert found == set(expected)
 
 
-def scope_problem(text: str, values: tuple[str, ...], misses=(), labels=("job", "status")):
+def scope_problem(text: str, values: tuple[str, ...], misses=(), labels=("job", "status"),
+                  total_seen=True):
+    """The problems of the scopes of `text`'s one SLO when its event queries' rest selects
+    `values` (or misses) and its single-counter total selects series with `labels` (none
+    unless total_seen)."""
     (slo,) = spec_of(text).slos
-    scopes = {look: sources.Scope(look, values, misses=misses)
-              for look in sources.looks(slo).values()}
+    scopes = {look: sources.Scope(look, tuple(labels) if total_seen else (), misses=misses)
+              if source.role in ("total", "count") and look.status_label is None else
+              sources.Scope(look, values, misses=misses)
+              for source, look in sources.looks(slo).items()}
     seen = {m: sources.Seen(m, frozenset(labels)) for m in sources.metrics_of([slo])}
     return sources.scope_problems(slo, scopes, seen, "between A and B")
 
@@ -479,7 +493,20 @@ TYPO = raw(rate('app_requests_total{job="api",endpoint="/p/<id>",status=~"5.."}'
 def test_a_healthy_service_without_error_series_yet_is_judged():
     assert scope_problem(native(), ("200",)) == []
     assert scope_problem(TYPO, ("200", "304")) == []
-    assert scope_problem(native(), ()) == []  # the total's own emptiness says "no events"
+    assert scope_problem(native(), ()) == []  # no error series yet: the total's count decides
+
+
+def test_a_total_that_selects_no_series_names_its_matcher_and_the_closest_values():
+    """A route typo in a single-counter total (or a latency SLO's count): check and rules
+    alike name the matcher, not only "no events in the window"."""
+    text = native(None, "- {name: home, objective: ratio <= 1%, route: /hmoe}")
+    (slo,) = spec_of(text).slos
+    endpoint = next(m for m in slo.sli.total.selectors[0].matchers if m.label == "endpoint")
+    problems = scope_problem(text, ("200",), misses=((endpoint, ("/", "/home")),),
+                             total_seen=False)
+    assert problems[-1].startswith('app_requests_total{job="api",endpoint=~"/hmoe"} selects no '
+                                   'series between A and B, so its events would count as 0: no '
+                                   'series has endpoint=~"/hmoe" (endpoint values seen: /home, /)')
 
 
 def test_a_route_value_that_selects_nothing_names_the_matcher_and_the_closest_values():

@@ -282,7 +282,7 @@ def test_json_and_markdown_carry_the_observed_share_and_the_gaps():
     assert data[1]["coverage"] is None
     md = outputs.to_markdown(result, decide(result.verdicts))
     assert "| requests | observed | verdict |" in md
-    assert "| 1000 | 96.67% | ✅ MET |" in md and "| — | — | ❔ NO DATA |" in md
+    assert "| 1000 | 96.67% | ✅ MET |" in md and "| — | — | ❔ NOT EVALUATED |" in md
 
 
 def test_targets_of_several_jobs_are_named_with_their_job():

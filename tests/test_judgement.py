@@ -18,6 +18,9 @@ MET_P95 = Observed("latency-p95", 0.05, 1000.0, 1000.0)
 PROXY_FAULT = {"kind": "error", "backend": "proxy", "applied": True, "metric":
                "envoy_http_fault_aborts_injected", "counted": 66.0}
 GAP = measured("." * 20 + " " * 20 + "." * 20)     # 100 s of a 300 s window never scraped
+SCRAPED = measured("." * 60)                       # every 5 s scrape of its target answered
+DOWN_AT_END = measured("." * 40 + "0" * 20)        # its target down for the last 100 s
+END = window().end
 
 # name, what was observed, the window's faults, the request -> error-ratio's verdict, exit code
 CASES = [
@@ -37,6 +40,19 @@ CASES = [
      Request(only=ONLY, baseline={"error-ratio": 0.0, "latency-p95": 0.05}), VIOLATED, 1),
     ("an SLO nothing was observed for is no data, never a pass",
      [MET_P95], (), Request(only=ONLY), NO_DATA, 2),
+    ("a metric whose last sample is older than 4 scrape intervals, its target answering, is "
+     "not seen now, exit 2",
+     [dataclasses.replace(MET_ERRORS, coverage=SCRAPED, ends=END - 60), MET_P95], (),
+     Request(only=ONLY), NO_DATA, 2),
+    ("a last sample within 4 scrape intervals of the window's end is judged",
+     [dataclasses.replace(MET_ERRORS, coverage=SCRAPED, ends=END - 19), MET_P95], (),
+     Request(only=ONLY), MET, 0),
+    ("a violation over a target down at the window's end stands: the unseen could only fail",
+     [Observed("error-ratio", 0.2, 1000.0, 800.0, coverage=DOWN_AT_END, ends=END - 100),
+      MET_P95], (), Request(only=ONLY), VIOLATED, 1),
+    ("a pass over a target down at the window's end is no claim, exit 2",
+     [dataclasses.replace(MET_ERRORS, coverage=DOWN_AT_END, ends=END - 100), MET_P95], (),
+     Request(only=ONLY), NO_DATA, 2),
 ]
 
 
@@ -65,6 +81,16 @@ def test_a_coverage_gap_is_named_with_its_start_and_length():
         [dataclasses.replace(MET_ERRORS, coverage=GAP)]), window(), Request(only=ONLY[:1]))
     (errors,) = judgement.verdicts
     assert errors.coverage is GAP and "100 s" in errors.reason
+
+
+def test_a_stale_metric_names_its_last_sample_and_the_fix():
+    judgement = judge_window(SPEC, Observations([dataclasses.replace(
+        MET_ERRORS, coverage=SCRAPED, ends=END - 60)]), window(), Request(only=ONLY[:1]))
+    (errors,) = judgement.verdicts
+    assert errors.reason.startswith('app_requests_total{job="portfolio-app"} is stale: its last '
+                                    "sample is from ")
+    assert "60 s before the window's end" in errors.reason
+    assert "check that Prometheus scrapes it" in errors.reason
 
 
 def test_a_judgements_verdicts_cannot_be_changed_after_it_is_made():

@@ -16,9 +16,10 @@ Exit codes: 0 done, 2 bad input or refused, 1 unreachable.
 import argparse
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from harness_common.console import make_console
 from harness_common.errors import FaultError, FaultValidationError
 from harness_common.faults.backends import check_supported
 from harness_common.faults.client import FaultClient
@@ -59,18 +60,19 @@ def show(console: Console, faults: list[dict]) -> None:
     if not faults:
         console.print("no active faults")
         return
-    table = Table("kind", "settings", "expires_at", "remaining_s")
+    table = Table("kind", "settings", "expires_at", "remaining_s")  # values printed as they are
     skip = {"kind", "started_at", "expires_at", "remaining_s"}
     for f in faults:
         settings = " ".join(f"{k}={v}" for k, v in f.items() if k not in skip)
-        table.add_row(f["kind"], settings, f["expires_at"], str(f["remaining_s"]))
+        table.add_row(Text(str(f["kind"])), Text(settings), Text(str(f["expires_at"])),
+                      str(f["remaining_s"]))
     console.print(table)
 
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
-    console, err = Console(), Console(stderr=True)
+    console, err = make_console(), make_console(stderr=True)
     client = FaultClient.for_api(resolve_fault_api(args.url))
     try:
         if args.command == "set":
@@ -87,10 +89,10 @@ def main(argv=None) -> int:
             cleared = client.clear(args.kind)
             console.print(f"cleared: {', '.join(cleared) or 'nothing was active'}")
     except FaultValidationError as e:
-        err.print(f"[red]invalid fault[/red]: {escape(str(e))}", soft_wrap=True, highlight=False)
+        err.print(Text.assemble(("invalid fault", "red"), f": {e}"), soft_wrap=True)
         return 2
     except FaultError as e:
-        err.print(f"[red]error[/red]: {escape(str(e))}", soft_wrap=True, highlight=False)
+        err.print(Text.assemble(("error", "red"), f": {e}"), soft_wrap=True)
         return 1 if "cannot reach" in str(e) else 2
     return 0
 

@@ -5,6 +5,11 @@
                                     # stack/grafana/dashboards/slo.json
     slo rules --check               # exit 1 when a committed file differs from the spec
     slo rules --prometheus URL      # first prove every selector sees data there (exit 2 if not)
+
+--prometheus proves over the window (--last) what `slo check` proves before a verdict, with the
+same function (slo.judge.seeing -> slo.judge.judgement.unobserved): series with the labels and
+label values each selector names, data from the window's start, scrapes covering it, a recent
+last sample, events counted; and every latency threshold a bucket. Prometheus unreachable: 2.
 """
 
 import difflib
@@ -14,13 +19,15 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness_common import exitcodes
+from harness_common.console import print_table
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.generate import DEFAULT_OUT_DIR, generated_files
 from slo.alerting.rules import unreachable_rows
 from slo.judge.prom import Prometheus
-from slo.judge.sources import check_spec
+from slo.judge.seeing import unseen_by_rules
 from slo.judge.window import Window
 from slo.spec import load_spec
 
@@ -40,8 +47,8 @@ def add_arguments(parser) -> None:
                         "that every selector sees series with the labels it names and every "
                         "latency threshold is a bucket (exit 2 naming each problem)")
     parser.add_argument("--last", default="1h",
-                        help="with --prometheus: the window they must see data in (default "
-                             "%(default)s)")
+                        help="with --prometheus: the window they must see data in, scraped "
+                             "throughout as `slo check` needs (default %(default)s)")
 
 
 def source_name(spec_path: str) -> str:
@@ -67,18 +74,22 @@ def run(args, console: Console) -> int:
     spec = load_spec(args.spec)
     if args.prometheus:
         window = Window.from_last(args.last, time.time())
-        problems = check_spec(Prometheus(args.prometheus), spec, window)
+        problems = unseen_by_rules(Prometheus(args.prometheus), spec, window)
         for name, problem in problems:
-            console.print(f"[red]{name}:[/] {problem}", markup=True, highlight=False,
-                          soft_wrap=True)
+            console.print(Text.assemble((f"{name}:", "red"), f" {problem}"), soft_wrap=True)
         if problems:
-            console.print(f"[red]no rules written[/]: {len(problems)} problem(s) with the data "
-                          f"the rules would read at {args.prometheus} (last {args.last})")
+            console.print(Text.assemble(("no rules written", "red"),
+                                        f": {len(problems)} problem(s) with the data the rules "
+                                        f"would read at {args.prometheus} (last {args.last}): the "
+                                        "proof `slo check` makes before a verdict"),
+                          soft_wrap=True)
             return exitcodes.NOT_EVALUATED
-        console.print(f"every selector sees data at {args.prometheus} (last {args.last})")
+        console.print(Text(f"every selector sees data at {args.prometheus} (last "
+                           f"{args.last}): what `slo check` proves before a verdict"),
+                      soft_wrap=True)
     files = generated_files(spec, source_name(args.spec))
     out_dir = Path(args.out_dir)
-    table = Table(title=f"slo rules from {args.spec} ({len(spec.slos)} SLOs)")
+    table = Table()
     table.add_column("file")
     table.add_column("status")
     drifted = []
@@ -86,23 +97,26 @@ def run(args, console: Console) -> int:
         path = out_dir / rel
         current = path.read_text(encoding="utf-8") if path.is_file() else None
         if current == text:
-            table.add_row(str(path), "[green]up to date[/]")
+            table.add_row(Text(str(path)), Text("up to date", style="green"))
         elif args.check:
             drifted.append((path, current, text))
-            table.add_row(str(path), "[red]missing[/]" if current is None else "[red]differs[/]")
+            table.add_row(Text(str(path)), Text("missing" if current is None else "differs",
+                                                style="red"))
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            table.add_row(str(path), "[yellow]written[/]")
-    console.print(table)
+            table.add_row(Text(str(path)), Text("written", style="yellow"))
+    print_table(console, f"slo rules from {args.spec} ({len(spec.slos)} SLOs)", table)
     for profile in PROFILES.values():
         for warning in unreachable_rows(spec, profile):
-            console.print(f"[yellow]warning ({profile.name}):[/] {warning}")
+            console.print(Text.assemble((f"warning ({profile.name}):", "yellow"),
+                                        f" {warning}"), soft_wrap=True)
     if drifted:
         for path, current, text in drifted:
             if current is not None:
-                console.print(_diff(current, text, path.name), markup=False, highlight=False)
-        console.print(f"[red]{len(drifted)} generated file(s) differ from {args.spec}[/]: run "
-                      "`make rules` (or `slo rules`) and commit the result")
+                console.print(Text(_diff(current, text, path.name)), soft_wrap=True)
+        console.print(Text.assemble((f"{len(drifted)} generated file(s) differ from "
+                                     f"{args.spec}", "red"), ": run `make rules` (or `slo "
+                                    "rules`) and commit the result"), soft_wrap=True)
         return exitcodes.FAILED
     return exitcodes.OK

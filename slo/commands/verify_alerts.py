@@ -22,8 +22,10 @@ import time
 from collections import Counter
 
 from rich.table import Table
+from rich.text import Text
 
 from harness_common import exitcodes
+from harness_common.console import print_table
 from harness_common.durations import whole_seconds
 from slo.live.alerts import AlertSelector, AlertTracker, labels_text
 from slo.live.health import DELIVERED, FAILING, INDISTINCT, NOT_RESENT, DeliveryHealth
@@ -75,38 +77,43 @@ def _show_delivery(console, health: DeliveryHealth, chat: str | None) -> int:
     delivered = Counter(item.alert.name for item in health.alerts if item.verdict == DELIVERED)
     if delivered:
         names = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in delivered.items())
-        console.print(f"  [green]DELIVERED[/] {sum(delivered.values())} held alert(s): {names}",
-                      highlight=False, soft_wrap=True)
+        console.print(Text.assemble("  ", ("DELIVERED", "green"),
+                                    f" {sum(delivered.values())} held alert(s): {names}"),
+                      soft_wrap=True)
     for item in health.alerts:
         if item.verdict != DELIVERED:
             colour = "bold red" if item.verdict == FAILING else "yellow"
             shown = {NOT_RESENT: "NOT RE-SENT", INDISTINCT: "CANNOT TELL APART"}.get(
                 item.verdict, item.verdict.upper())
-            console.print(f"  {item.alert}: [{colour}]{shown}[/] {item.detail}",
-                          highlight=False, soft_wrap=True)
+            console.print(Text.assemble(f"  {item.alert}: ", (shown, colour), f" {item.detail}"),
+                          soft_wrap=True)
     for warning in health.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("warning:", "yellow"), f" {warning}"), soft_wrap=True)
     if not health.failed:
         unproven = health.indistinct
         if not unproven:
             return exitcodes.OK
-        console.print(f"[yellow]NOT EVALUATED[/] {len(unproven)} alert(s) whose Telegram message "
-                      f"cannot be told apart from another alert's: "
-                      f"{', '.join(str(u.alert) for u in unproven[:5])}",
-                      highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("NOT EVALUATED", "yellow"),
+                                    f" {len(unproven)} alert(s) whose Telegram message cannot "
+                                    f"be told apart from another alert's: "
+                                    f"{', '.join(str(u.alert) for u in unproven[:5])}"),
+                      soft_wrap=True)
         return exitcodes.NOT_EVALUATED
     if health.integration:
-        console.print(f"[red]FAILED[/] {health.integration}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("FAILED", "red"), f" {health.integration}"),
+                      soft_wrap=True)
     failing = health.failing
     if failing:
-        console.print(f"[red]FAILED[/] {len(failing)} alert(s) whose Telegram notification keeps "
-                      f"failing: {', '.join(str(f.alert) for f in failing[:5])}",
-                      highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("FAILED", "red"),
+                                    f" {len(failing)} alert(s) whose Telegram notification "
+                                    f"keeps failing: "
+                                    f"{', '.join(str(f.alert) for f in failing[:5])}"),
+                      soft_wrap=True)
     return exitcodes.FAILED
 
 
 def _show_rules(console, tracker: AlertTracker) -> int:
-    table = Table(title="alerting rules", title_justify="left")
+    table = Table()
     for column in ("source", "alert", "labels", "for", "state", "active", "since", "health"):
         table.add_column(column)
     states = []
@@ -120,10 +127,11 @@ def _show_rules(console, tracker: AlertTracker) -> int:
     for s in states:
         labels = labels_text(s.labels)
         since = time.strftime("%H:%M:%S", time.localtime(s.since)) if s.since else "-"
-        table.add_row(s.source, s.name, labels, f"{s.for_s:g}s",
-                      f"[{colours.get(s.state, '')}]{s.state}[/]", str(s.active), since,
-                      s.health if s.health == "ok" else f"[red]{s.health}: {s.last_error}[/]")
-    console.print(table)
+        table.add_row(Text(s.source), Text(s.name), Text(labels), f"{s.for_s:g}s",
+                      Text(s.state, style=colours.get(s.state, "")), str(s.active), since,
+                      Text(s.health) if s.health == "ok" else
+                      Text(f"{s.health}: {s.last_error}", style="red"))
+    print_table(console, "alerting rules", table)
     firing = sum(1 for s in states if s.state == "firing")
     broken = [s for s in states if s.health not in ("ok", "unknown")]
     console.print(f"{len(states)} rules, {firing} firing, {len(broken)} unhealthy")
@@ -141,7 +149,7 @@ def run(args, console) -> int:
         colour = "green" if result.ok else "red"
         shown = {"delivered": "DELIVERED", "unproven": "NOT PROVEN"}.get(result.verdict,
                                                                         "NOT DELIVERED")
-        console.print(f"[{colour}]{shown}[/] {result.detail}", soft_wrap=True)
+        console.print(Text.assemble((shown, colour), f" {result.detail}"), soft_wrap=True)
         if result.notify_s is not None:
             console.print(f"time-to-notify: {result.notify_s:.1f}s"
                           + (f"; resolved: {result.resolved_notify_s:.1f}s"
@@ -162,12 +170,12 @@ def run(args, console) -> int:
         result = wait_for(tracker, selector, args.expect, args.within)
         took = f" after {result.took_s:.1f}s" if result.took_s is not None else ""
         if not result.evaluated:
-            console.print(f"[yellow]NOT EVALUATED[/] {result.detail}", soft_wrap=True,
-                          highlight=False)
+            console.print(Text.assemble(("NOT EVALUATED", "yellow"), f" {result.detail}"),
+                          soft_wrap=True)
             return exitcodes.NOT_EVALUATED
         colour = "green" if result.ok else "red"
-        console.print(f"[{colour}]{'OK' if result.ok else 'FAILED'}[/] {result.detail}{took}",
-                      soft_wrap=True)
+        console.print(Text.assemble(("OK" if result.ok else "FAILED", colour),
+                                    f" {result.detail}{took}"), soft_wrap=True)
         return exitcodes.OK if result.ok else exitcodes.FAILED
     tracker.poll_once()
     if "prometheus" in tracker.last_errors:
@@ -175,7 +183,8 @@ def run(args, console) -> int:
 
         raise PrometheusError(tracker.last_errors["prometheus"])
     for source, error in tracker.last_errors.items():
-        console.print(f"[yellow]warning:[/] {source}: {error}", soft_wrap=True)
+        console.print(Text.assemble(("warning:", "yellow"), f" {source}: {error}"),
+                      soft_wrap=True)
     rules = _show_rules(console, tracker)
     delivery = _show_delivery(console, delivery_health(endpoints, args.window),
                               _chat(endpoints))

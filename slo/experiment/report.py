@@ -20,8 +20,10 @@ from pathlib import Path
 import jinja2
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness_common import exitcodes
+from harness_common.console import print_table
 from harness_common.durations import format_duration
 from slo.experiment.plots import lane_name, render_plots
 from slo.experiment.result import ARTIFACTS, ExperimentResult, offset
@@ -202,36 +204,42 @@ def write_report(result: ExperimentResult) -> dict[str, Path]:
 
 
 def print_summary(console: Console, result: ExperimentResult) -> None:
-    """The terminal's summary tables (compact enough for an 80-column CI log) and the verdict."""
-    table = Table(title="expectations", title_justify="left")
+    """The terminal's summary tables (whole on one line in a CI log: harness_common.console),
+    each failed or not evaluated reason once with the phases it is said of, and the verdict;
+    printed as they are (never read as markup)."""
+    table = Table()
     for column in ("phase", "expectation", "observed", "result"):
         table.add_column(column)
     styles = {"passed": "green", "failed": "bold red", "skipped": "dim",
               "not_evaluated": "bold yellow"}
     for o in result.outcomes:
-        table.add_row(o.phase, f"{o.kind} {o.subject} {o.expected}", o.observed,
-                      f"[{styles[o.status]}]{o.status.upper().replace('_', ' ')}[/]")
-    console.print(table)
+        table.add_row(Text(o.phase), Text(f"{o.kind} {o.subject} {o.expected}"),
+                      Text(o.observed),
+                      Text(o.status.upper().replace("_", " "), style=styles[o.status]))
+    print_table(console, "expectations", table)
     if result.timings:
-        timings = Table(title="alert timings, s (from the fault's start; resolve: from its end)",
-                        title_justify="left")
+        timings = Table()
         for column in ("alert", "pending", "fire", "theory", "x", "notify", "resolve",
                        "notified"):
             timings.add_column(column)
         for a in result.timings:
             ratio = a.detection_ratio
-            timings.add_row(lane_name(a.alert, a.labels), _s(a.pending_s), _s(a.fire_s),
+            timings.add_row(Text(lane_name(a.alert, a.labels)), _s(a.pending_s), _s(a.fire_s),
                             _s(a.theory.theory_s) if a.theory else "-",
                             f"{ratio:.2f}" if ratio is not None else "-", _s(a.notify_s),
                             _s(a.resolve_s), _s(a.notify_resolved_s))
-        console.print(timings)
+        print_table(console, "alert timings, s (from the fault's start; resolve: from its "
+                             "end)", timings)
+    said: dict[tuple[str, str], list[str]] = {}   # a reason several expectations share: once
     for o in result.outcomes:
-        if o.status == "failed":
-            console.print(f"[red]✗[/] {o.phase}: {o.reason}", soft_wrap=True)
-        elif o.status == "not_evaluated":
-            console.print(f"[yellow]?[/] {o.phase}: {o.reason}", soft_wrap=True)
+        if o.status in ("failed", "not_evaluated"):
+            phases = said.setdefault((o.status, o.reason), [])
+            if o.phase not in phases:
+                phases.append(o.phase)
+    for (status, reason), phases in said.items():
+        mark = ("✗", "red") if status == "failed" else ("NOT EVALUATED", "yellow")
+        console.print(Text.assemble(mark, f" {', '.join(phases)}: {reason}"), soft_wrap=True)
     colour = "green" if result.status == "passed" else "red"
     shown = result.status.upper().replace("_", " ")
-    console.print(f"[bold {colour}]{shown}[/] {result.reason}", soft_wrap=True)
-    console.print(f"report: {result.run_dir / ARTIFACTS['html']}", highlight=False,
-                  soft_wrap=True)
+    console.print(Text.assemble((shown, f"bold {colour}"), f" {result.reason}"), soft_wrap=True)
+    console.print(Text(f"report: {result.run_dir / ARTIFACTS['html']}"), soft_wrap=True)

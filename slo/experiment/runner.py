@@ -38,8 +38,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from harness_common import exitcodes
+from harness_common.console import make_console
 from harness_common.errors import FaultError, HarnessError
 from harness_common.faults.client import FaultClient
 from harness_common.stackenv import FaultApi
@@ -195,7 +197,7 @@ class ExperimentRunner:
         self.experiment = experiment
         self.spec = spec
         self.options = options or RunOptions()
-        self.console = console or Console(highlight=False)
+        self.console = console or make_console()
         self.evaluator = evaluator or checker_evaluator
         self.env = dict(self.options.environ if self.options.environ is not None else os.environ)
         self.env.setdefault("SLO_PROFILE", experiment.profile)
@@ -624,8 +626,8 @@ class ExperimentRunner:
 
             with contextlib.suppress(HarnessError, OSError):
                 stopped = stop_stack(self.conn.settings)
-                self.console.print(f"stopped the stack the run started ({', '.join(stopped)}); "
-                                   f"keep it with --keep", highlight=False)
+                self.console.print(Text(f"stopped the stack the run started "
+                                        f"({', '.join(stopped)}); keep it with --keep"))
 
     # ------------------------------------------------------------------ judging
     def _finish(self) -> ExperimentResult:

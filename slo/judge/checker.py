@@ -49,6 +49,8 @@ from slo.units import format_number
 
 MET, WARN, VIOLATED, NO_DATA, INCONCLUSIVE = "met", "warn", "violated", "no_data", "inconclusive"
 NOT_JUDGED = (NO_DATA, INCONCLUSIVE)   # verdicts that are no claim about the service
+NO_EVENTS = ("no events in the window: the selectors matched no series that counted anything "
+             "(no traffic, or a label value that matches nothing)")
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,8 @@ def judge(slo: SLO, value: float | None, total: float | None, good: float | None
         return replace(verdict, status=NO_DATA, margin=None, value_bounds=None, value=None,
                        good_fraction=None, reason=unproven[0],
                        notes=(*verdict.notes, *unproven[1:]))
+    if verdict.status != VIOLATED:   # not judged already: the reason says why
+        return replace(verdict, notes=(*verdict.notes, *unproven))
     return replace(verdict, notes=(*verdict.notes, *(
         f"it stands though this was not seen (the requests missed could only have failed): "
         f"{text}" for text in unproven)))
@@ -232,9 +236,7 @@ def _judge_seen(slo: SLO, value: float | None, total: float | None, good: float 
         return replace(verdict, value=None, good_fraction=None, reason=problems[0],
                        notes=tuple(problems[1:]))
     if total is None or total <= 0:
-        return replace(verdict, reason=("no events in the window: the selectors matched no "
-                                        "series that counted anything (no traffic, or a label "
-                                        "value that matches nothing)"))
+        return replace(verdict, reason=NO_EVENTS)
     exact = True
     if buckets is not None and buckets.usable:
         if isinstance(slo.sli, Quantile):

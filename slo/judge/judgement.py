@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from harness_common.durations import format_duration
-from slo.judge import coverage
+from slo.judge import coverage, promql
 from slo.judge.checker import (
+    NO_EVENTS,
     NOT_JUDGED,
     CheckResult,
     SliceSample,
@@ -35,7 +36,7 @@ from slo.judge.coverage import Coverage
 from slo.judge.histogram import Buckets
 from slo.judge.outcome import Outcome, decide
 from slo.judge.unseen import refuse_unseen
-from slo.judge.window import Window
+from slo.judge.window import Window, iso_utc
 from slo.spec.model import SLO, Quantile, Spec, Throughput
 
 FEW_SLICES = 5   # fewer slices than this: a --slices share says little, and the check says so
@@ -75,7 +76,8 @@ class Observed:
     coverage: how much of the window its targets' scrapes observed (None: not measured);
     slices: with --step, each slice's (value, total, buckets), in order;
     counted: what its counts cover (slo.judge.counting: the scrapes they run between, the
-    series that restarted), said in a verdict about seen events."""
+    series that restarted), said in a verdict about seen events;
+    ends: when its data's last sample in the window was taken (None: none, or not read)."""
 
     name: str
     value: float | None = None
@@ -87,6 +89,7 @@ class Observed:
     coverage: Coverage | None = None
     slices: tuple[SliceSample, ...] | None = None
     counted: tuple[str, ...] = ()
+    ends: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,18 +138,74 @@ def _upper(slo: SLO) -> bool:
     return isinstance(slo.sli, Quantile) or slo.objectives[0].upper
 
 
+def _stale(slo: SLO, seen: Observed, window: Window) -> str | None:
+    """The problem when the data's last sample is older than a few scrape intervals before
+    the window's end: its target is not scraped now, and the window's end was never seen."""
+    cov = seen.coverage
+    if cov is None or not cov.scrape_s or seen.total is None or seen.ends is None:
+        return None
+    bound = (coverage.MAX_GAP_STEPS + 1) * cov.scrape_s
+    if window.end - seen.ends <= bound:
+        return None
+    metrics = ", ".join(sorted({str(promql.target_series(s.selector)) for s in slo.sources
+                                if s.role in ("total", "count")}))
+    return (f"{metrics} is stale: its last sample is from {iso_utc(seen.ends)}, "
+            f"{window.end - seen.ends:.0f} s before the window's end ({window.iso('end')}), "
+            f"older than {bound:g} s ({coverage.MAX_GAP_STEPS + 1} scrape intervals of "
+            f"{cov.scrape_s:g} s), so its target is not scraped now (stopped, or no longer a "
+            f"target of Prometheus) and the window's end was never seen; check that Prometheus "
+            f"scrapes it (its /targets page, make stack-status), or judge a window that ends "
+            f"while it was scraped")
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """What of an SLO's data was not seen over a window, with the fix (empty: all of it was).
+    blind: nothing about it can be claimed; unproven: a pass cannot be claimed, a violation
+    stands (a target down inside the window: what its metrics missed could only have failed,
+    coverage.unproven)."""
+
+    blind: tuple[str, ...] = ()
+    unproven: tuple[str, ...] = ()
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every problem, the blind ones first."""
+        return self.blind + self.unproven
+
+
+def unobserved(slo: SLO, seen: Observed, window: Window) -> Unseen:
+    """What of the data of `slo` was not seen over `window`: the one proof `slo check`
+    (judge_slo) and `slo rules --prometheus` (slo.judge.seeing) both make. Blind: its
+    selectors see no series or a partial answer (seen.problems: slo.judge.sources), its data
+    begins late, its targets' scrapes left holes (coverage.unjudged), its last sample is older
+    than a few scrape intervals before the window's end while its targets answer (stale: not
+    seen now), or it counted no events; unproven: a target of it was down inside the window
+    (coverage.unproven)."""
+    if seen.problems:
+        return Unseen(seen.problems)
+    cov = seen.coverage
+    unproven = tuple(coverage.unproven(cov, window, slo.kind)) if cov else ()
+    blind = ((seen.late,) if seen.late else ()) + tuple(
+        coverage.unjudged(cov, window, slo.kind) if cov else ())
+    stale = None if blind or unproven else _stale(slo, seen, window)
+    if stale:
+        return Unseen((stale,))
+    if not blind and not (seen.total is not None and seen.total > 0):
+        return Unseen((NO_EVENTS,), unproven)
+    return Unseen(blind, unproven)
+
+
 def judge_slo(slo: SLO, seen: Observed, window: Window, request: Request) -> Verdict:
     """One SLO's verdict over the window from what was observed, before the window's faults:
-    its numbers, unless its selectors saw nothing, its data began late, or its coverage lacked
-    too much (a pass is no claim over a down target: coverage.unproven); what its counts
-    cover; then its slices and its baseline."""
+    its numbers, unless its data was not seen (unobserved()), and a pass is no claim over a
+    down target (coverage.unproven); what its counts cover; then its slices and its
+    baseline."""
     cov = seen.coverage
-    unobserved = ((seen.late,) if seen.late else ()) + tuple(
-        coverage.unjudged(cov, window, slo.kind) if cov else ())
+    unseen = unobserved(slo, seen, window)
     verdict = judge(slo, seen.value, seen.total, seen.good, buckets=seen.buckets,
-                    problems=seen.problems or unobserved,
-                    unproven=coverage.unproven(cov, window, slo.kind) if cov else ())
-    if not (seen.problems or unobserved) and verdict.total_events:
+                    problems=unseen.blind, unproven=unseen.unproven)
+    if not unseen.blind and verdict.total_events:
         verdict = replace(verdict, notes=(*verdict.notes, *seen.counted))
     verdict = replace(verdict, coverage=cov)
     text = None if seen.coverage is None else coverage.note(seen.coverage)

@@ -223,7 +223,7 @@ def observe(prom: Prometheus, spec: Spec, window: Window,
                    *((restarted,) if restarted else ()))
         slices = _slices(prom, slo, window, request.step_s) if request.step_s else None
         return Observed(slo.name, problems=problems, slices=slices, counted=counted, **found,
-                        **numbers)
+                        ends=scrapes[1], **numbers)
 
     try:
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(slos)))) as pool:

@@ -22,7 +22,8 @@ from slo.judge.checker import INCONCLUSIVE, MET, NO_DATA, NOT_JUDGED, VIOLATED, 
 PASSED, FAILED, NOT_EVALUATED = "passed", "failed", "not_evaluated"
 OUTCOME_OF_EXIT = {exitcodes.OK: PASSED, exitcodes.FAILED: FAILED,
                    exitcodes.NOT_EVALUATED: NOT_EVALUATED}
-LABEL = {MET: "MET", WARN: "WARN", VIOLATED: "VIOLATED", NO_DATA: "NO DATA",
+# no data is a refusal: the judge would not judge what it did not see (the reason says what)
+LABEL = {MET: "MET", WARN: "WARN", VIOLATED: "VIOLATED", NO_DATA: "NOT EVALUATED",
          INCONCLUSIVE: "INCONCLUSIVE"}
 STRICT_RULE = "fails --strict"   # what --strict does to a warning
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from harness_common.console import print_table as print_table_titled
 from harness_common.durations import format_duration
 from slo.judge.checker import MET, WARN, CheckResult, Verdict, format_value
 from slo.judge.clientside import LatencyComparison
@@ -68,43 +70,80 @@ def _observed(v: Verdict) -> str:
     return "—" if v.coverage is None else share_text(v.coverage.observed)
 
 
+def _lines(v: Verdict, outcome: Outcome) -> list[tuple[str, str]]:
+    """What is said of a verdict below the table: its reason (unless met), its slices, its
+    notes; as (label, text), the label "NOT EVALUATED" (or "INCONCLUSIVE") on the reason of
+    a verdict the gate could not evaluate, else empty."""
+    judged = outcome.slo(v.name)
+    label = judged.label if judged.outcome == NOT_EVALUATED else ""
+    lines = [] if v.status == MET else [(label, _reason(v, outcome))]
+    if v.slices is not None:
+        lines.append(("", f"slices {v.slices.passed}/{v.slices.total} held (step "
+                          f"{v.slices.step_s}s, {v.slices.no_data} without data)"))
+    return lines + [("", note) for note in v.notes]
+
+
+def said_once(result: CheckResult, outcome: Outcome) -> list[tuple[tuple[str, ...], str, str]]:
+    """Each thing said about the verdicts once, with the SLOs it is said of, in order: a cause
+    several SLOs share (a down target, the proxy's faults, a stale metric) is one paragraph,
+    not one per SLO. (names, label, text): label is "NOT EVALUATED" for a refusal's reason."""
+    said: dict[tuple[str, str], list[str]] = {}
+    for v in result.verdicts:
+        for key in _lines(v, outcome):
+            names = said.setdefault(key, [])
+            if v.name not in names:
+                names.append(v.name)
+    return [(tuple(names), label, text) for (label, text), names in said.items()]
+
+
+def _who(names: tuple[str, ...], result: CheckResult) -> str:
+    if len(names) > 1 and len(names) == len(result.verdicts):
+        return f"every SLO ({', '.join(names)})"
+    return ", ".join(names)
+
+
 def print_table(result: CheckResult, outcome: Outcome, console: Console,
                 client: LatencyComparison | None = None) -> None:
-    """The verdicts as a table (colour on a TTY), the client's latency beside the server's
-    when the window is a run's, then the outcome's line."""
-    table = Table(title=f"{result.service}: {result.window.iso('start')} → "
-                        f"{result.window.iso('end')} ({result.window.seconds}s, "
-                        f"{result.window.source})", title_justify="left")
+    """The verdicts as a table (colour on a TTY; whole names on one line elsewhere: see
+    harness_common.console), each reason and note once with the SLOs it is said of, the
+    client's latency beside the server's when the window is a run's, then the outcome's line.
+    Everything is printed as it is (never read as markup)."""
+    table = Table(title_justify="left")
     for col in ("SLO", "objective", "measured", "margin", "under threshold", "requests",
                 "verdict"):
         table.add_column(col, overflow="fold")
     for v in result.verdicts:
         name = v.name + (" (key)" if v.key else "")
         judged = outcome.slo(v.name)
-        table.add_row(name, v.objective, v.shown, _margin(v), _under(v),
-                      _events(v), f"[{_style(judged)}]{judged.label}[/]")
-    console.print(table)
+        table.add_row(*(Text(cell) for cell in (name, v.objective, v.shown, _margin(v),
+                                                 _under(v), _events(v))),
+                      Text(judged.label, style=_style(judged)))
+    print_table_titled(console, f"{result.service}: {result.window.iso('start')} → "
+                                f"{result.window.iso('end')} ({result.window.seconds}s, "
+                                f"{result.window.source})", table)
     for note in result.notes:
-        console.print(f"  note: {note}")
-    for v in result.verdicts:
-        extra = [] if v.status == MET else [_reason(v, outcome)]
-        if v.slices is not None:
-            extra.append(f"slices {v.slices.passed}/{v.slices.total} held "
-                         f"(step {v.slices.step_s}s, {v.slices.no_data} without data)")
-        for line in [*extra, *v.notes]:
-            console.print(f"  {v.name}: {line}")
+        console.print(Text(f"  note: {note}"), soft_wrap=True)
+    for names, label, text in said_once(result, outcome):
+        head = Text(f"  {_who(names, result)}: ")
+        if label:
+            head.append(label, style=_style(outcome.slo(names[0])))
+            head.append(": ")
+        console.print(head + Text(text), soft_wrap=True)
     if client is not None:
-        console.print(f"  client vs server latency ({client.slo}; {client.client_count} "
-                      f"requests timed by the client, {client.server_count:.0f} in the "
-                      f"server's histogram):")
+        console.print(Text(f"  client vs server latency ({client.slo}; {client.client_count} "
+                           f"requests timed by the client, {client.server_count:.0f} in the "
+                           f"server's histogram):"), soft_wrap=True)
         for q, mine, theirs, mark in client.rows():
-            console.print(f"    {q}: client {mine}, server {theirs}: {mark}")
+            console.print(Text(f"    {q}: client {mine}, server {theirs}: {mark}"),
+                          soft_wrap=True)
         for line in client.warnings:
-            console.print(f"  [yellow]warning[/]: {line}")
+            console.print(Text.assemble("  ", ("warning", "yellow"), f": {line}"),
+                          soft_wrap=True)
     code = outcome.exit_code
-    console.print(f"[{COLOUR[outcome.overall]}]{outcome.headline}[/] (exit {code}; "
-                  f"evaluated in {result.evaluated_in_s * 1000:.0f} ms against "
-                  f"{result.prometheus})")
+    console.print(Text.assemble((outcome.headline, COLOUR[outcome.overall]),
+                                f" (exit {code}; evaluated in "
+                                f"{result.evaluated_in_s * 1000:.0f} ms against "
+                                f"{result.prometheus})"), soft_wrap=True)
 
 
 def to_json(result: CheckResult, outcome: Outcome, costs: list[dict] | None = None,
@@ -201,8 +240,8 @@ def to_markdown(result: CheckResult, outcome: Outcome, costs: list[dict] | None 
         lines.append(f"| {v.name}{' (key)' if v.key else ''} | {v.objective} | "
                      f"{v.shown} | {_margin(v)} | {_under(v)} | "
                      f"{_events(v)} | {_observed(v)} | {_icon(judged)} {judged.label} |")
-    notes = [f"- **{v.name}**: {line}" for v in result.verdicts
-             for line in ([_reason(v, outcome)] if v.status != MET else []) + list(v.notes)]
+    notes = [f"- **{_who(names, result)}**: {f'{label}: ' if label else ''}{text}"
+             for names, label, text in said_once(result, outcome)]
     notes += [f"- {note}" for note in result.notes]
     return "\n".join(lines + budget_lines(costs or []) + client_lines(client)
                      + ([""] + notes if notes else [])) + "\n"

@@ -193,10 +193,14 @@ def census_query(metric: str, range_: str) -> str:
 def counted_edges(selectors: tuple[Selector, ...], window_s: int) -> str:
     """The scrapes a count over the `window_s` s before evaluation time runs between: row
     edge="start", the earliest last sample at or before the window's start of the selectors'
-    series; edge="end", the latest sample at or before its end."""
+    series; edge="end", the latest sample in the window, also when its series went stale
+    before the end (a stopped target: the window's end was not seen)."""
     range_ = f"{int(window_s)}s"
+    step = begins_step(window_s)
     at_start = " or ".join(f"timestamp({s} offset {range_})" for s in selectors)
-    at_end = " or ".join(f"timestamp({s})" for s in selectors)
+    at_end = " or ".join(
+        f'max_over_time(timestamp({s})[{range_}:{step}s]) or label_replace(timestamp({s}), '
+        f'"at_end", "{i}", "", "")' for i, s in enumerate(selectors))
     return (f'label_replace(min({at_start}), "edge", "start", "", "") '
             f'or label_replace(max({at_end}), "edge", "end", "", "")')
 

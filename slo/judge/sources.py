@@ -34,12 +34,15 @@ The status matchers of an event query (bad or good events) are its matchers on a
 holds the status: the spec's `prometheus.status_label`, or a usual name of one (code, status,
 ... slo.spec.presets.STATUS_LABEL_NAMES). A query without any (`checkout_total{result=
 "failed"}`) tells its events apart by the matchers the total does not have: those are set aside
-instead. A total of several counters has each of its selectors checked the same way (a single
-one that matches nothing already reads "no events in the window"). Only when the rest selects
-nothing does the judge ask more (each matcher's label values), to name the matcher and the
-values its label has. `slo check` and `slo rules --prometheus` both run these checks. Whether
-the total has events in the window and whether a latency threshold is a bucket are judged with
-the values (slo.judge.checker, slo.judge.histogram).
+instead. A total of several counters has each of its selectors checked the same way; a
+single-counter total and a latency SLO's histogram count are asked whether they select any
+series at all (a route typo `endpoint="/api/wrok"` then names its matcher and the values the
+label has, instead of only "no events"). Only when the rest selects nothing does the judge ask
+more (each matcher's label values), to name the matcher and the values its label has.
+`slo check` and `slo rules --prometheus` both run these checks, through one proof
+(slo.judge.judgement.unobserved; the rules' side: slo.judge.seeing). Whether the total has
+events in the window and whether a latency threshold is a bucket are judged with the values
+(slo.judge.checker, slo.judge.histogram).
 """
 
 from __future__ import annotations
@@ -47,11 +50,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
-from slo.judge import promql
-from slo.judge.histogram import Buckets
 from slo.judge.prom import Prometheus
 from slo.spec.model import SLO, Quantile, Source
 from slo.spec.presets import ANY_STATUS, STATUS_LABEL_NAMES
@@ -167,15 +168,20 @@ def status_matchers(slo: SLO, source: Source) -> tuple[Matcher, ...]:
 
 
 def looks(slo: SLO) -> dict[Source, Look]:
-    """What to ask for each counting selector of `slo` (none for latency SLOs: their buckets
-    and threshold are checked with the values; none for a single-counter total)."""
+    """What to ask for each counting selector of `slo`. A latency SLO's denominator (its
+    histogram's count) and a single-counter total are asked whether they select any series
+    at all, so a route typo names its matcher and the values its label has (their buckets and
+    threshold are checked with the values)."""
     if slo.histogram_buckets is not None or isinstance(slo.sli, Quantile):
-        return {}
+        return {src: Look(src.selector, None, False) for src in slo.sources
+                if src.role in ("total", "count")}
     totals = slo.sli.total.selectors
     out: dict[Source, Look] = {}
     for source in slo.sources:
-        if source.role not in ("events", "total") or (source.role == "total"
-                                                       and len(totals) == 1):
+        if source.role not in ("events", "total"):
+            continue
+        if source.role == "total" and len(totals) == 1:
+            out[source] = Look(source.selector, None, False)
             continue
         status = status_matchers(slo, source)
         rest = Selector(source.selector.metric,
@@ -284,7 +290,8 @@ def scope_problems(slo: SLO, scopes: dict[Look, Scope], seen: dict[str, Seen],
         else:
             why = "; ".join(f"no series has {m} ({m.label} values seen: "
                             f"{shown_values(values, m.value)})" for m, values in scope.misses)
-            fix = f"fix {source.origin}" if source.origin else "fix the spec's selectors"
+            fix = (slo.hint(scope.misses[0][0].label, source.origin) if scope.misses
+                   else f"fix {source.origin}" if source.origin else "fix the spec's selectors")
             problem = (f"{look.selector} selects no series {span}, so its events would count "
                        f"as 0: {why or 'no series has all of its matchers at once'}; {fix} "
                        "(or, if nothing was sent there in the window, judge a window with its "
@@ -302,34 +309,3 @@ def seeing_problems(slo: SLO, seen: dict[str, Future], scopes: dict[Look, Future
     labels = {src.selector.metric: seen[src.selector.metric].result() for src in slo.sources}
     return problems(slo, labels, span) or scope_problems(
         slo, {look: scopes[look].result() for look in looks(slo).values()}, labels, span)
-
-
-def check_spec(prom: Prometheus, spec, window, slos=None) -> list[tuple[str, str]]:
-    """(slo name, problem) for every selector of `spec` that sees nothing in `window`, and
-    every latency threshold that is not a bucket of its histogram (the alert rules count the
-    requests under that bucket): what `slo rules --prometheus` refuses to write rules for."""
-    slos = list(spec.slos if slos is None else slos)
-    where = f"between {window.iso('start')} and {window.iso('end')}"
-    out: list[tuple[str, str]] = []
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        seen = read_labels(prom, metrics_of(slos), window.start, window.end, pool)
-        scopes = read_scopes(prom, slos, window.start, window.end, pool)
-        bucket_answers = {
-            slo.name: pool.submit(prom.query, promql.sli_queries(slo, window.seconds).buckets,
-                                  window.end)
-            for slo in slos if slo.threshold_s is not None and slo.histogram_buckets}
-        for slo in slos:
-            found = seeing_problems(slo, seen, scopes, where)
-            out += [(slo.name, p) for p in found]
-            if found or slo.name not in bucket_answers:
-                continue
-            selector, scale = slo.histogram_buckets
-            buckets = Buckets.from_samples(bucket_answers[slo.name].result(), scale)
-            if buckets.bounds and not buckets.has(slo.threshold_s):
-                shown = ", ".join(f"{u / scale:g}" for u in buckets.uppers()) or "none"
-                out.append((slo.name, f"{selector.metric} has no bucket at the "
-                                      f"{slo.threshold_s * 1000:g} ms threshold (le values "
-                                      f"seen: {shown}); its alerts count the requests under "
-                                      "that bucket: add it to the histogram, or set the "
-                                      "threshold to a bucket"))
-    return out

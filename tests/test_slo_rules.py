@@ -133,11 +133,17 @@ def test_each_group_records_every_window_before_its_alerts_use_them():
     records = [r["record"] for r in group["rules"] if "record" in r]
     assert records == [f"slo:sli_error:ratio_rate{w}" for w in
                        ("5m", "30m", "1h", "2h", "6h", "1d", "3d")] + [
-        "slo:objective:ratio", "slo:error_budget:ratio"]
+        "slo:objective:ratio", "slo:error_budget:ratio",
+        # Sloth's meta recordings, after what they read
+        "slo:sli_error:ratio_rate30d", "slo:time_period:days", "slo:current_burn_rate:ratio",
+        "slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio",
+        "sloth_slo_info"]
     first_alert = next(i for i, r in enumerate(group["rules"]) if "alert" in r)
     assert all("record" in r for r in group["rules"][:first_alert])
-    assert group["rules"][0]["labels"] == {"service": "portfolio-app", "slo": "error-ratio",
-                                           "window": "5m"}
+    assert group["rules"][0]["labels"] == {
+        "service": "portfolio-app", "slo": "error-ratio", "window": "5m",
+        "sloth_id": "portfolio-app-error-ratio", "sloth_service": "portfolio-app",
+        "sloth_slo": "error-ratio", "sloth_window": "5m"}
 
 
 def test_the_page_alert_is_both_windows_above_the_factor_with_labels_and_annotations():
@@ -149,12 +155,13 @@ def test_the_page_alert_is_both_windows_above_the_factor_with_labels_and_annotat
     page = alerts[0]
     assert page["alert"] == "ErrorBudgetBurn" and "for" not in page
     assert page["expr"] == (
-        '(\n  max without (window) (slo:sli_error:ratio_rate1h{service="portfolio-app",'
-        'slo="error-ratio"}) / 0.01 > 14.4\nand\n  max without (window) '
+        '(\n  max without (window, sloth_window) (slo:sli_error:ratio_rate1h{'
+        'service="portfolio-app",slo="error-ratio"}) / 0.01 > 14.4\nand\n  '
+        'max without (window, sloth_window) '
         '(slo:sli_error:ratio_rate5m{service="portfolio-app",slo="error-ratio"}) / 0.01 > 14.4'
         '\n)\n')
     assert page["labels"] == {"severity": "page", "service": "portfolio-app", "slo": "error-ratio",
-                              "long": "1h", "short": "5m"}
+                              "long": "1h", "short": "5m", "sloth_severity": "page"}
     annotations = page["annotations"]
     assert set(annotations) == {"summary", "description", "value", "runbook_url", "dashboard"}
     assert annotations["value"] == '{{ printf "%.1f" $value }}x'
@@ -405,7 +412,9 @@ def firing(slo: str, window, profile: str) -> dict:
         SPEC.slo(slo).alerting.ticket_severity)
     labels = (f'ALERTS{{alertname="ErrorBudgetBurn",alertstate="firing",'
               f'long="{format_duration(window.long_s)}",service="portfolio-app",'
-              f'severity="{severity}",short="{format_duration(window.short_s)}",slo="{slo}"}}')
+              f'severity="{severity}",short="{format_duration(window.short_s)}",slo="{slo}",'
+              f'sloth_id="portfolio-app-{slo}",sloth_service="portfolio-app",'
+              f'sloth_severity="{window.severity}",sloth_slo="{slo}"}}')
     return {"labels": labels, "value": 1}
 
 

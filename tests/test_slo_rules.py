@@ -155,13 +155,13 @@ def test_the_page_alert_is_both_windows_above_the_factor_with_labels_and_annotat
     page = alerts[0]
     assert page["alert"] == "ErrorBudgetBurn" and "for" not in page
     assert page["expr"] == (
-        '(\n  max without (window, sloth_window) (slo:sli_error:ratio_rate1h{'
-        'service="portfolio-app",slo="error-ratio"}) / 0.01 > 14.4\nand\n  '
-        'max without (window, sloth_window) '
+        '(\n  max without (window, sloth_window, sloth_id, sloth_service, sloth_slo) '
+        '(slo:sli_error:ratio_rate1h{service="portfolio-app",slo="error-ratio"}) / 0.01 > 14.4'
+        '\nand\n  max without (window, sloth_window, sloth_id, sloth_service, sloth_slo) '
         '(slo:sli_error:ratio_rate5m{service="portfolio-app",slo="error-ratio"}) / 0.01 > 14.4'
         '\n)\n')
     assert page["labels"] == {"severity": "page", "service": "portfolio-app", "slo": "error-ratio",
-                              "long": "1h", "short": "5m", "sloth_severity": "page"}
+                              "long": "1h", "short": "5m"}
     annotations = page["annotations"]
     assert set(annotations) == {"summary", "description", "value", "runbook_url", "dashboard"}
     assert annotations["value"] == '{{ printf "%.1f" $value }}x'
@@ -412,9 +412,7 @@ def firing(slo: str, window, profile: str) -> dict:
         SPEC.slo(slo).alerting.ticket_severity)
     labels = (f'ALERTS{{alertname="ErrorBudgetBurn",alertstate="firing",'
               f'long="{format_duration(window.long_s)}",service="portfolio-app",'
-              f'severity="{severity}",short="{format_duration(window.short_s)}",slo="{slo}",'
-              f'sloth_id="portfolio-app-{slo}",sloth_service="portfolio-app",'
-              f'sloth_severity="{window.severity}",sloth_slo="{slo}"}}')
+              f'severity="{severity}",short="{format_duration(window.short_s)}",slo="{slo}"}}')
     return {"labels": labels, "value": 1}
 
 

@@ -22,6 +22,7 @@ import re
 
 from harness_common.durations import format_duration
 from slo.alerting.burnrate import PROFILES, alert_windows
+from slo.alerting.rules import SLOTH_DROPPED as DROPPED
 from slo.alerting.rules import dump_yaml, header
 from slo.judge import promql
 from slo.spec.model import SLO, Spec
@@ -64,8 +65,8 @@ def alert_query(spec: Spec, slo: SLO, row: int) -> str:
     """The smaller of the row's two burn rates, when both windows are recorded."""
     series = _recorded(spec, slo, row_windows(slo, row))
     budget = format_number(slo.error_budget)
-    return (f"(min without (window, sloth_window) ({series}) / {budget})\n"
-            f"and on (service, slo)\n(count without (window, sloth_window) ({series}) == 2)")
+    return (f"(min without ({DROPPED}) ({series}) / {budget})\n"
+            f"and on (service, slo)\n(count without ({DROPPED}) ({series}) == 2)")
 
 
 def _alert_rule(spec: Spec, slo: SLO, row: int, panel_id: int) -> dict:

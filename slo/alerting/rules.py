@@ -10,12 +10,13 @@ so each alert sees the ratios recorded in the same pass:
         slo:time_period:days, slo:current_burn_rate:ratio, slo:period_burn_rate:ratio,
         slo:period_error_budget_remaining:ratio, sloth_slo_info
     Every recording also carries Sloth's labels (sloth_id, sloth_service, sloth_slo, and
-    sloth_window on the windowed ones), every alert sloth_severity: Sloth's dashboards work.
+    sloth_window on the windowed ones): Sloth's dashboards read them. The alerts keep their own
+    labels (no sloth_severity): their messages and delivery proof are unchanged.
     alert ErrorBudgetBurn{severity, slo, service, long, short}   annotations: summary,
                                              description, value, runbook_url, dashboard
-        max without (window, sloth_window) (slo:sli_error:ratio_rate<long>{...}) / budget > f
+        max without (window, sloth_*) (slo:sli_error:ratio_rate<long>{...}) / budget > factor
       and
-        max without (window, sloth_window) (slo:sli_error:ratio_rate<short>{...}) / budget > f
+        max without (window, sloth_*) (slo:sli_error:ratio_rate<short>{...}) / budget > factor
     alert SLOMetricAbsent{severity, slo, service}     absent(<the SLI's total>) for as long as
                                              the fastest page row takes to fire on a total
                                              outage (Pyrra's absent alert): a metric that
@@ -50,6 +51,9 @@ SLOTH_CURRENT_BURN = "slo:current_burn_rate:ratio"
 SLOTH_PERIOD_BURN = "slo:period_burn_rate:ratio"
 SLOTH_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
 SLOTH_INFO = "sloth_slo_info"
+# what the alerts drop from the recordings: the window, and Sloth's labels (which repeat
+# service and slo; the Telegram message and the delivery proof read the alert's labels)
+SLOTH_DROPPED = "window, sloth_window, sloth_id, sloth_service, sloth_slo"
 ABSENT_ALERT = "SLOMetricAbsent"
 
 
@@ -121,7 +125,7 @@ def _alert_labels(spec: Spec, slo: SLO, severity: str, extra: dict[str, str]) ->
     name = {"page": alerting.page_severity, "ticket": alerting.ticket_severity}[severity]
     own = alerting.page_labels if severity == "page" else alerting.ticket_labels
     return {"severity": name, **_labels(spec, slo), **extra, **dict(slo.labels),
-            "sloth_severity": severity, **dict(alerting.labels), **dict(own)}
+            **dict(alerting.labels), **dict(own)}
 
 
 def _merge_annotations(slo: SLO, severity: str, generated: dict[str, str]) -> dict[str, str]:
@@ -140,7 +144,7 @@ def alert_expr(spec: Spec, slo: SLO, window: AlertWindow) -> str:
     budget = format_number(slo.error_budget)
     factor = format_number(window.factor)
     sides = [
-        f"max without (window, sloth_window) ({_selector(promql.record_name(w), spec, slo)}) "
+        f"max without ({SLOTH_DROPPED}) ({_selector(promql.record_name(w), spec, slo)}) "
         f"/ {budget} > {factor}"
         for w in (window.long_s, window.short_s)
     ]

@@ -41,8 +41,8 @@ Envoy's *_time, or set by the annotation `slo-harness/duration-unit`). Each obje
 one SLO, numbered as Sloth numbers them (objective_name: v1alpha `<metadata.name>-<i>` from 0
 always; v1 `<metadata.name>` alone, `-<i>` from 0 when there are several). v1alpha's
 `indicator: {thresholdMetric: {source, queryType, query}}` is read as v1's thresholdMetric.
-A file may be `---`-separated documents or one YAML list of them (OpenSLO's own examples). `Service`, `DataSource` and alert
-documents are accepted; everything else that cannot be judged is refused naming its field.
+A file may be `---`-separated documents or one YAML list of them (OpenSLO's own examples).
+`Service`, `DataSource` and alert documents are accepted; everything else that cannot be judged is refused naming its field.
 """
 
 from typing import Any, Literal

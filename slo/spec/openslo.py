@@ -42,7 +42,8 @@ one SLO, numbered as Sloth numbers them (objective_name: v1alpha `<metadata.name
 always; v1 `<metadata.name>` alone, `-<i>` from 0 when there are several). v1alpha's
 `indicator: {thresholdMetric: {source, queryType, query}}` is read as v1's thresholdMetric.
 A file may be `---`-separated documents or one YAML list of them (OpenSLO's own examples).
-`Service`, `DataSource` and alert documents are accepted; everything else that cannot be judged is refused naming its field.
+`Service`, `DataSource` and alert documents are accepted; everything else that cannot be
+judged is refused naming its document, field and fix.
 """
 
 from typing import Any, Literal

@@ -512,7 +512,10 @@ def convert(docs: list[dict], source: str) -> model.Spec:
         problems.append(Problem("metadata.name",
                                 f"duplicate SLO name {name!r}; names must be unique"))
     if not problems and not slos:
-        problems.append(Problem("", "holds no kind: SLO document to judge"))
+        kinds = ", ".join(dict.fromkeys(str(raw.get("kind")) for raw in docs))
+        problems.append(Problem("", f"holds no kind: SLO document to judge (only {kinds}); "
+                                    "pass the file with the SLOs, with the SLI, Service and "
+                                    "DataSource documents they reference in the same file"))
     if problems:
         raise SpecError(source, problems)
     return model.Spec(source=source, service=next(iter(services)), slos=tuple(slos))

@@ -490,7 +490,10 @@ def test_a_half_budget_burn_never_fires_any_alert(sc, tmp_path):
                  "eval_time": f"{(samples - 1) * step}s", "exp_samples": [{
                      "labels": (f'slo:sli_error:ratio_rate{format_duration(sc.windows()[0].long_s)}'
                                 f'{{service="portfolio-app",slo="error-ratio",window='
-                                f'"{format_duration(sc.windows()[0].long_s)}"}}'),
+                                f'"{format_duration(sc.windows()[0].long_s)}",'
+                                f'sloth_id="portfolio-app-error-ratio",'
+                                f'sloth_service="portfolio-app",sloth_slo="error-ratio",'
+                                f'sloth_window="{format_duration(sc.windows()[0].long_s)}"}}'),
                      "value": 0.005}]},
             ]}
     result = run_promtool_test(tmp_path, [str(STACK / rules_path(sc.profile))], [test],

@@ -59,7 +59,7 @@ REFUSED = [
      "the SLI as events (error_query, total_query) or raw"),
     ("sloth/victoria-metrics.yml",
      "slos[0].sli.events.error_query: is not valid PromQL: unknown function with name "
-     "'histogram_share'"),
+     "'histogram_share'; write the query in PromQL (MetricsQL extensions of VictoriaMetrics"),
     ("openslo/occurrences-slo.yaml",
      "spec.indicator.spec.thresholdMetric.metricSource.spec: must be a mapping (got None)"),
     ("openslo/ratio-timeslices.yaml",

@@ -6,6 +6,10 @@ schedules are small hand-written text, so both are refused, naming the line:
 
     load_documents(data, "slos.yaml", what="spec", error=SpecError) -> [doc, ...]
 
+Several documents (`---`) come back in file order. With `expand_lists=True` a document that is
+a YAML list (OpenSLO's own examples are lists of objects) is read as its items, each one a
+document of its own, numbered in file order.
+
 Every problem raises `error(source, message)` (an InputError subclass of the caller's), so the
 message starts with the file's name.
 """
@@ -65,8 +69,10 @@ def _describe(err: yaml.YAMLError) -> str:
 
 def load_documents(data: bytes, source: str, *, what: str = "spec",
                    error: type[InputError] = InputError, max_bytes: int = MAX_BYTES,
-                   example: str | None = None) -> list:
-    """Decode and parse every YAML document in `data`; `error(source, ...)` when unreadable."""
+                   example: str | None = None, expand_lists: bool = False) -> list:
+    """Decode and parse every YAML document in `data`; `error(source, ...)` when unreadable.
+
+    `expand_lists`: a document that is a list stands for its items (one document each)."""
     if len(data) > max_bytes:
         raise error(source, f"the file is larger than {max_bytes // 1024} KiB; a {what} is a "
                             "small hand-written file")
@@ -91,4 +97,8 @@ def load_documents(data: bytes, source: str, *, what: str = "spec",
     if not docs:
         hint = f"start from {example}" if example else f"it should hold a {what}"
         raise error(source, f"the file is empty; {hint}")
+    if expand_lists:
+        docs = [item for doc in docs for item in (doc if isinstance(doc, list) else [doc])]
+        if not docs:
+            raise error(source, f"the file holds only empty lists; it should hold a {what}")
     return docs

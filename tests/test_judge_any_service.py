@@ -364,7 +364,7 @@ OPENSLO_V1ALPHA = (SPECS / "openslo-v1alpha.yaml").read_text(encoding="utf-8")
 def test_an_openslo_v1alpha_document_with_ratio_metrics_per_objective_loads():
     (slo,) = spec_of(OPENSLO_V1ALPHA, "openslo.yaml").slos
     assert (slo.name, slo.kind, slo.window_s, slo.sli.good) == (
-        "sloth-slo-my-service", "ratio", 30 * 86400, True)
+        "sloth-slo-my-service-0", "ratio", 30 * 86400, True)  # Sloth names it so
     assert slo.objectives[0].target == 0.999
 
 

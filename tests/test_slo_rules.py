@@ -133,11 +133,17 @@ def test_each_group_records_every_window_before_its_alerts_use_them():
     records = [r["record"] for r in group["rules"] if "record" in r]
     assert records == [f"slo:sli_error:ratio_rate{w}" for w in
                        ("5m", "30m", "1h", "2h", "6h", "1d", "3d")] + [
-        "slo:objective:ratio", "slo:error_budget:ratio"]
+        "slo:objective:ratio", "slo:error_budget:ratio",
+        # Sloth's meta recordings, after what they read
+        "slo:sli_error:ratio_rate30d", "slo:time_period:days", "slo:current_burn_rate:ratio",
+        "slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio",
+        "sloth_slo_info"]
     first_alert = next(i for i, r in enumerate(group["rules"]) if "alert" in r)
     assert all("record" in r for r in group["rules"][:first_alert])
-    assert group["rules"][0]["labels"] == {"service": "portfolio-app", "slo": "error-ratio",
-                                           "window": "5m"}
+    assert group["rules"][0]["labels"] == {
+        "service": "portfolio-app", "slo": "error-ratio", "window": "5m",
+        "sloth_id": "portfolio-app-error-ratio", "sloth_service": "portfolio-app",
+        "sloth_slo": "error-ratio", "sloth_window": "5m"}
 
 
 def test_the_page_alert_is_both_windows_above_the_factor_with_labels_and_annotations():
@@ -149,8 +155,9 @@ def test_the_page_alert_is_both_windows_above_the_factor_with_labels_and_annotat
     page = alerts[0]
     assert page["alert"] == "ErrorBudgetBurn" and "for" not in page
     assert page["expr"] == (
-        '(\n  max without (window) (slo:sli_error:ratio_rate1h{service="portfolio-app",'
-        'slo="error-ratio"}) / 0.01 > 14.4\nand\n  max without (window) '
+        '(\n  max without (window, sloth_window, sloth_id, sloth_service, sloth_slo) '
+        '(slo:sli_error:ratio_rate1h{service="portfolio-app",slo="error-ratio"}) / 0.01 > 14.4'
+        '\nand\n  max without (window, sloth_window, sloth_id, sloth_service, sloth_slo) '
         '(slo:sli_error:ratio_rate5m{service="portfolio-app",slo="error-ratio"}) / 0.01 > 14.4'
         '\n)\n')
     assert page["labels"] == {"severity": "page", "service": "portfolio-app", "slo": "error-ratio",
@@ -483,7 +490,10 @@ def test_a_half_budget_burn_never_fires_any_alert(sc, tmp_path):
                  "eval_time": f"{(samples - 1) * step}s", "exp_samples": [{
                      "labels": (f'slo:sli_error:ratio_rate{format_duration(sc.windows()[0].long_s)}'
                                 f'{{service="portfolio-app",slo="error-ratio",window='
-                                f'"{format_duration(sc.windows()[0].long_s)}"}}'),
+                                f'"{format_duration(sc.windows()[0].long_s)}",'
+                                f'sloth_id="portfolio-app-error-ratio",'
+                                f'sloth_service="portfolio-app",sloth_slo="error-ratio",'
+                                f'sloth_window="{format_duration(sc.windows()[0].long_s)}"}}'),
                      "value": 0.005}]},
             ]}
     result = run_promtool_test(tmp_path, [str(STACK / rules_path(sc.profile))], [test],

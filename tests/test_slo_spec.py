@@ -205,8 +205,13 @@ def test_an_empty_file_is_rejected_pointing_at_the_default_spec():
 
 
 def test_a_document_that_is_not_a_mapping_is_rejected():
+    # a YAML list is read as its items (OpenSLO's examples are lists of objects): each must be
+    # a mapping, and the message names the first that is not
     assert error_of_text("- 1\n- 2\n") == (
-        "slos.yaml: must be a mapping with version, service, prometheus and slos (got list [1, 2])")
+        "slos.yaml: document 1: must be a mapping with version, service, prometheus and slos "
+        "(got int 1)")
+    assert error_of_text("42\n") == (
+        "slos.yaml: must be a mapping with version, service, prometheus and slos (got int 42)")
 
 
 def test_deeply_nested_yaml_is_rejected():
@@ -541,11 +546,11 @@ def test_an_openslo_histogram_quantile_threshold_converts_to_a_latency_percentil
     assert str(slo.sli.count) == 'app_request_duration_seconds_count{job="portfolio-app"}'
 
 
-def test_several_openslo_objectives_become_numbered_slos():
+def test_several_openslo_objectives_become_slos_numbered_from_0_as_sloth_numbers_them():
     doc = openslo(objectives=[{"target": 0.99}, {"targetPercent": 99.9}])
     slos = parse_spec(yaml.safe_dump(doc), "o.yaml").slos
     assert [(s.name, s.objectives[0].target) for s in slos] == [
-        ("availability-1", 0.99), ("availability-2", 0.999)]
+        ("availability-0", 0.99), ("availability-1", 0.999)]
 
 
 def test_openslo_service_documents_are_accepted_and_ignored():

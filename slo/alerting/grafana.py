@@ -18,9 +18,11 @@ rows' factors as threshold lines, and the SLI over time with the objective line.
 
 import hashlib
 import json
+import re
 
 from harness_common.durations import format_duration
 from slo.alerting.burnrate import PROFILES, alert_windows
+from slo.alerting.rules import SLOTH_DROPPED as DROPPED
 from slo.alerting.rules import dump_yaml, header
 from slo.judge import promql
 from slo.spec.model import SLO, Spec
@@ -45,7 +47,7 @@ def _recorded(spec: Spec, slo: SLO, windows: list[int]) -> str:
     regex = "|".join(sorted({format_duration(w) for w in windows}, key=lambda x: (len(x), x)))
     return str(Selector("", (
         Matcher("__name__", "=~", promql.RECORD_PREFIX + ".+"),
-        Matcher("service", "=", spec.service), Matcher("slo", "=", slo.name),
+        Matcher("service", "=", spec.service_of(slo)), Matcher("slo", "=", slo.name),
         Matcher("window", "=~", regex),
     )))
 
@@ -63,8 +65,8 @@ def alert_query(spec: Spec, slo: SLO, row: int) -> str:
     """The smaller of the row's two burn rates, when both windows are recorded."""
     series = _recorded(spec, slo, row_windows(slo, row))
     budget = format_number(slo.error_budget)
-    return (f"(min without (window) ({series}) / {budget})\n"
-            f"and on (service, slo)\n(count without (window) ({series}) == 2)")
+    return (f"(min without ({DROPPED}) ({series}) / {budget})\n"
+            f"and on (service, slo)\n(count without ({DROPPED}) ({series}) == 2)")
 
 
 def _alert_rule(spec: Spec, slo: SLO, row: int, panel_id: int) -> dict:
@@ -74,7 +76,7 @@ def _alert_rule(spec: Spec, slo: SLO, row: int, panel_id: int) -> dict:
     severity = severities[window.severity]
     value = '{{ with .Values.A }}{{ printf "%.1f" .Value }}{{ end }}'
     annotations = {
-        "summary": (f"{spec.service} {slo.name}: error budget burning over {factor}x "
+        "summary": (f"{spec.service_of(slo)} {slo.name}: error budget burning over {factor}x "
                     f"({window.severity})"),
         "description": (f"SLO {slo.name} ({slo.objective_text}) burns its error budget at "
                         f"{value}x or more over both windows of the {factor}x row."),
@@ -102,7 +104,8 @@ def _alert_rule(spec: Spec, slo: SLO, row: int, panel_id: int) -> dict:
         "execErrState": "Error",
         "for": format_duration(slo.alerting.for_s),
         "isPaused": False,
-        "labels": {"severity": severity, "service": spec.service, "slo": slo.name, "factor": factor,
+        "labels": {"severity": severity, "service": spec.service_of(slo), "slo": slo.name,
+                   "factor": factor,
                    "source": "grafana", **dict(slo.labels), **dict(slo.alerting.labels),
                    **dict(slo.alerting.page_labels if window.severity == "page"
                           else slo.alerting.ticket_labels)},
@@ -205,7 +208,7 @@ def _slo_panels(spec: Spec, slo: SLO, ids: dict[str, int], y: int) -> list[dict]
                         "colorMode": "background", "graphMode": "none", "textMode": "value"},
         })
         series = str(Selector("", (Matcher("__name__", "=~", promql.RECORD_PREFIX + ".+"),
-                                   Matcher("service", "=", spec.service),
+                                   Matcher("service", "=", spec.service_of(slo)),
                                    Matcher("slo", "=", slo.name))))
         factors = sorted({w.factor for w in alert_windows(PROFILES["standard"], slo.window_s)})
         panels.append({
@@ -248,6 +251,13 @@ def _alert_names(spec: Spec) -> str:
     return str(Matcher("alertname", "=~", "|".join(names)))
 
 
+def _services(spec: Spec) -> str:
+    """The matcher of the spec's services (several in a multi-service Sloth file)."""
+    if len(spec.services) == 1:
+        return str(Matcher("service", "=", spec.services[0]))
+    return str(Matcher("service", "=~", "|".join(re.escape(s) for s in spec.services)))
+
+
 def dashboard(spec: Spec, source: str) -> dict:
     """The SLO dashboard as a Grafana dashboard model (uid `slo`)."""
     ids = _panel_ids(spec)
@@ -256,7 +266,7 @@ def dashboard(spec: Spec, source: str) -> dict:
         "description": "Prometheus burn-rate alerts of this service that fire now.",
         "datasource": DATASOURCE, "gridPos": {"h": 4, "w": 24, "x": 0, "y": 0},
         "targets": [_target(f"count(ALERTS{{{_alert_names(spec)},alertstate=\"firing\","
-                            f'service="{spec.service}"}}) or vector(0)', "firing", "A",
+                            f"{_services(spec)}}}) or vector(0)", "firing", "A",
                             instant=True)],
         "fieldConfig": {"defaults": {"color": {"mode": "thresholds"}, "thresholds": {
             "mode": "absolute",

@@ -6,11 +6,17 @@ so each alert sees the ratios recorded in the same pass:
     slo:sli_error:ratio_rate<w>{service, slo, window}  share of bad events over w, for every
                                                         window of the profile's burn-rate rows
     slo:objective:ratio, slo:error_budget:ratio          the target and the budget, for dashboards
+    Sloth's meta recordings (_meta_rules): slo:sli_error:ratio_rate<period>,
+        slo:time_period:days, slo:current_burn_rate:ratio, slo:period_burn_rate:ratio,
+        slo:period_error_budget_remaining:ratio, sloth_slo_info
+    Every recording also carries Sloth's labels (sloth_id, sloth_service, sloth_slo, and
+    sloth_window on the windowed ones): Sloth's dashboards read them. The alerts keep their own
+    labels (no sloth_severity): their messages and delivery proof are unchanged.
     alert ErrorBudgetBurn{severity, slo, service, long, short}   annotations: summary,
                                              description, value, runbook_url, dashboard
-        max without (window) (slo:sli_error:ratio_rate<long>{...}) / budget > factor
+        max without (window, sloth_*) (slo:sli_error:ratio_rate<long>{...}) / budget > factor
       and
-        max without (window) (slo:sli_error:ratio_rate<short>{...}) / budget > factor
+        max without (window, sloth_*) (slo:sli_error:ratio_rate<short>{...}) / budget > factor
     alert SLOMetricAbsent{severity, slo, service}     absent(<the SLI's total>) for as long as
                                              the fastest page row takes to fire on a total
                                              outage (Pyrra's absent alert): a metric that
@@ -39,6 +45,15 @@ from slo.spec.selectors import Matcher, Selector
 from slo.units import format_number
 
 ALERT_NAME = "ErrorBudgetBurn"
+# Sloth's meta recordings (its Grafana dashboards read these names)
+SLOTH_PERIOD_DAYS = "slo:time_period:days"
+SLOTH_CURRENT_BURN = "slo:current_burn_rate:ratio"
+SLOTH_PERIOD_BURN = "slo:period_burn_rate:ratio"
+SLOTH_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+SLOTH_INFO = "sloth_slo_info"
+# what the alerts drop from the recordings: the window, and Sloth's labels (which repeat
+# service and slo; the Telegram message and the delivery proof read the alert's labels)
+SLOTH_DROPPED = "window, sloth_window, sloth_id, sloth_service, sloth_slo"
 ABSENT_ALERT = "SLOMetricAbsent"
 
 
@@ -48,7 +63,60 @@ def header(source: str, generator: str = "slo rules") -> str:
 
 
 def _labels(spec: Spec, slo: SLO) -> dict[str, str]:
-    return {"service": spec.service, "slo": slo.name}
+    return {"service": spec.service_of(slo), "slo": slo.name}
+
+
+def sloth_labels(spec: Spec, slo: SLO) -> dict[str, str]:
+    """Sloth's identity labels of an SLO: sloth_id (<service>-<slo>), sloth_service, sloth_slo.
+
+    An SLO of a multi-service file is named <service>-<slo> here; its sloth_slo is the name
+    Sloth gives it (without the service), so the labels equal the ones Sloth emits."""
+    service = spec.service_of(slo)
+    name = slo.name.removeprefix(f"{service}-") if slo.service else slo.name
+    return {"sloth_id": f"{service}-{name}", "sloth_service": service, "sloth_slo": name}
+
+
+def _sloth_selector(record: str, ids: dict[str, str]) -> Selector:
+    return Selector(record, tuple(Matcher(k, "=", v) for k, v in ids.items()))
+
+
+def _meta_rules(spec: Spec, slo: SLO, period_s: int, recorded: tuple[int, ...]) -> list[dict]:
+    """Sloth's meta recordings, with Sloth's names and labels, so its dashboards read them.
+
+    slo:sli_error:ratio_rate<period> (the mean of the shortest window's ratio over the
+    objective period, as Sloth computes it; skipped when the period is an alert window and so
+    recorded already), slo:time_period:days, slo:current_burn_rate:ratio (shortest window),
+    slo:period_burn_rate:ratio, slo:period_error_budget_remaining:ratio and sloth_slo_info.
+    slo:objective:ratio and slo:error_budget:ratio are recorded beside them (slo_group).
+    """
+    ids = sloth_labels(spec, slo)
+    labels = {**_labels(spec, slo), **dict(slo.labels), **ids}
+    period = format_duration(period_s)
+    shortest = _sloth_selector(promql.record_name(recorded[0]), ids)
+    rules: list[dict] = []
+    if period_s not in recorded:
+        rules.append({
+            "record": promql.record_name(period_s),
+            "expr": (f"sum_over_time({shortest}[{period}])\n/ ignoring (window, sloth_window)\n"
+                     f"count_over_time({shortest}[{period}])\n"),
+            "labels": {**labels, "window": period, "sloth_window": period}})
+    budget = _sloth_selector(promql.BUDGET_RECORD, ids)
+    on = "/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
+    period_ratio = _sloth_selector(promql.record_name(period_s), ids)
+    objective = format_number(round((1 - slo.error_budget) * 100, 10))
+    rules += [
+        {"record": SLOTH_PERIOD_DAYS, "expr": f"vector({format_number(period_s / 86400)})",
+         "labels": labels},
+        {"record": SLOTH_CURRENT_BURN, "expr": f"{shortest}\n{on}{budget}\n",
+         "labels": labels},
+        {"record": SLOTH_PERIOD_BURN, "expr": f"{period_ratio}\n{on}{budget}\n",
+         "labels": labels},
+        {"record": SLOTH_BUDGET_REMAINING,
+         "expr": f"1 - {_sloth_selector(SLOTH_PERIOD_BURN, ids)}", "labels": labels},
+        {"record": SLOTH_INFO, "expr": "vector(1)",
+         "labels": {**labels, "sloth_mode": "slo-harness", "sloth_objective": objective}},
+    ]
+    return rules
 
 
 def _alert_labels(spec: Spec, slo: SLO, severity: str, extra: dict[str, str]) -> dict[str, str]:
@@ -67,7 +135,8 @@ def _merge_annotations(slo: SLO, severity: str, generated: dict[str, str]) -> di
 
 
 def _selector(record: str, spec: Spec, slo: SLO) -> Selector:
-    return Selector(record, (Matcher("service", "=", spec.service), Matcher("slo", "=", slo.name)))
+    return Selector(record, (Matcher("service", "=", spec.service_of(slo)),
+                             Matcher("slo", "=", slo.name)))
 
 
 def alert_expr(spec: Spec, slo: SLO, window: AlertWindow) -> str:
@@ -75,7 +144,7 @@ def alert_expr(spec: Spec, slo: SLO, window: AlertWindow) -> str:
     budget = format_number(slo.error_budget)
     factor = format_number(window.factor)
     sides = [
-        f"max without (window) ({_selector(promql.record_name(w), spec, slo)}) "
+        f"max without ({SLOTH_DROPPED}) ({_selector(promql.record_name(w), spec, slo)}) "
         f"/ {budget} > {factor}"
         for w in (window.long_s, window.short_s)
     ]
@@ -90,7 +159,7 @@ def _annotations(spec: Spec, slo: SLO, window: AlertWindow, profile: Profile) ->
     scaled = (f" ({profile.name} profile: time compressed {profile.time_scale}x)"
               if profile.time_scale > 1 else "")
     annotations = {
-        "summary": (f"{spec.service} {slo.name}: error budget burning over {factor}x "
+        "summary": (f"{spec.service_of(slo)} {slo.name}: error budget burning over {factor}x "
                     f"({window.severity})"),
         "description": (
             f"SLO {slo.name} ({slo.objective_text}; error budget {budget_pct}% of events over "
@@ -115,7 +184,7 @@ def absent_rule(spec: Spec, slo: SLO, profile: Profile) -> dict | None:
     for_s = absent_for_s(profile, slo.error_budget, slo.window_s) + (
         slo.alerting.for_s // profile.time_scale)
     annotations = {
-        "summary": f"{spec.service} {slo.name}: the SLI's metrics are missing",
+        "summary": f"{spec.service_of(slo)} {slo.name}: the SLI's metrics are missing",
         "description": (
             f"SLO {slo.name} ({slo.objective_text}) has had no series of "
             f"{', '.join(sorted({s.selector.metric for s in slo.sources}))} matching its "
@@ -138,14 +207,16 @@ def slo_group(spec: Spec, slo: SLO, profile: Profile) -> dict | None:
         return None
     windows = alert_windows(profile, slo.window_s)
     labels = _labels(spec, slo)
-    extra = dict(slo.labels)
+    extra = {**dict(slo.labels), **sloth_labels(spec, slo)}
+    recorded = windows_used(windows)
     rules: list[dict] = [
         {
             "record": promql.record_name(w),
             "expr": promql.bad_ratio_rate(slo, w),
-            "labels": {**labels, "window": format_duration(w), **extra},
+            "labels": {**labels, "window": format_duration(w), **extra,
+                       "sloth_window": format_duration(w)},
         }
-        for w in windows_used(windows)
+        for w in recorded
     ]
     objective = format_number(round(1 - slo.error_budget, 12))
     rules.append({"record": promql.OBJECTIVE_RECORD, "expr": f"vector({objective})",
@@ -153,6 +224,7 @@ def slo_group(spec: Spec, slo: SLO, profile: Profile) -> dict | None:
     rules.append({"record": promql.BUDGET_RECORD,
                   "expr": f"vector({format_number(slo.error_budget)})",
                   "labels": {**labels, **extra}})
+    rules += _meta_rules(spec, slo, windows[0].period_s, recorded)
     for window in windows:
         if not slo.alerting.severity_enabled(window.severity):
             continue

@@ -8,8 +8,10 @@ knows which one a spec came from):
 
     v1        slo-harness/v1, with the compact objectives of compact.py and the presets of
               presets.py (promhttp, OpenTelemetry, Envoy, ...)
-    sloth     Sloth `version: prometheus/v1` specs (and its PrometheusServiceLevel CRD)
-    openslo   OpenSLO v1 and v1alpha documents (SLO, SLI referenced by name)
+    sloth     Sloth `version: prometheus/v1` specs (and its PrometheusServiceLevel CRD), one
+              service a document, several documents a file as Sloth reads them
+    openslo   OpenSLO v1 and v1alpha documents (SLO, SLI referenced by name), `---`-separated
+              or a YAML list of objects (OpenSLO's own examples)
     queries   the PromQL users write, parsed with promql-parser into event counts
     limits    names and bounds the formats share; selectors: PromQL label matchers
 
@@ -34,7 +36,7 @@ def parse_spec(data: bytes | str, source: str = "<spec>") -> Spec:
     if isinstance(data, str):
         data = data.encode("utf-8")
     docs = load_documents(data, source, what="spec", error=SpecError, max_bytes=MAX_SPEC_BYTES,
-                          example=DEFAULT_SPEC)
+                          example=DEFAULT_SPEC, expand_lists=True)
     for index, doc in enumerate(docs):
         if not isinstance(doc, dict):
             where = f"document {index + 1}: " if len(docs) > 1 else ""
@@ -42,11 +44,16 @@ def parse_spec(data: bytes | str, source: str = "<spec>") -> Spec:
                                     f"and slos (got {type(doc).__name__} {validation.got(doc)})")
     if any(str(doc.get("apiVersion", "")).startswith("openslo/") for doc in docs):
         return openslo.convert(docs, source)
+    if any(sloth.is_sloth(doc) for doc in docs):
+        others = [i + 1 for i, doc in enumerate(docs) if not sloth.is_sloth(doc)]
+        if others:
+            raise SpecError(source, f"document {others[0]}: is not a Sloth spec, but the file's "
+                                    "other documents are; a file holds one format (Sloth: "
+                                    "version: prometheus/v1 or apiVersion: sloth.slok.dev/v1)")
+        return sloth.build_sloth_file(docs, source)
     if len(docs) > 1:
-        raise SpecError(source, f"holds {len(docs)} YAML documents; a slo-harness/v1 or Sloth "
-                                "spec is one document (put every SLO under `slos:`)")
-    if sloth.is_sloth(docs[0]):
-        return sloth.build_sloth(docs[0], source)
+        raise SpecError(source, f"holds {len(docs)} YAML documents; a slo-harness/v1 spec is one "
+                                "document (put every SLO under `slos:`)")
     if "apiVersion" in docs[0]:
         return openslo.convert(docs, source)
     return v1.build_v1(docs[0], source)

@@ -214,6 +214,9 @@ class SLO:
     # Labels the spec says hold the status code (a native spec's prometheus.status_label),
     # besides the usual names (slo.spec.presets.STATUS_LABEL_NAMES).
     status_labels: tuple[str, ...] = ()
+    # The service of this SLO when a file holds several (Sloth's multi-document files);
+    # empty: the spec's service (Spec.service_of).
+    service: str = ""
 
     @property
     def unit(self) -> str:
@@ -339,12 +342,24 @@ def bucket_bound(seconds: float, scale_s: float) -> float:
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated spec: the service and its SLOs, in file order. `source` names the file."""
+    """A validated spec: the service and its SLOs, in file order. `source` names the file.
+
+    A file of several services (Sloth's multi-document files) is one spec: each SLO carries
+    its service and `service` names them all, joined with '+'."""
 
     source: str
     service: str
     slos: tuple[SLO, ...]
     description: str = ""
+
+    def service_of(self, slo: SLO) -> str:
+        """The service an SLO belongs to: its own (multi-service files), else the spec's."""
+        return slo.service or self.service
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Every service of the spec, in file order."""
+        return tuple(dict.fromkeys(self.service_of(s) for s in self.slos)) or (self.service,)
 
     def slo(self, name: str) -> SLO:
         """The SLO called `name` (KeyError naming the known ones otherwise)."""

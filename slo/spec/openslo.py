@@ -38,8 +38,12 @@ increase() over any range (the range is replaced by the window being judged) or,
 `histogram_quantile(q, sum by (le) (rate(<metric>_bucket{...}[5m])))` with `op: lte|lt` and a
 `value` in the histogram's unit (seconds for *_seconds, milliseconds for *_milliseconds and
 Envoy's *_time, or set by the annotation `slo-harness/duration-unit`). Each objective becomes
-one SLO (named <metadata.name>-<n> when there are several). `Service`, `DataSource` and alert
-documents are accepted; everything else that cannot be judged is refused naming its field.
+one SLO, numbered as Sloth numbers them (objective_name: v1alpha `<metadata.name>-<i>` from 0
+always; v1 `<metadata.name>` alone, `-<i>` from 0 when there are several). v1alpha's
+`indicator: {thresholdMetric: {source, queryType, query}}` is read as v1's thresholdMetric.
+A file may be `---`-separated documents or one YAML list of them (OpenSLO's own examples).
+`Service`, `DataSource` and alert documents are accepted; everything else that cannot be
+judged is refused naming its document, field and fix.
 """
 
 from typing import Any, Literal
@@ -88,6 +92,7 @@ class MetricV1(_Open):
     """A metric: `metricSource: {type, spec: {query}}`, or `source/queryType/query` (v1alpha)."""
 
     metricSource: MetricSourceV1 | None = None  # noqa: N815
+    metadata: dict[str, Any] | None = None  # v1alpha's thresholdMetric carries one
     source: str | None = None
     queryType: str | None = None  # noqa: N815
     query: str | None = Field(None, max_length=4000)
@@ -110,8 +115,12 @@ class IndicatorSpec(_Open):
 
 
 class Indicator(_Open):
+    """openslo/v1: {metadata, spec: {ratioMetric | thresholdMetric}}; openslo/v1alpha:
+    {thresholdMetric} itself (its ratios are per objective)."""
+
     metadata: Metadata | None = None
-    spec: IndicatorSpec
+    spec: IndicatorSpec | None = None
+    thresholdMetric: MetricV1 | None = None  # noqa: N815 - v1alpha
 
 
 class TimeWindow(_Open):
@@ -357,7 +366,8 @@ def _window_s(spec: SLOSpec, loc: tuple, alpha: bool) -> int:
     return seconds
 
 
-def _indicator(file: _File, spec: SLOSpec, loc: tuple) -> tuple[IndicatorSpec, tuple]:
+def _indicator(file: _File, spec: SLOSpec, loc: tuple,
+               alpha: bool) -> tuple[IndicatorSpec, tuple]:
     if spec.indicatorRef is not None and spec.indicator is not None:
         raise _Reject(loc + ("spec",), "set indicator or indicatorRef, not both")
     if spec.indicatorRef is not None:
@@ -371,7 +381,31 @@ def _indicator(file: _File, spec: SLOSpec, loc: tuple) -> tuple[IndicatorSpec, t
         return doc.spec, sli_loc + ("spec",)
     if spec.indicator is None:
         return IndicatorSpec(), loc + ("spec", "indicator", "spec")
-    return spec.indicator.spec, loc + ("spec", "indicator", "spec")
+    ind = spec.indicator
+    if ind.thresholdMetric is not None:
+        if not alpha:
+            raise _Reject(loc + ("spec", "indicator", "thresholdMetric"),
+                          "is the openslo/v1alpha shape; in openslo/v1 write "
+                          "indicator: {metadata: ..., spec: {thresholdMetric: ...}}")
+        if ind.spec is not None:
+            raise _Reject(loc + ("spec", "indicator"), "set thresholdMetric or spec, not both")
+        return (IndicatorSpec(thresholdMetric=ind.thresholdMetric),
+                loc + ("spec", "indicator"))
+    if ind.spec is None:
+        raise _Reject(loc + ("spec", "indicator", "spec"),
+                      "required: the indicator's spec with a ratioMetric or thresholdMetric")
+    return ind.spec, loc + ("spec", "indicator", "spec")
+
+
+def objective_name(name: str, index: int, count: int, alpha: bool) -> str:
+    """The SLO name of objective `index` (0-based), as Sloth names it.
+
+    Sloth reads openslo/v1alpha and names every objective `<metadata.name>-<index>`, counting
+    from 0, even a single one: the same file gives the same SLO names (and sloth_id labels)
+    here and in Sloth. openslo/v1, which Sloth does not read, keeps `<metadata.name>` for a
+    single objective and numbers several the same way (from 0).
+    """
+    return name if count == 1 and not alpha else f"{name}-{index}"
 
 
 def _convert_doc(file: _File, doc: SLODoc, loc: tuple) -> list[model.SLO]:
@@ -384,12 +418,12 @@ def _convert_doc(file: _File, doc: SLODoc, loc: tuple) -> list[model.SLO]:
         raise _Reject(loc + ("spec", "alertPolicies"), "cannot be converted (alerts come from the "
                                                        "burn-rate table); remove them")
     window_s = _window_s(spec, loc, alpha)
-    ind, iloc = _indicator(file, spec, loc)
+    ind, iloc = _indicator(file, spec, loc, alpha)
     slos = []
     for i, obj in enumerate(spec.objectives):
         oloc = loc + ("spec", "objectives", i)
         _unsupported(obj, oloc)
-        name = doc.metadata.name if len(spec.objectives) == 1 else f"{doc.metadata.name}-{i + 1}"
+        name = objective_name(doc.metadata.name, i, len(spec.objectives), alpha)
         target = _target(obj, oloc)
         per_objective = obj.ratioMetrics or obj.ratioMetric
         if alpha and per_objective is not None:
@@ -478,7 +512,10 @@ def convert(docs: list[dict], source: str) -> model.Spec:
         problems.append(Problem("metadata.name",
                                 f"duplicate SLO name {name!r}; names must be unique"))
     if not problems and not slos:
-        problems.append(Problem("", "holds no kind: SLO document to judge"))
+        kinds = ", ".join(dict.fromkeys(str(raw.get("kind")) for raw in docs))
+        problems.append(Problem("", f"holds no kind: SLO document to judge (only {kinds}); "
+                                    "pass the file with the SLOs, with the SLI, Service and "
+                                    "DataSource documents they reference in the same file"))
     if problems:
         raise SpecError(source, problems)
     return model.Spec(source=source, service=next(iter(services)), slos=tuple(slos))

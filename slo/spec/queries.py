@@ -68,7 +68,10 @@ def parse_promql(text: str) -> pp.Expr:
     try:
         return pp.parse(body)
     except ValueError as err:
-        raise QueryError(f"is not valid PromQL: {err} (got {_short(text)})") from None
+        hint = ("; write the query in PromQL (MetricsQL extensions of VictoriaMetrics, such as "
+                "histogram_share or a range on vector(), cannot be read)"
+                if "unknown function" in str(err) or "ranges only allowed" in str(err) else "")
+        raise QueryError(f"is not valid PromQL: {err}{hint} (got {_short(text)})") from None
 
 
 def _short(text: str) -> str:

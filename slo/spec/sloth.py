@@ -32,6 +32,7 @@ objective window is Sloth's default, 30 days.
 """
 
 import re
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -47,10 +48,14 @@ from slo.spec.queries import MAX_QUERY_LEN, QueryError, parse_events, parse_rati
 VERSION = "prometheus/v1"
 CRD_API = "sloth.slok.dev/v1"
 CRD_KIND = "PrometheusServiceLevel"
-ALERT_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]{0,199}$"
+CRD_KINDS = (CRD_KIND, "ManagedPrometheusServiceLevel")  # the second: Google Managed Prometheus
+# Prometheus takes any alert name (it is the value of the alertname label), and so does Sloth:
+# `slo_foo-bar_latency_fail` is a name Sloth's own examples use. Control characters are refused.
+ALERT_NAME = r"^[^\x00-\x1f\x7f]{1,200}$"
 WINDOW_S = 30 * DAY  # Sloth's --default-slo-period
 # labels the generated rules set themselves
-RESERVED = ("service", "slo", "window", "long", "short", "alertname")
+RESERVED = ("service", "slo", "window", "long", "short", "alertname", "sloth_id", "sloth_service",
+            "sloth_slo", "sloth_window", "sloth_severity")
 _CAMEL = {"errorQuery": "error_query", "totalQuery": "total_query",
           "errorRatioQuery": "error_ratio_query", "pageAlert": "page_alert",
           "ticketAlert": "ticket_alert", "sloPlugins": "slo_plugins"}
@@ -249,19 +254,27 @@ class _Builder:
                          labels=tuple(sorted(labels.items())))
 
 
-def build_sloth(doc: dict, source: str) -> model.Spec:
-    """One Sloth document (prometheus/v1 or the PrometheusServiceLevel CRD) -> Spec."""
-    prefix: tuple = ()
+def _path(where: tuple, field: str) -> str:
+    return validation.field_path(where + (field,))
+
+
+def build_sloth(doc: dict, source: str, where: tuple = ()) -> model.Spec:
+    """One Sloth document (prometheus/v1 or the PrometheusServiceLevel CRD) -> Spec.
+
+    `where` is the document's place in a file of several ("document 2",), for field paths."""
+    prefix: tuple = where
     if "apiVersion" in doc:
-        if doc.get("apiVersion") != CRD_API or doc.get("kind") != CRD_KIND:
-            raise SpecError(source, Problem("apiVersion", f"only {CRD_API} {CRD_KIND} documents "
+        if doc.get("apiVersion") != CRD_API or doc.get("kind") not in CRD_KINDS:
+            raise SpecError(source, Problem(_path(where, "apiVersion"),
+                                            f"only {CRD_API} {' or '.join(CRD_KINDS)} documents "
                                                           "of Sloth can be read (got "
                                                           f"{validation.got(doc.get('apiVersion'))}"
                                                           f" {validation.got(doc.get('kind'))})"))
         spec = doc.get("spec")
         if not isinstance(spec, dict):
-            raise SpecError(source, Problem("spec", "must be a mapping with service and slos"))
-        doc, prefix = {"version": VERSION, **spec}, ("spec",)
+            raise SpecError(source, Problem(_path(where, "spec"),
+                                            "must be a mapping with service and slos"))
+        doc, prefix = {"version": VERSION, **spec}, where + ("spec",)
     try:
         top = SpecV1.model_validate(_snake(doc))
     except ValidationError as err:
@@ -273,3 +286,36 @@ def build_sloth(doc: dict, source: str) -> model.Spec:
     if builder.problems:
         raise SpecError(source, builder.problems)
     return model.Spec(source=source, service=top.service, slos=tuple(slos))
+
+
+def build_sloth_file(docs: list[dict], source: str) -> model.Spec:
+    """Every document of a Sloth file (`---`-separated, as Sloth reads them) -> one Spec.
+
+    Each document is a service with its SLOs. One service: the SLOs keep their names. Several
+    services (Sloth's multifile example): every SLO of every document, named
+    `<service>-<slo>` (Sloth's SLO id, so the names stay unique) and labelled with its own
+    service. Problems of every document are reported together, each naming its document.
+    """
+    if len(docs) == 1:
+        return build_sloth(docs[0], source)
+    specs, problems = [], []
+    for index, doc in enumerate(docs):
+        try:
+            specs.append(build_sloth(doc, source, (f"document {index + 1}",)))
+        except SpecError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise SpecError(source, problems)
+    services = tuple(dict.fromkeys(spec.service for spec in specs))
+    if len(services) == 1:
+        slos = [slo for spec in specs for slo in spec.slos]
+    else:
+        slos = [replace(slo, name=f"{spec.service}-{slo.name}", service=spec.service)
+                for spec in specs for slo in spec.slos]
+    names = [slo.name for slo in slos]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(source, [Problem("slos", f"SLO {name!r} is defined in several documents "
+                                                 "of the same service; names must be unique")
+                                 for name in duplicates])
+    return model.Spec(source=source, service="+".join(services), slos=tuple(slos))

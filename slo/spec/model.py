@@ -214,6 +214,9 @@ class SLO:
     # Labels the spec says hold the status code (a native spec's prometheus.status_label),
     # besides the usual names (slo.spec.presets.STATUS_LABEL_NAMES).
     status_labels: tuple[str, ...] = ()
+    # What the spec knows about the SLO's scope, said with every verdict ("latency is judged
+    # over every request, errors included" when the histogram has no status label).
+    notes: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:

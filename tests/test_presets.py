@@ -7,6 +7,7 @@ Good specs first, then one thing broken per case (tables with sentence-like ids)
 
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -196,3 +197,10 @@ def test_an_error_slo_counted_from_such_a_histogram_is_refused_naming_the_fix():
 
 def test_a_histogram_with_the_status_label_carries_no_note():
     assert spec_of(native("starlette-exporter", NO_ROUTE)).slo("p95").notes == ()
+
+
+def test_the_instrumentations_page_shows_every_preset():
+    page = (Path(__file__).parents[1] / "docs" / "instrumentations.md")
+    text = page.read_text(encoding="utf-8")
+    assert all(f"| `{name}` |" in text for name in PRESETS), [
+        n for n in PRESETS if f"| `{n}` |" not in text]

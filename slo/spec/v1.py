@@ -44,9 +44,12 @@ A full example (tests/test_slo_spec.py checks that it loads):
         alerting:
           runbook_url: https://example.org/runbooks/home-page
 
-Any service's metrics: `prometheus.preset` names an instrumentation (slo-harness, promhttp,
-prometheus-flask-exporter, opentelemetry, opentelemetry-legacy, envoy; slo.spec.presets), and
-each of its settings may be set by hand:
+Any service's metrics: `prometheus.preset` names an instrumentation (slo.spec.presets.PRESETS,
+docs/instrumentations.md: promhttp, fastapi-instrumentator, starlette-exporter,
+django-prometheus, prometheus-flask-exporter, opentelemetry[-legacy[-target]], micrometer, istio,
+traefik, linkerd, grpc, ingress-nginx, envoy), and each of its settings may be set by hand (a
+`prometheus.selector` matcher on a label of the preset's own matchers, such as Istio's
+reporter, replaces it):
 
     prometheus:
       preset: promhttp

@@ -101,9 +101,22 @@ def test_a_hand_set_status_label_is_checked_against_that_labels_values():
     ("grpc_code", "Unavailable", True), ("grpc_code", "UNAVAILABLE", True),
     ("grpc_code", "Unavailble", False), ("classification", "failure", True),
     ("classification", "fail", False), ("code", "5xx", True), ("code", "0", True),
+    ("code", "SERVER_ERROR", False),
 ])
-def test_a_status_matcher_anywhere_is_checked_against_its_labels_values(label, value, fine):
-    assert (status_matcher_problem(label, "=", value) is None) == fine
+def test_a_status_matcher_is_checked_against_its_labels_values(label, value, fine):
+    spec_labels = ("outcome", "classification")  # what a micrometer/linkerd spec says
+    assert (status_matcher_problem(label, "=", value, spec_labels) is None) == fine
+
+
+def test_outcome_and_classification_are_business_words_outside_their_presets():
+    assert status_matcher_problem("outcome", "=", "declined") is None
+    assert spec_of(native("promhttp", """
+        - name: checkout
+          objective: ratio <= 1%
+          events:
+            bad: sum(rate(orders_total{outcome="declined"}[{{.window}}]))
+            total: sum(rate(orders_total[{{.window}}]))
+    """))
 
 
 def test_a_typo_in_an_slo_selector_on_the_outcome_is_refused():

@@ -69,16 +69,20 @@ GRPC_SERVER_ERRORS = ("Unknown|DeadlineExceeded|Internal|Unavailable|DataLoss|"
                       "UNKNOWN|DEADLINE_EXCEEDED|INTERNAL|UNAVAILABLE|DATA_LOSS")
 # Linkerd's response classification
 CLASSIFICATIONS = ("success", "failure")
-# Labels that hold a status in the instrumentations above (and Sloth/OpenSLO examples). A
-# matcher on one of them that matches none of its values is a typo.
+# The values of the status labels that hold no HTTP status. A matcher on one of them that
+# matches none of its values is a typo.
 LABEL_DOMAINS: dict[str, tuple[tuple[str, ...], str]] = {
     "outcome": (OUTCOMES, "Micrometer outcomes " + ", ".join(OUTCOMES)),
     "grpc_code": (GRPC_CODES, "gRPC status code names such as Unavailable or UNAVAILABLE"),
     "classification": (CLASSIFICATIONS, "Linkerd classifications success, failure"),
 }
+# Labels that hold a status wherever they appear (in the instrumentations above, and
+# Sloth/OpenSLO examples): every query's matchers on them are checked. `outcome` and
+# `classification` are common words in business metrics (orders_total{outcome="declined"}):
+# they are checked only where a spec's preset or status_label says they hold the status.
 STATUS_LABEL_NAMES = ("code", "status", "status_code", "response_code", "http_status_code",
                       "http_response_status_code", "envoy_response_code",
-                      "envoy_response_code_class", *LABEL_DOMAINS)
+                      "envoy_response_code_class", "grpc_code")
 # codes, Envoy's classes, "5xx"-style classes, the app's "aborted", Envoy/Istio's "0" (no
 # response was sent)
 HTTP_STATUS = STATUS_CODES + STATUS_CLASSES + CODE_CLASSES + ("aborted", "0")
@@ -255,12 +259,14 @@ def _closing(text: str, open_at: int) -> int | None:
                  if char == ")" and depth == 0), None)
 
 
-def status_matcher_problem(label: str, op: str, value: str) -> str | None:
+def status_matcher_problem(label: str, op: str, value: str,
+                           status_labels: tuple[str, ...] = ()) -> str | None:
     """Why a matcher on a status label of a query can never match a status (None: fine).
 
     `code=~"5xx"` on codes, `code!~"50x"` (which keeps every request as good),
-    `outcome="SERVR_ERROR"`: each alternative must match some value of the label."""
-    if label not in STATUS_LABEL_NAMES or not value:
+    `outcome="SERVR_ERROR"` (where `status_labels`, the spec's, name outcome): each
+    alternative must match some value of the label."""
+    if (label not in STATUS_LABEL_NAMES and label not in status_labels) or not value:
         return None
     values, described = label_domain(label)
     if op in ("=", "!="):

@@ -284,7 +284,7 @@ class _Builder:
         self.base += extra
         for m in extra:
             self.hints.setdefault(m.label, "fix prometheus.selector")
-            problem = status_matcher_problem(m.label, m.op, m.value)
+            problem = status_matcher_problem(m.label, m.op, m.value, (self.status_label,))
             if problem:
                 self.problem(("prometheus", "selector"), problem)
         self.hints[self.status_label] = "set prometheus.status_label (or prometheus.preset)"
@@ -355,7 +355,7 @@ class _Builder:
             self.problem(loc + ("selector",), str(err))
             extra = ()
         for m in extra:
-            problem = status_matcher_problem(m.label, m.op, m.value)
+            problem = status_matcher_problem(m.label, m.op, m.value, (self.status_label,))
             if problem:
                 self.problem(loc + ("selector",), problem)
             if m.label in RESERVED_LABELS:

@@ -24,7 +24,7 @@ PRESETS; docs/instrumentations.md shows it with what each preset judges.
     opentelemetry-legacy        the older semconv: http_server_duration_milliseconds{
                                 http_method,http_status_code,http_route}
     opentelemetry-legacy-target the older semconv where the route is missing and the path is
-                                in http_target (Flask, WSGI/ASGI instrumentations)
+                                in http_target (Flask: the route rule there)
     micrometer                  Spring Boot / Micrometer: http_server_requests_seconds{
                                 outcome=SERVER_ERROR|...,status,uri,method,exception}
                                 (buckets need percentiles-histogram enabled)
@@ -159,8 +159,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("opentelemetry-legacy-target", "http_server_duration_milliseconds_count",
            "http_server_duration_milliseconds", "milliseconds", "http_status_code",
            "http_target", "5..", STATUS_CODES, _CODES,
-           summary="OpenTelemetry, legacy semconv without http_route (Flask, WSGI): the "
-                   "route is the raw path in http_target"),
+           summary="OpenTelemetry, legacy semconv without http_route (Flask: the route "
+                   "rule is in http_target)"),
     Preset("micrometer", "http_server_requests_seconds_count", "http_server_requests_seconds",
            "seconds", "outcome", "uri", "SERVER_ERROR", OUTCOMES, LABEL_DOMAINS["outcome"][1],
            summary="Spring Boot Actuator / Micrometer (buckets need "

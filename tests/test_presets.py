@@ -217,3 +217,11 @@ def test_the_instrumentations_page_shows_every_preset():
     text = page.read_text(encoding="utf-8")
     assert all(f"| `{name}` |" in text for name in PRESETS), [
         n for n in PRESETS if f"| `{n}` |" not in text]
+
+
+def test_a_hand_set_status_label_does_not_put_it_on_the_presets_histogram():
+    spec = spec_of(native("grpc", NO_ROUTE, status_label="grpc_code"))
+    assert spec.slo("p95").notes != ()
+    # a histogram of the user's own is not known to lack it
+    own = spec_of(native("grpc", NO_ROUTE, duration_metric="my_rpc_seconds"))
+    assert own.slo("p95").notes == ()

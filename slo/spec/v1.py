@@ -266,10 +266,9 @@ class _Builder:
         self.route_label = prom.route_label or preset.route_label
         self.error_status = prom.error_status or preset.error_status
         self.preset = preset
-        # the duration histogram carries the status label (a preset's fact; a hand-set
-        # duration_metric or status_label is taken to have it)
-        self.duration_status = (preset.duration_has_status or bool(prom.duration_metric)
-                                or bool(prom.status_label))
+        # the duration histogram carries the status label (a fact of the preset's histogram;
+        # a hand-set duration_metric is not known to lack it)
+        self.duration_status = preset.duration_has_status or bool(prom.duration_metric)
         self.hints: dict[str, str] = {}
         self.base: tuple[Matcher, ...] = (Matcher("job", "=", prom.job),)
         try:

@@ -17,14 +17,8 @@ PRESETS; docs/instrumentations.md shows it with what each preset judges.
     django-prometheus           django_http_responses_total_by_status_view_method_total{
                                 method,status,view} (view names, not URLs); latency
                                 django_http_requests_latency_seconds_by_view_method: no status
-    prometheus-flask-exporter   flask_http_request_duration_seconds{method,path,status}
-    opentelemetry               OTel HTTP server metrics (stable semconv) via the Prometheus
-                                exporter: http_server_request_duration_seconds{
-                                http_request_method,http_response_status_code,http_route}
-    opentelemetry-legacy        the older semconv: http_server_duration_milliseconds{
-                                http_method,http_status_code,http_route}
-    opentelemetry-legacy-target the older semconv where the route is missing and the path is
-                                in http_target (Flask: the route rule there)
+    opentelemetry-legacy-target opentelemetry-legacy (below) where http_route is missing and
+                                the route is in http_target (Flask: the route rule there)
     micrometer                  Spring Boot / Micrometer: http_server_requests_seconds{
                                 outcome=SERVER_ERROR|...,status,uri,method,exception}
                                 (buckets need percentiles-histogram enabled)
@@ -38,6 +32,12 @@ PRESETS; docs/instrumentations.md shows it with what each preset judges.
                                 grpc_type}; grpc_server_handling_seconds: no status
     ingress-nginx               nginx_ingress_controller_requests{status,ingress,path,...}
                                 (codes, or classes with --report-status-classes)
+    prometheus-flask-exporter   flask_http_request_duration_seconds{method,path,status}
+    opentelemetry               OTel HTTP server metrics (stable semconv) via the Prometheus
+                                exporter: http_server_request_duration_seconds{
+                                http_request_method,http_response_status_code,http_route}
+    opentelemetry-legacy        the older semconv: http_server_duration_milliseconds{
+                                http_method,http_status_code,http_route}
     envoy                       Envoy's HTTP connection manager: envoy_http_downstream_rq_xx{
                                 envoy_response_code_class} and envoy_http_downstream_rq_time (ms),
                                 without the admin listener's own series
@@ -114,7 +114,6 @@ class Preset:
     # False when the duration histogram lacks the status label: a latency SLO is then judged
     # over every request, errors included, and the histogram cannot count errors
     duration_has_status: bool = True
-    summary: str = ""  # one line: the library and what is judged (docs, `slo init`)
 
     @property
     def scale_s(self) -> float:
@@ -127,72 +126,51 @@ _CODES_AND_CLASSES = "HTTP status codes 100-599 and classes 1xx-5xx"
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("slo-harness", "app_requests_total", "app_request_duration_seconds", "seconds",
            "status", "endpoint", "5..|aborted", STATUS_CODES + ("aborted",),
-           _CODES + " and 'aborted'", summary="this project's demo app"),
+           _CODES + " and 'aborted'"),
     Preset("promhttp", "http_requests_total", "http_request_duration_seconds", "seconds",
-           "code", "handler", "5..", STATUS_CODES, _CODES,
-           summary="Go client_golang promhttp (InstrumentHandler*), Prometheus itself"),
+           "code", "handler", "5..", STATUS_CODES, _CODES),
     Preset("fastapi-instrumentator", "http_requests_total", "http_request_duration_seconds",
            "seconds", "status", "handler", "5..", STATUS_CODES + CODE_CLASSES,
-           _CODES_AND_CLASSES, duration_has_status=False,
-           summary="prometheus-fastapi-instrumentator (status '2xx'.. by default, codes with "
-                   "should_group_status_codes=False)"),
+           _CODES_AND_CLASSES, duration_has_status=False),
     Preset("starlette-exporter", "starlette_requests_total", "starlette_request_duration_seconds",
-           "seconds", "status_code", "path", "5..", STATUS_CODES, _CODES,
-           summary="starlette_exporter's PrometheusMiddleware (path: the route template)"),
+           "seconds", "status_code", "path", "5..", STATUS_CODES, _CODES),
     Preset("django-prometheus", "django_http_responses_total_by_status_view_method_total",
            "django_http_requests_latency_seconds_by_view_method", "seconds", "status", "view",
-           "5..", STATUS_CODES, _CODES, duration_has_status=False,
-           summary="django-prometheus middlewares (view: the URL pattern's name, not a path)"),
-    Preset("prometheus-flask-exporter", "flask_http_request_duration_seconds_count",
-           "flask_http_request_duration_seconds", "seconds", "status", "path", "5..",
-           STATUS_CODES, _CODES, summary="prometheus-flask-exporter's PrometheusMetrics(app)"),
-    Preset("opentelemetry", "http_server_request_duration_seconds_count",
-           "http_server_request_duration_seconds", "seconds", "http_response_status_code",
-           "http_route", "5..", STATUS_CODES, _CODES,
-           summary="OpenTelemetry HTTP server metrics, stable semconv "
-                   "(OTEL_SEMCONV_STABILITY_OPT_IN=http), Prometheus exporter"),
-    Preset("opentelemetry-legacy", "http_server_duration_milliseconds_count",
-           "http_server_duration_milliseconds", "milliseconds", "http_status_code",
-           "http_route", "5..", STATUS_CODES, _CODES,
-           summary="OpenTelemetry, legacy semconv, instrumentations that set http_route "
-                   "(Java agent, Django)"),
+           "5..", STATUS_CODES, _CODES, duration_has_status=False),
     Preset("opentelemetry-legacy-target", "http_server_duration_milliseconds_count",
            "http_server_duration_milliseconds", "milliseconds", "http_status_code",
-           "http_target", "5..", STATUS_CODES, _CODES,
-           summary="OpenTelemetry, legacy semconv without http_route (Flask: the route "
-                   "rule is in http_target)"),
+           "http_target", "5..", STATUS_CODES, _CODES),
     Preset("micrometer", "http_server_requests_seconds_count", "http_server_requests_seconds",
-           "seconds", "outcome", "uri", "SERVER_ERROR", OUTCOMES, LABEL_DOMAINS["outcome"][1],
-           summary="Spring Boot Actuator / Micrometer (buckets need "
-                   "management.metrics.distribution.percentiles-histogram."
-                   "http.server.requests=true)"),
+           "seconds", "outcome", "uri", "SERVER_ERROR", OUTCOMES, LABEL_DOMAINS["outcome"][1]),
     # Every request in the mesh is reported twice: by the caller's sidecar (reporter="source")
     # and by the service's (reporter="destination"). Without a reporter matcher each counts
     # twice; the service's own proxy sees every request that reached it, callers outside the
     # mesh included, so the SLO is judged there.
     Preset("istio", "istio_requests_total", "istio_request_duration_milliseconds",
            "milliseconds", "response_code", "", "5..", STATUS_CODES + ("0",),
-           _CODES + " and 0 (no response sent)", base_selector='reporter="destination"',
-           summary="Istio standard metrics, server-side proxy (reporter=\"destination\")"),
+           _CODES + " and 0 (no response sent)", base_selector='reporter="destination"'),
     Preset("traefik", "traefik_service_requests_total", "traefik_service_request_duration_seconds",
-           "seconds", "code", "service", "5..", STATUS_CODES, _CODES,
-           summary="Traefik's Prometheus metrics per service (addServicesLabels, the default)"),
+           "seconds", "code", "service", "5..", STATUS_CODES, _CODES),
     # the server's proxy (inbound) sees each request once; outbound is the caller's view
     Preset("linkerd", "response_total", "response_latency_ms", "milliseconds",
            "classification", "", "failure", CLASSIFICATIONS,
            LABEL_DOMAINS["classification"][1], base_selector='direction="inbound"',
-           duration_has_status=False,
-           summary="Linkerd proxy metrics, inbound (classification: failure = 5xx or a gRPC "
-                   "error)"),
+           duration_has_status=False),
     Preset("grpc", "grpc_server_handled_total", "grpc_server_handling_seconds", "seconds",
            "grpc_code", "grpc_method", GRPC_SERVER_ERRORS, GRPC_CODES,
-           LABEL_DOMAINS["grpc_code"][1], duration_has_status=False,
-           summary="go-grpc-prometheus / py-grpc-prometheus server interceptors (histogram "
-                   "needs EnableHandlingTimeHistogram / enable_handling_time_histogram)"),
+           LABEL_DOMAINS["grpc_code"][1], duration_has_status=False),
     Preset("ingress-nginx", "nginx_ingress_controller_requests",
            "nginx_ingress_controller_request_duration_seconds", "seconds", "status", "path",
-           "5..", STATUS_CODES + CODE_CLASSES, _CODES_AND_CLASSES + " (--report-status-classes)",
-           summary="ingress-nginx controller (path: the Ingress rule's path)"),
+           "5..", STATUS_CODES + CODE_CLASSES, _CODES_AND_CLASSES + " (--report-status-classes)"),
+    Preset("prometheus-flask-exporter", "flask_http_request_duration_seconds_count",
+           "flask_http_request_duration_seconds", "seconds", "status", "path", "5..",
+           STATUS_CODES, _CODES),
+    Preset("opentelemetry", "http_server_request_duration_seconds_count",
+           "http_server_request_duration_seconds", "seconds", "http_response_status_code",
+           "http_route", "5..", STATUS_CODES, _CODES),
+    Preset("opentelemetry-legacy", "http_server_duration_milliseconds_count",
+           "http_server_duration_milliseconds", "milliseconds", "http_status_code",
+           "http_route", "5..", STATUS_CODES, _CODES),
     Preset("envoy", "envoy_http_downstream_rq_xx", "envoy_http_downstream_rq_time",
            "milliseconds", "envoy_response_code_class", "envoy_http_conn_manager_prefix", "5",
            STATUS_CLASSES, "Envoy's response code classes 1-5",

@@ -64,6 +64,27 @@ PRESET_NAMES = [
      "5..", "http_server_duration_milliseconds", 0.001),
     ("envoy", "envoy_http_downstream_rq_xx", "envoy_response_code_class", "5",
      "envoy_http_downstream_rq_time", 0.001),
+    ("fastapi-instrumentator", "http_requests_total", "status", "5..",
+     "http_request_duration_seconds", 1.0),
+    ("starlette-exporter", "starlette_requests_total", "status_code", "5..",
+     "starlette_request_duration_seconds", 1.0),
+    ("django-prometheus", "django_http_responses_total_by_status_view_method_total", "status",
+     "5..", "django_http_requests_latency_seconds_by_view_method", 1.0),
+    ("opentelemetry-legacy-target", "http_server_duration_milliseconds_count",
+     "http_status_code", "5..", "http_server_duration_milliseconds", 0.001),
+    ("micrometer", "http_server_requests_seconds_count", "outcome", "SERVER_ERROR",
+     "http_server_requests_seconds", 1.0),
+    ("istio", "istio_requests_total", "response_code", "5..",
+     "istio_request_duration_milliseconds", 0.001),
+    ("traefik", "traefik_service_requests_total", "code", "5..",
+     "traefik_service_request_duration_seconds", 1.0),
+    ("linkerd", "response_total", "classification", "failure", "response_latency_ms", 0.001),
+    ("grpc", "grpc_server_handled_total", "grpc_code",
+     "Unknown|DeadlineExceeded|Internal|Unavailable|DataLoss|"
+     "UNKNOWN|DEADLINE_EXCEEDED|INTERNAL|UNAVAILABLE|DATA_LOSS",
+     "grpc_server_handling_seconds", 1.0),
+    ("ingress-nginx", "nginx_ingress_controller_requests", "status", "5..",
+     "nginx_ingress_controller_request_duration_seconds", 1.0),
 ]
 
 

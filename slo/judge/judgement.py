@@ -208,6 +208,8 @@ def judge_slo(slo: SLO, seen: Observed, window: Window, request: Request) -> Ver
     if not unseen.blind and verdict.total_events:
         verdict = replace(verdict, notes=(*verdict.notes, *seen.counted))
     verdict = replace(verdict, coverage=cov)
+    if slo.notes and verdict.status not in NOT_JUDGED:
+        verdict = replace(verdict, notes=(*verdict.notes, *slo.notes))
     text = None if seen.coverage is None else coverage.note(seen.coverage)
     if text and verdict.status not in NOT_JUDGED:
         verdict = replace(verdict, notes=(*verdict.notes, text))

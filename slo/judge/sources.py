@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 from slo.judge.prom import Prometheus
 from slo.spec.model import SLO, Quantile, Source
-from slo.spec.presets import ANY_STATUS, STATUS_LABEL_NAMES
+from slo.spec.presets import STATUS_LABEL_NAMES, label_domain
 from slo.spec.selectors import Matcher, Selector
 
 SHOWN_VALUES = 6  # label values a message lists, the closest to the wrong one first
@@ -271,7 +271,7 @@ def scope_problems(slo: SLO, scopes: dict[Look, Scope], seen: dict[str, Seen],
         scope = scopes[look]
         metric, label = look.selector.metric, look.status_label
         if scope.values:
-            if label is None or any(v in ANY_STATUS for v in scope.values):
+            if label is None or any(v in label_domain(label)[0] for v in scope.values):
                 continue
             like = sorted((seen[metric].labels & frozenset(STATUS_LABEL_NAMES)) - {label})
             named = (f" (a label of {metric} named like one: "

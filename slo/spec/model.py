@@ -217,6 +217,9 @@ class SLO:
     # The service of this SLO when a file holds several (Sloth's multi-document files);
     # empty: the spec's service (Spec.service_of).
     service: str = ""
+    # What the spec knows about the SLO's scope, said with every verdict ("latency is judged
+    # over every request, errors included" when the histogram has no status label).
+    notes: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:

@@ -44,9 +44,12 @@ A full example (tests/test_slo_spec.py checks that it loads):
         alerting:
           runbook_url: https://example.org/runbooks/home-page
 
-Any service's metrics: `prometheus.preset` names an instrumentation (slo-harness, promhttp,
-prometheus-flask-exporter, opentelemetry, opentelemetry-legacy, envoy; slo.spec.presets), and
-each of its settings may be set by hand:
+Any service's metrics: `prometheus.preset` names an instrumentation (slo.spec.presets.PRESETS,
+docs/instrumentations.md: promhttp, fastapi-instrumentator, starlette-exporter,
+django-prometheus, prometheus-flask-exporter, opentelemetry[-legacy[-target]], micrometer, istio,
+traefik, linkerd, grpc, ingress-nginx, envoy), and each of its settings may be set by hand (a
+`prometheus.selector` matcher on a label of the preset's own matchers, such as Istio's
+reporter, replaces it):
 
     prometheus:
       preset: promhttp
@@ -107,7 +110,14 @@ from slo.spec.limits import (
     unique_by_name,
 )
 from slo.spec.model import Alerting, EventRatio, Events, Objective, Quantile, Throughput
-from slo.spec.presets import DEFAULT_PRESET, PRESETS, UNITS, status_matcher_problem, unmatched
+from slo.spec.presets import (
+    DEFAULT_PRESET,
+    PRESETS,
+    UNITS,
+    label_domain,
+    status_matcher_problem,
+    unmatched,
+)
 from slo.spec.queries import MAX_QUERY_LEN, QueryError, parse_events, parse_selector, same_form
 from slo.spec.selectors import Matcher, Selector, parse_matchers, regex_problem
 
@@ -255,18 +265,25 @@ class _Builder:
         self.status_label = prom.status_label or preset.status_label
         self.route_label = prom.route_label or preset.route_label
         self.error_status = prom.error_status or preset.error_status
+        self.preset = preset
+        # the duration histogram carries the status label (a fact of the preset's histogram;
+        # a hand-set duration_metric is not known to lack it)
+        self.duration_status = preset.duration_has_status or bool(prom.duration_metric)
         self.hints: dict[str, str] = {}
         self.base: tuple[Matcher, ...] = (Matcher("job", "=", prom.job),)
-        self.base += parse_matchers(preset.base_selector)
         try:
             extra = parse_matchers(prom.selector)
         except ValueError as err:
             self.problem(("prometheus", "selector"), str(err))
             extra = ()
+        # a prometheus.selector matcher on a label the preset's base selector names replaces
+        # the preset's (Istio's ambient mode: reporter="waypoint")
+        own = {m.label for m in extra}
+        self.base += tuple(m for m in parse_matchers(preset.base_selector) if m.label not in own)
         self.base += extra
         for m in extra:
             self.hints.setdefault(m.label, "fix prometheus.selector")
-            problem = status_matcher_problem(m.label, m.op, m.value)
+            problem = status_matcher_problem(m.label, m.op, m.value, (self.status_label,))
             if problem:
                 self.problem(("prometheus", "selector"), problem)
         self.hints[self.status_label] = "set prometheus.status_label (or prometheus.preset)"
@@ -274,14 +291,19 @@ class _Builder:
         if problem:
             self.problem(("prometheus", "error_status"), problem)
         else:
-            missed = unmatched(self.error_status, preset.status_values)
+            values, domain = preset.status_values, preset.status_domain
+            example = preset.error_status
+            if self.status_label != preset.status_label:
+                values, domain = label_domain(self.status_label)
+                example = "5.."
+            missed = unmatched(self.error_status, values)
             if missed:
                 shown = ", ".join(repr(m) for m in missed)
                 self.problem(("prometheus", "error_status"),
                              f"{shown} matches no value of {self.status_label!r} (tested "
-                             f"against {preset.status_domain}), so no request would ever "
+                             f"against {domain}), so no request would ever "
                              "count as an error; write a regex over the whole value, such as "
-                             f"{preset.error_status!r}")
+                             f"{example!r}")
         self.window_s = self.window(top.window, ("window",)) or 30 * DAY
         self.alerting = self.merge_alerting(Alerting(), top.alerting, ("alerting",))
 
@@ -332,7 +354,7 @@ class _Builder:
             self.problem(loc + ("selector",), str(err))
             extra = ()
         for m in extra:
-            problem = status_matcher_problem(m.label, m.op, m.value)
+            problem = status_matcher_problem(m.label, m.op, m.value, (self.status_label,))
             if problem:
                 self.problem(loc + ("selector",), problem)
             if m.label in RESERVED_LABELS:
@@ -343,7 +365,12 @@ class _Builder:
         hints = dict(self.hints)
         for m in extra:
             hints.setdefault(m.label, f"fix {where}.selector")
-        if raw.route is not None:
+        if raw.route is not None and not self.route_label:
+            self.problem(loc + ("route",), f"preset {self.preset.name!r} has no route label "
+                                           "(its metrics carry no path): select with "
+                                           "`selector:` on one of its labels, or set "
+                                           "prometheus.route_label")
+        elif raw.route is not None:
             problem = regex_problem(raw.route)
             if problem:
                 self.problem(loc + ("route",), problem)
@@ -470,12 +497,42 @@ class _Builder:
             self.problem(loc + ("histogram",), "only latency SLOs read a histogram; count "
                                                "requests with `events:` instead")
             return None
+        notes = self.status_scope(raw, kind, sel, loc)
         if len(self.problems) > before:
             return None
         return model.SLO(name=raw.name, kind=kind, sli=sli, objectives=objectives,
                          description=raw.description, key=raw.key, window_s=window_s or 0,
                          alerting=alerting, threshold_s=threshold_s, label_hints=sel["hints"],
-                         bucket_scale_s=sel["scale_s"], status_labels=(self.status_label,))
+                         bucket_scale_s=sel["scale_s"], status_labels=(self.status_label,),
+                         notes=notes)
+
+    def status_scope(self, raw: _SLOV1, kind: str, sel: dict, loc: tuple) -> tuple[str, ...]:
+        """What a duration histogram without the status label means for this SLO: a latency
+        SLO is judged over every request (said in its notes; a status matcher on it is
+        refused), and errors cannot be counted from it."""
+        if self.duration_status:
+            return ()
+        label, histogram = self.status_label, self.duration_metric
+        if kind in ("latency_percentile", "latency_ratio"):
+            if sel["histogram_origin"] != "prometheus.duration_metric":
+                return ()
+            if any(m.label == label for m in sel["buckets"].matchers):
+                self.problem(loc + ("selector",),
+                             f"{histogram} (preset {self.preset.name!r}) has no label "
+                             f"{label!r}, so a latency SLO cannot select by status: it is "
+                             f"judged over every request; remove the {label} matcher (from "
+                             "this selector or prometheus.selector)")
+            return (f"{histogram} carries no {label} label: latency is judged over every "
+                    "request, errors included",)
+        if (kind in ("error_ratio", "availability") and not sel.get("raw_events")
+                and self.requests_metric == histogram + "_count"):
+            self.problem(loc, f"prometheus.requests_metric {self.requests_metric} is the "
+                              f"latency histogram of preset {self.preset.name!r}, which has no "
+                              f"label {label!r}: it cannot tell an error from a success; count "
+                              f"requests with {self.preset.requests_metric} (the preset's "
+                              "requests_metric) or a counter carrying the status (set "
+                              "prometheus.requests_metric and status_label), or write `events:`")
+        return ()
 
     def compact(self, raw: CompactSLOV1, sel: dict, loc: tuple):
         try:

@@ -115,8 +115,8 @@ def run(args, console: Console) -> int:
         say(f"kept out as not user traffic: {escape(', '.join(result.excluded_routes))}")
     if result.latency is not None:
         lat = result.latency
-        say(f"buckets ({lat.unit}): {', '.join(f'{b:g}' for b in lat.bounds)}, +Inf")
-        say(f"p95 threshold {lat.threshold_s * 1000:g} ms: {escape(lat.reason)}")
+        say(f"buckets ({lat.unit}): {', '.join(f'{b:.12g}' for b in lat.bounds)}, +Inf")
+        say(f"p95 threshold {lat.threshold_s * 1000:.9g} ms: {escape(lat.reason)}")
     for note in result.notes:
         say(f"[yellow]note:[/] {escape(note)}")
     unrecognised = recognition.unrecognised(match)

@@ -138,16 +138,17 @@ def fit(preset: Preset, inventory: Inventory) -> Match | Miss | None:
         return Miss(preset.name, f"{metric}{{{preset.status_label}}} takes "
                                  f"{', '.join(values[:8])}, none of {preset.status_domain}")
     score = (W_EXACT if metric == preset.requests_metric else W_VARIANT) + W_STATUS
-    route_on_requests = all(preset.route_label in labels for labels in requests)
+    route = preset.route_label  # "" for a preset without routes (a mesh's metrics)
+    route_on_requests = bool(route) and all(route in labels for labels in requests)
     routes: tuple[str, ...] = ()
     if route_on_requests:
         score += W_ROUTE
-        routes = tuple(sorted({labels[preset.route_label] for labels in requests}))
-    else:
-        notes.append(f"{metric} has no label {preset.route_label!r}: no per-route selectors")
+        routes = tuple(sorted({labels[route] for labels in requests}))
+    elif route:
+        notes.append(f"{metric} has no label {route!r}: no per-route selectors")
     buckets = [labels for labels in _selected(inventory.named(preset.duration_metric + "_bucket"),
                                               base) if "le" in labels]
-    route_on_histogram = bool(buckets) and all(preset.route_label in b for b in buckets)
+    route_on_histogram = bool(buckets and route) and all(route in b for b in buckets)
     if buckets:
         score += W_HISTOGRAM + (W_HISTOGRAM_ROUTE if route_on_histogram else 0)
     return Match(preset.name, score, metric, values, routes, route_on_requests, bool(buckets),

@@ -56,12 +56,14 @@ def _regex_literal(value: str) -> str:
 
 
 def _ms(seconds: float) -> str:
-    text = f"{seconds * 1000:.6f}".rstrip("0").rstrip(".")
+    """Milliseconds as the compact objective writes them: digits only, exact to 1e-12 s."""
+    text = f"{seconds * 1000:.9f}".rstrip("0").rstrip(".")
     return f"{text}ms"
 
 
 def _number(value: float) -> str:
-    return f"{value:g}"
+    """A bound as its `le` was written (to 12 significant digits)."""
+    return f"{value:.12g}"
 
 
 def choose_latency(inventory: Inventory, match: Match, excluded: tuple[str, ...]) -> Latency | None:
@@ -73,7 +75,7 @@ def choose_latency(inventory: Inventory, match: Match, excluded: tuple[str, ...]
         labels = s.label_dict
         if "le" not in labels or not all(matches(m, labels) for m in base):
             continue
-        if labels.get(preset.route_label) in excluded:
+        if preset.route_label and labels.get(preset.route_label) in excluded:
             continue
         samples.append((labels, s.value))
     own = Buckets.from_samples(samples)

@@ -254,6 +254,48 @@ def test_a_missing_status_label_is_a_miss_with_its_reason():
                for m in recognition.misses)
 
 
+def test_status_values_the_preset_does_not_know_are_a_miss_not_a_match():
+    text = exposition("http_requests_total", {"code": ["ok", "fail"], "handler": ["/", "/"]})
+    recognition = recognise(parse_exposition(text, "words"))
+    assert not recognition.best  # an error matcher 5.. would never count "fail"
+    assert any("takes fail, ok" in m.reason for m in recognition.misses)
+
+
+def test_a_counter_written_without_total_is_named_as_written_in_the_spec():
+    text = ('# TYPE http_requests counter\n'
+            'http_requests{code="200",handler="/"} 10\n')
+    inventory = parse_exposition(text, "old")
+    (match,) = recognise(inventory).best
+    assert match.requests_metric == "http_requests"
+    doc = yaml.safe_load(starter(inventory, match, "svc", "svc").text)
+    assert doc["prometheus"]["requests_metric"] == "http_requests"
+
+
+def test_probe_routes_stay_out_of_the_ratio_slos_when_the_histogram_has_no_route(tmp_path):
+    text = exposition("http_requests_total", {"code": ["200", "200"],
+                                              "handler": ["/", "/healthz"]},
+                      "http_request_duration_seconds", ("method",))
+    inventory = parse_exposition(text, "noroute")
+    (match,) = recognise(inventory).best
+    result = starter(inventory, match, "svc", "svc")
+    doc = yaml.safe_load(result.text)
+    assert "selector" not in doc["prometheus"]  # it would name a label the histogram lacks
+    by_name = {s["name"]: s for s in doc["slos"]}
+    assert by_name["error-ratio"]["selector"] == 'handler!~"/healthz"'
+    assert "selector" not in by_name["latency-p95"]
+    spec = tmp_path / "s.yaml"
+    spec.write_text(result.text)
+    assert main(["rules", "--spec", str(spec), "--out-dir", str(tmp_path / "gen")]) == 0
+
+
+def test_counters_already_past_the_objective_are_said():
+    text = exposition("http_requests_total", {"code": ["200", "500"], "handler": ["/", "/"]})
+    inventory = parse_exposition(text, "failing")
+    result = starter(inventory, recognise(inventory).best[0], "svc", "svc")
+    assert result.observed.startswith("10 errors in 20 requests (50%)")
+    assert any("above the 1% objective" in n for n in result.notes)
+
+
 # --- the command, against pages served over HTTP -------------------------------------------
 
 PAGES = {
@@ -292,7 +334,9 @@ def test_init_writes_a_spec_that_slo_rules_accepts(pages, tmp_path, capsys):
 def test_init_without_a_histogram_writes_no_latency_slo_and_says_so(pages, tmp_path, capsys):
     out = tmp_path / "s.yaml"
     assert init("--metrics-url", f"{pages}/nohistogram", "-o", str(out)) == 0
-    assert "no latency SLO written" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "no latency SLO written" in printed
+    assert "job 'my-service' is a placeholder" in printed
     assert "latency-p95" not in out.read_text()
     _loads(out.read_text())
 

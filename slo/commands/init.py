@@ -109,6 +109,7 @@ def run(args, console: Console) -> int:
     for other in recognition.matches[1:]:
         say(f"  also fits, less well: {other.preset} (score {other.score} < {match.score})")
     say(f"status values ({preset.status_label}): {escape(', '.join(match.status_values))}")
+    say(f"observed: {escape(result.observed)}")
     if match.routes:
         say(f"routes ({preset.route_label}): {escape(', '.join(match.routes))}")
     if result.excluded_routes:
@@ -117,7 +118,11 @@ def run(args, console: Console) -> int:
         lat = result.latency
         say(f"buckets ({lat.unit}): {', '.join(f'{b:.12g}' for b in lat.bounds)}, +Inf")
         say(f"p95 threshold {lat.threshold_s * 1000:.9g} ms: {escape(lat.reason)}")
-    for note in result.notes:
+    notes = list(result.notes)
+    if not (args.job or args.service):
+        notes.append(f"job {job!r} is a placeholder: set prometheus.job to the job name "
+                     "Prometheus scrapes the service under (or pass --job)")
+    for note in notes:
         say(f"[yellow]note:[/] {escape(note)}")
     unrecognised = recognition.unrecognised(match)
     if unrecognised:

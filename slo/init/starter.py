@@ -44,6 +44,37 @@ class Starter:
     latency: Latency | None
     excluded_routes: tuple[str, ...]
     notes: tuple[str, ...]
+    observed: str  # the error ratio the counters hold since the service started
+
+
+def observed_errors(inventory: Inventory, match: Match, excluded: tuple[str, ...]
+                    ) -> tuple[float, float]:
+    """(errors, requests) the requests counter holds (since the service started), user
+    traffic only; errors are what the preset's error matcher selects."""
+    preset = PRESETS[match.preset]
+    base = parse_matchers(preset.base_selector)
+    try:
+        error = re.compile(preset.error_status)
+    except re.error:
+        return 0.0, 0.0  # an RE2 pattern Python cannot read: say nothing rather than guess
+    errors = total = 0.0
+    for s in inventory.named(match.requests_metric):
+        labels = s.label_dict
+        if not all(matches(m, labels) for m in base) or preset.status_label not in labels:
+            continue
+        if preset.route_label and labels.get(preset.route_label) in excluded:
+            continue
+        total += s.value
+        if error.fullmatch(labels[preset.status_label]):
+            errors += s.value
+    return errors, total
+
+
+def _observed_text(errors: float, total: float) -> str:
+    if total <= 0:
+        return "no requests counted yet"
+    return (f"{errors:.0f} errors in {total:.0f} requests ({100 * errors / total:.3g}%) since the "
+            "service started")
 
 
 def _quote(text: str) -> str:
@@ -109,6 +140,11 @@ def starter(inventory: Inventory, match: Match, service: str, job: str) -> Start
     preset = PRESETS[match.preset]
     excluded = tuple(r for r in match.routes if NOT_USER_TRAFFIC.fullmatch(r))
     notes = list(match.notes)
+    errors, total = observed_errors(inventory, match, excluded)
+    observed = _observed_text(errors, total)
+    if total > 0 and errors / total > float(ERROR_RATIO.rstrip("%")) / 100:
+        notes.append(f"the counters already hold {observed}: above the {ERROR_RATIO} objective, "
+                     "so the ratio SLOs may be violated from the first check")
     raw = [r for r in match.routes if RAW_PATH.fullmatch(r)]
     if raw:
         notes.append(f"the route label {preset.route_label!r} holds raw paths ({raw[0]}, "
@@ -136,6 +172,7 @@ def starter(inventory: Inventory, match: Match, service: str, job: str) -> Start
         + (f",{preset.route_label}" if match.route_on_requests else "") + "}"
         + (f", {preset.duration_metric} histogram" if match.histogram else "") + ").",
         f"# Status values seen ({preset.status_label}): {', '.join(match.status_values)}.",
+        f"# Observed: {observed}.",
     ]
     if match.routes:
         shown = ", ".join(match.routes[:MAX_ROUTES_SHOWN])
@@ -185,4 +222,4 @@ def starter(inventory: Inventory, match: Match, service: str, job: str) -> Start
             "    key: true",
             f"    objective: p(95) <= {ms}",
         ]
-    return Starter("\n".join(lines) + "\n", latency, excluded, tuple(notes))
+    return Starter("\n".join(lines) + "\n", latency, excluded, tuple(notes), observed)

@@ -2,6 +2,7 @@
 
     slo check [--run reports/<id>/run.json | --last 5m | --start T --end T] [--json F]
     slo rules [--spec slo/slos.yaml] [--out-dir stack] [--check]
+    slo init --metrics-url URL | --prometheus URL --job NAME [-o slos.yaml] [--preset P]
 
     slo run slo/experiments/demo.yaml [--keep]
     slo verify-alerts [--send-test | --alert NAME --expect firing --within 60s]
@@ -30,6 +31,7 @@ LAB_MODULES = frozenset({"flask", "werkzeug", "gunicorn", "locust", "gevent", "d
 # name -> module
 COMMANDS = {
     "check": "slo.commands.check",
+    "init": "slo.commands.init",
     "rules": "slo.commands.rules",
     "run": "slo.commands.run",
     "verify-alerts": "slo.commands.verify_alerts",

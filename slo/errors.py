@@ -2,7 +2,7 @@
 
 from harness_common.errors import HarnessError, InputError, Problem
 
-__all__ = ["Problem", "SpecError", "PrometheusError", "WindowError"]
+__all__ = ["Problem", "SpecError", "PrometheusError", "WindowError", "InitError"]
 
 
 class SpecError(InputError):
@@ -18,3 +18,8 @@ class PrometheusError(HarnessError):
 
 class WindowError(HarnessError, ValueError):
     """The time window to judge is missing or invalid (bad --start/--end/--last, no run)."""
+
+
+class InitError(HarnessError):
+    """`slo init` could not write a starting spec: the metrics could not be read, nothing was
+    recognised, or two instrumentations fit equally well. The message names the fix."""

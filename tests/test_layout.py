@@ -32,7 +32,8 @@ SLO_LAYERS = {  # slo subpackage -> the slo subpackages it may import
     "alerting": {"spec", "judge", "live"},
     "cockpit": {"spec", "judge", "live", "alerting"},
     "experiment": {"spec", "judge", "live", "alerting"},
-    "commands": {"spec", "judge", "live", "alerting", "cockpit", "experiment"},
+    "init": {"spec", "judge"},
+    "commands": {"spec", "judge", "live", "alerting", "cockpit", "experiment", "init"},
 }
 SLO_TOP_MAX = 10   # slo/ itself keeps only the CLI and what every subpackage shares
 

@@ -82,10 +82,11 @@ READY_PATHS = {
 }
 
 
-def ready_check(name: str, url: str) -> Callable[[], bool]:
-    """A no-argument readiness probe for part `name` served at `url`."""
+def ready_check(name: str, url: str, proxy: bool = False) -> Callable[[], bool]:
+    """A no-argument readiness probe for part `name` served at `url` (`proxy`: the stack runs
+    in front of TARGET_URL, so Prometheus scrapes Envoy, not the demo app)."""
     if name == "prometheus":
-        return lambda: prometheus_ready(url)
+        return lambda: prometheus_ready(url, ("envoy",) if proxy else ("portfolio-app",))
     return lambda: http_ok(url + READY_PATHS[name])
 
 
@@ -181,10 +182,10 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
                  f"--rules.alert.resend-delay={RESEND_DELAY}",
                  "--log.level=info"],
             url=url("prometheus"),
-            ready=(lambda: prometheus_ready(url("prometheus"), ("portfolio-app", "envoy")))
-            if settings.proxy else ready_check("prometheus", url("prometheus")),
-            ready_what='Prometheus to scrape the app (up{job="portfolio-app"} == 1)'
-                       + (' and Envoy (up{job="envoy"} == 1)' if settings.proxy else ""),
+            # with TARGET_URL the demo app is not scraped: Envoy in front of the service is
+            ready=ready_check("prometheus", url("prometheus"), settings.proxy),
+            ready_what=('Prometheus to scrape Envoy (up{job="envoy"} == 1)' if settings.proxy
+                        else 'Prometheus to scrape the app (up{job="portfolio-app"} == 1)'),
             links={"alerts": url("prometheus") + "/alerts",
                    "targets": url("prometheus") + "/targets"},
         ),

@@ -233,3 +233,35 @@ def test_a_restart_needs_nothing_retyped_and_says_what_it_reused(own_stack):
     assert pairs["TARGET_URL"] == own_stack.server.url
     groups = requests.get(pairs["PROMETHEUS_URL"] + "/api/v1/rules", timeout=5).json()
     assert "slo-error-ratio" in [g["name"] for g in groups["data"]["groups"]]
+
+
+@pytest.mark.integration
+def test_slo_run_web_serves_the_ui_with_its_tabs_while_the_experiment_runs(tmp_path,
+                                                                          static_server):
+    """`slo run --web`: Locust's web UI (Chaos and SLO tabs on the experiment's spec) answers
+    during the run, which starts and ends by itself and leaves its run record, as headless."""
+    from slo.experiment.load import Locust
+    from slo.experiment.schema import load_experiment
+    from stack.procs import free_port
+
+    spec = write_spec(tmp_path)
+    path = tmp_path / "watch.yaml"
+    path.write_text(yaml.safe_dump({"version": "slo-harness/v1", "kind": "Experiment",
+                                    "name": "watch", "spec": str(spec),
+                                    "load": {"users": 2, "spawn_rate": 2},
+                                    "phases": [{"name": "load", "duration": "6s"}]}))
+    experiment, _ = load_experiment(path)
+    env = private_stack_env(tmp_path / "no-stack", PYTHONPATH=str(REPO))
+    locust = Locust(experiment, static_server.url, tmp_path / "run", env,
+                    web_port=free_port())
+    (tmp_path / "run").mkdir()
+    try:
+        locust.start()
+        page = requests.get(locust.web_url + "/", timeout=5)
+        assert page.status_code == 200
+        assert locust.wait(40) == 0
+    finally:
+        locust.stop()
+    log = (tmp_path / "run" / "locust.log").read_text()
+    assert f"SLO tab: {spec} (given)" in log and "1 SLOs of my-shop" in log, log[-2000:]
+    assert (locust.output_dir / "run.json").is_file()

@@ -131,6 +131,10 @@ def cmd_up(console: Console, settings: StackSettings, fresh: bool = False) -> in
     if info.env.get("FAULT_BACKEND") == "proxy":
         console.print("Faults (make fault, the Chaos tab, experiments) act on the fault proxy; "
                       "load goes through it (make load).", soft_wrap=True, highlight=False)
+    if info.env.get("SLO_SPEC"):
+        console.print(f"SLO rules: those of {info.env['SLO_SPEC']} (SLO_SPEC; generated into "
+                      f"{settings.paths.spec_rules}); make load, make slo-check and make "
+                      f"alert-check use this spec.", soft_wrap=True, highlight=False)
     where = ("the stack's Telegram sandbox (chat page: "
              f"{info.urls.get('telegram-sandbox', '')}/sandbox)"
              if info.telegram_mode == "sandbox" else "real Telegram (TELEGRAM_BOT_TOKEN/CHAT_ID)")

@@ -263,5 +263,5 @@ def test_slo_run_web_serves_the_ui_with_its_tabs_while_the_experiment_runs(tmp_p
     finally:
         locust.stop()
     log = (tmp_path / "run" / "locust.log").read_text()
-    assert f"SLO tab: {spec} (given)" in log and "1 SLOs of my-shop" in log, log[-2000:]
+    assert f"the SLO tab shows {spec} (given)" in log and "1 SLOs of my-shop" in log, log[-2000:]
     assert (locust.output_dir / "run.json").is_file()

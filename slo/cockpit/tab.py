@@ -121,7 +121,7 @@ def create(environment, harness) -> SloTab | None:
     except HarnessError as err:
         log.error("the SLO tab is off: %s", err)
         return None
-    log.info("SLO tab: %s", choice.why)
+    log.info("the SLO tab shows %s", choice.why)
     cockpit = Cockpit(spec, resolve_prometheus_url(getattr(options, "slo_prometheus", None)),
                       stack.get("SLO_PROFILE") or "standard",
                       sandbox_url=stack.get("TELEGRAM_SANDBOX_URL"),

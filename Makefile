@@ -17,7 +17,16 @@ SCHEDULE    ?=
 WORKERS     ?= 2
 KIND        ?= latency
 ARGS        ?=
-SPEC        ?= slo/slos.yaml
+# SPEC: your SLO spec. `make stack SPEC=...` loads its rules and records it in .stack/env, so
+# `make load`, `make slo-check` and `make alert-check` then use it without SPEC; unset and
+# unrecorded it is the demo's slo/slos.yaml (and none in front of TARGET_URL).
+SPEC        ?=
+# RULES: more Prometheus rule files or directories of them (':'-separated) for `make stack`.
+RULES       ?=
+# FORGET=1: `make stack` starts from the defaults, not the settings .stack/env recorded.
+FORGET      ?=
+# WEB=1: `make demo` runs Locust with its web UI (Chaos and SLO tabs) to watch the experiment.
+WEB         ?=
 RUN         ?=
 EXPERIMENT  ?= slo/experiments/demo.yaml
 PYTEST_ARGS ?=
@@ -113,8 +122,10 @@ fault-clear: install ## clear every active fault
 bench-app: install ## benchmark: instrumented app vs instrumentation off (reports/bench/app.json)
 	$(PY) -m bench.app_overhead
 
-stack: install ## bring the stack up (compose if a Docker engine answers, else native) and print URLs; FRESH=1: empty Prometheus data; TARGET_URL=...: the fault proxy in front of a service; BACKEND=victoriametrics
-	$(PY) -m stack up $(if $(FRESH),--fresh)
+stack: install ## bring the stack up and print URLs; TARGET_URL=...: the fault proxy in front of your service; SPEC=your-slos.yaml: its rules, not the demo's; RULES=dir; FRESH=1: empty data; FORGET=1: not the recorded settings; BACKEND=victoriametrics
+	@# the spec's rules first (into .stack/rules; the given SPEC, else the recorded one)
+	$(if $(SPEC),$(PY) -m slo.cli rules --stack --spec $(SPEC),$(if $(FORGET),true,$(PY) -m slo.cli rules --stack))
+	$(if $(SPEC),SLO_SPEC=$(SPEC) )$(if $(RULES),STACK_EXTRA_RULES=$(RULES) )$(PY) -m stack up $(if $(FRESH),--fresh) $(if $(FORGET),--forget)
 
 stack-down: install ## stop exactly what `make stack` started
 	$(PY) -m stack down
@@ -128,8 +139,8 @@ stack-logs: install ## tail the stack's logs: make stack-logs PART=prometheus
 telegram-sandbox: install ## run the Telegram Bot API sandbox alone, in the foreground
 	$(PY) -m stack.telegram_sandbox
 
-load: install ## Locust web UI with the Chaos tab on LOCUST_PORT (LOCUSTFILE=path or ENDPOINTS=file, HOST=url)
-	$(PY) -m loadtests web $(USER_ARGS) $(HOST_ARGS)
+load: install ## Locust web UI with the Chaos and SLO tabs on LOCUST_PORT (LOCUSTFILE=path or ENDPOINTS=file, HOST=url, SPEC=the SLO tab's spec; default the stack's)
+	$(if $(SPEC),SLO_SPEC=$(SPEC) )$(PY) -m loadtests web $(USER_ARGS) $(HOST_ARGS)
 
 load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file LOCUSTFILE=path HOST=url]
 	$(PY) -m loadtests headless $(LOAD_ARGS)
@@ -143,11 +154,11 @@ load-worker: install ## Locust workers for a master on another machine: make loa
 bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
 	$(PY) -m bench.load_capacity
 
-slo-check: install ## CI gate over the latest run (RUN=reports/<id>/run.json); verdict code in reports/slo-check.json; make exits 0 or 2
-	$(PY) -m slo.cli check --spec $(SPEC) $(if $(RUN),--run $(RUN)) --json $(CHECK_JSON) $(CHECK_ARGS)
+slo-check: install ## CI gate over the latest run (RUN=reports/<id>/run.json, SPEC=file; default the stack's spec); verdict code in reports/slo-check.json; make exits 0 or 2
+	$(PY) -m slo.cli check $(if $(SPEC),--spec $(SPEC)) $(if $(RUN),--run $(RUN)) --json $(CHECK_JSON) $(CHECK_ARGS)
 
 rules: install ## generate Prometheus rules + Grafana SLO alerts/dashboard from SPEC (commit them)
-	$(PY) -m slo.cli rules --spec $(SPEC)
+	$(PY) -m slo.cli rules --spec $(or $(SPEC),slo/slos.yaml)
 
 bench-slo: install ## benchmark: slo check wall time (default spec, 100 SLOs) and p95 accuracy (reports/bench/slo.json)
 	$(PY) -m bench.slo_check
@@ -156,9 +167,9 @@ bench-proxy: install ## benchmark: the fault proxy's added latency, and load gen
 	$(PY) -m bench.proxy
 
 demo: setup ## the closed loop (~5 min): fast-alert stack, load, faults, SLO verdicts, alerts, Telegram; prints the report path
-	SLO_PROFILE=$${SLO_PROFILE:-fast} $(PY) -m slo.cli run $(EXPERIMENT) $(if $(KEEP),--keep)
+	SLO_PROFILE=$${SLO_PROFILE:-fast} $(PY) -m slo.cli run $(EXPERIMENT) $(if $(KEEP),--keep) $(if $(WEB),--web)
 
-alert-check: install ## alert rules' states, then a test alert proven delivered to Telegram (firing and resolved, timed)
+alert-check: install ## alert rules' states, then a test alert (labelled with your spec's service) proven delivered to Telegram (firing and resolved, timed)
 	$(PY) -m slo.cli verify-alerts && $(PY) -m slo.cli verify-alerts --send-test
 
 bench: install ## every benchmark (app, load, proxy, slo check, detection) -> reports/bench/summary.json + table; BENCH_ARGS=--quick

@@ -1,7 +1,9 @@
 """`python -m stack up|down|status|logs|setup|render-alertmanager|render-prometheus`.
 
     python -m stack up          start the stack (docker compose when an engine answers, else
-                                local processes) and print the URLs; a second `up` says so
+                                local processes) and print the URLs; a second `up` says so;
+                                settings the environment leaves empty are taken from the last
+                                start's .stack/env (said; --forget: not)
     python -m stack status      each part: pid, alive, ready, URL   (exit 0 up, 1 degraded,
                                 3 not running)
     python -m stack logs [PART] [-n 40] [-f]
@@ -12,7 +14,9 @@
     python -m stack render-envoy --out FILE [--container]   (the fault proxy's bootstrap)
 
 Settings come from the environment (see stack/config.py): *_PORT, STACK_DIR, STACK_MODE,
-SLO_PROFILE, STACK_EXTRA_RULES, TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID / TELEGRAM_API_URL,
+SLO_PROFILE, SLO_SPEC (your spec's rules instead of the demo's: `make stack SPEC=...`),
+STACK_EXTRA_RULES (rule files or directories, ':'-separated: `make stack RULES=...`),
+TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID / TELEGRAM_API_URL,
 TARGET_URL (puts the fault proxy, Envoy, in front of that service) / TARGET_METRICS_URL /
 PROXY_ROUTES / PROXY_PORT / PROXY_ADMIN_PORT / PROXY_CONTROL_PORT.
 """
@@ -35,7 +39,7 @@ from rich.table import Table
 
 from harness_common.errors import HarnessError
 from stack import compose, launcher
-from stack.config import StackSettings, check_target_url
+from stack.config import StackSettings, check_target_url, recorded_environ
 from stack.errors import PartFailedError, StackError
 from stack.files import read_env_file, sandbox_bot_token
 from stack.links import UiInfo
@@ -72,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--fresh", action="store_true",
                     help="start Prometheus and Alertmanager with empty data (no series, alerts "
                          "or sent notifications of earlier runs)")
+    up.add_argument("--forget", action="store_true",
+                    help="do not reuse the settings the last start recorded in .stack/env "
+                         "(TARGET_URL, SLO_SPEC, ports, ...): start from the environment alone")
     sub.add_parser("down", help="stop what `up` started")
     sub.add_parser("status", help="show each part; exit 0 all up, 1 degraded, 3 not running")
     logs = sub.add_parser("logs", help="show the parts' logs")
@@ -131,6 +138,10 @@ def cmd_up(console: Console, settings: StackSettings, fresh: bool = False) -> in
     if info.env.get("FAULT_BACKEND") == "proxy":
         console.print("Faults (make fault, the Chaos tab, experiments) act on the fault proxy; "
                       "load goes through it (make load).", soft_wrap=True, highlight=False)
+    if info.env.get("SLO_SPEC"):
+        console.print(f"SLO rules: those of {info.env['SLO_SPEC']} (SLO_SPEC; generated into "
+                      f"{settings.paths.spec_rules}); make load, make slo-check and make "
+                      f"alert-check use this spec.", soft_wrap=True, highlight=False)
     where = ("the stack's Telegram sandbox (chat page: "
              f"{info.urls.get('telegram-sandbox', '')}/sandbox)"
              if info.telegram_mode == "sandbox" else "real Telegram (TELEGRAM_BOT_TOKEN/CHAT_ID)")
@@ -139,6 +150,22 @@ def cmd_up(console: Console, settings: StackSettings, fresh: bool = False) -> in
                   f"read it). Logs: python -m stack logs \\[part]; stop: python -m stack down.",
                   soft_wrap=True, highlight=False)
     return 0
+
+
+def _with_recorded(console: Console, settings: StackSettings) -> StackSettings:
+    """The settings with what the last start recorded in .stack/env for every setting the
+    environment leaves empty (said, so a restart is never a surprise)."""
+    recorded = read_env_file(settings.paths.root)
+    environ, taken = recorded_environ(os.environ, recorded)
+    if not taken:
+        return settings
+    shown = [f"{name}={environ[name]}" for name in taken if not name.endswith("_PORT")]
+    ports = [name for name in taken if name.endswith("_PORT")]
+    console.print(f"[dim]reusing the settings recorded in {settings.paths.env_file}: "
+                  f"{', '.join(shown + ([f'{len(ports)} ports'] if ports else []))} "
+                  f"(set one to change it; FORGET=1 / --forget starts from defaults)[/dim]",
+                  soft_wrap=True, highlight=False)
+    return StackSettings.from_env(environ)
 
 
 def cmd_down(console: Console, settings: StackSettings) -> int:
@@ -276,6 +303,8 @@ def main(argv=None) -> int:
             return run_setup(plan_setup(), console.print)
         settings = StackSettings.from_env()
         if args.command == "up":
+            if not args.forget:
+                settings = _with_recorded(console, settings)
             return cmd_up(console, settings, fresh=args.fresh)
         if args.command == "down":
             return cmd_down(console, settings)

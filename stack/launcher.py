@@ -150,6 +150,12 @@ def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
         pairs["FAULT_API_URL"] = settings.url("proxy-control")
         pairs["FAULT_BACKEND"] = "proxy"
         pairs["COMPOSE_PROFILES"] = "proxy"   # compose.yaml's envoy and fault-proxy services
+    if settings.spec is not None:
+        pairs["SLO_SPEC"] = str(settings.spec)
+    if settings.extra_rules_given:
+        pairs["STACK_EXTRA_RULES"] = settings.extra_rules_given
+    if settings.backend != "prometheus":
+        pairs["STACK_BACKEND"] = settings.backend
     pairs["PROMETHEUS_URL"] = settings.url("prometheus")
     pairs["ALERTMANAGER_URL"] = settings.url("alertmanager")
     pairs["TELEGRAM_SANDBOX_URL"] = settings.url("telegram-sandbox")
@@ -627,6 +633,7 @@ def stack_status(settings: StackSettings | None = None) -> tuple[StackState | No
     for record in state.parts:
         alive = record.leader_alive()
         statuses.append(PartStatus(name=record.name, pid=record.pid, alive=alive,
-                                   ready=alive and ready_check(record.name, record.url)(),
+                                   ready=alive and ready_check(record.name, record.url,
+                                                               state.target_url is not None)(),
                                    url=record.url, log=record.log))
     return state, statuses

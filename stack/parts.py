@@ -82,10 +82,11 @@ READY_PATHS = {
 }
 
 
-def ready_check(name: str, url: str) -> Callable[[], bool]:
-    """A no-argument readiness probe for part `name` served at `url`."""
+def ready_check(name: str, url: str, proxy: bool = False) -> Callable[[], bool]:
+    """A no-argument readiness probe for part `name` served at `url` (`proxy`: the stack runs
+    in front of TARGET_URL, so Prometheus scrapes Envoy, not the demo app)."""
     if name == "prometheus":
-        return lambda: prometheus_ready(url)
+        return lambda: prometheus_ready(url, ("envoy",) if proxy else ("portfolio-app",))
     return lambda: http_ok(url + READY_PATHS[name])
 
 
@@ -136,10 +137,10 @@ def prometheus_part(settings: StackSettings, binaries: dict[str, str]) -> PartSp
              f"--rules.alert.resend-delay={RESEND_DELAY}",
              "--log.level=info"],
         url=url("prometheus"),
-        ready=(lambda: prometheus_ready(url("prometheus"), ("portfolio-app", "envoy")))
-        if settings.proxy else ready_check("prometheus", url("prometheus")),
-        ready_what='Prometheus to scrape the app (up{job="portfolio-app"} == 1)'
-                   + (' and Envoy (up{job="envoy"} == 1)' if settings.proxy else ""),
+        # with TARGET_URL the demo app is not scraped: Envoy in front of the service is
+        ready=ready_check("prometheus", url("prometheus"), settings.proxy),
+        ready_what=('Prometheus to scrape Envoy (up{job="envoy"} == 1)' if settings.proxy
+                    else 'Prometheus to scrape the app (up{job="portfolio-app"} == 1)'),
         links={"alerts": url("prometheus") + "/alerts",
                "targets": url("prometheus") + "/targets"},
     )
@@ -159,7 +160,7 @@ def victoriametrics_parts(settings: StackSettings, binaries: dict[str, str]) -> 
     rendered = yaml.safe_load(native_prometheus_config(settings)[0]) or {}
     rule_files = [str(f) for f in rendered.get("rule_files") or []]
     evaluation = (rendered.get("global") or {}).get("evaluation_interval", "5s")
-    jobs = ("portfolio-app", "envoy") if settings.proxy else ("portfolio-app",)
+    jobs = ("envoy",) if settings.proxy else ("portfolio-app",)
     return [
         PartSpec(
             name="prometheus", title="VictoriaMetrics",
@@ -173,7 +174,7 @@ def victoriametrics_parts(settings: StackSettings, binaries: dict[str, str]) -> 
                  "-search.latencyOffset=5s", "-loggerLevel=WARN"],
             url=url("prometheus"),
             ready=lambda: prometheus_ready(url("prometheus"), jobs),
-            ready_what="VictoriaMetrics to scrape the app (up{job=\"portfolio-app\"} == 1)",
+            ready_what=f"VictoriaMetrics to scrape {' and '.join(jobs)} (up == 1)",
             links={"targets": url("prometheus") + "/targets"},
         ),
         PartSpec(

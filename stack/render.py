@@ -95,18 +95,53 @@ def select_rule_files(rule_names: Iterable[str], profile: str) -> list[str]:
     return chosen
 
 
-def native_prometheus_config(settings: StackSettings, rules_dir: Path = RULES_DIR,
-                             source: Path = PROMETHEUS_SOURCE) -> tuple[str, list[str]]:
-    """(config text, warnings) for a native run: 127.0.0.1 targets, absolute rule paths."""
+DEMO_JOB = "portfolio-app"
+
+
+def native_rule_files(settings: StackSettings, rules_dir: Path = RULES_DIR
+                      ) -> tuple[list[Path], list[str]]:
+    """(rule files, warnings) of a native run.
+
+    The demo's: its hand-written rules unless the stack runs in front of TARGET_URL, and its
+    generated SLO profile unless a SLO_SPEC names the user's (whose rules `slo rules --stack`
+    generated into <STACK_DIR>/rules). Then STACK_EXTRA_RULES.
+    """
+    profile = f"{GENERATED_RULE_PREFIX}{settings.slo_profile}.yml"
     names = [p.name for p in rules_dir.glob("*.yml")]
     chosen = select_rule_files(names, settings.slo_profile)
-    warnings = []
-    wanted = f"{GENERATED_RULE_PREFIX}{settings.slo_profile}.yml"
-    if wanted not in chosen:
-        warnings.append(f"{rules_dir / wanted} not found: SLO alerts are off until "
-                        f"`make rules` generates it (SLO_PROFILE={settings.slo_profile})")
-    rule_files = [rules_dir / n for n in chosen] + list(settings.extra_rules)
+    files: list[Path] = []
+    warnings: list[str] = []
+    if not settings.proxy:
+        files += [rules_dir / n for n in chosen if not n.startswith(GENERATED_RULE_PREFIX)]
+    if settings.spec is not None:
+        own = settings.paths.spec_rules / profile
+        if not own.is_file():
+            raise StackConfigError(
+                f"SLO_SPEC (SPEC): {own} not found: generate the spec's rules first with "
+                f"`slo rules --stack --spec {settings.spec}` (`make stack SPEC=...` does)")
+        files.append(own)
+    elif not settings.proxy:
+        if profile in chosen:
+            files.append(rules_dir / profile)
+        else:
+            warnings.append(f"{rules_dir / profile} not found: SLO alerts are off until "
+                            f"`make rules` generates it (SLO_PROFILE={settings.slo_profile})")
+    else:
+        warnings.append(f"no SLO rules loaded: the stack runs in front of {settings.target_url} "
+                        f"without a spec; `make stack SPEC=your-slos.yaml` loads your spec's "
+                        f"rules (the demo's are left out)")
+    return files + list(settings.extra_rules), warnings
+
+
+def native_prometheus_config(settings: StackSettings, rules_dir: Path = RULES_DIR,
+                             source: Path = PROMETHEUS_SOURCE) -> tuple[str, list[str]]:
+    """(config text, warnings) for a native run: 127.0.0.1 targets, absolute rule paths; with
+    TARGET_URL no scrape job of the demo app (the user's service is scraped through Envoy and
+    TARGET_METRICS_URL)."""
+    rule_files, warnings = native_rule_files(settings, rules_dir)
     drop = [job for job, part in OPTIONAL_JOBS.items() if part not in settings.ports]
+    if settings.proxy:
+        drop.append(DEMO_JOB)
     targets = {job: settings.address(part) for job, part in JOB_PARTS.items() if job not in drop}
     extra = [target_job(settings.target_metrics_url)] if settings.target_metrics_url else []
     text = render_prometheus(source.read_text(encoding="utf-8"), targets,

@@ -47,3 +47,22 @@ def test_the_fresh_clone_check_clones_head_and_stays_out_of_make_test():
     plain = make_n("test").stdout   # (the checkout's own path may hold any word: not asked)
     assert "git clone" not in plain and "test-fresh-clone" not in plain
     assert (REPO / ".ci" / "run").read_text().rstrip().splitlines()[-1] == "make test"
+
+
+def test_spec_rules_and_forget_reach_the_stack_and_the_spec_reaches_load_and_check():
+    """issue 21: your rules, your spec: `make stack SPEC=` generates and loads the spec's rules
+    and records it; `make load SPEC=` shows it in the SLO tab; RULES= and FORGET=1 reach
+    `stack up`. Without SPEC, load and slo-check name no spec (they take the stack's)."""
+    up = make_n("stack", "SPEC=my.yaml", "RULES=rules.d", "FORGET=1").stdout
+    assert "-m slo.cli rules --stack --spec my.yaml" in up
+    assert "SLO_SPEC=my.yaml STACK_EXTRA_RULES=rules.d " in up and "-m stack up" in up
+    assert "--forget" in up
+    plain = make_n("stack").stdout
+    assert "-m slo.cli rules --stack" in plain and "--spec" not in plain
+    assert "SLO_SPEC" not in plain and "--forget" not in plain
+    assert "SLO_SPEC=my.yaml " in make_n("load", "SPEC=my.yaml").stdout
+    assert "SLO_SPEC" not in make_n("load").stdout
+    assert "--spec my.yaml" in make_n("slo-check", "SPEC=my.yaml").stdout
+    assert "--spec" not in make_n("slo-check").stdout
+    assert "rules --spec slo/slos.yaml" in make_n("rules").stdout   # the committed demo rules
+    assert "--web" in make_n("demo", "WEB=1").stdout

@@ -204,7 +204,8 @@ def test_a_refused_start_keeps_the_last_env_and_prometheus_data(stack_env):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", int(stack_env["PROMETHEUS_PORT"])))
         taken.listen()
-        result = cli(stack_env, "up", "--fresh")
+        # --forget: not the recorded TARGET_URL (a restart reuses it: tests/test_own_service.py)
+        result = cli(stack_env, "up", "--fresh", "--forget")
     assert result.returncode == 2 and "taken" in result.stderr, result.stderr
     assert paths.env_file.read_text() == ("PROMETHEUS_URL=http://127.0.0.1:9090\n"
                                           "TARGET_URL=http://x:1\n")

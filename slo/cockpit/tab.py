@@ -8,7 +8,8 @@ the error budget left, every burn-rate row's long/short burn, the spec's alerts 
 pending, firing) with when Telegram got each one, and the faults on now. Options (each also an
 environment variable):
 
-    --slo-spec FILE        SLO_SPEC          the spec (default slo/slos.yaml; "" turns the tab off)
+    --slo-spec FILE        SLO_SPEC          the spec (default: the stack's SLO_SPEC in .stack/env;
+                                             none with TARGET_URL; else slo/slos.yaml)
     --slo-prometheus URL   SLO_PROMETHEUS    default PROMETHEUS_URL, .stack/env, 127.0.0.1:9090
 
 The stack's profile, sandbox and chat come from .stack/env. The table of the tab (Locust renders
@@ -27,6 +28,7 @@ from harness_common.errors import FaultError, HarnessError
 from harness_common.stackenv import read_stack_env, resolve_prometheus_url
 from slo.cockpit.snapshot import Cockpit, fault_rows
 from slo.spec import DEFAULT_SPEC, load_spec
+from slo.spec.choice import DEMO, choose_spec
 
 log = logging.getLogger("slo.cockpit.tab")
 
@@ -43,9 +45,10 @@ TABLE = [{"key": "slo", "title": "SLO"}, {"key": "now", "title": "Now"},
 
 def add_arguments(parser) -> None:
     """The tab's Locust options."""
-    parser.add_argument("--slo-spec", env_var="SLO_SPEC", default=DEFAULT_SPEC,
+    parser.add_argument("--slo-spec", env_var="SLO_SPEC", default=None,
                         include_in_web_ui=False,
-                        help="SLO spec the SLO tab shows (default slo/slos.yaml; '' turns it off)")
+                        help="SLO spec the SLO tab shows (default: the stack's SLO_SPEC; none "
+                             "in front of TARGET_URL; else slo/slos.yaml)")
     parser.add_argument("--slo-prometheus", env_var="SLO_PROMETHEUS", default=None,
                         include_in_web_ui=False,
                         help="Prometheus the SLO tab reads (default PROMETHEUS_URL, .stack/env)")
@@ -110,10 +113,13 @@ class SloTab:
 def create(environment, harness) -> SloTab | None:
     """The tab for this Locust process, or None when it is turned off or its spec is broken."""
     options = environment.parsed_options
-    spec_path = getattr(options, "slo_spec", DEFAULT_SPEC)
-    if not spec_path:
+    stack = read_stack_env()
+    choice = choose_spec(getattr(options, "slo_spec", None), stack)
+    if choice.path is None:
+        log.warning("no SLO tab: %s", choice.why)
         return None
-    if spec_path == DEFAULT_SPEC and not Path(spec_path).is_file():
+    spec_path = choice.path
+    if choice.source == DEMO and not Path(spec_path).is_file():
         log.info("no SLO tab: %s is not here (give --slo-spec)", DEFAULT_SPEC)
         return None
     try:
@@ -123,7 +129,7 @@ def create(environment, harness) -> SloTab | None:
         return None
     from loadtests.recent import window_truth
 
-    stack = read_stack_env()
+    log.info("the SLO tab shows %s", choice.why)
     chaos = getattr(harness, "chaos", None)
     cockpit = Cockpit(spec, resolve_prometheus_url(getattr(options, "slo_prometheus", None)),
                       stack.get("SLO_PROFILE") or "standard",

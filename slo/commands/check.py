@@ -28,7 +28,7 @@ from harness_common.inputs import read_input
 from harness_common.stackenv import read_stack_env, resolve_prometheus_url
 from slo.alerting.budget import budget_queries, window_cost
 from slo.alerting.burnrate import PROFILES, Profile
-from slo.errors import PrometheusError, WindowError
+from slo.errors import PrometheusError, SpecError, WindowError
 from slo.judge import outputs
 from slo.judge.backend import Backend
 from slo.judge.checker import baseline_values
@@ -38,6 +38,7 @@ from slo.judge.observe import observe
 from slo.judge.prom import Prometheus
 from slo.judge.window import CLOCK_SLACK_S, Window
 from slo.spec import load_spec
+from slo.spec.choice import choose_spec
 
 HELP = "judge the SLOs over a run/window against Prometheus (exit 0 met, 1 violated, 2 no eval)"
 DEFAULT_SPEC = "slo/slos.yaml"
@@ -59,7 +60,9 @@ def _percent(flag: str, text: str) -> float:
 
 def add_arguments(parser) -> None:
     """Register the options of `slo check`."""
-    parser.add_argument("--spec", default=DEFAULT_SPEC, help="spec file (default %(default)s)")
+    parser.add_argument("--spec", default=None,
+                        help=f"spec file (default: the stack's SLO_SPEC in .stack/env; none in "
+                             f"front of TARGET_URL; else {DEFAULT_SPEC})")
     window = parser.add_mutually_exclusive_group()
     window.add_argument("--run", help="run record (reports/<id>/run.json or its folder)")
     window.add_argument("--last", help="the window ending now, e.g. 5m")
@@ -88,6 +91,15 @@ def add_arguments(parser) -> None:
                              "--markdown (default: the stack's SLO_PROFILE, else standard)")
     parser.add_argument("--no-settle", action="store_true",
                         help="do not wait for the scrape after the window's end")
+
+
+def spec_path(given: str | None) -> str:
+    """The spec to judge (slo.spec.choice); SpecError (exit 2) naming what to give when the
+    stack runs in front of a service and records no spec."""
+    choice = choose_spec(given, read_stack_env())
+    if choice.path is None:
+        raise SpecError("--spec", choice.why)
+    return choice.path
 
 
 def resolve_window(args) -> Window:
@@ -121,7 +133,7 @@ def settle(window: Window, args, now: float, hidden_s: float = 0.0) -> None:
 def run(args, console: Console) -> int:
     """Turn the arguments into a Request, observe the window, judge it (slo.judge.judgement:
     one pure function), print the judgement; return its exit code."""
-    spec = load_spec(args.spec)
+    spec = load_spec(spec_path(args.spec))
     window = resolve_window(args)
     window.require_happened(time.time())
     try:

@@ -5,6 +5,8 @@
                                     # stack/grafana/dashboards/slo.json
     slo rules --check               # exit 1 when a committed file differs from the spec
     slo rules --prometheus URL      # first prove every selector sees data there (exit 2 if not)
+    slo rules --stack --spec my.yaml   # only the Prometheus rules, into <STACK_DIR>/rules/, for
+                                    # `python -m stack up` with SLO_SPEC (`make stack SPEC=...`)
 
 --prometheus proves over the window (--last) what `slo check` proves before a verdict, with the
 same function (slo.judge.seeing -> slo.judge.judgement.unobserved): series with the labels and
@@ -23,9 +25,10 @@ from rich.text import Text
 
 from harness_common import exitcodes
 from harness_common.console import print_table
+from harness_common.stackenv import read_stack_env, stack_env_path
 from slo.alerting.burnrate import PROFILES
 from slo.alerting.generate import DEFAULT_OUT_DIR, generated_files
-from slo.alerting.rules import unreachable_rows
+from slo.alerting.rules import render_rules, unreachable_rows
 from slo.judge.prom import Prometheus
 from slo.judge.seeing import unseen_by_rules
 from slo.judge.window import Window
@@ -38,7 +41,12 @@ DIFF_LINES = 40
 
 def add_arguments(parser) -> None:
     """Register the options of `slo rules`."""
-    parser.add_argument("--spec", default=DEFAULT_SPEC, help="spec file (default %(default)s)")
+    parser.add_argument("--spec", default=None,
+                        help=f"spec file (default {DEFAULT_SPEC}; with --stack: $SLO_SPEC, "
+                             f"else the stack's recorded SLO_SPEC)")
+    parser.add_argument("--stack", action="store_true",
+                        help="write only the spec's Prometheus rules (every profile) into "
+                             "<STACK_DIR>/rules/, which the stack loads for SLO_SPEC")
     parser.add_argument("--out-dir", default=DEFAULT_OUT_DIR,
                         help="directory the generated paths are relative to (default %(default)s)")
     parser.add_argument("--check", action="store_true",
@@ -69,8 +77,31 @@ def _diff(old: str, new: str, name: str) -> str:
     return "\n".join(lines[:DIFF_LINES]) + (f"\n... {more} more diff lines" if more > 0 else "")
 
 
+def stack_rules(args, console: Console) -> int:
+    """--stack: the rules of the spec given, $SLO_SPEC or the stack's recorded one, written
+    where the stack loads them for SLO_SPEC; nothing to do (exit 0, silent) without a spec."""
+    env_file = stack_env_path()
+    path = args.spec or os.environ.get("SLO_SPEC") or read_stack_env().get("SLO_SPEC")
+    if not path:   # the stack says what it loads instead (`make stack` runs this each time)
+        return exitcodes.OK
+    spec = load_spec(path)
+    out = env_file.parent / "rules"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, profile in PROFILES.items():
+        (out / f"slo-{name}.yml").write_text(render_rules(spec, profile, source_name(path)),
+                                             encoding="utf-8")
+        for warning in unreachable_rows(spec, profile):
+            console.print(f"[yellow]warning ({name}):[/] {warning}")
+    console.print(f"rules of {len(spec.slos)} SLO(s) of {spec.service} from {path} written to "
+                  f"{out}/slo-{{{','.join(PROFILES)}}}.yml", highlight=False, soft_wrap=True)
+    return exitcodes.OK
+
+
 def run(args, console: Console) -> int:
     """Generate (or --check) every file; 0 ok, 1 drift found by --check."""
+    if args.stack:
+        return stack_rules(args, console)
+    args.spec = args.spec or DEFAULT_SPEC
     spec = load_spec(args.spec)
     if args.prometheus:
         window = Window.from_last(args.last, time.time())

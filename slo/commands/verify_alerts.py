@@ -27,9 +27,12 @@ from rich.text import Text
 from harness_common import exitcodes
 from harness_common.console import print_table
 from harness_common.durations import whole_seconds
+from harness_common.stackenv import read_stack_env
 from slo.live.alerts import AlertSelector, AlertTracker, labels_text
 from slo.live.health import DELIVERED, FAILING, INDISTINCT, NOT_RESENT, DeliveryHealth
 from slo.live.verify import Endpoints, delivery_health, rule_states, send_test, wait_for
+from slo.spec import load_spec
+from slo.spec.choice import STACK, choose_spec
 
 HELP = "show alert rule states; --send-test proves Telegram delivery; --alert waits for a state"
 DEFAULT_SERVICE = "portfolio-app"
@@ -63,10 +66,24 @@ def add_arguments(parser) -> None:
                         help="state --alert must reach (default firing)")
     parser.add_argument("--within", default="60s", type=_duration,
                         help="time limit for --send-test and --alert (default 60s)")
-    parser.add_argument("--service", default=DEFAULT_SERVICE,
-                        help="service label of the test alert (default %(default)s)")
+    parser.add_argument("--service", default=None,
+                        help="service label of the test alert (default: the service of the "
+                             "stack's SLO_SPEC; in front of TARGET_URL its host:port; else "
+                             f"{DEFAULT_SERVICE})")
     parser.add_argument("--window", default="15m", type=_duration,
                         help="how far back Telegram delivery failures are counted (default 15m)")
+
+
+def alert_service(stack: dict[str, str]) -> str:
+    """The test alert's service label: the stack's spec's service, else the service behind
+    TARGET_URL (host:port), else the demo's (never the demo's name for a user's service)."""
+    choice = choose_spec(None, stack)
+    if choice.source == STACK:
+        return load_spec(choice.path).service
+    target = stack.get("TARGET_URL")
+    if target:
+        return target.split("://", 1)[-1].rstrip("/")
+    return DEFAULT_SERVICE
 
 
 def _show_delivery(console, health: DeliveryHealth, chat: str | None) -> int:
@@ -143,9 +160,11 @@ def run(args, console) -> int:
     endpoints = Endpoints.from_env()
     tracker = AlertTracker(endpoints.sources())
     if args.send_test:
-        console.print(f"posting a test alert to Alertmanager at {endpoints.alertmanager} "
-                      f"(Telegram: {endpoints.telegram_mode})", highlight=False)
-        result = send_test(endpoints, args.service, args.within, resolve=not args.no_resolve)
+        service = args.service or alert_service(read_stack_env())
+        console.print(f"posting a test alert (service {service}) to Alertmanager at "
+                      f"{endpoints.alertmanager} (Telegram: {endpoints.telegram_mode})",
+                      highlight=False, soft_wrap=True)
+        result = send_test(endpoints, service, args.within, resolve=not args.no_resolve)
         colour = "green" if result.ok else "red"
         shown = {"delivered": "DELIVERED", "unproven": "NOT PROVEN"}.get(result.verdict,
                                                                         "NOT DELIVERED")

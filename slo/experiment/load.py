@@ -1,4 +1,5 @@
-"""Locust as the runner's load generator: one headless process through every phase.
+"""Locust as the runner's load generator: one process through every phase (headless, or with
+its web UI on LOCUST_PORT for `slo run --web`).
 
 The phases become one list of stages (each phase's scenario from loadtests.scenarios, shifted
 to the phase's offset), run by the ExperimentShape of loadtests/experiment_shape.py, with the
@@ -64,8 +65,10 @@ def _pythonpath(existing: str | None) -> str:
 class Locust:
     """A headless Locust process running the experiment's stages against `host`."""
 
-    def __init__(self, experiment: Experiment, host: str, run_dir: Path, env: dict[str, str]):
+    def __init__(self, experiment: Experiment, host: str, run_dir: Path, env: dict[str, str],
+                 web_port: int | None = None):
         self.experiment = experiment
+        self.web_port = web_port   # None: headless; else the web UI (Chaos, SLO tabs) there
         self.host = host
         self.run_dir = run_dir
         self.env = env
@@ -90,7 +93,7 @@ class Locust:
                # even from an install that predates them.
                "PYTHONPATH": _pythonpath(self.env.get("PYTHONPATH"))}
         files, extra = locust_files(self.experiment)
-        cmd = [sys.executable, "-m", "locust", "-f", files, "--headless",
+        cmd = [sys.executable, "-m", "locust", "-f", files, *self.ui_args(),
                "--host", self.host, "--reports-dir", str(self.run_dir),
                "--run-id", LOCUST_RUN_ID, "--loglevel", "INFO", "--stop-timeout", "2", *extra]
         # Locust dies with the runner, even a SIGKILLed one (its SIGTERM writes Locust's run
@@ -110,6 +113,20 @@ class Locust:
         self.stop()
         raise LoadGenError(f"Locust did not start the test within {timeout:.0f}s; see "
                            f"{self.proc.log_path}")
+
+    def ui_args(self) -> list[str]:
+        """--headless; or, to watch the run (slo run --web), the web UI on loopback with the
+        test started at once (the shape drives it as headless) and Locust quitting at its end;
+        its SLO tab shows the experiment's spec."""
+        if self.web_port is None:
+            return ["--headless"]
+        return ["--autostart", "--autoquit", "0", "--web-host", "127.0.0.1",
+                "--web-port", str(self.web_port), "--slo-spec", str(self.experiment.spec_path)]
+
+    @property
+    def web_url(self) -> str | None:
+        """The web UI's address while it runs (None headless)."""
+        return None if self.web_port is None else f"http://127.0.0.1:{self.web_port}"
 
     def alive(self) -> bool:
         """True while the Locust process runs."""

@@ -128,6 +128,7 @@ class RunOptions:
     environ: dict[str, str] | None = None
     poll_interval_s: float = 1.0
     live: bool | None = None
+    web_port: int | None = None     # Locust's web UI there (slo run --web); None: headless
 
 
 @dataclass(frozen=True)
@@ -475,8 +476,11 @@ class ExperimentRunner:
         locust_env.update({"FAULT_API_URL": self.conn.fault_api.url,
                            "FAULT_BACKEND": self.conn.fault_api.backend,
                            "FAULT_AFFECTS_URL": self.conn.fault_api.affects or ""})
-        self.locust = Locust(self.experiment, self.conn.load_host, self.run_dir, locust_env)
-        self.progress.message("starting Locust")
+        self.locust = Locust(self.experiment, self.conn.load_host, self.run_dir, locust_env,
+                             web_port=self.options.web_port)
+        self.progress.message("starting Locust" + (f": watch it at {self.locust.web_url} "
+                                                   f"(Chaos and SLO tabs)"
+                                                   if self.locust.web_url else ""))
         t0 = self.locust.start()
         self.progress.begin(t0, self.experiment.duration_s, self.experiment.name)
         return t0

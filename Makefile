@@ -136,8 +136,8 @@ load-distributed: install ## Locust master + WORKERS local workers (+ REMOTE_WOR
 load-worker: install ## Locust workers for a master on another machine: make load-worker MASTER_HOST=10.0.0.5 [MASTER_PORT=5557 WORKERS=2]
 	$(PY) -m loadtests worker --master-host $(MASTER_HOST) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) --workers $(WORKERS) $(USER_ARGS)
 
-bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
-	$(PY) -m bench.load_capacity
+bench-load: install ## benchmark: the harness's load vs wrk on the same cores against nginx, as a ratio (reports/bench/load.json, summary.json); BENCH_ARGS=--quick
+	$(PY) -m bench.all --only load $(BENCH_ARGS)
 
 slo-check: install ## CI gate over the latest run (RUN=reports/<id>/run.json); verdict code in reports/slo-check.json; make exits 0 or 2
 	$(PY) -m slo.cli check --spec $(SPEC) $(if $(RUN),--run $(RUN)) --json $(CHECK_JSON) $(CHECK_ARGS)

@@ -38,19 +38,21 @@ Exit codes: 0 the run went through (failed requests included: the SLO checker ju
 
 import argparse
 import ast
+import ipaddress
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness_common import exitcodes
 from harness_common.stackenv import fault_api_for, resolve_target_url
 from loadtests.endpoints import load_endpoints
 from loadtests.errors import LoadTestError
 from loadtests.preflight import check_target
-from loadtests.record import load_record, new_run_id, reports_dir
+from loadtests.record import RUN_ID_PATTERN, load_record, new_run_id, reports_dir
 from loadtests.scenarios import SCENARIOS, LoadPlan, build_plan
 from loadtests.schedule import load_schedule
 from stack.procs import die_with_parent, free_port, port_in_use, stop_pid
@@ -177,6 +179,30 @@ def choose_locustfile(args) -> Path:
     return path.resolve()
 
 
+def is_loopback(hostname: str | None) -> bool:
+    """True for localhost and 127.0.0.0/8 / ::1 addresses."""
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname or "").is_loopback
+    except ValueError:
+        return False
+
+
+def check_reachable_elsewhere(host: str, master_bind_host: str) -> None:
+    """Workers on other machines: the master and the target must not be on loopback only."""
+    if is_loopback(master_bind_host):
+        raise LoadTestError(f"--remote-workers with --master-bind-host {master_bind_host}: "
+                            f"workers on other machines cannot reach a master listening on "
+                            f"loopback; give this machine's address (or 0.0.0.0), e.g. make "
+                            f"load-distributed MASTER_BIND_HOST=10.0.0.5 REMOTE_WORKERS=1")
+    if is_loopback(urlsplit(host).hostname):
+        raise LoadTestError(f"--host {host} with --remote-workers: every worker would load "
+                            f"its own machine's loopback, not this target; give an address "
+                            f"the workers reach, e.g. HOST=http://10.0.0.5:5000 (and start the "
+                            f"app with APP_HOST=0.0.0.0)")
+
+
 def prepare(args) -> Prepared:
     """Check scenario, schedule and target; LoadTestError naming the first problem."""
     plan = build_plan(args.scenario, users=args.users, spawn_rate=args.spawn_rate,
@@ -189,11 +215,17 @@ def prepare(args) -> Prepared:
         if args.workers < 0 or args.remote_workers < 0 or args.workers + args.remote_workers < 1:
             raise LoadTestError(f"--workers and --remote-workers: at least one worker in all "
                                 f"(got {args.workers} local, {args.remote_workers} remote)")
+    if args.run_id and not RUN_ID_PATTERN.match(args.run_id):
+        raise LoadTestError(f"--run-id {args.run_id}: use 1-100 letters, digits, '.', '_' or "
+                            f"'-', starting with a letter or digit (it names a folder under "
+                            f"reports/)")
     locustfile = choose_locustfile(args)
     if args.host and not args.host.startswith(("http://", "https://")):
         raise LoadTestError(f"--host {args.host}: not a URL; give it with http:// or https://, "
                             f"e.g. --host http://{args.host}")
     host = (args.host or resolve_target_url()).rstrip("/")
+    if args.command == "distributed" and args.remote_workers:
+        check_reachable_elsewhere(host, args.master_bind_host)
     fault_api = fault_api_for(host)
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)
     try:

@@ -61,7 +61,7 @@ class CpuMeter:
             self._stop.wait(INTERVAL_S)
 
     def _at(self, name: str, moment: float) -> tuple[float, float] | None:
-        samples = self.samples[name]
+        samples = self.samples.get(name)
         if not samples:
             return None
         i = bisect.bisect_left(samples, (moment, float("-inf")))
@@ -69,7 +69,8 @@ class CpuMeter:
         return min(near, key=lambda s: abs(s[0] - moment))
 
     def cores(self, name: str, start: float, end: float) -> float | None:
-        """Average cores the tree used between Unix times start and end (None: no samples)."""
+        """Average cores the tree used between Unix times start and end (None: no samples,
+        or no tree of that name)."""
         a, b = self._at(name, start), self._at(name, end)
         if a is None or b is None or b[0] <= a[0]:
             return None

@@ -66,3 +66,14 @@ def test_a_run_record_whose_latency_count_misses_requests_fails_the_benchmark():
     outcome = load_outcome([good, copy.deepcopy(bad)])
     assert outcome.status == "failed"
     assert "HdrHistogram count differs" in outcome.note
+
+
+def test_cpu_meter_reads_a_window_between_the_nearest_samples():
+    from bench.cpu import CpuMeter
+
+    meter = CpuMeter({"client": 1})
+    meter.samples["client"] = [(100.0, 5.0), (101.0, 6.5), (102.0, 8.0), (103.0, 8.5)]
+    assert meter.cores("client", 100.9, 102.1) == 1.5  # 1.5 CPU-seconds in 1 s
+    assert meter.cores("client", 99.0, 103.0) == 1.167
+    assert meter.cores("nginx", 100.0, 103.0) is None  # no such tree: no figure, not 0
+    assert meter.cores("client", 102.0, 101.0) is None

@@ -1,9 +1,10 @@
-"""Users for the two-address distributed test: each worker counts what it sent, on its own.
+"""Users for the distributed tests: each worker counts what it sent, on its own.
 
-Every process with a worker runner counts the request events it fires (its own tally, beside
-the harness's) and writes them to $SLO_TEST_COUNTS_DIR/<tag>-<pid>.json ($SLO_TEST_WORKER_TAG
-names the worker's side) when its test stops and when it quits; the test adds the files up and
-compares the sum with the master's run record.
+Every process with a worker runner (a separate worker, or one `--processes` forked) counts the
+request events it fires (its own tally, beside the harness's) and writes them to
+$SLO_TEST_COUNTS_DIR/<tag>-<pid>.json ($SLO_TEST_WORKER_TAG names the worker's side) when its
+test stops and when it quits; the test adds the files up and compares the sum with the
+master's run record.
 """
 
 import json

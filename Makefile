@@ -37,6 +37,7 @@ MASTER_HOST ?=
 MASTER_PORT ?=
 MASTER_BIND_HOST ?=
 REMOTE_WORKERS ?=
+PROCESSES   ?=
 export APP_PORT LOCUST_PORT
 # The fault proxy (make stack TARGET_URL=http://127.0.0.1:8000): passed on to the launcher.
 export TARGET_URL TARGET_METRICS_URL PROXY_PORT PROXY_ADMIN_PORT PROXY_CONTROL_PORT PROXY_ROUTES
@@ -127,8 +128,8 @@ telegram-sandbox: install ## run the Telegram Bot API sandbox alone, in the fore
 load: install ## Locust web UI with the Chaos tab on LOCUST_PORT (LOCUSTFILE=path or ENDPOINTS=file, HOST=url)
 	$(PY) -m loadtests web $(USER_ARGS) $(HOST_ARGS)
 
-load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file LOCUSTFILE=path HOST=url]
-	$(PY) -m loadtests headless $(LOAD_ARGS)
+load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file LOCUSTFILE=path HOST=url PROCESSES=N|-1 (Locust workers on this machine)]
+	$(PY) -m loadtests headless $(LOAD_ARGS) $(if $(PROCESSES),-- --processes $(PROCESSES))
 
 load-distributed: install ## Locust master + WORKERS local workers (+ REMOTE_WORKERS elsewhere: MASTER_BIND_HOST, MASTER_PORT) running SCENARIO
 	$(PY) -m loadtests distributed --workers $(WORKERS) $(LOAD_ARGS) $(DIST_ARGS)

@@ -11,6 +11,9 @@ Any service: --locustfile names your own locustfile (it must `import loadtests.p
 --endpoints a YAML list of endpoints (loadtests/endpoints.py); --host is where the load goes
 (default APP_URL, else the stack's fault proxy when it runs one, else the app).
 
+More cores on this machine: `python -m loadtests headless ... -- --processes -1` (Locust forks
+one worker a core; the record and client latency merge as for separate workers).
+
 More than one machine: the master binds --master-bind-host (default 127.0.0.1; 0.0.0.0 or the
 machine's address for workers elsewhere) on --master-port, starts --workers local workers and
 waits for --remote-workers more, which are started on the other machines with

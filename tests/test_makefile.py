@@ -47,3 +47,11 @@ def test_the_fresh_clone_check_clones_head_and_stays_out_of_make_test():
     plain = make_n("test").stdout   # (the checkout's own path may hold any word: not asked)
     assert "git clone" not in plain and "test-fresh-clone" not in plain
     assert (REPO / ".ci" / "run").read_text().rstrip().splitlines()[-1] == "make test"
+
+
+def test_processes_reach_locust_after_the_harness_options():
+    """make load-headless PROCESSES=2: Locust forks two workers (docs/load.md)."""
+    forked = make_n("load-headless", "PROCESSES=2", "HOST=http://127.0.0.1:18000")
+    assert forked.returncode == 0, forked.stderr
+    assert forked.stdout.rstrip().endswith("--host http://127.0.0.1:18000 -- --processes 2")
+    assert "--processes" not in make_n("load-headless").stdout

@@ -192,18 +192,22 @@ def is_loopback(hostname: str | None) -> bool:
         return False
 
 
-def check_reachable_elsewhere(host: str, master_bind_host: str) -> None:
-    """Workers on other machines: the master and the target must not be on loopback only."""
+def loopback_warnings(host: str, master_bind_host: str) -> list[str]:
+    """Remote workers with a master or target on loopback: fine when those workers run on this
+    machine, wrong on another one (one cannot reach the master, or loads its own loopback while
+    the record names this target). The CLI cannot tell which, so it warns."""
+    warnings = []
     if is_loopback(master_bind_host):
-        raise LoadTestError(f"--remote-workers with --master-bind-host {master_bind_host}: "
-                            f"workers on other machines cannot reach a master listening on "
-                            f"loopback; give this machine's address (or 0.0.0.0), e.g. make "
-                            f"load-distributed MASTER_BIND_HOST=10.0.0.5 REMOTE_WORKERS=1")
+        warnings.append(f"--remote-workers with --master-bind-host {master_bind_host}: workers "
+                        f"on other machines cannot reach a master listening on loopback; give "
+                        f"this machine's address (or 0.0.0.0), e.g. make load-distributed "
+                        f"MASTER_BIND_HOST=10.0.0.5 REMOTE_WORKERS=1")
     if is_loopback(urlsplit(host).hostname):
-        raise LoadTestError(f"--host {host} with --remote-workers: every worker would load "
-                            f"its own machine's loopback, not this target; give an address "
-                            f"the workers reach, e.g. HOST=http://10.0.0.5:5000 (and start the "
-                            f"app with APP_HOST=0.0.0.0)")
+        warnings.append(f"--host {host} with --remote-workers: a worker on another machine "
+                        f"loads its own loopback, not this target, while the record names this "
+                        f"one; give an address the workers reach, e.g. HOST=http://10.0.0.5:5000 "
+                        f"(and start the app with APP_HOST=0.0.0.0)")
+    return warnings
 
 
 def prepare(args) -> Prepared:
@@ -228,7 +232,8 @@ def prepare(args) -> Prepared:
                             f"e.g. --host http://{args.host}")
     host = (args.host or resolve_target_url()).rstrip("/")
     if args.command == "distributed" and args.remote_workers:
-        check_reachable_elsewhere(host, args.master_bind_host)
+        for warning in loopback_warnings(host, args.master_bind_host):
+            print(f"warning: {warning}", file=sys.stderr)
     fault_api = fault_api_for(host)
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)
     try:

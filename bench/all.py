@@ -160,6 +160,8 @@ LOAD_RATIOS = (  # (comparison, ratios key, meaning)
     ("harness / bare Locust (same user)", "harness_static_vs_bare_procs",
      "1.0 = the harness's recording costs nothing"),
     ("--processes <cores> / 1 process", "processes_vs_one", "what more processes give"),
+    ("harness / bare Locust, CPU per request", "harness_static_cpu_vs_bare_procs",
+     "1.0 = the harness costs nothing; steadier than req/s when other work takes the cores"),
 )
 
 

@@ -179,6 +179,12 @@ def ratio(a: dict | None, b: dict | None) -> float | None:
     return round(a["rps"] / b["rps"], 3) if a and b and b.get("rps") else None
 
 
+def cpu_ratio(a: dict | None, b: dict | None) -> float | None:
+    """The load generator's CPU per request in run a over run b."""
+    key = "client_cpu_us_per_request"
+    return round(a[key] / b[key], 3) if a and b and a.get(key) and b.get(key) else None
+
+
 def main(argv=None) -> int:
     """Run wrk, bare Locust and the harness against nginx; write reports/bench/load.json."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -217,6 +223,8 @@ def main(argv=None) -> int:
         "bare_1_vs_wrk": ratio(runs["bare_1"], wrk),
         "harness_static_vs_bare_procs": ratio(static, runs["bare_procs"]),
         "processes_vs_one": ratio(runs["bare_procs"], runs["bare_1"]),
+        # steadier than the req/s ratio when other work takes the cores: CPU per request
+        "harness_static_cpu_vs_bare_procs": cpu_ratio(static, runs["bare_procs"]),
     }
     users_cost = runs["harness_users"].get("client_cpu_us_per_request")
     goal_rps = GOAL_RATIO * wrk["rps"] if wrk else None

@@ -46,6 +46,7 @@ MASTER_HOST ?=
 MASTER_PORT ?=
 MASTER_BIND_HOST ?=
 REMOTE_WORKERS ?=
+PROCESSES   ?=
 export APP_PORT LOCUST_PORT
 # The fault proxy (make stack TARGET_URL=http://127.0.0.1:8000): passed on to the launcher.
 export TARGET_URL TARGET_METRICS_URL PROXY_PORT PROXY_ADMIN_PORT PROXY_CONTROL_PORT PROXY_ROUTES
@@ -142,8 +143,8 @@ telegram-sandbox: install ## run the Telegram Bot API sandbox alone, in the fore
 load: install ## Locust web UI with the Chaos and SLO tabs on LOCUST_PORT (LOCUSTFILE=path or ENDPOINTS=file, HOST=url, SPEC=the SLO tab's spec; default the stack's)
 	$(if $(SPEC),SLO_SPEC=$(SPEC) )$(PY) -m loadtests web $(USER_ARGS) $(HOST_ARGS)
 
-load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file LOCUSTFILE=path HOST=url]
-	$(PY) -m loadtests headless $(LOAD_ARGS)
+load-headless: install ## one scenario unattended: make load-headless SCENARIO=step USERS=20 DURATION=2m [SCHEDULE=file LOCUSTFILE=path HOST=url PROCESSES=N|-1 (Locust workers on this machine)]
+	$(PY) -m loadtests headless $(LOAD_ARGS) $(if $(PROCESSES),-- --processes $(PROCESSES))
 
 load-distributed: install ## Locust master + WORKERS local workers (+ REMOTE_WORKERS elsewhere: MASTER_BIND_HOST, MASTER_PORT) running SCENARIO
 	$(PY) -m loadtests distributed --workers $(WORKERS) $(LOAD_ARGS) $(DIST_ARGS)
@@ -151,8 +152,8 @@ load-distributed: install ## Locust master + WORKERS local workers (+ REMOTE_WOR
 load-worker: install ## Locust workers for a master on another machine: make load-worker MASTER_HOST=10.0.0.5 [MASTER_PORT=5557 WORKERS=2]
 	$(PY) -m loadtests worker --master-host $(MASTER_HOST) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) --workers $(WORKERS) $(USER_ARGS)
 
-bench-load: install ## benchmark: one Locust process's max req/s, FastHttpUser vs HttpUser vs wrk (reports/bench/load.json)
-	$(PY) -m bench.load_capacity
+bench-load: install ## benchmark: the harness's load vs wrk on the same cores against nginx, as a ratio (reports/bench/load.json, summary.json); BENCH_ARGS=--quick
+	$(PY) -m bench.all --only load $(BENCH_ARGS)
 
 slo-check: install ## CI gate over the latest run (RUN=reports/<id>/run.json, SPEC=file; default the stack's spec); verdict code in reports/slo-check.json; make exits 0 or 2
 	$(PY) -m slo.cli check $(if $(SPEC),--spec $(SPEC)) $(if $(RUN),--run $(RUN)) --json $(CHECK_JSON) $(CHECK_ARGS)

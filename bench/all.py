@@ -7,8 +7,8 @@
 
 Runs, each as its own process (a crash in one does not lose the others):
     app         bench.app_overhead    RED instrumentation on vs off (wrk, alternating)
-    load        bench.load_capacity   one Locust process: FastHttpUser, HttpUser, wrk;
-                                                repeated, since one run is one sample
+    load        bench.load_capacity   the harness's load vs wrk and bare Locust against nginx
+                                                (--processes per core); repeated
     proxy       bench.proxy           the fault proxy's added latency (median, p99) vs direct,
                                                 and Locust vs wrk vs Envoy-proxied against nginx
     slo         bench.slo_check       `slo check` wall time; p95 vs the exact p95
@@ -139,36 +139,87 @@ def bench_app(quick: bool, logs: Path) -> Outcome:
     return out
 
 
+LOAD_SERIES = (  # (figure, unit, run, field) of reports/bench/load.json
+    ("wrk -t<cores> against nginx", "req/s", "wrk", "rps"),
+    ("bare FastHttpUser, 1 process", "req/s", "bare_1", "rps"),
+    ("bare FastHttpUser, --processes <cores>", "req/s", "bare_procs", "rps"),
+    ("harness, same user, --processes <cores>", "req/s", "harness_static", "rps"),
+    ("harness, its own users, --processes <cores>", "req/s", "harness_users", "rps"),
+    ("Locust CPU per request, bare", "us", "bare_procs", "client_cpu_us_per_request"),
+    ("Locust CPU per request, harness (same user)", "us", "harness_static",
+     "client_cpu_us_per_request"),
+    ("wrk CPU per request", "us", "wrk", "client_cpu_us_per_request"),
+    ("cores used by Locust, harness users", "cores", "harness_users", "client_cores"),
+    ("cores used by nginx under wrk", "cores", "wrk", "nginx_cores"),
+)
+LOAD_RATIOS = (  # (comparison, ratios key, meaning)
+    ("harness users / wrk", "harness_users_vs_wrk",
+     "the harness's load as a share of wrk's on the same cores and target; goal >= 0.5"),
+    ("harness same user / wrk", "harness_static_vs_wrk", "same request as wrk"),
+    ("bare Locust --processes / wrk", "bare_procs_vs_wrk", "Locust without the harness"),
+    ("harness / bare Locust (same user)", "harness_static_vs_bare_procs",
+     "1.0 = the harness's recording costs nothing"),
+    ("--processes <cores> / 1 process", "processes_vs_one", "what more processes give"),
+    ("harness / bare Locust, CPU per request", "harness_static_cpu_vs_bare_procs",
+     "1.0 = the harness costs nothing; steadier than req/s when other work takes the cores"),
+)
+
+
+def load_outcome(runs: list[dict]) -> Outcome:
+    """The summary entry for reports/bench/load.json results (one per repeat)."""
+    out = Outcome("load", source="reports/bench/load.json (last run; every run in "
+                                 "summary.json)")
+    for name, unit, run, key in LOAD_SERIES:
+        values = [r["runs"][run][key] for r in runs
+                  if r["runs"].get(run) and r["runs"][run].get(key) is not None]
+        if values:
+            out.figure(name, unit, summarize(values))
+    cost = [r["latency_recording"]["harness_listener_us_per_request"] for r in runs]
+    out.figure("harness request listener (client metrics + HdrHistogram)", "us",
+               summarize(cost))
+    for name, key, meaning in LOAD_RATIOS:
+        values = [r["ratios"][key] for r in runs if r["ratios"].get(key) is not None]
+        if values:
+            out.ratio(name, summarize(values), meaning)
+    shares = [r["latency_recording"]["share_of_locust_cpu_per_request"] for r in runs
+              if r["latency_recording"].get("share_of_locust_cpu_per_request") is not None]
+    if shares:
+        out.ratio("latency recording / Locust CPU per request", summarize(shares),
+                  "what keeping every response time costs")
+    headline = [r["ratios"].get("harness_users_vs_wrk") for r in runs]
+    if None in headline:
+        out.note = "wrk is not installed: no ratio to wrk (make setup)"
+    else:
+        needed = [r["goal"].get("client_cores_needed") for r in runs]
+        out.note = (f"harness users / wrk {', '.join(f'{v:g}' for v in headline)} (goal >= "
+                    f"{runs[-1]['goal']['harness_users_vs_wrk_at_least']}); at the measured CPU "
+                    f"per request the goal needs {', '.join(f'{v:g}' for v in needed if v)} "
+                    f"cores of Locust workers; load average "
+                    + ", ".join(f"{r['load_average_1m']['before']}->"
+                                f"{r['load_average_1m']['after']}" for r in runs))
+    records = [r["runs"]["harness_users"]["run_record"] for r in runs]
+    if not all(rec["latency_counts_every_request"] for rec in records):
+        out.status = "failed"
+        out.note = ("the HdrHistogram count differs from Locust's request count in a run "
+                    "record with --processes: " + "; ".join(rec["path"] for rec in records))
+    out.runs = runs
+    return out
+
+
 def bench_load(quick: bool, logs: Path) -> Outcome:
-    """One Locust process's capacity, repeated (bench.load_capacity)."""
-    out = Outcome("load", source="reports/bench/load.json (last run; every run in summary.json)")
-    repeats, args = (1, ["--seconds", "5", "--users", "32"]) if quick else \
-        (3, ["--seconds", "5", "--users", "64"])
+    """The harness's load next to wrk and bare Locust, repeated (bench.load_capacity)."""
+    if find_binary("nginx") is None and not Path("/usr/sbin/nginx").is_file():
+        return Outcome("load", status="skipped",
+                       note="nginx is not installed (apt-get install nginx)")
+    repeats, args = (1, ["--seconds", "6"]) if quick else (2, ["--seconds", "10"])
     runs = []
     for i in range(repeats):
-        data = run_bench(out, "load", args, logs, timeout=180, what=f"run {i + 1}: ")
+        out = Outcome("load")
+        data = run_bench(out, "load", args, logs, timeout=400, what=f"run {i + 1}: ")
         if data is None:
             return out
         runs.append(data)
-    series = {
-        ("FastHttpUser /health", "req/s"): [r["fasthttpuser"]["rps"] for r in runs],
-        ("HttpUser /health", "req/s"): [r["httpuser"]["rps"] for r in runs],
-        ("Locust CPU with FastHttpUser", "%"): [r["fasthttpuser"]["locust_cpu_percent"]
-                                                for r in runs],
-        ("wrk /health", "req/s"): [r["wrk"]["rps"] for r in runs if r.get("wrk")],
-    }
-    for (name, unit), values in series.items():
-        values = [v for v in values if v is not None]
-        if values:
-            out.figure(name, unit, summarize(values))
-    out.ratio("FastHttpUser / HttpUser", summarize([r["fasthttp_vs_httpuser"] for r in runs]),
-              "how much more one Locust process sends with geventhttpclient")
-    vs_wrk = [r["locust_fasthttp_vs_wrk"] for r in runs if r.get("locust_fasthttp_vs_wrk")]
-    if vs_wrk:
-        out.ratio("Locust FastHttpUser / wrk", summarize(vs_wrk),
-                  "near 1.0: the app, not Locust, is the limit on this machine")
-    out.runs = runs
-    return out
+    return load_outcome(runs)
 
 
 def bench_proxy(quick: bool, logs: Path) -> Outcome:

@@ -1,26 +1,10 @@
-"""Users for `make bench-load`: hammer /health with no wait, one class per HTTP client."""
+"""The bare reference for `make bench-load` and `make bench-proxy`: Locust without the harness.
 
-from locust import FastHttpUser, HttpUser, constant, task
+One FastHttpUser (geventhttpclient) asking for nginx's static file with no wait; no
+loadtests.plugin, so no scenario shape, run record or client latency: what Locust alone sends.
+"""
 
-
-class FastHealth(FastHttpUser):
-    """geventhttpclient-based client."""
-
-    wait_time = constant(0)
-
-    @task
-    def health(self):
-        self.client.get("/health")
-
-
-class RequestsHealth(HttpUser):
-    """requests-based client."""
-
-    wait_time = constant(0)
-
-    @task
-    def health(self):
-        self.client.get("/health")
+from locust import FastHttpUser, constant, task
 
 
 class FastStatic(FastHttpUser):

@@ -26,6 +26,11 @@ def run_wrk(url: str, seconds: int = 5, threads: int = 2, connections: int = 16)
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         capture_output=True, text=True, timeout=seconds + 30, check=True,
     ).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict:
+    """wrk --latency's output -> requests/s, p50/p90/p99 in ms and non-2xx responses."""
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     for pct in ("50", "90", "99"):
         m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)

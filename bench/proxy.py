@@ -29,44 +29,10 @@ from pathlib import Path
 
 from bench.common import bench_dir, run_wrk, summarize, write_result
 from bench.load_capacity import run_locust
-from stack.procs import Proc, free_port, http_ok, spawn, spawn_ready, wait_until
+from bench.nginx import STATIC_PATH, start_nginx
+from stack.procs import Proc, free_port, http_ok, spawn, wait_until
 
-PATH = "/static.txt"
-NGINX_CONF = """\
-daemon off;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path {root}/tmp-body;
-    proxy_temp_path {root}/tmp-proxy;
-    fastcgi_temp_path {root}/tmp-fastcgi;
-    uwsgi_temp_path {root}/tmp-uwsgi;
-    scgi_temp_path {root}/tmp-scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root}/www;
-    }}
-}}
-"""
-
-
-def start_nginx(workdir: Path) -> tuple[Proc, str]:
-    """nginx on a free port serving PATH; returns (proc, url)."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    root = (workdir / "nginx").resolve()
-    (root / "www").mkdir(parents=True, exist_ok=True)
-    (root / "www" / PATH.lstrip("/")).write_text("hello\n")
-    port = free_port()
-    conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=root, port=port))
-    url = f"http://127.0.0.1:{port}"
-    proc = spawn_ready("nginx", [nginx, "-c", str(conf), "-p", str(root)], root / "nginx.log",
-                       url + PATH)
-    return proc, url
+PATH = STATIC_PATH
 
 
 def start_proxy(workdir: Path, target: str) -> tuple[Proc, str]:

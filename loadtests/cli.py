@@ -11,6 +11,9 @@ Any service: --locustfile names your own locustfile (it must `import loadtests.p
 --endpoints a YAML list of endpoints (loadtests/endpoints.py); --host is where the load goes
 (default APP_URL, else the stack's fault proxy when it runs one, else the app).
 
+More cores on this machine: `python -m loadtests headless ... -- --processes -1` (Locust forks
+one worker a core; the record and client latency merge as for separate workers).
+
 More than one machine: the master binds --master-bind-host (default 127.0.0.1; 0.0.0.0 or the
 machine's address for workers elsewhere) on --master-port, starts --workers local workers and
 waits for --remote-workers more, which are started on the other machines with
@@ -38,19 +41,21 @@ Exit codes: 0 the run went through (failed requests included: the SLO checker ju
 
 import argparse
 import ast
+import ipaddress
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness_common import exitcodes
 from harness_common.stackenv import fault_api_for, resolve_target_url
 from loadtests.endpoints import load_endpoints
 from loadtests.errors import LoadTestError
 from loadtests.preflight import check_target
-from loadtests.record import load_record, new_run_id, reports_dir
+from loadtests.record import RUN_ID_PATTERN, load_record, new_run_id, reports_dir
 from loadtests.scenarios import SCENARIOS, LoadPlan, build_plan
 from loadtests.schedule import load_schedule
 from stack.procs import die_with_parent, free_port, port_in_use, stop_pid
@@ -177,6 +182,34 @@ def choose_locustfile(args) -> Path:
     return path.resolve()
 
 
+def is_loopback(hostname: str | None) -> bool:
+    """True for localhost and 127.0.0.0/8 / ::1 addresses."""
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname or "").is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_warnings(host: str, master_bind_host: str) -> list[str]:
+    """Remote workers with a master or target on loopback: fine when those workers run on this
+    machine, wrong on another one (one cannot reach the master, or loads its own loopback while
+    the record names this target). The CLI cannot tell which, so it warns."""
+    warnings = []
+    if is_loopback(master_bind_host):
+        warnings.append(f"--remote-workers with --master-bind-host {master_bind_host}: workers "
+                        f"on other machines cannot reach a master listening on loopback; give "
+                        f"this machine's address (or 0.0.0.0), e.g. make load-distributed "
+                        f"MASTER_BIND_HOST=10.0.0.5 REMOTE_WORKERS=1")
+    if is_loopback(urlsplit(host).hostname):
+        warnings.append(f"--host {host} with --remote-workers: a worker on another machine "
+                        f"loads its own loopback, not this target, while the record names this "
+                        f"one; give an address the workers reach, e.g. HOST=http://10.0.0.5:5000 "
+                        f"(and start the app with APP_HOST=0.0.0.0)")
+    return warnings
+
+
 def prepare(args) -> Prepared:
     """Check scenario, schedule and target; LoadTestError naming the first problem."""
     plan = build_plan(args.scenario, users=args.users, spawn_rate=args.spawn_rate,
@@ -189,11 +222,18 @@ def prepare(args) -> Prepared:
         if args.workers < 0 or args.remote_workers < 0 or args.workers + args.remote_workers < 1:
             raise LoadTestError(f"--workers and --remote-workers: at least one worker in all "
                                 f"(got {args.workers} local, {args.remote_workers} remote)")
+    if args.run_id and not RUN_ID_PATTERN.match(args.run_id):
+        raise LoadTestError(f"--run-id {args.run_id}: use 1-100 letters, digits, '.', '_' or "
+                            f"'-', starting with a letter or digit (it names a folder under "
+                            f"reports/)")
     locustfile = choose_locustfile(args)
     if args.host and not args.host.startswith(("http://", "https://")):
         raise LoadTestError(f"--host {args.host}: not a URL; give it with http:// or https://, "
                             f"e.g. --host http://{args.host}")
     host = (args.host or resolve_target_url()).rstrip("/")
+    if args.command == "distributed" and args.remote_workers:
+        for warning in loopback_warnings(host, args.master_bind_host):
+            print(f"warning: {warning}", file=sys.stderr)
     fault_api = fault_api_for(host)
     unattended = args.command == "headless" or (args.command == "distributed" and not args.web)
     try:

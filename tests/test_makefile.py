@@ -66,3 +66,11 @@ def test_spec_rules_and_forget_reach_the_stack_and_the_spec_reaches_load_and_che
     assert "--spec" not in make_n("slo-check").stdout
     assert "rules --spec slo/slos.yaml" in make_n("rules").stdout   # the committed demo rules
     assert "--web" in make_n("demo", "WEB=1").stdout
+
+
+def test_processes_reach_locust_after_the_harness_options():
+    """make load-headless PROCESSES=2: Locust forks two workers (docs/load.md)."""
+    forked = make_n("load-headless", "PROCESSES=2", "HOST=http://127.0.0.1:18000")
+    assert forked.returncode == 0, forked.stderr
+    assert forked.stdout.rstrip().endswith("--host http://127.0.0.1:18000 -- --processes 2")
+    assert "--processes" not in make_n("load-headless").stdout

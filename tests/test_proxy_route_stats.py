@@ -1,0 +1,105 @@
+"""Per-route stats through the real fault proxy: a route SLO (`route: /checkout`, preset envoy)
+reads Envoy's series of that route, and they count every request the client saw on it, the
+ones the fault filter answered (aborts) and delayed included, and none of the other routes.
+
+Envoy's router charges its per-route stats (vhost.<vh>.route.<stat_prefix>.upstream_rq_*) only
+for what it forwards: in one connection manager, a request the fault filter aborts never reaches
+the router and a delay is spent before it (Envoy 1.40: 40 requests under 50 % abort counted 19,
+all 2xx, and no delay). The proxy's front layer routes with per-route stats to an inner layer
+that holds the fault filter, so the front's router sees the inner layer's answers as they are.
+"""
+
+import time
+from collections import Counter
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness_common.faults.client import FaultClient
+from stack.procs import wait_until
+from tests.conftest import launch_proxy, start_static_server
+
+pytestmark = pytest.mark.integration
+
+N_CHECKOUT, N_OTHER, N_HOME = 80, 12, 6
+DELAY_MS = 60
+
+
+def samples(admin_url: str) -> list:
+    text = requests.get(admin_url + "/stats/prometheus", timeout=5).text
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def route_counts(rows, route: str) -> Counter:
+    """{status class: requests} of one route's per-route series."""
+    return Counter({s.labels["envoy_response_code_class"]: int(s.value) for s in rows
+                    if s.name == "envoy_vhost_route_upstream_rq_xx"
+                    and s.labels.get("envoy_route") == route})
+
+
+def histogram(rows, route: str) -> dict[str, float]:
+    """{le: cumulative count} of one route's request-time histogram."""
+    return {s.labels["le"]: s.value for s in rows
+            if s.name == "envoy_vhost_route_upstream_rq_time_bucket"
+            and s.labels.get("envoy_route") == route}
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("routed")
+    backend = start_static_server(workdir / "static", {
+        "index.html": "home\n", "checkout/cart": "[]\n", "other/x": "x\n", "health": "ok\n"})
+    proxy = launch_proxy(workdir / "proxy", backend.url, routes="/checkout,/other")
+    yield proxy
+    proxy.proc.stop()
+    backend.proc.stop()
+
+
+def test_a_routes_series_count_every_request_the_client_saw_aborted_and_delayed_ones_too(routed):
+    faults = FaultClient(routed.control_url, routed.token)
+    faults.set("error", status=503, probability=0.3, routes=["/checkout/*"], ttl_s=120)
+    faults.set("latency", delay_ms=DELAY_MS, routes=["/checkout/*"], ttl_s=120)
+    try:
+        seen: Counter = Counter()
+        fastest = 10.0
+        with requests.Session() as http:
+            for _ in range(N_CHECKOUT):
+                start = time.monotonic()
+                seen[http.get(routed.url + "/checkout/cart", timeout=10).status_code] += 1
+                fastest = min(fastest, time.monotonic() - start)
+            others = Counter(http.get(routed.url + "/other/x", timeout=10).status_code
+                             for _ in range(N_OTHER))
+            home = Counter(http.get(routed.url + "/", timeout=10).status_code
+                           for _ in range(N_HOME))
+    finally:
+        faults.clear()
+    # the client's truth: some aborted, some through, every one delayed
+    assert set(seen) == {200, 503} and sum(seen.values()) == N_CHECKOUT
+    assert fastest >= DELAY_MS / 1000
+    assert others == {200: N_OTHER} and home == {200: N_HOME}
+
+    def flushed():  # counters are live; histograms are flushed every second
+        rows = samples(routed.admin_url)
+        done = histogram(rows, "/checkout").get("+Inf", 0) == N_CHECKOUT
+        return rows if done else None
+    rows = wait_until(flushed, 10, "the /checkout histogram counting every request",
+                      interval=0.3)
+
+    checkout = route_counts(rows, "/checkout")
+    assert sum(checkout.values()) == N_CHECKOUT          # every request, aborted ones included
+    assert checkout["5"] == seen[503] and checkout["2"] == seen[200]
+    assert route_counts(rows, "/other") == {"2": N_OTHER}   # the other routes kept apart
+    assert route_counts(rows, "/") == {"2": N_HOME}
+    # the delay is in the route's latency: no request under the delay, all at +Inf
+    buckets = histogram(rows, "/checkout")
+    below = max(le for le in buckets if le != "+Inf" and float(le) < DELAY_MS)
+    assert buckets[below] == 0 and buckets["+Inf"] == N_CHECKOUT
+    # the whole listener still counts each request once (the inner layer is not counted twice)
+    whole = Counter()
+    for s in rows:
+        if s.name == "envoy_http_downstream_rq_xx" and s.labels[
+                "envoy_http_conn_manager_prefix"] != "admin":
+            whole[s.labels["envoy_response_code_class"]] += int(s.value)
+    assert sum(whole.values()) == N_CHECKOUT + N_OTHER + N_HOME
+    assert whole["5"] == seen[503]

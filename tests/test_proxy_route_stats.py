@@ -27,8 +27,11 @@ DELAY_MS = 60
 
 
 def samples(admin_url: str) -> list:
+    """Envoy's /stats/prometheus, each sample named by its metric (the parser calls a
+    counter's samples <name>_total)."""
     text = requests.get(admin_url + "/stats/prometheus", timeout=5).text
-    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+    return [s._replace(name=family.name) if family.type == "counter" else s
+            for family in text_string_to_metric_families(text) for s in family.samples]
 
 
 def route_counts(rows, route: str) -> Counter:

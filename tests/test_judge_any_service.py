@@ -118,6 +118,39 @@ def test_envoy_leaves_out_its_admin_listener_and_reads_milliseconds():
     assert 'le=~"300|300\\\\.0"' in q.good
 
 
+def test_an_envoy_route_slo_reads_the_routes_own_series_and_the_rest_the_whole_listener():
+    """issue 21, 1: Envoy's connection-manager series have no route; the router's per-route
+    series (the fault proxy gives each route a stat_prefix: envoy_route="/checkout") do."""
+    spec = spec_of(native("envoy", "- {name: co, objective: ratio <= 1%, route: /checkout}\n"
+                                   "- {name: co-p99, objective: p(99) <= 300ms, route: /checkout}\n"
+                                   "- {name: all, objective: ratio <= 1%}\n"
+                                   "- {name: all-p99, objective: p(99) <= 300ms}"))
+    co = spec.slo("co").sli
+    assert str(co.events.selectors[0]) == ('envoy_vhost_route_upstream_rq_xx{job="api",'
+                                           'envoy_route=~"/checkout",'
+                                           'envoy_response_code_class=~"5"}')
+    assert str(co.total.selectors[0]) == (
+        'envoy_vhost_route_upstream_rq_xx{job="api",envoy_route=~"/checkout"}')
+    p99 = spec.slo("co-p99")
+    assert str(p99.sli.buckets) == (
+        'envoy_vhost_route_upstream_rq_time_bucket{job="api",envoy_route=~"/checkout"}')
+    assert p99.sli.scale_s == 0.001
+    assert 'le=~"300|300\\\\.0"' in promql.sli_queries(p99, 60).good
+    # without a route: the whole listener, as before (the admin listener left out)
+    whole = spec.slo("all").sli
+    assert str(whole.total.selectors[0]) == (
+        'envoy_http_downstream_rq_xx{job="api",envoy_http_conn_manager_prefix!="admin"}')
+    assert spec.slo("all-p99").sli.buckets.metric == "envoy_http_downstream_rq_time_bucket"
+
+
+def test_an_envoy_route_label_set_by_hand_keeps_the_connection_managers_series():
+    spec = spec_of(native("envoy", "- {name: hcm, objective: ratio <= 1%, route: ingress_http}",
+                          route_label="envoy_http_conn_manager_prefix"))
+    assert str(spec.slo("hcm").sli.total.selectors[0]) == (
+        'envoy_http_downstream_rq_xx{job="api",envoy_http_conn_manager_prefix!="admin",'
+        'envoy_http_conn_manager_prefix=~"ingress_http"}')
+
+
 def test_labels_and_unit_can_be_set_by_hand_and_a_route_regex_uses_the_route_label():
     spec = spec_of(native(None, "- {name: api, objective: ratio <= 1%, route: '/api/.*'}\n"
                                 "- {name: p95, objective: p(95) <= 300ms}",

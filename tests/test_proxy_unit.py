@@ -10,7 +10,7 @@ from harness_common.buckets import ANCHORS_S, DEFAULT_BUCKETS
 from harness_common.errors import FaultValidationError
 from harness_common.faults.backends import check_supported
 from harness_common.faults.model import parse_fault
-from stack.proxy.bootstrap import BUCKETS_MS, ProxyConfig, build_bootstrap
+from stack.proxy.bootstrap import BUCKETS_MS, ProxyConfig, build_bootstrap, route_stat_prefix
 from stack.proxy.envoy import envoy_binary
 from stack.proxy.routes import parse_prefixes, proxy_routes, select_routes
 from stack.proxy.runtime import (
@@ -178,12 +178,20 @@ def test_the_watchdog_ends_a_group_past_its_end_and_grace_or_with_no_valid_end(h
 def test_the_bootstrap_routes_never_faulted_paths_first_then_prefixes_then_everything():
     config = ProxyConfig(10000, 9901, "127.0.0.1", 8000, parse_prefixes("/api,/api/v2"))
     doc = build_bootstrap(config)
-    hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-    routes = hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
-    matches = [r["match"] for r in routes]
-    assert matches == [{"path_separated_prefix": "/metrics"}, {"path_separated_prefix": "/health"},
-                       {"path_separated_prefix": "/admin"}, {"path_separated_prefix": "/api/v2"},
-                       {"path_separated_prefix": "/api"}, {"prefix": "/"}]
+    listeners = doc["static_resources"]["listeners"]
+    front, inner = ([lst["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]
+                     ["virtual_hosts"][0]["routes"] for lst in listeners])
+    expected = [{"path_separated_prefix": "/metrics"}, {"path_separated_prefix": "/health"},
+                {"path_separated_prefix": "/admin"}, {"path_separated_prefix": "/api/v2"},
+                {"path_separated_prefix": "/api"}, {"prefix": "/"}]
+    assert [r["match"] for r in front] == [r["match"] for r in inner] == expected
+    # the front: a stat_prefix per route (Envoy's envoy_route label), the faultable routes
+    # through the fault layer, the never-faulted ones straight to the service, no fault filter
+    assert [r["stat_prefix"] for r in front] == ["/metrics", "/health", "/admin", "/api/v2",
+                                                 "/api", "/"]
+    assert [r["route"]["cluster"] for r in front] == ["upstream"] * 3 + ["faults"] * 3
+    assert all("typed_per_filter_config" not in r for r in front)
+    routes = inner
     for route in routes[:3]:
         assert route["typed_per_filter_config"]["envoy.filters.http.fault"]["disabled"] is True
     for route in routes[3:]:
@@ -198,6 +206,13 @@ def test_the_bootstrap_routes_never_faulted_paths_first_then_prefixes_then_every
     assert len(BUCKETS_MS) == len(DEFAULT_BUCKETS)
     assert doc["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
     assert doc["stats_flush_interval"] == "1s"
+
+
+def test_a_route_stat_prefix_keeps_only_what_envoys_tag_extractor_splits_on_out():
+    """A dot in a stat_prefix splits Envoy's stat name: /api/v1.2 became the metric
+    envoy_vhost_route_2_upstream_rq_xx{envoy_route="/api/v1"} (Envoy 1.40)."""
+    assert [route_stat_prefix(p) for p in (None, "/api", "/api/v1.2", "/a:b@c", "/x-y_z")] == [
+        "/", "/api", "/api/v1_2", "/a_b_c", "/x-y_z"]
 
 
 @pytest.mark.parametrize("upstream", ["127.0.0.1", "service.internal"], ids=["an IP", "a name"])

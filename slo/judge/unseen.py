@@ -10,10 +10,12 @@ fault and the metrics that would see it. A violation stays a violation (it was s
 throughput SLO is left alone (the service's rate is what it counts).
 
 Only Envoy's downstream view sees the proxy's faults: the HTTP connection manager's and the
-listener's stats (envoy_http_downstream_*, envoy_listener_*). Its upstream and cluster stats
-(envoy_cluster_*), like the router's (envoy_http_rq_total), count only what it forwarded, as
-the service's own metrics do (Envoy 1.40, 20 requests under a 100 % abort fault: the
-downstream and listener rq_xx counted 20 503s, the cluster's stats none).
+listener's stats (envoy_http_downstream_*, envoy_listener_*), and the proxy's per-route stats
+(envoy_vhost_route_*: its front layer's router, in front of the fault filter; see
+stack.proxy.bootstrap). Its upstream and cluster stats (envoy_cluster_*), like the router's
+(envoy_http_rq_total), count only what it forwarded, as the service's own metrics do (Envoy
+1.40, 20 requests under a 100 % abort fault: the downstream and listener rq_xx counted 20
+503s, the cluster's stats none).
 
 The faults of a window come from one place, for `slo check` (--run or --start/--end alike) and
 the experiment runner's phases: window_faults() merges the recorded ones (a run record's, a
@@ -34,8 +36,10 @@ from slo.spec.model import SLO, Quantile, Throughput
 from slo.spec.selectors import Selector
 
 # Envoy's downstream view: what its clients got, the fault filter's answers and delays included
-# (the `envoy` preset reads it). Every other envoy_* metric counts only what was forwarded.
-PROXY_DOWNSTREAM_PREFIXES = ("envoy_http_downstream_", "envoy_listener_")
+# (the `envoy` preset reads it), and the fault proxy's per-route stats (its front routes forward
+# every request to the layer that holds the fault filter and count what comes back; the
+# preset's `route` SLOs read them). Every other envoy_* metric counts only what was forwarded.
+PROXY_DOWNSTREAM_PREFIXES = ("envoy_http_downstream_", "envoy_listener_", "envoy_vhost_route_")
 PROXY_SPEC = "slo/specs/envoy-proxied.yaml"
 
 

@@ -40,7 +40,10 @@ PRESETS; docs/instrumentations.md shows it with what each preset judges.
                                 http_method,http_status_code,http_route}
     envoy                       Envoy's HTTP connection manager: envoy_http_downstream_rq_xx{
                                 envoy_response_code_class} and envoy_http_downstream_rq_time (ms),
-                                without the admin listener's own series
+                                without the admin listener's own series; an SLO with a `route`
+                                reads the router's per-route series instead (a route with a
+                                stat_prefix): envoy_vhost_route_upstream_rq_xx{envoy_route} and
+                                envoy_vhost_route_upstream_rq_time (docs/fault-proxy.md)
 """
 
 import re
@@ -114,6 +117,10 @@ class Preset:
     # False when the duration histogram lacks the status label: a latency SLO is then judged
     # over every request, errors included, and the histogram cannot count errors
     duration_has_status: bool = True
+    # where an SLO that names a `route` reads, when the metrics above have no route label
+    # (Envoy's connection manager): requests metric, duration metric (same unit); the
+    # base_selector is not applied to them
+    route_metrics: tuple[str, str] | None = None
 
     @property
     def scale_s(self) -> float:
@@ -172,10 +179,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            "http_server_duration_milliseconds", "milliseconds", "http_status_code",
            "http_route", "5..", STATUS_CODES, _CODES),
     Preset("envoy", "envoy_http_downstream_rq_xx", "envoy_http_downstream_rq_time",
-           "milliseconds", "envoy_response_code_class", "envoy_http_conn_manager_prefix", "5",
+           "milliseconds", "envoy_response_code_class", "envoy_route", "5",
            STATUS_CLASSES, "Envoy's response code classes 1-5",
            # the admin listener (where Prometheus scrapes Envoy) is not the service's traffic
-           'envoy_http_conn_manager_prefix!="admin"'),
+           'envoy_http_conn_manager_prefix!="admin"',
+           # a route's own series: the router's, per route stat_prefix (the fault proxy's front
+           # routes, which count the fault filter's answers and delays too)
+           ("envoy_vhost_route_upstream_rq_xx", "envoy_vhost_route_upstream_rq_time")),
 )}
 DEFAULT_PRESET = "slo-harness"
 

@@ -270,7 +270,8 @@ class _Builder:
         # a hand-set duration_metric is not known to lack it)
         self.duration_status = preset.duration_has_status or bool(prom.duration_metric)
         self.hints: dict[str, str] = {}
-        self.base: tuple[Matcher, ...] = (Matcher("job", "=", prom.job),)
+        job = (Matcher("job", "=", prom.job),)
+        self.base: tuple[Matcher, ...] = job
         try:
             extra = parse_matchers(prom.selector)
         except ValueError as err:
@@ -281,6 +282,12 @@ class _Builder:
         own = {m.label for m in extra}
         self.base += tuple(m for m in parse_matchers(preset.base_selector) if m.label not in own)
         self.base += extra
+        # an SLO with a route reads the preset's per-route metrics, if it has them and the
+        # route label is the preset's
+        self.route_metrics = None
+        if preset.route_metrics and not prom.route_label:
+            self.route_metrics = (prom.requests_metric or preset.route_metrics[0],
+                                  prom.duration_metric or preset.route_metrics[1], job + extra)
         for m in extra:
             self.hints.setdefault(m.label, "fix prometheus.selector")
             problem = status_matcher_problem(m.label, m.op, m.value, (self.status_label,))
@@ -347,7 +354,9 @@ class _Builder:
     def selectors(self, raw: _SLOV1, loc: tuple) -> dict:
         """The SLO's sources: the preset's metrics with the SLO's matchers, or its raw
         queries (`events`, `histogram`)."""
-        matchers = self.base
+        requests_metric, duration_metric, matchers = (
+            self.route_metrics if raw.route is not None and self.route_metrics
+            else (self.requests_metric, self.duration_metric, self.base))
         try:
             extra = parse_matchers(raw.selector)
         except ValueError as err:
@@ -379,7 +388,7 @@ class _Builder:
         if (raw.events is not None or raw.histogram is not None) and (raw.selector or raw.route):
             self.problem(loc, "selector and route apply to the preset's metrics; raw queries "
                               "(events, histogram) carry their own matchers: remove one")
-        requests = Selector(self.requests_metric, matchers)
+        requests = Selector(requests_metric, matchers)
         origin = "prometheus.requests_metric"
         status = self.status_label
         sel = {
@@ -387,8 +396,8 @@ class _Builder:
             "errors": Events.of(requests.where(Matcher(status, "=~", self.error_status)),
                                 origin),
             "good": Events.of(requests.where(Matcher(status, "!~", self.error_status)), origin),
-            "buckets": Selector(self.duration_metric + "_bucket", matchers),
-            "count": Selector(self.duration_metric + "_count", matchers),
+            "buckets": Selector(duration_metric + "_bucket", matchers),
+            "count": Selector(duration_metric + "_count", matchers),
             "histogram_origin": "prometheus.duration_metric",
             "scale_s": UNITS[raw.duration_unit] if raw.duration_unit else self.scale_s,
             "hints": tuple(sorted(hints.items())),

@@ -2,7 +2,8 @@
 fault API as the demo app's, with TTLs that hold.
 
     routes      the faultable path prefixes (PROXY_ROUTES) and how a fault's globs select them
-    bootstrap   Envoy's static bootstrap (pure)
+    bootstrap   Envoy's static bootstrap (pure): a front layer with per-route stats, a fault
+                layer (internal listener) with the fault filter (docs/fault-proxy.md)
     runtime     faults -> Envoy runtime keys (pure), and reading Envoy's /runtime
     envoy       the Envoy binary and its admin endpoint (adapter)
     controller  ProxyRegistry (Envoy follows it; TTLs, reconciling) and the fault API app

@@ -523,10 +523,10 @@ def test_the_chaos_page_says_when_its_faults_never_touch_the_load(tmp_path, monk
 
 
 def test_the_readmes_endpoints_example_loads():
-    """The README's inline example had `?` unquoted in a flow mapping: invalid YAML."""
+    """The docs.s inline example had `?` unquoted in a flow mapping: invalid YAML."""
     from loadtests.endpoints import parse_endpoints
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "any-service.md").read_text()
     block = readme.split("**Without a locustfile**", 1)[1].split("```yaml\n", 1)[1]
-    found = parse_endpoints(block.split("```", 1)[0], "README.md")
+    found = parse_endpoints(block.split("```", 1)[0], "docs/any-service.md")
     assert [e.path for e in found.endpoints] == ["/", "/api/items?page=1", "/api/items/0"]

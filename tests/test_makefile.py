@@ -21,8 +21,9 @@ def test_make_help_lists_every_contract_target_without_escape_codes_in_a_pipe():
 def make_n(*args, env=None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=30, check=False, env={**os.environ, **(env or {})})
+    return subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=30, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 def test_a_host_without_a_scheme_is_refused_not_dropped():

@@ -100,8 +100,8 @@ def run(args, console: Console) -> int:
     out.write_text(result.text, encoding="utf-8")
     preset = PRESETS[match.preset]
 
-    def say(text: str) -> None:
-        console.print(text, soft_wrap=True)
+    def say(text: str) -> None:  # rich markup, every value escape()d
+        console.print(text, soft_wrap=True, markup=True)
 
     say(f"recognised: [bold]{match.preset}[/] ({escape(match.requests_metric)}"
         + (f", {escape(preset.duration_metric)} histogram" if match.histogram else "")

@@ -91,7 +91,7 @@ def stack_rules(args, console: Console) -> int:
         (out / f"slo-{name}.yml").write_text(render_rules(spec, profile, source_name(path)),
                                              encoding="utf-8")
         for warning in unreachable_rows(spec, profile):
-            console.print(f"[yellow]warning ({name}):[/] {warning}")
+            console.print(f"warning ({name}): {warning}", soft_wrap=True)
     console.print(f"rules of {len(spec.slos)} SLO(s) of {spec.service} from {path} written to "
                   f"{out}/slo-{{{','.join(PROFILES)}}}.yml", highlight=False, soft_wrap=True)
     return exitcodes.OK

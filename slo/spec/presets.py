@@ -185,7 +185,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            'envoy_http_conn_manager_prefix!="admin"',
            # a route's own series: the router's, per route stat_prefix (the fault proxy's front
            # routes, which count the fault filter's answers and delays too)
-           ("envoy_vhost_route_upstream_rq_xx", "envoy_vhost_route_upstream_rq_time")),
+           route_metrics=("envoy_vhost_route_upstream_rq_xx",
+                          "envoy_vhost_route_upstream_rq_time")),
 )}
 DEFAULT_PRESET = "slo-harness"
 

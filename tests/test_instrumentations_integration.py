@@ -210,3 +210,17 @@ def test_an_error_slo_on_a_histogram_without_status_is_refused_before_any_query(
     code = main(["check", "--spec", str(tmp_path / "spec.yaml"), "--prometheus",
                  "http://127.0.0.1:9", "--last", "5m"])
     assert code == 2
+
+
+@pytest.mark.parametrize("job, preset", [
+    *((lib, preset) for lib, (preset, _) in LIBRARIES.items()),
+    *((f"doc-{page}", page) for page in EXPECTED)])
+def test_slo_init_recognises_each_instrumentation_from_its_prometheus_job(
+        world, tmp_path, job, preset):
+    """`slo init --prometheus URL --job J` names the preset the judged spec above uses, on the
+    real libraries' series and the documented pages'."""
+    out = tmp_path / "init.yaml"
+    code = main(["init", "--prometheus", world.url, "--job", job, "-o", str(out)])
+    assert code == 0
+    written = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert written["prometheus"]["preset"] == preset

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Callable
@@ -356,6 +357,26 @@ def _drift(settings: StackSettings, state: StackState) -> list[str]:
     return [f"{n}: `python -m stack down` first to change it" for n in notes]
 
 
+def _reload_rules(settings: StackSettings, state: StackState, report: Report) -> list[str]:
+    """A running native stack rereads its rule files (SIGHUP to Prometheus, or vmalert), so
+    the rules `slo rules --stack` just regenerated for the same SLO_SPEC are the ones
+    evaluated; a different SLO_SPEC is a drift note, never claimed as loaded."""
+    recorded = read_env_file(settings.paths.root).get("SLO_SPEC") or None
+    wanted = str(settings.spec) if settings.spec is not None else None
+    if wanted != recorded and wanted is not None:
+        return [f"the running stack loads the rules of {recorded or 'no spec'}, not {wanted}: "
+                f"`python -m stack down` (make stack-down) first to change it"]
+    reloaded = []
+    for name in ("prometheus", "vmalert"):
+        record = state.part(name)
+        if record is not None and record.is_ours():
+            os.kill(record.pid, signal.SIGHUP)
+            reloaded.append(name)
+    if reloaded and recorded:
+        report(f"{' and '.join(reloaded)} reread the rule files of {recorded} (SIGHUP)")
+    return []
+
+
 def revived_settings(settings: StackSettings, state: StackState | None
                      ) -> tuple[StackSettings, str | None]:
     """Reviving a stack keeps its SLO profile unless SLO_PROFILE chooses one: a fast-profile
@@ -394,7 +415,8 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
                 raise StackError(f"--fresh (FRESH=1) starts Prometheus with empty data, but the "
                                  f"stack in {paths.root} is running: `make stack-down` first")
             if alive and len(alive) == len(state.parts):
-                return _info(settings, state, already=True, warnings=_drift(settings, state))
+                notes = _drift(settings, state) + _reload_rules(settings, state, report)
+                return _info(settings, state, already=True, warnings=notes)
             if alive and state.ports != settings.ports:
                 raise StackError(f"part of a stack started with other ports is still running "
                                  f"from {paths.root}: `python -m stack down` first")

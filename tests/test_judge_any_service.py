@@ -563,6 +563,16 @@ def test_a_total_that_selects_no_series_names_its_matcher_and_the_closest_values
                                    'series has endpoint=~"/hmoe" (endpoint values seen: /home, /)')
 
 
+def test_a_job_that_selects_nothing_names_prometheus_job_as_the_fix():
+    """A new user's walk: `slo init --job my-items` while the stack scrapes the service as job
+    'target'; the fix named was prometheus.requests_metric."""
+    text = native(None, "- {name: home, objective: ratio <= 1%}")
+    (slo,) = spec_of(text).slos
+    job = next(m for m in slo.sli.total.selectors[0].matchers if m.label == "job")
+    problems = scope_problem(text, ("200",), misses=((job, ("target",)),), total_seen=False)
+    assert 'no series has job="api" (job values seen: target); fix prometheus.job' in problems[-1]
+
+
 def test_a_route_value_that_selects_nothing_names_the_matcher_and_the_closest_values():
     endpoint = next(m for m in spec_of(TYPO).slos[0].sli.events.selectors[0].matchers
                     if m.label == "endpoint")

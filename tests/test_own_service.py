@@ -27,6 +27,7 @@ from slo.spec import DEFAULT_SPEC
 from slo.spec.choice import DEMO, GIVEN, NONE, STACK, choose_spec
 from stack.config import StackSettings, private_stack_env, recorded_environ
 from stack.errors import StackConfigError
+from stack.procs import wait_until
 from stack.render import RULES_DIR, native_prometheus_config, native_rule_files
 from tests.conftest import start_static_server
 
@@ -236,6 +237,38 @@ def test_a_restart_needs_nothing_retyped_and_says_what_it_reused(own_stack):
 
 
 @pytest.mark.integration
+def test_a_changed_spec_on_a_running_stack_is_reloaded_and_another_spec_is_not_claimed(
+        own_stack, tmp_path):
+    """A new user's walk: `make stack SPEC=` on a running stack rewrote .stack/rules and said
+    "SLO rules: those of my-slos.yaml" while Prometheus kept evaluating the old rules."""
+    env, spec = own_stack.env, own_stack.spec
+    prometheus = own_stack.pairs["PROMETHEUS_URL"]
+    original = spec.read_text(encoding="utf-8")
+    try:
+        spec.write_text(original + "  - name: latency-p95\n    objective: p(95) <= 250ms\n",
+                        encoding="utf-8")
+        rules = cli(env, "slo.cli", "rules", "--stack", "--spec", str(spec))
+        assert rules.returncode == 0, rules.stdout + rules.stderr
+        up = cli({**env, "SLO_SPEC": str(spec)}, "stack", "up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "reread the rule files" in up.stdout, up.stdout
+
+        def groups():
+            answer = requests.get(prometheus + "/api/v1/rules", timeout=5).json()
+            return {g["name"] for g in answer["data"]["groups"]}
+        wait_until(lambda: "slo-latency-p95" in groups(), 20, "Prometheus to reload the rules")
+        other = tmp_path / "other.yaml"
+        other.write_text(original, encoding="utf-8")
+        drift = cli({**env, "SLO_SPEC": str(other)}, "stack", "up")
+        assert drift.returncode == 0, drift.stdout + drift.stderr
+        assert f"loads the rules of {spec}, not {other}" in " ".join(drift.stdout.split())
+    finally:
+        spec.write_text(original, encoding="utf-8")
+        cli(env, "slo.cli", "rules", "--stack", "--spec", str(spec))
+        cli({**env, "SLO_SPEC": str(spec)}, "stack", "up")
+
+
+@pytest.mark.integration
 def test_slo_run_web_serves_the_ui_with_its_tabs_while_the_experiment_runs(tmp_path,
                                                                           static_server):
     """`slo run --web`: Locust's web UI (Chaos and SLO tabs on the experiment's spec) answers
@@ -265,3 +298,24 @@ def test_slo_run_web_serves_the_ui_with_its_tabs_while_the_experiment_runs(tmp_p
     log = (tmp_path / "run" / "locust.log").read_text()
     assert f"the SLO tab shows {spec} (given)" in log and "1 SLOs of my-shop" in log, log[-2000:]
     assert (locust.output_dir / "run.json").is_file()
+
+
+def test_a_spec_reading_a_job_the_stack_does_not_scrape_is_warned_of_when_its_rules_are_made():
+    """A new user's walk: `slo init --job my-items` wrote a spec the stack in front of
+    TARGET_URL could never feed (it scrapes the service as job 'target', and only with
+    TARGET_METRICS_URL); `make stack SPEC=` said nothing."""
+    from slo.commands.rules import unscraped_jobs
+    from slo.spec import parse_spec
+
+    spec = parse_spec("version: slo-harness/v1\nservice: items\nprometheus:\n"
+                      "  preset: promhttp\n  job: my-items\nslos:\n"
+                      "  - {name: errors, objective: ratio <= 1%}\n", "my.yaml")
+    (warning,) = unscraped_jobs(spec, {"TARGET_URL": "http://127.0.0.1:8000"})
+    assert "job 'my-items', which this stack does not scrape (its jobs: envoy)" in warning
+    assert "TARGET_METRICS_URL" in warning
+    target = parse_spec("version: slo-harness/v1\nservice: items\nprometheus:\n"
+                        "  preset: promhttp\n  job: target\nslos:\n"
+                        "  - {name: errors, objective: ratio <= 1%}\n", "my.yaml")
+    assert unscraped_jobs(target, {"TARGET_URL": "http://127.0.0.1:8000",
+                                   "TARGET_METRICS_URL": "http://127.0.0.1:8000/metrics"}) == []
+    assert unscraped_jobs(target, {"TARGET_URL": "http://127.0.0.1:8000"}) != []

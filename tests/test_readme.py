@@ -20,7 +20,7 @@ def shown_commands() -> list[list[str]]:
     lines) and of its table's first column, as argv with comments dropped."""
     commands = []
     for block in re.findall(r"```[a-z]*\n(.*?)```", README, re.S):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():
             line = line.strip().removeprefix("$ ")
             if line.startswith(("make ", "slo ")):
                 commands.append(shlex.split(line, comments=True))

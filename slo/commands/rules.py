@@ -94,7 +94,36 @@ def stack_rules(args, console: Console) -> int:
             console.print(f"warning ({name}): {warning}", soft_wrap=True)
     console.print(f"rules of {len(spec.slos)} SLO(s) of {spec.service} from {path} written to "
                   f"{out}/slo-{{{','.join(PROFILES)}}}.yml", highlight=False, soft_wrap=True)
+    for warning in unscraped_jobs(spec, {**read_stack_env(), **os.environ}):
+        console.print(f"warning: {warning}", soft_wrap=True)
     return exitcodes.OK
+
+
+def stack_jobs(env: dict) -> tuple[str, ...]:
+    """The jobs the native stack scrapes for the settings `env` (stack/render.py's jobs): in
+    front of TARGET_URL, Envoy and (with TARGET_METRICS_URL) the service as job 'target'; else
+    the demo app."""
+    if env.get("TARGET_URL"):
+        return ("envoy", "target") if env.get("TARGET_METRICS_URL") else ("envoy",)
+    return ("portfolio-app",)
+
+
+def unscraped_jobs(spec, env: dict) -> list[str]:
+    """Why the stack could never feed the spec's rules: a job="..." its selectors name that the
+    stack does not scrape (a new user's `slo init --job my-shop` beside the stack's 'target')."""
+    named = sorted({m.value for slo in spec.slos for src in slo.sources
+                    for m in src.selector.matchers if m.label == "job" and m.op == "="})
+    jobs = stack_jobs(env)
+    missing = [job for job in named if job not in jobs]
+    if not missing:
+        return []
+    fix = ("set prometheus.job: target and give TARGET_METRICS_URL=<your service's /metrics> "
+           "(the stack scrapes it as job 'target'), or judge from the proxy: preset envoy, "
+           "job envoy" if env.get("TARGET_URL") else
+           "point TARGET_URL (and TARGET_METRICS_URL) at your service, or fix prometheus.job")
+    return [f"the spec reads job {', '.join(repr(j) for j in missing)}, which this stack does "
+            f"not scrape (its jobs: {', '.join(jobs)}): its rules and `slo check` would see "
+            f"no data; {fix}"]
 
 
 def run(args, console: Console) -> int:

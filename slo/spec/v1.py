@@ -294,6 +294,9 @@ class _Builder:
             if problem:
                 self.problem(("prometheus", "selector"), problem)
         self.hints[self.status_label] = "set prometheus.status_label (or prometheus.preset)"
+        self.hints.setdefault("job", "fix prometheus.job (the job Prometheus scrapes the service "
+                                     "under; the stack scrapes TARGET_METRICS_URL as job "
+                                     "'target')")
         problem = regex_problem(self.error_status)
         if problem:
             self.problem(("prometheus", "error_status"), problem)

@@ -214,11 +214,14 @@ def resolve_fault_api(explicit_url: str | None = None, environ=None) -> FaultApi
 def _own_app(env, stack: dict) -> str | None:
     """The app the environment names on purpose: APP_URL; or APP_PORT unless it is the stack's
     own app's port (the port the stack was started with means the stack, whose faults go to
-    its fault proxy when it runs one)."""
+    its fault proxy when it runs one; in front of TARGET_URL no demo app runs, and .stack/env
+    keeps only the APP_PORT the stack was started with)."""
     if env.get("APP_URL"):
         return env["APP_URL"].rstrip("/")
     app = _env_app_url(env)
-    return None if app and same_url(app, stack.get("APP_URL")) else app
+    own = stack.get("APP_URL") or (stack.get("APP_PORT") and
+                                   f"http://127.0.0.1:{stack['APP_PORT']}")
+    return None if app and same_url(app, own) else app
 
 
 def fault_api_for(host: str, environ=None) -> FaultApi:

@@ -138,9 +138,10 @@ def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
     pairs["TELEGRAM_MODE"] = telegram_mode
     for part, port in settings.ports.items():
         pairs[port_var(part)] = str(port)
-    pairs["APP_URL"] = settings.url("app")
-    pairs["FAULT_API_URL"] = settings.url("app")
-    pairs["FAULT_BACKEND"] = "app"
+    if not settings.proxy:   # the demo app runs only without TARGET_URL
+        pairs["APP_URL"] = settings.url("app")
+        pairs["FAULT_API_URL"] = settings.url("app")
+        pairs["FAULT_BACKEND"] = "app"
     if settings.proxy:
         pairs["TARGET_URL"] = settings.target_url
         if settings.target_metrics_url:

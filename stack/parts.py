@@ -217,7 +217,8 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
             ready_what="the Telegram sandbox's /health",
             links={"messages": url("telegram-sandbox") + "/sandbox/messages"},
         ),
-        PartSpec(
+        # the demo app only without TARGET_URL: in front of your service nothing of it runs
+        *([] if settings.proxy else [PartSpec(
             name="app", title="Target app",
             cmd=[py, "-m", "target_app", "serve"],
             env={"APP_HOST": settings.host, "APP_PORT": str(settings.ports["app"]),
@@ -227,7 +228,7 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
             ready=ready_check("app", url("app")),
             ready_what="the app's /health",
             links={"metrics": url("app") + "/metrics"},
-        ),
+        )]),
         *([proxy_part(settings, secrets)] if settings.proxy else []),
         PartSpec(
             name="alertmanager", title="Alertmanager",

@@ -57,3 +57,22 @@ def test_nothing_active_means_no_wait_and_no_word():
     fake, said = waiting(True, [[]])
     ExperimentRunner._wait_for_quiet(fake)
     assert said == []
+
+
+@pytest.mark.parametrize(("target", "backend", "stack_env", "refused"), [
+    ("app", "app", {}, None),
+    ("app", "proxy", {"TARGET_URL": "http://127.0.0.1:8000"}, "runs no demo app"),
+    ("proxy", "app", {}, "has no fault proxy"),
+    ("proxy", "proxy", {"TARGET_URL": "http://127.0.0.1:8000"}, None),
+], ids=["demo", "app-in-front-of-your-service", "proxy-without-one", "proxy"])
+def test_an_experiment_runs_only_on_a_stack_that_has_its_target(target, backend, stack_env,
+                                                                refused):
+    """In front of TARGET_URL no demo app runs: `target: app` would put faults on nothing."""
+    fake = SimpleNamespace(
+        experiment=SimpleNamespace(target=target, source="exp.yaml"),
+        conn=SimpleNamespace(fault_api=SimpleNamespace(backend=backend), env=stack_env))
+    if refused is None:
+        ExperimentRunner._check_target(fake)
+    else:
+        with pytest.raises(RunnerError, match=refused):
+            ExperimentRunner._check_target(fake)

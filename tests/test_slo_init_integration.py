@@ -3,16 +3,14 @@ slo-harness preset from its /metrics page and from Prometheus's series of its jo
 it writes is judged by `slo check` (every SLO evaluated, none "could not evaluate")."""
 
 import json
-import threading
 import time
 
 import pytest
-import requests
 import yaml
 
 from slo.cli import main
-from stack.procs import wait_until
 from tests.conftest import _start_app, launch_prometheus
+from tests.test_slo_check_integration import drive, scraped
 
 pytestmark = pytest.mark.integration
 JOB = "portfolio-app"
@@ -24,35 +22,10 @@ def env(tmp_path_factory):
     app = _start_app(workdir / "app")
     prom = launch_prometheus(workdir / "prom", {JOB: [f"127.0.0.1:{app.port}"]})
 
-    def scraped():
-        result = requests.get(prom.url + "/api/v1/query", params={"query": "up"},
-                              timeout=5).json()["data"]["result"]
-        return result and result[0]["value"][1] == "1"
-    wait_until(scraped, 30, "Prometheus to scrape the app")
+    scraped(prom.url)
     yield app, prom
     prom.proc.stop()
     app.proc.stop()
-
-
-def drive(url: str, seconds: float, threads: int = 4) -> tuple[float, float]:
-    stop = time.monotonic() + seconds
-    paths = ["/", "/api/projects", "/api/projects/1"]
-
-    def loop(i):
-        with requests.Session() as s:
-            n = i
-            while time.monotonic() < stop:
-                s.get(url + paths[n % len(paths)], timeout=10)
-                n += 1
-                time.sleep(0.05)
-
-    start = time.time()
-    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return start, time.time()
 
 
 def test_the_demo_app_is_the_slo_harness_preset_and_its_spec_is_judged(env, tmp_path, capsys):

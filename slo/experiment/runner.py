@@ -348,6 +348,12 @@ class ExperimentRunner:
                 f"{self.experiment.source}: target: proxy, but the running stack has no fault "
                 f"proxy: start it in front of the service, e.g. `make stack-down` then "
                 f"`TARGET_URL=http://127.0.0.1:8000 slo run {self.experiment.source}`")
+        if self.experiment.target == "app" and self.conn.env.get("TARGET_URL"):
+            raise RunnerError(
+                f"{self.experiment.source}: target: app (the default) is the demo app, but the "
+                f"running stack is in front of {self.conn.env['TARGET_URL']} and runs no demo "
+                f"app: set `target: proxy` in the experiment to inject its faults in front of "
+                f"your service, or stop the stack (`make stack-down`) to run it on the demo")
 
     def _check_profile(self) -> None:
         """An experiment's alert timings only hold on the profile it was written for."""

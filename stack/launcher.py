@@ -378,6 +378,13 @@ def _reload_rules(settings: StackSettings, state: StackState, report: Report) ->
     return []
 
 
+def _listens(spec: PartSpec) -> str:
+    """Where a part takes requests: the fault proxy's traffic address first (its url is the
+    fault API it is checked on; a user reading "on <control port>" sent load there)."""
+    proxy = spec.links.get("proxy")
+    return f"{proxy} (fault API {spec.url})" if proxy else spec.url
+
+
 def revived_settings(settings: StackSettings, state: StackState | None
                      ) -> tuple[StackSettings, str | None]:
     """Reviving a stack keeps its SLO profile unless SLO_PROFILE chooses one: a fast-profile
@@ -479,7 +486,7 @@ def _native_up(settings: StackSettings, previous: StackState | None, report: Rep
                 continue
             if spec.name == "alertmanager":
                 _links_for_prometheus(specs, state, settings, grafana is not None, timeout)
-            report(f"starting {spec.title} on {spec.url}")
+            report(f"starting {spec.title} on {_listens(spec)}")
             record = _start(spec, settings)
             started.append(record)
             state.replace_part(record)

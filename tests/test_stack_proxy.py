@@ -176,6 +176,9 @@ def test_the_stack_with_target_url_runs_the_proxy_faults_act_on_it_and_down_stop
     pairs = read_stack_env(env["STACK_DIR"])
     assert pairs["TARGET_URL"] == static_server.url and pairs["FAULT_BACKEND"] == "proxy"
     assert f"{pairs['PROXY_URL']} -> {static_server.url}" in " ".join(up.stdout.split())
+    # the address to send load to comes first, not the control port it is checked on
+    assert (f"starting Fault proxy (Envoy) on {pairs['PROXY_URL']} (fault API "
+            f"{pairs['FAULT_API_URL']})") in " ".join(up.stdout.split()), up.stdout
     status = cli(env, "stack", "status")
     assert status.returncode == 0 and "Fault proxy" in status.stdout, status.stdout
     assert requests.get(pairs["PROXY_URL"] + "/", timeout=5).status_code == 200

@@ -40,6 +40,7 @@ from stack.config import (
 )
 from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
 from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
+from stack.grafana.env import HOME_DASHBOARD, target_provisioning
 from stack.links import FULL_UI, UiInfo, detect_ui, prometheus_prefix
 from stack.parts import (
     GRAFANA_HINT,
@@ -152,6 +153,11 @@ def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
         pairs["FAULT_API_URL"] = settings.url("proxy-control")
         pairs["FAULT_BACKEND"] = "proxy"
         pairs["COMPOSE_PROFILES"] = "proxy"   # compose.yaml's envoy and fault-proxy services
+    if settings.proxy and mode == "compose":   # compose.yaml's Grafana mounts these instead
+        grafana_dir = settings.paths.part_dir("grafana")   # of the demo's (see _write_configs)
+        pairs["GRAFANA_PROVISIONING_SRC"] = str(grafana_dir.resolve() / "provisioning")
+        pairs["GRAFANA_DASHBOARDS_SRC"] = str(grafana_dir.resolve() / "dashboards")
+        pairs["GRAFANA_HOME_DASHBOARD"] = HOME_DASHBOARD
     if settings.spec is not None:
         pairs["SLO_SPEC"] = str(settings.spec)
     if settings.extra_rules_given:
@@ -185,6 +191,11 @@ def _write_configs(settings: StackSettings, mode: str, grafana: bool, pairs: dic
     paths = settings.paths
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_private(paths.env_file, render_env_file(pairs))
+    if settings.proxy and (grafana or mode == "compose"):
+        # Grafana in front of TARGET_URL: the user's SLO alerts and dashboard, none of the demo's
+        # (its GrafanaPortfolioAppDown would page within a minute: no demo app runs)
+        target_provisioning(paths.part_dir("grafana"),
+                            paths.spec_rules / "grafana" if settings.spec is not None else None)
     if mode == "compose":
         return []
     write_alertmanager_dir(paths.part_dir("alertmanager") / "alertmanager.yml", telegram,

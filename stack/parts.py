@@ -16,8 +16,8 @@ from pathlib import Path
 import requests
 
 from stack.config import SANDBOX_CHAT_ID, StackSettings, port_var
-from stack.grafana.env import grafana_env
-from stack.grafana.exprs import DASHBOARDS_DIR
+from stack.grafana.env import HOME_DASHBOARD, grafana_env
+from stack.grafana.exprs import DASHBOARDS_DIR, PROVISIONING_DIR
 from stack.procs import find_binary, http_ok
 
 # --rules.alert.resend-delay: see the comment block in stack/prometheus/prometheus.yml.
@@ -250,12 +250,19 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
     if grafana is not None:
         home = next((h for h in GRAFANA_HOMES if h.is_dir()), None)
         grafana_dir = paths.part_dir("grafana")
+        # in front of TARGET_URL: the files target_provisioning() writes there (no demo)
+        own = settings.proxy
+        dashboards = grafana_dir / "dashboards" if own else DASHBOARDS_DIR
+        home = (grafana_dir / "dashboards" / HOME_DASHBOARD if own
+                else DASHBOARDS_DIR / "portfolio.json")
         parts.append(PartSpec(
             name="grafana", title="Grafana",
             cmd=[*redact, *grafana[1], *([f"--homepath={home}"] if home else [])],
             env={
                 # the provisioning's variables (datasource URL, dashboards dir, contact points)
-                **grafana_env(url("prometheus"), url("alertmanager"),
+                **grafana_env(url("prometheus"), url("alertmanager"), dashboards_dir=dashboards,
+                              provisioning_dir=(grafana_dir / "provisioning" if own
+                                                else PROVISIONING_DIR),
                               telegram_bot_token=settings.telegram_bot_token,
                               telegram_chat_id=(str(settings.telegram_chat_id)
                                                 if settings.telegram_chat_id is not None
@@ -273,7 +280,7 @@ def build_parts(settings: StackSettings, secrets: dict[str, str], binaries: dict
                 "GF_ANALYTICS_REPORTING_ENABLED": "false",
                 "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
                 "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
-                "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH": str(DASHBOARDS_DIR / "portfolio.json"),
+                "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH": str(home),
             },
             url=url("grafana"),
             ready=ready_check("grafana", url("grafana")),

@@ -6,9 +6,11 @@ compose.yaml and the files it mounts. `docker compose config` validates the file
 the compose plugin is installed.
 """
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -53,11 +55,24 @@ def env(service: dict) -> dict:
     return service.get("environment") or {}
 
 
-def volume_mounts(service: dict) -> list[tuple[str, str]]:
-    """(source, target) of each short-syntax volume entry."""
+def interpolate(text: str, environ: dict | None = None) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR-default}` with `environ` (default: none
+    set), as `docker compose` reads them."""
+    environ = environ or {}
+
+    def value(match: re.Match) -> str:
+        name, colon, default = match.group(1), match.group(2), match.group(3)
+        if name in environ and (environ[name] or not colon):
+            return environ[name]
+        return default or ""
+    return re.sub(r"\$\{(\w+)(?:(:?)-([^}]*))?\}", value, text)
+
+
+def volume_mounts(service: dict, environ: dict | None = None) -> list[tuple[str, str]]:
+    """(source, target) of each short-syntax volume entry, interpolated with `environ`."""
     mounts = []
     for entry in service.get("volumes") or []:
-        source, target, *_ = entry.split(":")
+        source, target, *_ = interpolate(entry, environ).split(":")
         mounts.append((source, target))
     return mounts
 
@@ -223,9 +238,45 @@ def test_grafana_gets_every_variable_its_provisioning_reads():
     mounts = dict((target, source) for source, target in volume_mounts(grafana))
     assert mounts["/etc/grafana/provisioning"] == "./stack/grafana/provisioning"
     assert mounts[grafana_env["GRAFANA_DASHBOARDS_DIR"]] == "./stack/grafana/dashboards"
-    home = Path(grafana_env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    home = Path(interpolate(grafana_env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]))
     assert home.parent == Path(grafana_env["GRAFANA_DASHBOARDS_DIR"])
     assert (DASHBOARDS_DIR / home.name).is_file()
+
+
+def test_in_front_of_target_url_grafana_mounts_the_users_files_not_the_demos(tmp_path):
+    """The demo's GrafanaPortfolioAppDown reads `up{job="portfolio-app"} or on() vector(0)`:
+    mounted in front of the user's service it would page within a minute."""
+    from stack.config import StackSettings
+    from stack.launcher import _plan, _write_configs
+
+    spec = tmp_path / "my.yaml"
+    spec.write_text("version: slo-harness/v1\nservice: my-shop\nprometheus:\n"
+                    "  preset: promhttp\n  job: target\nslos:\n"
+                    "  - {name: errors, objective: ratio <= 1%}\n")
+    settings_env = {"STACK_DIR": str(tmp_path / "stack"), "TARGET_URL": "http://127.0.0.1:8000",
+           "TARGET_METRICS_URL": "http://127.0.0.1:8000/metrics", "SLO_SPEC": str(spec),
+           "STACK_MODE": "compose"}
+    grafana_files = tmp_path / "stack" / "rules" / "grafana"
+    made = subprocess.run([sys.executable, "-m", "slo.cli", "rules", "--stack"], env={**os.environ,
+                          **settings_env}, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert made.returncode == 0, made.stdout + made.stderr
+    settings = StackSettings.from_env(settings_env)
+    pairs, telegram = _plan(settings, "compose", grafana=True)
+    _write_configs(settings, "compose", True, pairs, telegram)
+    grafana = services()["grafana"]
+    mounts = {target: Path(source) for source, target in volume_mounts(grafana, pairs)}
+    alerting = mounts["/etc/grafana/provisioning"] / "alerting"
+    assert sorted(p.name for p in alerting.iterdir()) == [
+        "contact-points.yaml", "notification-policies.yaml", "notification-templates.yaml",
+        "slo-rules.yaml"]
+    rules = (alerting / "slo-rules.yaml").read_text()
+    assert "my-shop" in rules and "portfolio" not in rules
+    assert rules == (grafana_files / "provisioning" / "alerting" / "slo-rules.yaml").read_text()
+    dashboards = mounts["/etc/grafana/dashboards"]
+    assert [p.name for p in dashboards.iterdir()] == ["slo.json"]
+    assert "portfolio" not in (dashboards / "slo.json").read_text()
+    home = Path(interpolate(env(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"], pairs))
+    assert (dashboards / home.name).is_file()
 
 
 # --- Prometheus and Alertmanager -----------------------------------------------------------------

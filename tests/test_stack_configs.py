@@ -490,6 +490,49 @@ def test_no_secret_is_passed_on_a_command_line(tmp_path):
     assert "--cluster.listen-address=" in next(p for p in parts if p.name == "alertmanager").cmd
 
 
+@pytest.mark.parametrize("with_spec", [True, False], ids=["your-spec", "no-spec"])
+def test_native_grafana_in_front_of_target_url_provisions_nothing_of_the_demo(tmp_path,
+                                                                              with_spec):
+    """The demo's GrafanaPortfolioAppDown reads `up{job="portfolio-app"} or on() vector(0)`:
+    provisioned in front of the user's service, where no demo app runs, it pages in a minute."""
+    from stack.launcher import _plan, _write_configs
+
+    env = {"TARGET_URL": "http://127.0.0.1:8000"}
+    if with_spec:
+        spec = tmp_path / "my.yaml"
+        spec.write_text("version: slo-harness/v1\nservice: my-shop\nprometheus:\n"
+                        "  preset: envoy\n  job: envoy\n"
+                        "slos:\n  - {name: errors, objective: ratio <= 1%}\n")
+        env["SLO_SPEC"] = str(spec)
+        made = subprocess.run([sys.executable, "-m", "slo.cli", "rules", "--stack"],
+                              env={**os.environ, "STACK_DIR": str(tmp_path / "stack"), **env},
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stdout + made.stderr
+    settings = settings_for(tmp_path, **env)
+    pairs, telegram = _plan(settings, "native", grafana=True)
+    _write_configs(settings, "native", True, pairs, telegram)
+    (grafana,) = [p for p in build_parts(settings, resolve_secrets({}, {}),
+                                         {"prometheus": "-", "alertmanager": "-"},
+                                         grafana=("/bin/grafana", ["/bin/grafana", "server"]))
+                  if p.name == "grafana"]
+    provisioning = Path(grafana.env["GF_PATHS_PROVISIONING"])
+    dashboards = Path(grafana.env["GRAFANA_DASHBOARDS_DIR"])
+    assert settings.paths.root in provisioning.parents and settings.paths.root in \
+        dashboards.parents
+    files = sorted(p.relative_to(provisioning).as_posix() for p in provisioning.rglob("*.yaml"))
+    own = ["alerting/slo-rules.yaml"] if with_spec else []
+    assert files == sorted(["alerting/contact-points.yaml", "alerting/notification-policies.yaml",
+                            "alerting/notification-templates.yaml", *own,
+                            "dashboards/dashboards.yaml", "datasources/prometheus.yaml"])
+    assert [p.name for p in dashboards.iterdir()] == (["slo.json"] if with_spec else [])
+    for path in [*provisioning.rglob("*.yaml"), *dashboards.iterdir()]:
+        assert "portfolio" not in path.read_text(), path
+    home = Path(grafana.env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert home.parent == dashboards and home.is_file() == with_spec
+    if with_spec:
+        assert "my-shop" in (provisioning / "alerting" / "slo-rules.yaml").read_text()
+
+
 def test_the_log_filter_masks_tokens_in_bot_api_urls():
     line = f'msg="Notify failed" err="Post \\"https://api.telegram.org/bot{REAL_TOKEN}/sendMessage\\""'
     assert REAL_TOKEN not in mask_tokens(line)

@@ -92,8 +92,16 @@ def stack_rules(args, console: Console) -> int:
                                              encoding="utf-8")
         for warning in unreachable_rows(spec, profile):
             console.print(f"warning ({name}): {warning}", soft_wrap=True)
+    # Grafana's share (its SLO alerts and dashboard): the stack provisions these instead of
+    # the demo's when it runs in front of TARGET_URL.
+    for rel, text in generated_files(spec, source_name(path)).items():
+        if rel.startswith("grafana/"):
+            target = out / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
     console.print(f"rules of {len(spec.slos)} SLO(s) of {spec.service} from {path} written to "
-                  f"{out}/slo-{{{','.join(PROFILES)}}}.yml", highlight=False, soft_wrap=True)
+                  f"{out}/slo-{{{','.join(PROFILES)}}}.yml (Grafana's: {out}/grafana)",
+                  highlight=False, soft_wrap=True)
     for warning in unscraped_jobs(spec, {**read_stack_env(), **os.environ}):
         console.print(f"warning: {warning}", soft_wrap=True)
     return exitcodes.OK

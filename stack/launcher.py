@@ -54,6 +54,7 @@ from stack.procs import find_binary, http_ok, pid_alive, port_in_use, spawn, sto
 from stack.render import (
     ALERTMANAGER_TEMPLATE,
     TELEGRAM_TEMPLATE,
+    compose_prometheus_dir,
     native_prometheus_config,
     render_alertmanager,
     render_links,
@@ -158,6 +159,8 @@ def _env_pairs(settings: StackSettings, secrets: dict[str, str], mode: str,
         pairs["GRAFANA_PROVISIONING_SRC"] = str(grafana_dir.resolve() / "provisioning")
         pairs["GRAFANA_DASHBOARDS_SRC"] = str(grafana_dir.resolve() / "dashboards")
         pairs["GRAFANA_HOME_DASHBOARD"] = HOME_DASHBOARD
+        pairs["PROMETHEUS_CONFIG_SRC"] = str(settings.paths.part_dir("prometheus").resolve()
+                                             / "compose")
     if settings.spec is not None:
         pairs["SLO_SPEC"] = str(settings.spec)
     if settings.extra_rules_given:
@@ -196,8 +199,9 @@ def _write_configs(settings: StackSettings, mode: str, grafana: bool, pairs: dic
         # (its GrafanaPortfolioAppDown would page within a minute: no demo app runs)
         target_provisioning(paths.part_dir("grafana"),
                             paths.spec_rules / "grafana" if settings.spec is not None else None)
-    if mode == "compose":
-        return []
+    if mode == "compose":   # in front of TARGET_URL: your rules and jobs, none of the demo's
+        return (compose_prometheus_dir(settings, paths.part_dir("prometheus") / "compose")
+                if settings.proxy else [])
     write_alertmanager_dir(paths.part_dir("alertmanager") / "alertmanager.yml", telegram,
                            settings.url("grafana") if grafana else None, _known_ui(paths.root))
     text, warnings = native_prometheus_config(settings)
@@ -448,7 +452,7 @@ def ensure_stack(settings: StackSettings | None = None, *, report: Report = _qui
 
 def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
     pairs, telegram = _plan(settings, "compose", grafana=True)
-    _write_configs(settings, "compose", True, pairs, telegram)
+    warnings = _write_configs(settings, "compose", True, pairs, telegram)
     telegram_mode = telegram.mode
     report("Docker engine found: starting compose.yaml (docker compose up -d --wait)")
     compose.compose_up(settings.paths.env_file)
@@ -457,7 +461,7 @@ def _compose_up(settings: StackSettings, report: Report) -> StackInfo:
                        slo_profile=settings.slo_profile, telegram_mode=telegram_mode,
                        target_url=settings.target_url)
     save_state(settings.paths.state_file, state)
-    return _info(settings, state, already=False)
+    return _info(settings, state, already=False, warnings=warnings)
 
 
 def _native_up(settings: StackSettings, previous: StackState | None, report: Report,

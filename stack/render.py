@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -149,6 +150,34 @@ def native_prometheus_config(settings: StackSettings, rules_dir: Path = RULES_DI
                              source_name="stack/prometheus/prometheus.yml", drop_jobs=drop,
                              extra_jobs=extra)
     return text, warnings
+
+
+def compose_prometheus_dir(settings: StackSettings, dest: Path, rules_dir: Path = RULES_DIR,
+                           source: Path = PROMETHEUS_SOURCE) -> list[str]:
+    """compose.yaml's Prometheus config for a stack in front of TARGET_URL, written into `dest`
+    (mounted at /etc/prometheus in place of stack/prometheus): the source's compose targets
+    without the demo's job, the rule files native_rule_files() chooses (your spec's, none of
+    the demo's) copied into dest/rules, and TARGET_METRICS_URL's job (as the containers reach
+    it). Returns the warnings."""
+    rule_files, warnings = native_rule_files(settings, rules_dir)
+    rules = dest / "rules"
+    shutil.rmtree(rules, ignore_errors=True)
+    rules.mkdir(parents=True)
+    names = []
+    for index, path in enumerate(rule_files):
+        name = f"{index:02d}-{path.name}"     # unique: two STACK_EXTRA_RULES may share a name
+        shutil.copyfile(path, rules / name)
+        names.append(f"rules/{name}")
+    config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    targets = {job["job_name"]: job["static_configs"][0]["targets"][0]
+               for job in config["scrape_configs"] if job["job_name"] != DEMO_JOB}
+    alertmanager = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
+    extra = [target_job(settings.target_metrics_url)] if settings.target_metrics_url else []
+    text = render_prometheus(source.read_text(encoding="utf-8"), targets, alertmanager, names,
+                             source_name="stack/prometheus/prometheus.yml", drop_jobs=[DEMO_JOB],
+                             extra_jobs=extra)
+    (dest / "prometheus.yml").write_text(text, encoding="utf-8")
+    return warnings
 
 
 def yaml_scalar(value: str | int) -> str:

@@ -278,6 +278,22 @@ def test_in_front_of_target_url_grafana_mounts_the_users_files_not_the_demos(tmp
     home = Path(interpolate(env(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"], pairs))
     assert (dashboards / home.name).is_file()
 
+    # Prometheus: the spec's rules and the service's job, no demo job or rule; promtool reads
+    # the mounted folder as the container would (rule paths relative to the config)
+    config_dir = dict((t, Path(s)) for s, t in volume_mounts(services()["prometheus"], pairs))[
+        "/etc/prometheus"]
+    config = yaml.safe_load((config_dir / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in
+            config["scrape_configs"]}
+    assert "portfolio-app" not in jobs and jobs["target"] == ["127.0.0.1:8000"]
+    assert jobs["envoy"] == ["envoy:9901"]
+    assert config["rule_files"] == ["rules/00-slo-standard.yml"]
+    assert "my-shop" in (config_dir / "rules" / "00-slo-standard.yml").read_text()
+    if shutil.which("promtool"):
+        checked = subprocess.run(["promtool", "check", "config", str(config_dir /
+                                  "prometheus.yml")], capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
 
 # --- Prometheus and Alertmanager -----------------------------------------------------------------
 

@@ -442,3 +442,17 @@ def test_a_real_abort_fault_is_unseen_by_envoys_cluster_stats_and_seen_downstrea
     (downstream,) = json.loads(out.read_text())["slos"]
     assert (code, downstream["status"]) == (1, "violated"), downstream
     assert downstream["value"] == pytest.approx(codes.count(503) / len(codes), abs=0.1)
+
+
+def test_no_data_under_a_proxy_fault_names_the_fault_before_the_metrics_own_answer():
+    """A new user's walk: a 100 % proxy abort left the service no request to count, and the
+    experiment's phase said only the metrics' "no data" answer, never the proxy's fault."""
+    own = judge(next(s for s in OWN.slos if s.name == "error-ratio"), value=None, total=0)
+    assert own.status == NO_DATA and own.reason
+    (after,) = refuse_unseen([own], OWN.slos, [fault()])
+    assert after.status == NO_DATA and after.blind
+    assert after.reason.startswith("the faults were injected by the fault proxy in front of the "
+                                   "service (error (probability=0.2, status=503)"), after.reason
+    assert after.reason.endswith(f"; without the fault: {own.reason}"), after.reason
+    (unfaulted,) = refuse_unseen([own], OWN.slos, [fault("app")])
+    assert unfaulted == own                      # no proxy fault: its own answer, unchanged

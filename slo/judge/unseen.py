@@ -79,8 +79,11 @@ def blind_to(slo: SLO, kinds) -> bool:
 def unseen_reason(slo: SLO, status: str, faults: str, kinds) -> str | None:
     """Why a `status` verdict of `slo` over a window with the proxy's `faults` (as text, of
     `kinds`) is no claim, or None when it stands (a violation, an SLO those faults do not
-    blind, the proxy's own metrics)."""
-    if status not in (MET, WARN) or sees_proxy_faults(slo) or not blind_to(slo, kinds):
+    blind, the proxy's own metrics). A no-data verdict is given the reason too: a fault that
+    answered every request itself left the service nothing to count, and the fault, not the
+    scrape, is then what a user must be told first."""
+    if (status not in (MET, WARN, NO_DATA) or sees_proxy_faults(slo)
+            or not blind_to(slo, kinds)):
         return None
     metrics = ", ".join(sorted({src.selector.metric for src in slo.sources}))
     return (f"the faults were injected by the fault proxy in front of the service ({faults}): "
@@ -112,14 +115,21 @@ def unseen(verdicts, slos, faults) -> dict[str, str]:
 
 def refuse_unseen(verdicts, slos, faults) -> tuple[Verdict, ...]:
     """New verdicts: each met (or warn) of an SLO that does not read Envoy's downstream stats
-    made no_data when a fault of the proxy in front of it was applied in the window; the
+    made no_data when a fault of the proxy in front of it was applied in the window, and each
+    no_data of such an SLO given the fault as its first reason (its own answer after it); the
     others as they were (a step of slo.judge.judgement.judge_window: no verdict is changed
     after it is made)."""
     refused = unseen(verdicts, slos, faults)
     return tuple(verdict if verdict.name not in refused else replace(
         verdict, status=NO_DATA, margin=None, value=None, value_bounds=None,
         good_fraction=None, total_events=None, blind=True,
-        reason=f"{refused[verdict.name]} (they read {verdict.shown})") for verdict in verdicts)
+        reason=_blind_reason(refused[verdict.name], verdict)) for verdict in verdicts)
+
+
+def _blind_reason(refused: str, verdict) -> str:
+    if verdict.status == NO_DATA:
+        return f"{refused}; without the fault: {verdict.reason}"
+    return f"{refused} (they read {verdict.shown})"
 
 
 # The stack's proxy job, Envoy's fault filter counters (created at 0 when Envoy starts) and the

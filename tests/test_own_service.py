@@ -269,6 +269,32 @@ def test_a_changed_spec_on_a_running_stack_is_reloaded_and_another_spec_is_not_c
 
 
 @pytest.mark.integration
+def test_make_stacks_rules_step_reads_the_recorded_settings_and_never_writes_refused_rules(
+        own_stack, tmp_path):
+    """A new user's walk: a second `make stack` (make exports TARGET_URL empty) warned "the
+    spec reads job 'envoy', which this stack does not scrape (its jobs: portfolio-app)"; and
+    `make stack SPEC=other.yaml` on the running stack rewrote .stack/rules with other.yaml's
+    rules, then the stack refused the change: the files no longer were the loaded spec's."""
+    env, spec = own_stack.env, own_stack.spec
+    made_env = {**env, "TARGET_URL": "", "TARGET_METRICS_URL": "", "PROXY_ROUTES": ""}
+    again = cli(made_env, "slo.cli", "rules", "--stack")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"from {spec}" in " ".join(again.stdout.split()), again.stdout
+    assert "does not scrape" not in again.stdout, again.stdout
+    rules_dir = Path(env["STACK_DIR"]) / "rules"
+    before = {p: p.read_bytes() for p in sorted(rules_dir.rglob("*")) if p.is_file()}
+    other = tmp_path / "other.yaml"
+    other.write_text(spec.read_text(encoding="utf-8").replace("service: ", "service: x"),
+                     encoding="utf-8")
+    refused = cli(made_env, "slo.cli", "rules", "--stack", "--spec", str(other))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert f"the running stack loads the rules of {spec}, not {other}" in said, said
+    assert "make stack-down" in said and "no rules written" in said, said
+    assert {p: p.read_bytes() for p in sorted(rules_dir.rglob("*")) if p.is_file()} == before
+
+
+@pytest.mark.integration
 def test_slo_run_web_serves_the_ui_with_its_tabs_while_the_experiment_runs(tmp_path,
                                                                           static_server):
     """`slo run --web`: Locust's web UI (Chaos and SLO tabs on the experiment's spec) answers

@@ -189,8 +189,8 @@ def absent_rule(spec: Spec, slo: SLO, profile: Profile) -> dict | None:
             f"SLO {slo.name} ({slo.objective_text}) has had no series of "
             f"{', '.join(sorted({s.selector.metric for s in slo.sources}))} matching its "
             f"selectors for {format_duration(for_s)}, so its burn-rate alerts cannot fire: "
-            "check that Prometheus scrapes the service and that the spec's metric and label "
-            "names are right."),
+            "the service is down or no longer scraped (Prometheus's targets page shows its "
+            "up=0 and the scrape error), or the spec's metric and label names are wrong."),
     }
     if slo.alerting.runbook_url:
         annotations["runbook_url"] = slo.alerting.runbook_url

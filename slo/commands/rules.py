@@ -80,11 +80,20 @@ def _diff(old: str, new: str, name: str) -> str:
 def stack_rules(args, console: Console) -> int:
     """--stack: the rules of the spec given, $SLO_SPEC or the stack's recorded one, written
     where the stack loads them for SLO_SPEC; nothing to do (exit 0, silent) without a spec."""
+    from stack.config import recorded_environ  # the stack's (the lab install's): --stack only
+
     env_file = stack_env_path()
-    path = args.spec or os.environ.get("SLO_SPEC") or read_stack_env().get("SLO_SPEC")
+    # the settings `python -m stack up` will use: the recorded ones where the environment
+    # leaves them empty (make exports TARGET_URL empty when it is not given)
+    settings, _ = recorded_environ(os.environ, read_stack_env())
+    path = args.spec or settings.get("SLO_SPEC")
     if not path:   # the stack says what it loads instead (`make stack` runs this each time)
         return exitcodes.OK
     spec = load_spec(path)
+    refused = running_spec_conflict(env_file.parent, path)
+    if refused:    # the stack would refuse the change: its rule files stay those it loads
+        console.print(Text.assemble(("no rules written", "red"), f": {refused}"), soft_wrap=True)
+        return exitcodes.NOT_EVALUATED
     out = env_file.parent / "rules"
     out.mkdir(parents=True, exist_ok=True)
     for name, profile in PROFILES.items():
@@ -102,9 +111,27 @@ def stack_rules(args, console: Console) -> int:
     console.print(f"rules of {len(spec.slos)} SLO(s) of {spec.service} from {path} written to "
                   f"{out}/slo-{{{','.join(PROFILES)}}}.yml (Grafana's: {out}/grafana)",
                   highlight=False, soft_wrap=True)
-    for warning in unscraped_jobs(spec, {**read_stack_env(), **os.environ}):
+    for warning in unscraped_jobs(spec, settings):
         console.print(f"warning: {warning}", soft_wrap=True)
     return exitcodes.OK
+
+
+def running_spec_conflict(stack_dir: Path, path: str) -> str | None:
+    """Why the stack running from `stack_dir` would refuse the rules of the spec at `path`
+    (it loads another spec's, or none: stack.launcher's _reload_rules says the same), or None
+    (nothing runs, or it runs this spec, whose regenerated rules it rereads)."""
+    from stack.state import load_state
+
+    state = load_state(stack_dir / "state.json")
+    if state is None or not (state.mode == "compose"
+                             or any(part.leader_alive() for part in state.parts)):
+        return None
+    recorded = read_stack_env(stack_dir).get("SLO_SPEC") or None
+    if recorded is not None and Path(recorded).resolve() == Path(path).resolve():
+        return None
+    return (f"the running stack loads the rules of {recorded or 'no spec'}, not "
+            f"{Path(path).resolve()}: `make stack-down` (python -m stack down) first to change "
+            f"it")
 
 
 def stack_jobs(env: dict) -> tuple[str, ...]:

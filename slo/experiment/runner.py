@@ -392,11 +392,12 @@ class ExperimentRunner:
             shown = "; ".join(f"{a.name}{{{labels_text(a.labels)}}} {a.state}"
                               for a in active[:5])
             why = (f"this run started the stack fresh, so they fire on the data as it is now "
-                   f"({ABSENT_ALERT}: the SLI's metric is not scraped; PortfolioAppDown: the "
-                   f"app's target is down): fix that, then run again"
+                   f"({ABSENT_ALERT}: the SLI's metric is not scraped, or its target is "
+                   f"down): fix that, then run again"
                    if self.conn.started_stack else
                    "they come from data of an earlier run; stop the stack (`make stack-down`) "
-                   "so the runner starts a fresh one, or `make stack FRESH=1`")
+                   "so the runner starts a fresh one, or `make stack-down` then "
+                   "`make stack FRESH=1`")
             raise RunnerError(
                 f"{len(active)} alert(s) of the spec are still pending or firing before the "
                 f"baseline ({shown}): {why}")

@@ -115,6 +115,18 @@ def recorded_environ(environ, recorded: dict[str, str]) -> tuple[dict[str, str],
     return env, taken
 
 
+def spec_change_refused(recorded: str | None, wanted: str | os.PathLike | None) -> str | None:
+    """Why a running stack that loads the rules of the `recorded` SLO_SPEC (None: none) keeps
+    them instead of the `wanted` spec's, or None (no spec wanted, or the same file: its
+    regenerated rules are reread). The launcher and `slo rules --stack` say it alike."""
+    if wanted is None or (recorded is not None
+                          and Path(recorded).resolve() == Path(wanted).resolve()):
+        return None
+    return (f"the running stack loads the rules of {recorded or 'no spec'}, not "
+            f"{Path(wanted).resolve()}: `python -m stack down` (make stack-down) first to "
+            f"change it")
+
+
 def _rule_paths(raw: str | None) -> tuple[Path, ...]:
     """STACK_EXTRA_RULES: files, or directories standing for their *.yml/*.yaml files."""
     found: list[Path] = []

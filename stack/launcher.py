@@ -37,6 +37,7 @@ from stack.config import (
     TelegramTarget,
     check_target_url,
     port_var,
+    spec_change_refused,
 )
 from stack.errors import MissingBinaryError, PartFailedError, PortInUseError, StackError
 from stack.files import read_env_file, render_env_file, resolve_secrets, write_private
@@ -378,10 +379,9 @@ def _reload_rules(settings: StackSettings, state: StackState, report: Report) ->
     the rules `slo rules --stack` just regenerated for the same SLO_SPEC are the ones
     evaluated; a different SLO_SPEC is a drift note, never claimed as loaded."""
     recorded = read_env_file(settings.paths.root).get("SLO_SPEC") or None
-    wanted = str(settings.spec) if settings.spec is not None else None
-    if wanted != recorded and wanted is not None:
-        return [f"the running stack loads the rules of {recorded or 'no spec'}, not {wanted}: "
-                f"`python -m stack down` (make stack-down) first to change it"]
+    refused = spec_change_refused(recorded, settings.spec)
+    if refused:
+        return [refused]
     reloaded = []
     for name in ("prometheus", "vmalert"):
         record = state.part(name)

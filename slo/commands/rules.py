@@ -85,12 +85,13 @@ def stack_rules(args, console: Console) -> int:
     env_file = stack_env_path()
     # the settings `python -m stack up` will use: the recorded ones where the environment
     # leaves them empty (make exports TARGET_URL empty when it is not given)
-    settings, _ = recorded_environ(os.environ, read_stack_env())
+    recorded = read_stack_env()
+    settings, _ = recorded_environ(os.environ, recorded)
     path = args.spec or settings.get("SLO_SPEC")
     if not path:   # the stack says what it loads instead (`make stack` runs this each time)
         return exitcodes.OK
     spec = load_spec(path)
-    refused = running_spec_conflict(env_file.parent, path)
+    refused = running_spec_conflict(env_file.parent, recorded.get("SLO_SPEC"), path)
     if refused:    # the stack would refuse the change: its rule files stay those it loads
         console.print(Text.assemble(("no rules written", "red"), f": {refused}"), soft_wrap=True)
         return exitcodes.NOT_EVALUATED
@@ -116,22 +117,18 @@ def stack_rules(args, console: Console) -> int:
     return exitcodes.OK
 
 
-def running_spec_conflict(stack_dir: Path, path: str) -> str | None:
-    """Why the stack running from `stack_dir` would refuse the rules of the spec at `path`
-    (it loads another spec's, or none: stack.launcher's _reload_rules says the same), or None
-    (nothing runs, or it runs this spec, whose regenerated rules it rereads)."""
+def running_spec_conflict(stack_dir: Path, recorded: str | None, path: str) -> str | None:
+    """Why the stack running from `stack_dir` with the `recorded` SLO_SPEC would refuse the
+    rules of the spec at `path` (stack.config.spec_change_refused, as its launcher says), or
+    None (nothing runs, or it runs this spec, whose regenerated rules it rereads)."""
+    from stack.config import spec_change_refused
     from stack.state import load_state
 
     state = load_state(stack_dir / "state.json")
     if state is None or not (state.mode == "compose"
                              or any(part.leader_alive() for part in state.parts)):
         return None
-    recorded = read_stack_env(stack_dir).get("SLO_SPEC") or None
-    if recorded is not None and Path(recorded).resolve() == Path(path).resolve():
-        return None
-    return (f"the running stack loads the rules of {recorded or 'no spec'}, not "
-            f"{Path(path).resolve()}: `make stack-down` (python -m stack down) first to change "
-            f"it")
+    return spec_change_refused(recorded or None, path)
 
 
 def stack_jobs(env: dict) -> tuple[str, ...]:
